@@ -1,0 +1,87 @@
+"""`Embedder`: Qwen3-Embedding with the official query/document layout."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .batching import plan_batches
+from .kernels import LoadedModel, embed_batch, load_model
+from .kernels.runtime import default_token_budget
+from .presets import resolve_task
+from .progress import track
+from .registry import KNOWN_CHECKPOINTS
+from .tokenization import embedding_tokens, format_query
+from .validation import check_dim, check_positive_int, check_texts
+
+DEFAULT_EMBEDDING_MODEL = "Qwen/Qwen3-Embedding-0.6B"
+
+
+class Embedder:
+    """Embed queries (with a task instruction) and documents (without) into unit vectors.
+
+    Args:
+        model: hub id or local directory of a Qwen3-Embedding checkpoint.
+        device: "cpu", "cuda", "cuda:N", "mps" or None for the best available.
+        dtype: "float32", "bfloat16", "float16" or None (bf16 on CUDA, fp32 elsewhere).
+        dim: Matryoshka output size, 32..hidden size; None keeps the full size.
+        instruction: a preset name (see `qwen3_rag.PRESETS`) or a free instruction sentence;
+            None is the web-search default.
+        symmetric: put the instruction on documents too (STS, clustering, classification).
+            None takes it from the preset (only "semantic_similarity"-like presets are symmetric).
+        max_length: tokens per text, the closing <|endoftext|> included; longer texts are cut
+            on the right with a warning.
+        batch_tokens: padded tokens per forward pass; None picks one for the device.
+        revision: hub revision (branch, tag or commit) to pin.
+        progress_bar: show a progress bar while embedding.
+    """
+
+    def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, *, device: str | None = None,
+                 dtype: str | None = None, dim: int | None = None, instruction: str | None = None,
+                 symmetric: bool | None = None, max_length: int = 8192, batch_tokens: int | None = None,
+                 revision: str | None = None, progress_bar: bool = False):
+        self.task = resolve_task(instruction)
+        self.symmetric = self.task.symmetric if symmetric is None else bool(symmetric)
+        self.max_length = check_positive_int(max_length, "max_length", minimum=2)
+        if model in KNOWN_CHECKPOINTS:  # fail before a multi-GB download
+            check_dim(dim, KNOWN_CHECKPOINTS[model].hidden_size, model)
+        self.model: LoadedModel = load_model("embedding", model, revision=revision, device=device, dtype=dtype)
+        self.dim = check_dim(dim, self.model.hidden_size, model)
+        self.batch_tokens = (default_token_budget(self.model.device) if batch_tokens is None
+                             else check_positive_int(batch_tokens, "batch_tokens"))
+        self.progress_bar = progress_bar
+
+    @property
+    def instruction(self) -> str:
+        return self.task.instruction
+
+    def embed_queries(self, texts: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
+        """Embed search queries; the instruction (this call's, else the embedder's) is prepended."""
+        texts = check_texts(texts)
+        task_instruction = self.task.instruction if instruction is None else resolve_task(instruction).instruction
+        return self._embed([format_query(task_instruction, text) for text in texts])
+
+    def embed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Embed documents as they are, or with the instruction when the embedder is symmetric."""
+        texts = check_texts(texts)
+        if self.symmetric:
+            texts = [format_query(self.task.instruction, text) for text in texts]
+        return self._embed(texts)
+
+    def _embed(self, texts: list[str]) -> NDArray[np.float32]:
+        tokens = embedding_tokens(self.model.tokenizer, texts, self.max_length)
+        if tokens.truncated:
+            warnings.warn(f"{tokens.truncated} of {len(texts)} texts were longer than max_length="
+                          f"{self.max_length} tokens and were cut on the right", stacklevel=3)
+        vectors = np.empty((len(texts), self.dim), dtype=np.float32)
+        batches = plan_batches([len(ids) for ids in tokens.ids], self.batch_tokens)
+        for batch in track(batches, self.progress_bar, "Embedding"):
+            vectors[batch] = embed_batch(self.model, [tokens.ids[i] for i in batch], self.dim)
+        return vectors
+
+    def __repr__(self) -> str:
+        return (f"Embedder(model={self.model.key.source!r}, device='{self.model.device}', "
+                f"dtype={self.model.dtype}, dim={self.dim}, symmetric={self.symmetric})")

@@ -1,0 +1,19 @@
+"""The package's exceptions: one base class, and subclasses of the built-ins users already catch."""
+
+from __future__ import annotations
+
+
+class Qwen3RagError(Exception):
+    """Base class of every error raised on purpose by qwen3-rag."""
+
+
+class InvalidArgumentError(Qwen3RagError, ValueError):
+    """An argument has a value outside what is allowed; the message names both."""
+
+
+class InvalidInputError(Qwen3RagError, TypeError):
+    """Input texts are not a list of strings."""
+
+
+class ModelLoadError(Qwen3RagError, OSError):
+    """A model or tokenizer could not be loaded, or is not a Qwen3 model."""

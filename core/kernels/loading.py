@@ -1,0 +1,117 @@
+"""Loading Qwen3 checkpoints once per process and sharing them between every caller."""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+import transformers
+from packaging.version import Version
+
+from ..errors import ModelLoadError
+from ..registry import KNOWN_CHECKPOINTS, NO_TOKEN, YES_TOKEN
+from ..tokenization import token_id
+from .runtime import resolve_device, resolve_dtype
+
+Kind = Literal["embedding", "reranker"]
+MIN_TRANSFORMERS = Version("4.51.0")  # first release with Qwen3
+_TRANSFORMERS = Version(transformers.__version__)
+
+
+@dataclass(frozen=True)
+class LoadKey:
+    kind: Kind
+    source: str
+    revision: str | None
+    device: str
+    dtype: str
+
+
+class LoadedModel:
+    """A tokenizer and a Qwen3 backbone (no LM head) on one device; the reranker adds its yes/no head.
+
+    `yes_minus_no` is the fp32 vector W[yes] - W[no] from the output layer, so that a score is one
+    dot product with the last hidden state; the vocabulary-sized head itself is not kept.
+    """
+
+    def __init__(self, key: LoadKey, tokenizer: Any, backbone: torch.nn.Module,
+                 yes_minus_no: torch.Tensor | None):
+        self.key = key
+        self.tokenizer = tokenizer
+        self.backbone = backbone
+        self.yes_minus_no = yes_minus_no
+        self.device = backbone.device
+        self.dtype = backbone.dtype
+        self.hidden_size: int = backbone.config.hidden_size
+        self.pad_id: int = token_id(tokenizer, "<|endoftext|>")
+
+
+# Weak values: a model stays loaded while some Embedder/Reranker (or adapter) holds it, no longer.
+_loaded: weakref.WeakValueDictionary[LoadKey, LoadedModel] = weakref.WeakValueDictionary()
+_lock = threading.Lock()
+
+
+def load_model(kind: Kind, source: str, *, revision: str | None = None,
+               device: str | torch.device | None = None, dtype: str | torch.dtype | None = None) -> LoadedModel:
+    """Return the shared LoadedModel for these settings, loading it on first use."""
+    resolved_device = resolve_device(device)
+    resolved_dtype = resolve_dtype(dtype, resolved_device)
+    key = LoadKey(kind, _normalise_source(source), revision, str(resolved_device), str(resolved_dtype))
+    with _lock:
+        model = _loaded.get(key)
+        if model is None:
+            model = _load(key, resolved_device, resolved_dtype)
+            _loaded[key] = model
+        return model
+
+
+def _normalise_source(source: str) -> str:
+    if not isinstance(source, str | os.PathLike):
+        raise ModelLoadError(f"model must be a hub id or a local directory, got {type(source).__name__}")
+    text = os.fspath(source)
+    if os.path.isdir(text):
+        return os.path.realpath(text)
+    looks_like_path = text.startswith((".", "/", "~", "\\")) or text.count("/") > 1 or os.path.exists(text)
+    if looks_like_path:
+        raise ModelLoadError(f"model={text!r} is not an existing directory (nor a hub id like 'Qwen/Qwen3-Embedding-0.6B')")
+    return text
+
+
+def _load(key: LoadKey, device: torch.device, dtype: torch.dtype) -> LoadedModel:
+    if _TRANSFORMERS < MIN_TRANSFORMERS:
+        raise ModelLoadError(
+            f"transformers {_TRANSFORMERS} cannot run Qwen3; install 'transformers>={MIN_TRANSFORMERS}'"
+        )
+    known = KNOWN_CHECKPOINTS.get(key.source)
+    if known is not None and known.kind != key.kind:
+        raise ModelLoadError(f"{key.source} is a {known.kind} checkpoint, not a {key.kind} one")
+    common = {"revision": key.revision, "trust_remote_code": False}
+    try:
+        config = transformers.AutoConfig.from_pretrained(key.source, **common)
+        if config.model_type != "qwen3":
+            raise ModelLoadError(
+                f"{key.source} is a {config.model_type!r} model; qwen3-rag runs Qwen3-Embedding and "
+                "Qwen3-Reranker checkpoints (model_type 'qwen3')"
+            )
+        tokenizer = transformers.AutoTokenizer.from_pretrained(key.source, **common)
+        model_class = transformers.AutoModel if key.kind == "embedding" else transformers.AutoModelForCausalLM
+        dtype_argument = "dtype" if _TRANSFORMERS >= Version("4.56.0") else "torch_dtype"
+        model = model_class.from_pretrained(
+            key.source, config=config, use_safetensors=True, attn_implementation="sdpa",
+            **{dtype_argument: dtype}, **common,
+        )
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError) as error:
+        where = f" at revision {key.revision!r}" if key.revision else ""
+        raise ModelLoadError(f"could not load {key.kind} model {key.source!r}{where}: {error}") from error
+    model.to(device).eval().requires_grad_(False)
+    if key.kind == "embedding":
+        return LoadedModel(key, tokenizer, model, None)
+    head = model.get_output_embeddings().weight
+    yes_minus_no = (head[token_id(tokenizer, YES_TOKEN)].float() - head[token_id(tokenizer, NO_TOKEN)].float())
+    return LoadedModel(key, tokenizer, model.model, yes_minus_no.detach().clone())

@@ -1,0 +1,97 @@
+"""`Reranker`: Qwen3-Reranker scores with the official prompt, computed from the yes/no head only."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .batching import plan_batches
+from .errors import InvalidArgumentError
+from .kernels import LoadedModel, load_model, score_batches
+from .kernels.runtime import default_token_budget
+from .presets import resolve_task
+from .progress import track
+from .tokenization import RerankPrompt
+from .validation import check_positive_int, check_text, check_texts
+
+DEFAULT_RERANKER_MODEL = "Qwen/Qwen3-Reranker-0.6B"
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One document's place in a ranking: its input index, probability and log-odds."""
+
+    index: int
+    score: float
+    logit: float
+
+
+def sigmoid(logits: NDArray[np.float32]) -> NDArray[np.float32]:
+    """softmax([no, yes])[yes] written without overflow for large |logit|."""
+    return np.exp(-np.logaddexp(0.0, -logits.astype(np.float64))).astype(np.float32)
+
+
+class Reranker:
+    """Judge how well each document answers a query, as the official Qwen3-Reranker does.
+
+    Args:
+        model: hub id or local directory of a Qwen3-Reranker checkpoint.
+        device, dtype, revision, progress_bar: as for `Embedder`.
+        instruction: a preset name or a free instruction sentence; None is the web-search default.
+        max_length: tokens per (query, document) prompt, fixed prompt parts included; the
+            document is cut on the right (with a warning) to fit.
+        batch_tokens: padded document tokens per forward pass; None picks one for the device.
+    """
+
+    def __init__(self, model: str = DEFAULT_RERANKER_MODEL, *, device: str | None = None,
+                 dtype: str | None = None, instruction: str | None = None, max_length: int = 8192,
+                 batch_tokens: int | None = None, revision: str | None = None, progress_bar: bool = False):
+        self.instruction = resolve_task(instruction).instruction
+        check_positive_int(max_length, "max_length")
+        self.model: LoadedModel = load_model("reranker", model, revision=revision, device=device, dtype=dtype)
+        self.prompt = RerankPrompt(self.model.tokenizer, max_length)
+        if self.prompt.body_budget < 1:
+            raise InvalidArgumentError(
+                f"max_length={max_length} leaves no room for the query and document: the reranker's fixed "
+                f"prompt takes {self.prompt.fixed_length} tokens; use at least {self.prompt.fixed_length + 1}"
+            )
+        self.max_length = max_length
+        self.batch_tokens = (default_token_budget(self.model.device) if batch_tokens is None
+                             else check_positive_int(batch_tokens, "batch_tokens"))
+        self.progress_bar = progress_bar
+
+    def score(self, query: str, documents: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
+        """Probability that each document meets the query, in input order (the official score)."""
+        return sigmoid(self.logits(query, documents, instruction))
+
+    def logits(self, query: str, documents: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
+        """Log-odds logit(yes) - logit(no) per document: the score before the sigmoid, never saturated."""
+        query = check_text(query, "query")
+        documents = check_texts(documents, "documents")
+        if not documents:
+            return np.empty(0, dtype=np.float32)
+        task_instruction = self.instruction if instruction is None else resolve_task(instruction).instruction
+        tokens = self.prompt.tokens(task_instruction, query, documents)
+        if tokens.truncated:
+            warnings.warn(f"{tokens.truncated} of {len(documents)} documents did not fit max_length="
+                          f"{self.max_length} tokens and were cut on the right", stacklevel=3)
+        batches = plan_batches([len(tail) for tail in tokens.tails], self.batch_tokens)
+        return score_batches(self.model, tokens.head, tokens.tails, track(batches, self.progress_bar, "Reranking"))
+
+    def rerank(self, query: str, documents: Sequence[str], top_k: int | None = None,
+               instruction: str | None = None) -> list[Ranked]:
+        """Documents best first (ties keep input order), at most `top_k` of them."""
+        if top_k is not None:
+            check_positive_int(top_k, "top_k")
+        logits = self.logits(query, documents, instruction)
+        order = np.argsort(-logits, kind="stable")[:top_k]
+        scores = sigmoid(logits)
+        return [Ranked(int(i), float(scores[i]), float(logits[i])) for i in order]
+
+    def __repr__(self) -> str:
+        return (f"Reranker(model={self.model.key.source!r}, device='{self.model.device}', "
+                f"dtype={self.model.dtype}, max_length={self.max_length})")

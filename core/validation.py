@@ -1,0 +1,51 @@
+"""Checks on user arguments, each raising an error that names the argument and what is allowed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .errors import InvalidArgumentError, InvalidInputError
+from .registry import MIN_EMBEDDING_DIM
+
+
+def check_texts(texts: object, name: str = "texts") -> list[str]:
+    """Return `texts` as a list of strings, or raise naming the first bad item."""
+    if isinstance(texts, str | bytes):
+        raise InvalidInputError(
+            f"{name} must be a list of strings, got a single {type(texts).__name__}; wrap it in a list: [text]"
+        )
+    if not isinstance(texts, Sequence):
+        raise InvalidInputError(f"{name} must be a list of strings, got {type(texts).__name__}")
+    for position, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise InvalidInputError(
+                f"{name}[{position}] must be a string, got {type(text).__name__} ({text!r:.40}); "
+                "convert it or filter it out first"
+            )
+    return list(texts)
+
+
+def check_text(text: object, name: str) -> str:
+    if not isinstance(text, str):
+        raise InvalidInputError(f"{name} must be a string, got {type(text).__name__}")
+    return text
+
+
+def check_positive_int(value: object, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidArgumentError(f"{name}={value!r} must be an integer >= {minimum}")
+    return value
+
+
+def check_dim(dim: int | None, hidden_size: int, model_name: str) -> int:
+    """The output dimension: `dim` when it is a valid Matryoshka size, else the full hidden size."""
+    if dim is None:
+        return hidden_size
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise InvalidArgumentError(f"dim must be an integer or None, got {type(dim).__name__}")
+    if not MIN_EMBEDDING_DIM <= dim <= hidden_size:
+        raise InvalidArgumentError(
+            f"dim={dim} is outside {MIN_EMBEDDING_DIM}..{hidden_size} for {model_name}; "
+            f"pick an integer in that range, or None for the full {hidden_size}"
+        )
+    return dim

@@ -1,0 +1,56 @@
+"""Session fixtures: tiny random Qwen3 checkpoints on disk, built once per test session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from tiny_qwen3 import write_embedding_model, write_reranker_model
+
+# Texts that stress tokenization: scripts, code, emoji, empty, and leading whitespace/punctuation.
+VARIED_TEXTS = [
+    "What is the capital of China?",
+    "北京是中华人民共和国的首都，也是政治和文化中心。",
+    "def add(a, b):\n    return a + b  # 🙂",
+    "Gravity 🌍 pulls masses together; Newton wrote F = G m1 m2 / r².",
+    "",
+    " a leading space",
+    "\nstarts with a newline",
+    "...and punctuation first!",
+    "Ünïcödé ñ and mixed 日本語 text",
+    "short",
+]
+
+
+@dataclass(frozen=True)
+class TinyModels:
+    embedding: str  # tokenizer appends <|endoftext|> (the current hub tokenizer)
+    embedding_plain_tokenizer: str  # same weights, tokenizer that does not append it
+    reranker: str
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
+    root = tmp_path_factory.mktemp("tiny-qwen3")
+    return TinyModels(
+        embedding=str(write_embedding_model(root / "embedding", append_end_of_text=True)),
+        embedding_plain_tokenizer=str(write_embedding_model(root / "embedding-plain", append_end_of_text=False)),
+        reranker=str(write_reranker_model(root / "reranker")),
+    )
+
+
+@pytest.fixture(scope="session")
+def embedder(tiny_models: TinyModels):
+    from qwen3_rag import Embedder
+
+    return Embedder(tiny_models.embedding, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def reranker(tiny_models: TinyModels):
+    from qwen3_rag import Reranker
+
+    return Reranker(tiny_models.reranker, device="cpu")
+
+
