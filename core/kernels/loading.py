@@ -77,7 +77,9 @@ def _normalise_source(source: str) -> str:
         return os.path.realpath(text)
     looks_like_path = text.startswith((".", "/", "~", "\\")) or text.count("/") > 1 or os.path.exists(text)
     if looks_like_path:
-        raise ModelLoadError(f"model={text!r} is not an existing directory (nor a hub id like 'Qwen/Qwen3-Embedding-0.6B')")
+        raise ModelLoadError(
+            f"model={text!r} is not an existing directory (nor a hub id like 'Qwen/Qwen3-Embedding-0.6B')"
+        )
     return text
 
 

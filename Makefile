@@ -1,0 +1,22 @@
+# One entry point for setting up and checking the project on a fresh machine.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU build of torch (on this project's machines it lies on disk); a GPU machine keeps its own.
+TORCH ?= torch==2.13.0
+
+.PHONY: setup test lint bench
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[all,test,bench]"
+	touch $@
+
+test: setup
+	$(PY) -m ruff check core integrations tests examples bench
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) bench/run.py

@@ -1,0 +1,22 @@
+"""The README's examples run end to end against the tiny local checkpoints."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_quickstart_runs_on_local_models(tiny_models):
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "quickstart.py"), "--embedding-model", tiny_models.embedding,
+         "--reranker-model", tiny_models.reranker, "--device", "cpu"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "What is the capital of China?" in lines and "Explain gravity" in lines
+    scored = [line for line in lines if line.startswith("  0.")]
+    assert len(scored) == 6  # 3 reranked candidates per query, each with a probability

@@ -1,0 +1,54 @@
+"""The distribution: the wheel holds both folder mappings and imports; the core imports no framework."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FRAMEWORKS = ("langchain", "langchain_core", "llama_index", "haystack")
+
+
+def test_import_pulls_in_no_rag_framework():
+    code = (
+        "import sys, qwen3_rag, qwen3_rag.integrations\n"
+        f"loaded = sorted({{m.split('.')[0] for m in sys.modules}} & set({FRAMEWORKS!r}))\n"
+        "print(','.join(loaded))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+@pytest.mark.slow
+def test_built_wheel_installs_and_imports(tmp_path):
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path / "dist"),
+                    str(ROOT)], check=True, capture_output=True)
+    wheel = next((tmp_path / "dist").glob("qwen3_rag-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"qwen3_rag/__init__.py", "qwen3_rag/py.typed", "qwen3_rag/kernels/__init__.py",
+            "qwen3_rag/integrations/__init__.py"} <= names
+    assert not any(name.startswith(("core/", "integrations/", "tests/")) for name in names)
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target), str(wheel)],
+                   check=True, capture_output=True)
+    code = "import qwen3_rag, qwen3_rag.integrations; print(qwen3_rag.__file__); print(qwen3_rag.Embedder.__name__)"
+    result = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r}); "
+                             + "import site; [sys.path.append(p) for p in site.getsitepackages()]; " + code],
+                            capture_output=True, text=True, check=True, cwd=tmp_path)
+    location, name = result.stdout.split()
+    assert location.startswith(str(target)) and name == "Embedder"
+
+
+def test_no_module_imports_the_folders_by_their_names():
+    offenders = []
+    for path in [*ROOT.glob("core/**/*.py"), *ROOT.glob("integrations/**/*.py"), *ROOT.glob("tests/*.py"),
+                 *ROOT.glob("examples/*.py"), *ROOT.glob("bench/*.py")]:
+        for line in path.read_text().splitlines():
+            stripped = line.strip()
+            if stripped.startswith(("import core", "from core", "import integrations", "from integrations")):
+                offenders.append(f"{path.relative_to(ROOT)}: {stripped}")
+    assert offenders == []
