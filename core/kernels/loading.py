@@ -18,7 +18,7 @@ from ..tokenization import token_id
 from .runtime import resolve_device, resolve_dtype
 
 Kind = Literal["embedding", "reranker"]
-MIN_TRANSFORMERS = Version("4.51.0")  # first release with Qwen3
+MIN_TRANSFORMERS = Version("5.0.0")  # the cache-layer API the reranker kernel builds on
 _TRANSFORMERS = Version(transformers.__version__)
 
 
@@ -86,7 +86,7 @@ def _normalise_source(source: str) -> str:
 def _load(key: LoadKey, device: torch.device, dtype: torch.dtype) -> LoadedModel:
     if _TRANSFORMERS < MIN_TRANSFORMERS:
         raise ModelLoadError(
-            f"transformers {_TRANSFORMERS} cannot run Qwen3; install 'transformers>={MIN_TRANSFORMERS}'"
+            f"transformers {_TRANSFORMERS} is too old for qwen3-rag; install 'transformers>={MIN_TRANSFORMERS}'"
         )
     known = KNOWN_CHECKPOINTS.get(key.source)
     if known is not None and known.kind != key.kind:
@@ -101,10 +101,8 @@ def _load(key: LoadKey, device: torch.device, dtype: torch.dtype) -> LoadedModel
             )
         tokenizer = transformers.AutoTokenizer.from_pretrained(key.source, **common)
         model_class = transformers.AutoModel if key.kind == "embedding" else transformers.AutoModelForCausalLM
-        dtype_argument = "dtype" if _TRANSFORMERS >= Version("4.56.0") else "torch_dtype"
         model = model_class.from_pretrained(
-            key.source, config=config, use_safetensors=True, attn_implementation="sdpa",
-            **{dtype_argument: dtype}, **common,
+            key.source, config=config, use_safetensors=True, attn_implementation="sdpa", dtype=dtype, **common
         )
     except ModelLoadError:
         raise

@@ -23,12 +23,11 @@ def score_batches(model: LoadedModel, head: list[int], tails: list[list[int]],
     if model.yes_minus_no is None:
         raise TypeError(f"{model.key.source} was loaded as an embedding model; scoring needs a reranker")
     head_ids = torch.tensor([head], dtype=torch.long, device=model.device)
-    head_cache = model.backbone(input_ids=head_ids, use_cache=True).past_key_values
-    head_kv = [(layer.keys, layer.values) for layer in head_cache.layers]
+    cache = SharedPrefixCache()
+    model.backbone(input_ids=head_ids, past_key_values=cache, use_cache=True)
     logits = np.empty(len(tails), dtype=np.float32)
     for batch in batches:
         ids, last = right_padded([tails[i] for i in batch], model.pad_id, model.device)
-        cache = _repeat(head_kv, len(batch))
         positions = torch.arange(len(head), len(head) + ids.shape[1], device=model.device).expand(len(batch), -1)
         hidden = model.backbone(input_ids=ids, past_key_values=cache, position_ids=positions,
                                 use_cache=True).last_hidden_state
@@ -37,9 +36,18 @@ def score_batches(model: LoadedModel, head: list[int], tails: list[list[int]],
     return logits
 
 
-def _repeat(head_kv: list[tuple[torch.Tensor, torch.Tensor]], batch_size: int) -> DynamicCache:
-    """A fresh cache holding the head for `batch_size` rows (views; the forward pass copies on append)."""
-    cache = DynamicCache()
-    for layer, (keys, values) in enumerate(head_kv):
-        cache.update(keys.expand(batch_size, -1, -1, -1), values.expand(batch_size, -1, -1, -1), layer)
-    return cache
+class SharedPrefixCache(DynamicCache):
+    """A cache that stores the shared head once (batch 1) and never stores document keys/values.
+
+    After the head's forward pass, each layer attends over cat(head, documents) built on the fly
+    and dropped after use: memory stays at one layer's keys/values, and the same cache serves
+    every document batch without a copy per batch (transformers' DynamicCache would keep all
+    layers' document keys/values for the whole forward pass).
+    """
+
+    def update(self, key_states, value_states, layer_idx, *args, **kwargs):
+        if len(self.layers) <= layer_idx or not self.layers[layer_idx].is_initialized:
+            return super().update(key_states, value_states, layer_idx, *args, **kwargs)  # the head itself
+        layer, rows = self.layers[layer_idx], key_states.shape[0]
+        return (torch.cat([layer.keys.expand(rows, -1, -1, -1), key_states], dim=-2),
+                torch.cat([layer.values.expand(rows, -1, -1, -1), value_states], dim=-2))

@@ -55,5 +55,9 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
 
 
 def default_token_budget(device: torch.device) -> int:
-    """Padded tokens per forward pass: large enough to fill a GPU, small enough for CPU caches."""
-    return 65536 if device.type == "cuda" else 8192
+    """Padded tokens per forward pass: large enough to fill a GPU, small enough for CPU caches.
+
+    On a 2-core CPU, 0.6B-shape forward passes peaked near 2k tokens (261 tokens/s, against 205 at
+    8k: activations past that size fall out of cache); see bench/RESULTS.md.
+    """
+    return 65536 if device.type == "cuda" else 2048

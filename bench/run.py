@@ -1,0 +1,226 @@
+"""Side-by-side benchmark: qwen3-rag vs the official code vs sentence-transformers, one run, same model.
+
+    python bench/run.py                       # CPU, fp32, small workload (this project's 2-core machines)
+    python bench/run.py --device cuda         # GPU, bf16, large workload, plus embedding MFU at 512 tokens
+
+Each (task, system) runs in its own process so that its peak memory is its own; outputs are
+compared with qwen3-rag's (a fast wrong answer does not count). Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from systems import SYSTEMS  # noqa: E402
+from workload import SHAPE_0_6B, texts, write_checkpoints  # noqa: E402
+
+H100_BF16_DENSE_FLOPS = 989e12  # datasheet peak, the usual MFU denominator
+
+
+def workloads(preset: str) -> dict[str, dict]:
+    if preset == "cpu":
+        return {"embed": {"texts": texts(32, 20, 400, seed=1)},
+                "rerank": {"query": "which city hosted the national music season", "texts": texts(16, 30, 300, seed=2)}}
+    return {"embed": {"texts": texts(1000, 20, 1000, seed=1)},
+            "embed-512": {"texts": texts(2048, 507, 507, seed=3)},
+            "rerank": {"query": "which city hosted the national music season", "texts": texts(100, 30, 500, seed=2)}}
+
+
+class PeakMemory:
+    """Peak memory above the level when entered: CUDA allocator stats, or RSS sampled every 2 ms."""
+
+    def __init__(self, device: str):
+        self.device, self.peak, self._stop = device, 0, threading.Event()
+
+    def __enter__(self):
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self.base = torch.cuda.memory_allocated()
+        else:
+            self.base = self.peak = _rss()
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(0.002):
+            self.peak = max(self.peak, _rss())
+
+    def __exit__(self, *exc):
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+            self.peak = torch.cuda.max_memory_allocated()
+        else:
+            self._stop.set()
+            self._thread.join()
+        self.above_base = self.peak - self.base
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def child(args: argparse.Namespace) -> None:
+    """Load one system, warm it up, time it, write its outputs and measurements."""
+    spec = json.loads(Path(args.inputs).read_text())
+    dtype = getattr(torch, args.dtype)
+    task = "embed" if args.task.startswith("embed") else "rerank"
+    factory = SYSTEMS[task][args.system]
+    run = (factory(args.model_dir, spec["texts"], args.device, dtype) if task == "embed"
+           else factory(args.model_dir, spec["query"], args.device, dtype))
+    run(spec["texts"][:4])  # warm-up: kernels, allocator, lazy imports
+    sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
+    times = []
+    for repeat in range(args.repeats):
+        with PeakMemory(args.device) as memory:
+            sync()
+            start = time.perf_counter()
+            outputs = run(spec["texts"])
+            sync()
+            times.append(time.perf_counter() - start)
+        if repeat == 0:
+            peak, above = memory.peak, memory.above_base
+    np.save(args.result + ".npy", np.asarray(outputs, dtype=np.float32))
+    Path(args.result).write_text(json.dumps({"seconds": statistics.median(times), "times": times,
+                                             "peak_bytes": peak, "working_bytes": above}))
+
+
+def count_tokens(model_dir: Path, spec: dict, task: str) -> int:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    return sum(len(ids) for ids in tokenizer(spec["texts"])["input_ids"])
+
+
+def embedding_flops(tokens_per_text: list[int]) -> float:
+    """Model FLOPs: 2 x non-embedding parameters per token, plus causal attention scores and values."""
+    s = SHAPE_0_6B
+    q, kv = s["num_attention_heads"] * s["head_dim"], s["num_key_value_heads"] * s["head_dim"]
+    per_layer = s["hidden_size"] * (2 * q + 2 * kv) + 3 * s["hidden_size"] * s["intermediate_size"]
+    linear = 2 * per_layer * s["num_hidden_layers"]
+    attention = 2 * q * s["num_hidden_layers"]  # times n^2: QK^T and PV, each 2*n^2*d/2 under the causal mask
+    return sum(linear * n + attention * n * n for n in tokens_per_text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--dtype", default=None, help="default: bfloat16 on cuda, float32 on cpu")
+    parser.add_argument("--tokenizers", type=Path, default=None, help="prebuilt tokenizers (bench/workload.py DIR)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs per system (median reported)")
+    parser.add_argument("--out", type=Path, default=None, help="write results.json and table.md here")
+    parser.add_argument("--tasks", default=None, help="comma-separated subset of the tasks")
+    parser.add_argument("--child", nargs=2, metavar=("TASK", "SYSTEM"), help=argparse.SUPPRESS)
+    parser.add_argument("--model-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--inputs", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.dtype = args.dtype or ("bfloat16" if args.device == "cuda" else "float32")
+    args.repeats = args.repeats or (3 if args.device == "cuda" else 1)
+    if args.child:
+        args.task, args.system = args.child
+        return child(args)
+
+    work = Path(tempfile.mkdtemp(prefix="qwen3-rag-bench-"))
+    t0 = time.perf_counter()
+    dirs = write_checkpoints(work, getattr(torch, args.dtype), args.device, args.tokenizers)
+    print(f"checkpoints written in {time.perf_counter() - t0:.0f}s to {work}", flush=True)
+    results = {"device": args.device, "dtype": args.dtype, "torch": torch.__version__,
+               "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None, "tasks": {}}
+    plan = workloads("cuda" if args.device == "cuda" else "cpu")
+    for task, spec in plan.items():
+        if args.tasks and task not in args.tasks.split(","):
+            continue
+        kind = "embed" if task.startswith("embed") else "rerank"
+        model_dir = dirs["embedding" if kind == "embed" else "reranker"]
+        inputs = work / f"{task}.json"
+        inputs.write_text(json.dumps(spec))
+        rows = {}
+        for system in SYSTEMS[kind]:
+            if task == "embed-512" and system != "qwen3-rag":
+                continue
+            result = work / f"{task}-{system}.json"
+            command = [sys.executable, __file__, "--child", task, system, "--model-dir", str(model_dir),
+                       "--inputs", str(inputs), "--result", str(result), "--device", args.device,
+                       "--dtype", args.dtype, "--repeats", str(args.repeats)]
+            completed = subprocess.run(command, capture_output=True, text=True)
+            if completed.returncode != 0:
+                rows[system] = {"error": completed.stderr.strip().splitlines()[-1][:300]}
+                print(f"{task} {system}: FAILED {rows[system]['error']}", flush=True)
+                continue
+            rows[system] = json.loads(result.read_text())
+            rows[system]["outputs"] = str(result) + ".npy"
+            print(f"{task} {system}: {rows[system]['seconds']:.2f}s", flush=True)
+        summarise(rows, spec, model_dir, task, kind)
+        results["tasks"][task] = rows
+    table = render(results)
+    print(table)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "results.json").write_text(json.dumps(results, indent=1))
+        (args.out / "table.md").write_text(table)
+
+
+def summarise(rows: dict, spec: dict, model_dir: Path, task: str, kind: str) -> None:
+    ours = rows.get("qwen3-rag", {})
+    if "seconds" not in ours:
+        return
+    reference = np.load(ours.pop("outputs"))
+    tokenizer_tokens = count_tokens(model_dir, spec, kind)
+    for row in rows.values():
+        if "seconds" not in row:
+            continue
+        if "outputs" in row:
+            row["max_abs_diff_vs_ours"] = float(np.abs(np.load(row.pop("outputs")) - reference).max())
+        row["texts_per_s"] = len(spec["texts"]) / row["seconds"]
+        row["tokens_per_s"] = tokenizer_tokens / row["seconds"]
+        row["speedup_of_ours"] = row["seconds"] / ours["seconds"]
+        row["working_ratio_ours_over_this"] = ours["working_bytes"] / max(row["working_bytes"], 1)
+    if task == "embed-512":
+        from transformers import AutoTokenizer
+
+        lengths = [len(i) for i in AutoTokenizer.from_pretrained(model_dir)(spec["texts"])["input_ids"]]
+        ours["mean_tokens"] = sum(lengths) / len(lengths)
+        ours["mfu"] = embedding_flops(lengths) / ours["seconds"] / H100_BF16_DENSE_FLOPS
+
+
+def render(results: dict) -> str:
+    lines = [f"device {results['gpu'] or 'cpu'}, dtype {results['dtype']}, torch {results['torch']}", "",
+             "| task | system | texts/s | tokens/s | ours is N× faster | peak mem (GiB) | working mem (MiB) "
+             "| ours' working mem / this | max abs diff vs ours |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for task, rows in results["tasks"].items():
+        for system, row in rows.items():
+            if "texts_per_s" not in row:  # it failed, or qwen3-rag did and left nothing to compare with
+                lines.append(f"| {task} | {system} | {row.get('error', 'no comparison')} | | | | | | |")
+                continue
+            diff = row.get("max_abs_diff_vs_ours")
+            lines.append(
+                f"| {task} | {system} | {row['texts_per_s']:.2f} | {row['tokens_per_s']:.0f} | "
+                f"{row['speedup_of_ours']:.2f} | {row['peak_bytes'] / 2**30:.2f} | "
+                f"{row['working_bytes'] / 2**20:.0f} | "
+                f"{row['working_ratio_ours_over_this']:.2f} | {'-' if diff is None else f'{diff:.1e}'} |")
+            if "mfu" in row:
+                lines.append(f"| {task} | (MFU, {row['mean_tokens']:.0f} tokens/text) | | | | | | | "
+                             f"{row['mfu'] * 100:.1f} % of 989 TFLOP/s |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""The systems compared, each a function (model dir, inputs, device, dtype) -> outputs.
+
+"official" is the model-card code (padded batches of 8 in input order, full logits for the
+reranker); "sentence-transformers" is that library with its own batching; "qwen3-rag" is ours.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from workload import INSTRUCTION
+
+OFFICIAL_BATCH = 8
+PREFIX = (
+    "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query and the "
+    'Instruct provided. Note that the answer can only be "yes" or "no".<|im_end|>\n<|im_start|>user\n'
+)
+SUFFIX = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
+
+
+def official_embed(model_dir, texts, device, dtype):
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
+    model = AutoModel.from_pretrained(model_dir, dtype=dtype).to(device).eval()
+
+    def run(batch_texts):
+        out = []
+        for start in range(0, len(batch_texts), OFFICIAL_BATCH):
+            batch = tokenizer(batch_texts[start:start + OFFICIAL_BATCH], padding=True, truncation=True,
+                              max_length=8192, return_tensors="pt").to(device)
+            with torch.no_grad():
+                hidden = model(**batch).last_hidden_state[:, -1]  # left padded: last column
+            out.append(F.normalize(hidden.float(), p=2, dim=1).cpu())
+        return torch.cat(out).numpy()
+    return run
+
+
+def st_embed(model_dir, texts, device, dtype):
+    try:
+        from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.models import Normalize, Pooling, Transformer
+    from sentence_transformers import SentenceTransformer
+
+    transformer = Transformer(str(model_dir), model_kwargs={"dtype": dtype}, processor_kwargs={"padding_side": "left"})
+    model = SentenceTransformer(modules=[transformer, Pooling(1024, pooling_mode="lasttoken"), Normalize()],
+                                device=device)
+    return lambda batch_texts: model.encode(batch_texts, convert_to_numpy=True)  # its default batch of 32
+
+
+def ours_embed(model_dir, texts, device, dtype):
+    from qwen3_rag import Embedder
+
+    embedder = Embedder(str(model_dir), device=device, dtype=dtype)
+    return embedder.embed_documents
+
+
+def official_rerank(model_dir, query, device, dtype):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device).eval()
+    yes, no = tokenizer.convert_tokens_to_ids("yes"), tokenizer.convert_tokens_to_ids("no")
+    prefix = tokenizer.encode(PREFIX, add_special_tokens=False)
+    suffix = tokenizer.encode(SUFFIX, add_special_tokens=False)
+
+    def run(documents):
+        scores = []
+        for start in range(0, len(documents), OFFICIAL_BATCH):
+            pairs = [f"<Instruct>: {INSTRUCTION}\n<Query>: {query}\n<Document>: {d}"
+                     for d in documents[start:start + OFFICIAL_BATCH]]
+            inputs = tokenizer(pairs, padding=False, truncation="longest_first", return_attention_mask=False,
+                               max_length=8192 - len(prefix) - len(suffix), add_special_tokens=False)
+            inputs["input_ids"] = [prefix + ids + suffix for ids in inputs["input_ids"]]
+            batch = tokenizer.pad(inputs, padding=True, return_tensors="pt").to(device)
+            with torch.no_grad():
+                logits = model(**batch).logits[:, -1, :]
+            pair = torch.stack([logits[:, no], logits[:, yes]], dim=1).float()
+            scores.append(torch.log_softmax(pair, dim=1)[:, 1].exp().cpu())
+        return torch.cat(scores).numpy()
+    return run
+
+
+def st_rerank(model_dir, query, device, dtype):
+    from sentence_transformers import CrossEncoder
+
+    model = CrossEncoder(str(model_dir), device=device, model_kwargs={"dtype": dtype})
+
+    def run(documents):
+        logits = model.predict([(query, d) for d in documents], activation_fn=torch.nn.Identity(),
+                               convert_to_numpy=True)  # its default batch of 32
+        return 1 / (1 + np.exp(-np.asarray(logits, dtype=np.float64)))
+    return run
+
+
+def ours_rerank(model_dir, query, device, dtype):
+    from qwen3_rag import Reranker
+
+    reranker = Reranker(str(model_dir), device=device, dtype=dtype)
+    return lambda documents: reranker.score(query, documents)
+
+
+SYSTEMS = {
+    "embed": {"official": official_embed, "sentence-transformers": st_embed, "qwen3-rag": ours_embed},
+    "rerank": {"official": official_rerank, "sentence-transformers": st_rerank, "qwen3-rag": ours_rerank},
+}
