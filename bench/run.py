@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
+sys.path[:0] = [str(BENCH), str(BENCH.parent / "tests")]  # bench modules, and the reference the tests use
 from systems import SYSTEMS  # noqa: E402
 from workload import SHAPE_0_6B, texts, write_checkpoints  # noqa: E402
 

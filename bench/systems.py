@@ -9,14 +9,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from qwen3_reference import PREFIX, SUFFIX  # tests/, on sys.path via bench/run.py
 from workload import INSTRUCTION
 
 OFFICIAL_BATCH = 8
-PREFIX = (
-    "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query and the "
-    'Instruct provided. Note that the answer can only be "yes" or "no".<|im_end|>\n<|im_start|>user\n'
-)
-SUFFIX = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
 
 
 def official_embed(model_dir, texts, device, dtype):

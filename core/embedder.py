@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 
 from .batching import plan_batches
 from .kernels import LoadedModel, embed_batch, load_model
-from .kernels.runtime import default_token_budget
+from .kernels.runtime import token_budget
 from .presets import resolve_task
 from .progress import track
 from .registry import KNOWN_CHECKPOINTS
@@ -50,8 +50,7 @@ class Embedder:
             check_dim(dim, KNOWN_CHECKPOINTS[model].hidden_size, model)
         self.model: LoadedModel = load_model("embedding", model, revision=revision, device=device, dtype=dtype)
         self.dim = check_dim(dim, self.model.hidden_size, model)
-        self.batch_tokens = (default_token_budget(self.model.device) if batch_tokens is None
-                             else check_positive_int(batch_tokens, "batch_tokens"))
+        self.batch_tokens = token_budget(batch_tokens, self.model.device)
         self.progress_bar = progress_bar
 
     @property

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from .batching import plan_batches
 from .errors import InvalidArgumentError
 from .kernels import LoadedModel, load_model, score_batches
-from .kernels.runtime import default_token_budget
+from .kernels.runtime import token_budget
 from .presets import resolve_task
 from .progress import track
 from .tokenization import RerankPrompt
@@ -60,8 +60,7 @@ class Reranker:
                 f"prompt takes {self.prompt.fixed_length} tokens; use at least {self.prompt.fixed_length + 1}"
             )
         self.max_length = max_length
-        self.batch_tokens = (default_token_budget(self.model.device) if batch_tokens is None
-                             else check_positive_int(batch_tokens, "batch_tokens"))
+        self.batch_tokens = token_budget(batch_tokens, self.model.device)
         self.progress_bar = progress_bar
 
     def score(self, query: str, documents: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:

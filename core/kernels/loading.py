@@ -13,7 +13,7 @@ import transformers
 from packaging.version import Version
 
 from ..errors import ModelLoadError
-from ..registry import KNOWN_CHECKPOINTS, NO_TOKEN, YES_TOKEN
+from ..registry import END_OF_TEXT, KNOWN_CHECKPOINTS, NO_TOKEN, YES_TOKEN
 from ..tokenization import token_id
 from .runtime import resolve_device, resolve_dtype
 
@@ -47,7 +47,7 @@ class LoadedModel:
         self.device = backbone.device
         self.dtype = backbone.dtype
         self.hidden_size: int = backbone.config.hidden_size
-        self.pad_id: int = token_id(tokenizer, "<|endoftext|>")
+        self.pad_id: int = token_id(tokenizer, END_OF_TEXT)
 
 
 # Weak values: a model stays loaded while some Embedder/Reranker (or adapter) holds it, no longer.

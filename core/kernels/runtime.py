@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import InvalidArgumentError
+from ..validation import check_positive_int
 
 _DTYPES = {
     "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
@@ -61,3 +62,8 @@ def default_token_budget(device: torch.device) -> int:
     8k: activations past that size fall out of cache); see bench/RESULTS.md.
     """
     return 65536 if device.type == "cuda" else 2048
+
+
+def token_budget(batch_tokens: int | None, device: torch.device) -> int:
+    """The user's `batch_tokens`, validated, or the device's default."""
+    return default_token_budget(device) if batch_tokens is None else check_positive_int(batch_tokens, "batch_tokens")
