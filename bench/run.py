@@ -101,11 +101,10 @@ def child(args: argparse.Namespace) -> None:
                                              "peak_bytes": peak, "working_bytes": above}))
 
 
-def count_tokens(model_dir: Path, spec: dict, task: str) -> int:
+def token_lengths(model_dir: Path, texts: list[str]) -> list[int]:
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    return sum(len(ids) for ids in tokenizer(spec["texts"])["input_ids"])
+    return [len(ids) for ids in AutoTokenizer.from_pretrained(model_dir)(texts)["input_ids"]]
 
 
 def embedding_flops(tokens_per_text: list[int]) -> float:
@@ -167,7 +166,7 @@ def main() -> None:
             rows[system] = json.loads(result.read_text())
             rows[system]["outputs"] = str(result) + ".npy"
             print(f"{task} {system}: {rows[system]['seconds']:.2f}s", flush=True)
-        summarise(rows, spec, model_dir, task, kind)
+        summarise(rows, spec, model_dir, task)
         results["tasks"][task] = rows
     table = render(results)
     print(table)
@@ -177,12 +176,13 @@ def main() -> None:
         (args.out / "table.md").write_text(table)
 
 
-def summarise(rows: dict, spec: dict, model_dir: Path, task: str, kind: str) -> None:
+def summarise(rows: dict, spec: dict, model_dir: Path, task: str) -> None:
     ours = rows.get("qwen3-rag", {})
     if "seconds" not in ours:
         return
     reference = np.load(ours.pop("outputs"))
-    tokenizer_tokens = count_tokens(model_dir, spec, kind)
+    lengths = token_lengths(model_dir, spec["texts"])
+    tokenizer_tokens = sum(lengths)
     for row in rows.values():
         if "seconds" not in row:
             continue
@@ -193,9 +193,6 @@ def summarise(rows: dict, spec: dict, model_dir: Path, task: str, kind: str) -> 
         row["speedup_of_ours"] = row["seconds"] / ours["seconds"]
         row["working_ratio_ours_over_this"] = ours["working_bytes"] / max(row["working_bytes"], 1)
     if task == "embed-512":
-        from transformers import AutoTokenizer
-
-        lengths = [len(i) for i in AutoTokenizer.from_pretrained(model_dir)(spec["texts"])["input_ids"]]
         ours["mean_tokens"] = sum(lengths) / len(lengths)
         ours["mfu"] = embedding_flops(lengths) / ours["seconds"] / H100_BF16_DENSE_FLOPS
 
