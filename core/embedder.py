@@ -35,6 +35,7 @@ class Embedder:
         max_length: tokens per text, the closing <|endoftext|> included; longer texts are cut
             on the right with a warning.
         batch_tokens: padded tokens per forward pass; None picks one for the device.
+        batch_size: at most this many texts per forward pass (on top of `batch_tokens`); None: no cap.
         revision: hub revision (branch, tag or commit) to pin.
         progress_bar: show a progress bar while embedding.
     """
@@ -42,7 +43,7 @@ class Embedder:
     def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, *, device: str | None = None,
                  dtype: str | None = None, dim: int | None = None, instruction: str | None = None,
                  symmetric: bool | None = None, max_length: int = 8192, batch_tokens: int | None = None,
-                 revision: str | None = None, progress_bar: bool = False):
+                 batch_size: int | None = None, revision: str | None = None, progress_bar: bool = False):
         self.task = resolve_task(instruction)
         self.symmetric = self.task.symmetric if symmetric is None else bool(symmetric)
         self.max_length = check_positive_int(max_length, "max_length", minimum=2)
@@ -51,6 +52,7 @@ class Embedder:
         self.model: LoadedModel = load_model("embedding", model, revision=revision, device=device, dtype=dtype)
         self.dim = check_dim(dim, self.model.hidden_size, model)
         self.batch_tokens = token_budget(batch_tokens, self.model.device)
+        self.batch_size = None if batch_size is None else check_positive_int(batch_size, "batch_size")
         self.progress_bar = progress_bar
 
     @property
@@ -71,14 +73,15 @@ class Embedder:
         return self._embed(texts)
 
     def _embed(self, texts: list[str]) -> NDArray[np.float32]:
-        tokens = embedding_tokens(self.model.tokenizer, texts, self.max_length)
+        vectors = np.empty((len(texts), self.dim), dtype=np.float32)
+        with self.model.lock:
+            tokens = embedding_tokens(self.model.tokenizer, texts, self.max_length)
+            batches = plan_batches([len(ids) for ids in tokens.ids], self.batch_tokens, self.batch_size)
+            for batch in track(batches, self.progress_bar, "Embedding"):
+                vectors[batch] = embed_batch(self.model, [tokens.ids[i] for i in batch], self.dim)
         if tokens.truncated:
             warnings.warn(f"{tokens.truncated} of {len(texts)} texts were longer than max_length="
                           f"{self.max_length} tokens and were cut on the right", stacklevel=3)
-        vectors = np.empty((len(texts), self.dim), dtype=np.float32)
-        batches = plan_batches([len(ids) for ids in tokens.ids], self.batch_tokens)
-        for batch in track(batches, self.progress_bar, "Embedding"):
-            vectors[batch] = embed_batch(self.model, [tokens.ids[i] for i in batch], self.dim)
         return vectors
 
     def __repr__(self) -> str:

@@ -45,11 +45,13 @@ class Reranker:
         max_length: tokens per (query, document) prompt, fixed prompt parts included; the
             document is cut on the right (with a warning) to fit.
         batch_tokens: padded document tokens per forward pass; None picks one for the device.
+        batch_size: at most this many documents per forward pass (on top of `batch_tokens`); None: no cap.
     """
 
     def __init__(self, model: str = DEFAULT_RERANKER_MODEL, *, device: str | None = None,
                  dtype: str | None = None, instruction: str | None = None, max_length: int = 8192,
-                 batch_tokens: int | None = None, revision: str | None = None, progress_bar: bool = False):
+                 batch_tokens: int | None = None, batch_size: int | None = None, revision: str | None = None,
+                 progress_bar: bool = False):
         self.instruction = resolve_task(instruction).instruction
         check_positive_int(max_length, "max_length")
         self.model: LoadedModel = load_model("reranker", model, revision=revision, device=device, dtype=dtype)
@@ -61,6 +63,7 @@ class Reranker:
             )
         self.max_length = max_length
         self.batch_tokens = token_budget(batch_tokens, self.model.device)
+        self.batch_size = None if batch_size is None else check_positive_int(batch_size, "batch_size")
         self.progress_bar = progress_bar
 
     def score(self, query: str, documents: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
@@ -74,12 +77,15 @@ class Reranker:
         if not documents:
             return np.empty(0, dtype=np.float32)
         task_instruction = self.instruction if instruction is None else resolve_task(instruction).instruction
-        tokens = self.prompt.tokens(task_instruction, query, documents)
+        with self.model.lock:
+            tokens = self.prompt.tokens(task_instruction, query, documents)
+            batches = plan_batches([len(tail) for tail in tokens.tails], self.batch_tokens, self.batch_size)
+            logits = score_batches(self.model, tokens.head, tokens.tails,
+                                   track(batches, self.progress_bar, "Reranking"))
         if tokens.truncated:
             warnings.warn(f"{tokens.truncated} of {len(documents)} documents did not fit max_length="
                           f"{self.max_length} tokens and were cut on the right", stacklevel=3)
-        batches = plan_batches([len(tail) for tail in tokens.tails], self.batch_tokens)
-        return score_batches(self.model, tokens.head, tokens.tails, track(batches, self.progress_bar, "Reranking"))
+        return logits
 
     def rerank(self, query: str, documents: Sequence[str], top_k: int | None = None,
                instruction: str | None = None) -> list[Ranked]:

@@ -74,6 +74,12 @@ def test_small_token_budget_changes_batches_not_vectors(tiny_models, embedder):
                                atol=1e-6, rtol=0)
 
 
+def test_batch_size_caps_texts_per_pass_without_changing_vectors(tiny_models, embedder):
+    capped = Embedder(tiny_models.embedding, device="cpu", batch_size=3)
+    np.testing.assert_allclose(capped.embed_documents(VARIED_TEXTS), embedder.embed_documents(VARIED_TEXTS),
+                               atol=1e-6, rtol=0)
+
+
 def test_instruction_override_changes_queries_only(embedder, tiny_models):
     other = "Given a question, retrieve passages that answer it"
     ours = embedder.embed_queries(["why is the sky blue"], instruction=other)

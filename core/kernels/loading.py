@@ -48,6 +48,9 @@ class LoadedModel:
         self.dtype = backbone.dtype
         self.hidden_size: int = backbone.config.hidden_size
         self.pad_id: int = token_id(tokenizer, END_OF_TEXT)
+        # One call at a time per model: fast tokenizers are not safe to share across threads, and the
+        # device runs one forward at a time anyway. Async adapters call in from worker threads.
+        self.lock = threading.Lock()
 
 
 # Weak values: a model stays loaded while some Embedder/Reranker (or adapter) holds it, no longer.
