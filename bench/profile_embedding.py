@@ -14,8 +14,9 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from qwen3_rag import Embedder  # noqa: E402
 from workload import texts, write_checkpoints  # noqa: E402
+
+from qwen3_rag import Embedder  # noqa: E402
 
 
 def main() -> None:

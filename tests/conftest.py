@@ -53,3 +53,18 @@ def reranker(tiny_models: TinyModels):
     return Reranker(tiny_models.reranker, device="cpu")
 
 
+
+
+# A small corpus for the framework pipeline tests; the tiny random models rank it arbitrarily,
+# so tests compare each pipeline's order with the core's order on the same candidates.
+CORPUS = [
+    "The capital of China is Beijing.",
+    "Gravity is a force that attracts two bodies towards each other.",
+    "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen.",
+    "Paris is the capital and largest city of France.",
+    "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)",
+    "東京は日本の首都です。",
+    "The mitochondrion is the powerhouse of the cell.",
+    "Water boils at 100 degrees Celsius at sea level.",
+]
+QUESTION = "What is the capital of China?"

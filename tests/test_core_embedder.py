@@ -8,8 +8,9 @@ import warnings
 import numpy as np
 import pytest
 from conftest import VARIED_TEXTS
-from qwen3_rag import DEFAULT_INSTRUCTION, PRESETS, Embedder
 from qwen3_reference import official_embeddings, query_text
+
+from qwen3_rag import DEFAULT_INSTRUCTION, PRESETS, Embedder
 
 TOLERANCE = 1e-5
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from qwen3_rag import Embedder, InvalidArgumentError, InvalidInputError, ModelLoadError, Reranker
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 
 import torch
+
 from qwen3_rag import Embedder, Reranker
 from qwen3_rag.kernels import load_model
 

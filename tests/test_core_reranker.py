@@ -7,8 +7,9 @@ import random
 import numpy as np
 import pytest
 from conftest import VARIED_TEXTS
-from qwen3_rag import DEFAULT_INSTRUCTION, Reranker
 from qwen3_reference import PREFIX, SUFFIX, official_log_odds, official_scores
+
+from qwen3_rag import DEFAULT_INSTRUCTION, Reranker
 
 TOLERANCE = 1e-5
 QUERY = "What is the capital of China?"

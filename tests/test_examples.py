@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -20,3 +22,15 @@ def test_quickstart_runs_on_local_models(tiny_models):
     assert "What is the capital of China?" in lines and "Explain gravity" in lines
     scored = [line for line in lines if line.startswith("  0.")]
     assert len(scored) == 6  # 3 reranked candidates per query, each with a probability
+
+
+@pytest.mark.parametrize("script", ["langchain_rag.py"])
+def test_framework_example_runs_on_local_models(tiny_models, script):
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), "--embedding-model", tiny_models.embedding,
+         "--reranker-model", tiny_models.reranker, "--device", "cpu"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    scored = [line for line in result.stdout.splitlines() if line.startswith("  0.")]
+    assert len(scored) == 4  # 2 reranked documents for each of 2 questions

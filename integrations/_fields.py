@@ -1,0 +1,99 @@
+"""Core settings as pydantic fields, shared by the pydantic-based adapters (LangChain, LlamaIndex).
+
+An adapter either loads a core instance from these fields or wraps one the caller passes in
+(`embedder=` / `reranker=`); the core's cache shares weights between adapters either way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from ..embedder import Embedder
+from ..reranker import Reranker
+from ..validation import check_positive_int
+from ._shared import EMBEDDER_SETTINGS, RERANKER_SETTINGS, check_threshold, core_instance
+
+_DEVICE = "'cpu', 'cuda', 'cuda:N', 'mps', or None for the best available."
+_DTYPE = "'float32', 'bfloat16', 'float16', or None (bf16 on CUDA, fp32 elsewhere)."
+_INSTRUCTION = "A preset name (see qwen3_rag.PRESETS) or a free instruction sentence; None: web search."
+
+
+def _settings(model: BaseModel, names: tuple[str, ...]) -> dict[str, Any]:
+    fields = type(model).model_fields
+    return {name: getattr(model, name) for name in names if name in fields}
+
+
+class CoreFields(BaseModel):
+    """Settings both models take."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
+
+    model: str | None = Field(default=None, description="Hub id or local directory; None: the 0.6B checkpoint.")
+    device: str | None = Field(default=None, description=_DEVICE)
+    dtype: str | None = Field(default=None, description=_DTYPE)
+    instruction: str | None = Field(default=None, description=_INSTRUCTION)
+    max_length: int = Field(default=8192, description="Tokens per input; longer inputs are cut with a warning.")
+    batch_tokens: int | None = Field(default=None, description="Padded tokens per forward pass; None: per device.")
+    revision: str | None = Field(default=None, description="Hub revision (branch, tag or commit) to pin.")
+    progress_bar: bool = Field(default=False, description="Show a progress bar over batches.")
+
+
+class EmbedderFields(CoreFields):
+    """The settings of a `qwen3_rag.Embedder`, or the instance itself."""
+
+    dim: int | None = Field(default=None, description="Matryoshka output size (32..hidden size); None: full.")
+    symmetric: bool | None = Field(
+        default=None, description="Instruction on documents too (STS, clustering); None: as the preset says."
+    )
+    embedder: Embedder | None = Field(
+        default=None, exclude=True, description="An existing qwen3_rag.Embedder to use instead of the settings."
+    )
+    _embedder: Embedder = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _connect_embedder(self) -> EmbedderFields:
+        settings = _settings(self, EMBEDDER_SETTINGS)
+        self._embedder = core_instance(Embedder, self.embedder, settings, self.model_fields_set, "embedder")
+        return self
+
+    @property
+    def core(self) -> Embedder:
+        """The core `Embedder` doing the work (shared with any adapter on the same settings)."""
+        return self._embedder
+
+
+class RerankerFields(CoreFields):
+    """The settings of a `qwen3_rag.Reranker` (or the instance itself), plus how many results to keep."""
+
+    top_n: int = Field(default=3, description="How many of the best documents to return.")
+    score_threshold: float | None = Field(
+        default=None, description="Drop documents whose probability is below this (0..1); None keeps all."
+    )
+    batch_size: int | None = Field(default=None, description="At most this many documents per forward pass.")
+    reranker: Reranker | None = Field(
+        default=None, exclude=True, description="An existing qwen3_rag.Reranker to use instead of the settings."
+    )
+    _reranker: Reranker = PrivateAttr()
+
+    @field_validator("top_n")
+    @classmethod
+    def _check_top_n(cls, value: int) -> int:
+        return check_positive_int(value, "top_n")
+
+    @field_validator("score_threshold")
+    @classmethod
+    def _check_threshold(cls, value: float | None) -> float | None:
+        return check_threshold(value)
+
+    @model_validator(mode="after")
+    def _connect_reranker(self) -> RerankerFields:
+        settings = _settings(self, RERANKER_SETTINGS)
+        self._reranker = core_instance(Reranker, self.reranker, settings, self.model_fields_set, "reranker")
+        return self
+
+    @property
+    def core(self) -> Reranker:
+        """The core `Reranker` doing the work (shared with any adapter on the same settings)."""
+        return self._reranker

@@ -1,0 +1,88 @@
+"""What every adapter needs from the core, written once: framework checks, core instances, rankings.
+
+Framework-free, so each adapter stays a thin translation into its own framework's types.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from ..embedder import Embedder
+from ..errors import InvalidArgumentError, InvalidInputError
+from ..reranker import Ranked, Reranker
+from ..validation import check_positive_int
+
+# Constructor arguments of the core classes that adapters expose under the same names.
+EMBEDDER_SETTINGS = ("model", "device", "dtype", "dim", "instruction", "symmetric", "max_length",
+                     "batch_tokens", "batch_size", "revision", "progress_bar")
+RERANKER_SETTINGS = ("model", "device", "dtype", "instruction", "max_length", "batch_tokens", "batch_size",
+                     "revision", "progress_bar")
+
+Core = TypeVar("Core", Embedder, Reranker)
+
+
+def require(module: str, extra: str) -> None:
+    """Import `module` or raise an ImportError that gives the install command for `extra`."""
+    try:
+        importlib.import_module(module)
+    except ImportError as error:
+        raise ImportError(
+            f"qwen3_rag.integrations.{extra.replace('-', '_')} needs the {module!r} package; "
+            f'install it with: pip install "qwen3-rag[{extra}]"'
+        ) from error
+
+
+def core_instance(core_class: type[Core], given: Core | None, settings: Mapping[str, Any],
+                  explicit: Iterable[str], argument: str) -> Core:
+    """`given` when the caller passed a core instance, else a new one from `settings`.
+
+    Passing both an instance and settings is ambiguous (which `dim` wins?), so it is an error.
+    Core instances share weights through the core's cache, so a new one costs no second load.
+    """
+    if given is None:
+        return core_class(**{name: value for name, value in settings.items() if value is not None})
+    if not isinstance(given, core_class):
+        raise InvalidArgumentError(f"{argument} must be a qwen3_rag.{core_class.__name__}, got {type(given).__name__}")
+    clashing = sorted(set(explicit) & set(settings))
+    if clashing:
+        raise InvalidArgumentError(
+            f"pass either {argument}= or model settings, not both: {', '.join(clashing)} would be ignored; "
+            f"set them on the {core_class.__name__} instead"
+        )
+    return given
+
+
+def check_items(items: object, item_type: type, name: str) -> list[Any]:
+    """`items` as a list when it is a sequence of `item_type`, else an error naming the first bad item."""
+    if isinstance(items, str | bytes) or not isinstance(items, Sequence):
+        raise InvalidInputError(f"{name} must be a list of {item_type.__name__}, got {type(items).__name__}")
+    for position, item in enumerate(items):
+        if not isinstance(item, item_type):
+            raise InvalidInputError(
+                f"{name}[{position}] must be a {item_type.__name__}, got {type(item).__name__} ({item!r:.40})"
+            )
+    return list(items)
+
+
+def check_threshold(value: object, name: str = "score_threshold") -> float | None:
+    """A probability cut-off in [0, 1], or None for no cut-off."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise InvalidArgumentError(f"{name}={value!r} must be a number in [0, 1] (the reranker's probability) or None")
+    return float(value)
+
+
+def best(reranker: Reranker, query: str, texts: Sequence[str], top_n: int | None,
+         score_threshold: float | None, top_name: str = "top_n") -> list[Ranked]:
+    """The `top_n` best texts for `query`, best first, keeping only scores >= `score_threshold`.
+
+    `top_name` is what the framework calls `top_n`, so that an error names the user's argument.
+    """
+    if top_n is not None:
+        check_positive_int(top_n, top_name)
+    threshold = check_threshold(score_threshold)
+    ranked = reranker.rerank(query, texts, top_k=top_n)
+    return ranked if threshold is None else [r for r in ranked if r.score >= threshold]

@@ -1,0 +1,44 @@
+"""`Qwen3Embeddings`: Qwen3-Embedding as a LangChain `Embeddings`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from langchain_core.embeddings import Embeddings
+
+from ...validation import check_text
+from .._fields import EmbedderFields
+
+
+class Qwen3Embeddings(EmbedderFields, Embeddings):
+    """Qwen3-Embedding for LangChain: `embed_query` adds the task instruction, `embed_documents` does not.
+
+    Texts reach the model exactly as given (no newline rewriting). Vectors are unit length, so
+    the dot product is the cosine similarity.
+
+    ```python
+    embeddings = Qwen3Embeddings(model="Qwen/Qwen3-Embedding-0.6B", instruction="question_answering")
+    store = InMemoryVectorStore.from_texts(texts, embeddings)
+    ```
+
+    Pass `embedder=qwen3_rag.Embedder(...)` to reuse a core instance instead of the settings.
+    """
+
+    batch_size: int | None = None
+    """At most this many texts per forward pass (on top of `batch_tokens`); None: no cap."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed documents as they are (with the instruction only when `symmetric`)."""
+        return self.core.embed_documents(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed a search query, with the task instruction in front."""
+        return self.core.embed_queries([check_text(text, "text")])[0].tolist()
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        """`embed_documents` in a worker thread, so the event loop keeps running."""
+        return await asyncio.to_thread(self.embed_documents, texts)
+
+    async def aembed_query(self, text: str) -> list[float]:
+        """`embed_query` in a worker thread, so the event loop keeps running."""
+        return await asyncio.to_thread(self.embed_query, text)

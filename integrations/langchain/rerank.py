@@ -1,0 +1,41 @@
+"""`Qwen3Rerank`: Qwen3-Reranker as a LangChain `BaseDocumentCompressor`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from langchain_core.callbacks import Callbacks
+from langchain_core.documents import BaseDocumentCompressor, Document
+
+from .._fields import RerankerFields
+from .._shared import best, check_items
+
+
+class Qwen3Rerank(RerankerFields, BaseDocumentCompressor):
+    """Keep the `top_n` documents that best answer the query, best first, scored by Qwen3-Reranker.
+
+    Each returned document is a copy with `metadata["relevance_score"]` set to the reranker's
+    probability; the caller's documents are left untouched. Use it with
+    `ContextualCompressionRetriever` or directly in an LCEL chain.
+
+    Pass `reranker=qwen3_rag.Reranker(...)` to reuse a core instance instead of the settings.
+    """
+
+    def compress_documents(self, documents: Sequence[Document], query: str,
+                           callbacks: Callbacks | None = None) -> Sequence[Document]:
+        """The best `top_n` documents for `query` (at or above `score_threshold`), best first."""
+        documents = check_items(documents, Document, "documents")
+        texts = [document.page_content for document in documents]
+        ranked = best(self.core, query, texts, self.top_n, self.score_threshold)
+        return [
+            documents[r.index].model_copy(
+                update={"metadata": {**documents[r.index].metadata, "relevance_score": r.score}}
+            )
+            for r in ranked
+        ]
+
+    async def acompress_documents(self, documents: Sequence[Document], query: str,
+                                  callbacks: Callbacks | None = None) -> Sequence[Document]:
+        """`compress_documents` in a worker thread, so the event loop keeps running."""
+        return await asyncio.to_thread(self.compress_documents, documents, query, callbacks)
