@@ -24,7 +24,7 @@ def test_quickstart_runs_on_local_models(tiny_models):
     assert len(scored) == 6  # 3 reranked candidates per query, each with a probability
 
 
-@pytest.mark.parametrize("script", ["langchain_rag.py"])
+@pytest.mark.parametrize("script", ["langchain_rag.py", "llama_index_rag.py"])
 def test_framework_example_runs_on_local_models(tiny_models, script):
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / script), "--embedding-model", tiny_models.embedding,

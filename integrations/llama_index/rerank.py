@@ -1,0 +1,60 @@
+"""`Qwen3Rerank`: Qwen3-Reranker as a LlamaIndex `BaseNodePostprocessor`."""
+
+from __future__ import annotations
+
+from llama_index.core.callbacks import CBEventType, EventPayload
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
+from pydantic import Field
+
+from ...errors import InvalidArgumentError
+from .._fields import RerankerFields
+from .._shared import best, check_items
+
+dispatcher = get_dispatcher(__name__)
+
+
+class Qwen3Rerank(RerankerFields, BaseNodePostprocessor):
+    """Keep the `top_n` nodes that best answer the query, best first, scored by Qwen3-Reranker.
+
+    The reranker reads each node's content as LlamaIndex would embed it (`metadata_mode`), and
+    returns new `NodeWithScore` objects holding the reranker's probability; the nodes passed in
+    keep their retrieval scores.
+
+    ```python
+    engine = index.as_query_engine(similarity_top_k=20, node_postprocessors=[Qwen3Rerank(top_n=5)])
+    ```
+    """
+
+    metadata_mode: MetadataMode = Field(default=MetadataMode.EMBED, description="Which metadata the reranker reads.")
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "Qwen3Rerank"
+
+    def _model_name(self) -> str:
+        return self.core.model.key.source
+
+    @dispatcher.span
+    def _postprocess_nodes(self, nodes: list[NodeWithScore],
+                           query_bundle: QueryBundle | None = None) -> list[NodeWithScore]:
+        if query_bundle is None:
+            raise InvalidArgumentError(
+                "Qwen3Rerank needs a query: call postprocess_nodes(nodes, query_str=...) or pass query_bundle="
+            )
+        nodes = check_items(nodes, NodeWithScore, "nodes")
+        if not nodes:
+            return []
+        dispatcher.event(ReRankStartEvent(query=query_bundle, nodes=nodes, top_n=self.top_n,
+                                          model_name=self._model_name()))
+        payload = {EventPayload.NODES: nodes, EventPayload.MODEL_NAME: self._model_name(),
+                   EventPayload.QUERY_STR: query_bundle.query_str, EventPayload.TOP_K: self.top_n}
+        with self.callback_manager.event(CBEventType.RERANKING, payload=payload) as event:
+            texts = [scored.node.get_content(metadata_mode=self.metadata_mode) for scored in nodes]
+            ranked = best(self.core, query_bundle.query_str, texts, self.top_n, self.score_threshold)
+            reranked = [NodeWithScore(node=nodes[r.index].node, score=r.score) for r in ranked]
+            event.on_end(payload={EventPayload.NODES: reranked})
+        dispatcher.event(ReRankEndEvent(nodes=reranked))
+        return reranked
