@@ -7,23 +7,12 @@
 
 from __future__ import annotations
 
-import argparse
-
+from example_data import FACTS, QUESTIONS, model_arguments
 from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 from langchain_core.vectorstores import InMemoryVectorStore
 
-from qwen3_rag import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
 from qwen3_rag.integrations.langchain import Qwen3Embeddings, Qwen3Rerank
-
-FACTS = [
-    "The capital of China is Beijing.",
-    "Gravity is a force that attracts two bodies towards each other.",
-    "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen.",
-    "Paris is the capital and largest city of France.",
-    "Water boils at 100 degrees Celsius at sea level.",
-]
-QUESTIONS = ["What is the capital of China?", "Why do apples fall to the ground?"]
 
 
 def build_chain(embedding_model: str, reranker_model: str, device: str | None):
@@ -37,11 +26,7 @@ def build_chain(embedding_model: str, reranker_model: str, device: str | None):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--embedding-model", default=DEFAULT_EMBEDDING_MODEL, help="hub id or local directory")
-    parser.add_argument("--reranker-model", default=DEFAULT_RERANKER_MODEL, help="hub id or local directory")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
-    args = parser.parse_args()
+    args = model_arguments(__doc__)
 
     chain = build_chain(args.embedding_model, args.reranker_model, args.device)
     for question, documents in zip(QUESTIONS, chain.batch(QUESTIONS), strict=True):

@@ -7,30 +7,15 @@
 
 from __future__ import annotations
 
-import argparse
-
+from example_data import FACTS, QUESTIONS, model_arguments
 from llama_index.core import Document, Settings, VectorStoreIndex
 from llama_index.core.llms import MockLLM
 
-from qwen3_rag import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
 from qwen3_rag.integrations.llama_index import Qwen3Embedding, Qwen3Rerank
-
-FACTS = [
-    "The capital of China is Beijing.",
-    "Gravity is a force that attracts two bodies towards each other.",
-    "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen.",
-    "Paris is the capital and largest city of France.",
-    "Water boils at 100 degrees Celsius at sea level.",
-]
-QUESTIONS = ["What is the capital of China?", "Why do apples fall to the ground?"]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--embedding-model", default=DEFAULT_EMBEDDING_MODEL, help="hub id or local directory")
-    parser.add_argument("--reranker-model", default=DEFAULT_RERANKER_MODEL, help="hub id or local directory")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
-    args = parser.parse_args()
+    args = model_arguments(__doc__)
 
     Settings.llm = MockLLM()  # retrieval only here; put your LLM in Settings.llm to get answers
     Settings.embed_model = Qwen3Embedding(model=args.embedding_model, device=args.device)

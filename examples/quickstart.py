@@ -6,31 +6,19 @@
 
 from __future__ import annotations
 
-import argparse
+from example_data import FACTS, QUESTIONS, model_arguments
 
-from qwen3_rag import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL, Embedder, Reranker
-
-DOCUMENTS = [
-    "The capital of China is Beijing.",
-    "Gravity is a force that attracts two bodies towards each other.",
-    "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen.",
-    "Paris is the capital and largest city of France.",
-]
-QUERIES = ["What is the capital of China?", "Explain gravity"]
+from qwen3_rag import Embedder, Reranker
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--embedding-model", default=DEFAULT_EMBEDDING_MODEL, help="hub id or local directory")
-    parser.add_argument("--reranker-model", default=DEFAULT_RERANKER_MODEL, help="hub id or local directory")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
-    args = parser.parse_args()
+    args = model_arguments(__doc__)
 
     embedder = Embedder(args.embedding_model, device=args.device)
     reranker = Reranker(args.reranker_model, device=args.device)
-    similarity = embedder.embed_queries(QUERIES) @ embedder.embed_documents(DOCUMENTS).T
-    for query, row in zip(QUERIES, similarity, strict=True):
-        candidates = [DOCUMENTS[i] for i in row.argsort()[::-1][:3]]  # recall: top 3 by cosine
+    similarity = embedder.embed_queries(QUESTIONS) @ embedder.embed_documents(FACTS).T
+    for query, row in zip(QUESTIONS, similarity, strict=True):
+        candidates = [FACTS[i] for i in row.argsort()[::-1][:3]]  # recall: top 3 by cosine
         print(f"\n{query}")
         for ranked in reranker.rerank(query, candidates):  # then rerank them
             print(f"  {ranked.score:.4f}  {candidates[ranked.index]}")

@@ -68,3 +68,14 @@ CORPUS = [
     "Water boils at 100 degrees Celsius at sea level.",
 ]
 QUESTION = "What is the capital of China?"
+
+
+def two_stage(embedder, reranker, k: int, top_n: int) -> tuple[list[str], list[float]]:
+    """The core's answer for QUESTION over CORPUS: top `k` by dot product, then the reranker's best `top_n`.
+
+    Ids are corpus positions as strings, the id every pipeline test gives its documents.
+    """
+    similarity = embedder.embed_queries([QUESTION])[0] @ embedder.embed_documents(CORPUS).T
+    candidates = [int(i) for i in similarity.argsort(kind="stable")[::-1][:k]]
+    ranked = reranker.rerank(QUESTION, [CORPUS[i] for i in candidates], top_k=top_n)
+    return [str(candidates[r.index]) for r in ranked], [r.score for r in ranked]

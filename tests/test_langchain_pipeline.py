@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CORPUS, QUESTION
+from conftest import CORPUS, QUESTION, two_stage
 from langchain_classic.retrievers import ContextualCompressionRetriever
 from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
@@ -26,13 +26,6 @@ def rerank(tiny_models):
     return Qwen3Rerank(model=tiny_models.reranker, device="cpu", top_n=3)
 
 
-def expected_ids(embedder, reranker, top_n=3):
-    """The core's answer: dot-product top K, then the reranker's order of those K."""
-    similarity = embedder.embed_queries([QUESTION])[0] @ embedder.embed_documents(CORPUS).T
-    candidates = [int(i) for i in similarity.argsort(kind="stable")[::-1][:K]]
-    ranked = reranker.rerank(QUESTION, [CORPUS[i] for i in candidates], top_k=top_n)
-    return [str(candidates[r.index]) for r in ranked], [r.score for r in ranked]
-
 
 def test_retriever_alone_uses_query_side_vectors(store, embedder):
     found = store.as_retriever(search_kwargs={"k": K}).invoke(QUESTION)
@@ -43,7 +36,7 @@ def test_retriever_alone_uses_query_side_vectors(store, embedder):
 async def test_contextual_compression_retriever_sync_and_async(store, rerank, embedder, reranker):
     retriever = ContextualCompressionRetriever(
         base_compressor=rerank, base_retriever=store.as_retriever(search_kwargs={"k": K}))
-    ids, scores = expected_ids(embedder, reranker)
+    ids, scores = two_stage(embedder, reranker, K, 3)
     for found in (retriever.invoke(QUESTION), await retriever.ainvoke(QUESTION)):
         assert [document.id for document in found] == ids
         assert [document.metadata["relevance_score"] for document in found] == pytest.approx(scores, abs=1e-6)
@@ -52,6 +45,6 @@ async def test_contextual_compression_retriever_sync_and_async(store, rerank, em
 async def test_plain_lcel_chain_without_langchain_classic(store, rerank, embedder, reranker):
     chain = {"documents": store.as_retriever(search_kwargs={"k": K}), "query": RunnablePassthrough()} | RunnableLambda(
         lambda found: rerank.compress_documents(found["documents"], found["query"]))
-    ids, _ = expected_ids(embedder, reranker)
+    ids, _ = two_stage(embedder, reranker, K, 3)
     assert [document.id for document in chain.invoke(QUESTION)] == ids
     assert [document.id for document in (await chain.abatch([QUESTION]))[0]] == ids

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CORPUS, QUESTION
+from conftest import CORPUS, QUESTION, two_stage
 from llama_index.core import Settings, VectorStoreIndex
 from llama_index.core.llms import MockLLM
 from llama_index.core.schema import TextNode
@@ -27,12 +27,6 @@ def rerank(tiny_models):
     return Qwen3Rerank(model=tiny_models.reranker, device="cpu", top_n=3)
 
 
-def expected(embedder, reranker):
-    similarity = embedder.embed_queries([QUESTION])[0] @ embedder.embed_documents(CORPUS).T
-    candidates = [int(i) for i in similarity.argsort(kind="stable")[::-1][:K]]
-    ranked = reranker.rerank(QUESTION, [CORPUS[i] for i in candidates], top_k=3)
-    return [str(candidates[r.index]) for r in ranked], [r.score for r in ranked]
-
 
 def ids_and_scores(source_nodes):
     return [n.node.node_id for n in source_nodes], [n.score for n in source_nodes]
@@ -40,7 +34,7 @@ def ids_and_scores(source_nodes):
 
 async def test_query_engine_sync_and_async(index, rerank, embedder, reranker):
     engine = index.as_query_engine(similarity_top_k=K, node_postprocessors=[rerank])
-    ids, scores = expected(embedder, reranker)
+    ids, scores = two_stage(embedder, reranker, K, 3)
     for response in (engine.query(QUESTION), await engine.aquery(QUESTION)):
         got_ids, got_scores = ids_and_scores(response.source_nodes)
         assert got_ids == ids
@@ -49,6 +43,6 @@ async def test_query_engine_sync_and_async(index, rerank, embedder, reranker):
 
 async def test_retriever_then_postprocessor(index, rerank, embedder, reranker):
     retriever = index.as_retriever(similarity_top_k=K)
-    ids, _ = expected(embedder, reranker)
+    ids, _ = two_stage(embedder, reranker, K, 3)
     for found in (retriever.retrieve(QUESTION), await retriever.aretrieve(QUESTION)):
         assert ids_and_scores(rerank.postprocess_nodes(found, query_str=QUESTION))[0] == ids

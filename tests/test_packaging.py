@@ -23,6 +23,18 @@ def test_import_pulls_in_no_rag_framework():
     assert result.stdout.strip() == ""
 
 
+@pytest.mark.parametrize("adapter, own", [("langchain", "langchain_core"), ("llama_index", "llama_index"),
+                                          ("haystack", "haystack")])
+def test_each_adapter_imports_only_its_own_framework(adapter, own):
+    code = (
+        f"import sys, qwen3_rag.integrations.{adapter}\n"
+        f"loaded = sorted({{m.split('.')[0] for m in sys.modules}} & set({FRAMEWORKS!r}))\n"
+        "print(','.join(loaded))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == own
+
+
 @pytest.mark.slow
 def test_built_wheel_installs_and_imports(tmp_path):
     subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path / "dist"),
@@ -30,7 +42,8 @@ def test_built_wheel_installs_and_imports(tmp_path):
     wheel = next((tmp_path / "dist").glob("qwen3_rag-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"qwen3_rag/__init__.py", "qwen3_rag/py.typed", "qwen3_rag/kernels/__init__.py",
-            "qwen3_rag/integrations/__init__.py"} <= names
+            "qwen3_rag/integrations/__init__.py", "qwen3_rag/integrations/langchain/rerank.py",
+            "qwen3_rag/integrations/llama_index/rerank.py", "qwen3_rag/integrations/haystack/ranker.py"} <= names
     assert not any(name.startswith(("core/", "integrations/", "tests/")) for name in names)
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target), str(wheel)],

@@ -1,0 +1,81 @@
+"""What the three components share: a lazily loaded core instance, the device, serialisation, text."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar, Generic
+
+from haystack import Document, default_from_dict, default_to_dict
+from haystack.utils import ComponentDevice
+
+from ...errors import InvalidArgumentError, InvalidInputError
+from .._shared import Core, check_items
+
+
+class CoreComponent(Generic[Core]):
+    """Base of the components: init parameters kept as given, the core model loaded on `warm_up`.
+
+    The core's cache shares weights, so a text and a document embedder on the same model (and
+    every pipeline in the process) use one loaded copy.
+    """
+
+    core_class: ClassVar[type]
+    core_settings: ClassVar[tuple[str, ...]]
+
+    def __init__(self, **parameters: Any):
+        if parameters.get("device") is not None and not isinstance(parameters["device"], ComponentDevice):
+            raise InvalidArgumentError(
+                f"device must be a haystack ComponentDevice (e.g. ComponentDevice.from_str('cuda:0')) or None, "
+                f"got {type(parameters['device']).__name__}"
+            )
+        self._init_parameters = parameters
+        for name, value in parameters.items():
+            setattr(self, name, value)
+        self._core: Core | None = None
+
+    def warm_up(self) -> None:
+        """Load the model once; later calls (Haystack makes one per pipeline run) do nothing."""
+        if self._core is None:
+            settings = {name: self._init_parameters[name] for name in self.core_settings}
+            settings["device"] = _torch_device(self._init_parameters["device"])
+            self._core = self.core_class(**{name: value for name, value in settings.items() if value is not None})
+
+    async def warm_up_async(self) -> None:
+        await asyncio.to_thread(self.warm_up)
+
+    @property
+    def core(self) -> Core:
+        """The core instance, loaded on first use if the pipeline has not warmed the component up."""
+        self.warm_up()
+        assert self._core is not None  # for type checkers: warm_up always sets it
+        return self._core
+
+    def to_dict(self) -> dict[str, Any]:
+        return default_to_dict(self, **self._init_parameters)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CoreComponent:
+        return default_from_dict(cls, data)
+
+
+def _torch_device(device: ComponentDevice | None) -> str | None:
+    if device is None:
+        return None  # the core picks CUDA, then MPS, then CPU
+    if device.has_multiple_devices:
+        raise InvalidArgumentError("device must be a single device; a model is not split across devices here")
+    return device.to_torch_str()
+
+
+def document_texts(documents: object, meta_fields: list[str], separator: str) -> tuple[list[Document], list[str]]:
+    """The documents, checked, and the text the model reads for each: chosen meta values, then content."""
+    documents = check_items(documents, Document, "documents")
+    texts = []
+    for position, document in enumerate(documents):
+        if not isinstance(document.content, str):
+            raise InvalidInputError(
+                f"documents[{position}] (id {document.id}) has no text content; these components read text only, "
+                "so filter out documents without content first"
+            )
+        meta = [str(document.meta[key]) for key in meta_fields if document.meta.get(key) is not None]
+        texts.append(separator.join([*meta, document.content]))
+    return documents, texts

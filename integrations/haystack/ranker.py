@@ -1,0 +1,61 @@
+"""`Qwen3Ranker`: Qwen3-Reranker as a Haystack ranker."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Any
+
+from haystack import Document, component
+from haystack.utils import ComponentDevice
+
+from ...reranker import DEFAULT_RERANKER_MODEL, Reranker
+from ...validation import check_positive_int
+from .._shared import RERANKER_SETTINGS, best, check_threshold
+from ._component import CoreComponent, document_texts
+
+
+@component
+class Qwen3Ranker(CoreComponent[Reranker]):
+    """Order Documents by how well they answer the query, best first, with `score` set to the probability.
+
+    `top_k` and `score_threshold` given to `run` override the init values for that run (a run-time
+    value always wins, `0.0` included). Returns copies; the input Documents are not changed.
+
+    Args: see `qwen3_rag.Reranker`; `device` is a Haystack `ComponentDevice` (None: best available);
+    `meta_fields_to_embed` values are put before the content, joined by `embedding_separator`.
+    """
+
+    core_class = Reranker
+    core_settings = tuple(name for name in RERANKER_SETTINGS if name != "device")
+
+    def __init__(self, model: str = DEFAULT_RERANKER_MODEL, device: ComponentDevice | None = None,
+                 dtype: str | None = None, instruction: str | None = None, max_length: int = 8192,
+                 batch_tokens: int | None = None, batch_size: int | None = None, revision: str | None = None,
+                 progress_bar: bool = False, top_k: int | None = 10, score_threshold: float | None = None,
+                 meta_fields_to_embed: list[str] | None = None, embedding_separator: str = "\n"):
+        if top_k is not None:
+            check_positive_int(top_k, "top_k")
+        # @component rebuilds the class, which breaks zero-argument super().
+        CoreComponent.__init__(self, model=model, device=device, dtype=dtype, instruction=instruction,
+                               max_length=max_length, batch_tokens=batch_tokens, batch_size=batch_size,
+                               revision=revision, progress_bar=progress_bar, top_k=top_k,
+                               score_threshold=check_threshold(score_threshold),
+                               meta_fields_to_embed=list(meta_fields_to_embed or []),
+                               embedding_separator=embedding_separator)
+
+    @component.output_types(documents=list[Document])
+    def run(self, query: str, documents: list[Document], top_k: int | None = None,
+            score_threshold: float | None = None) -> dict[str, Any]:
+        """Rerank: `{"documents": the best top_k copies, best first, each with score}`."""
+        documents, texts = document_texts(documents, self.meta_fields_to_embed, self.embedding_separator)
+        top_k = self.top_k if top_k is None else top_k
+        score_threshold = self.score_threshold if score_threshold is None else score_threshold
+        ranked = best(self.core, query, texts, top_k, score_threshold, top_name="top_k")
+        return {"documents": [replace(documents[r.index], score=r.score) for r in ranked]}
+
+    @component.output_types(documents=list[Document])
+    async def run_async(self, query: str, documents: list[Document], top_k: int | None = None,
+                        score_threshold: float | None = None) -> dict[str, Any]:
+        """`run` in a worker thread, so the event loop keeps running."""
+        return await asyncio.to_thread(self.run, query, documents, top_k, score_threshold)

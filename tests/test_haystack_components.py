@@ -1,0 +1,142 @@
+"""Haystack components: the init/to_dict/from_dict/warm_up/run quintet, asymmetry, overrides, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import CORPUS, QUESTION, VARIED_TEXTS
+from haystack import Document
+from haystack.utils import ComponentDevice
+
+from qwen3_rag import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL, InvalidArgumentError, InvalidInputError
+from qwen3_rag.integrations.haystack import Qwen3DocumentEmbedder, Qwen3Ranker, Qwen3TextEmbedder
+
+CPU = ComponentDevice.from_str("cpu")
+
+
+@pytest.fixture(scope="module")
+def text_embedder(tiny_models):
+    return Qwen3TextEmbedder(model=tiny_models.embedding, device=CPU)
+
+
+@pytest.fixture(scope="module")
+def document_embedder(tiny_models):
+    return Qwen3DocumentEmbedder(model=tiny_models.embedding, device=CPU, meta_fields_to_embed=["title"])
+
+
+@pytest.fixture(scope="module")
+def ranker(tiny_models):
+    return Qwen3Ranker(model=tiny_models.reranker, device=CPU, top_k=3)
+
+
+def documents():
+    return [Document(content=text, id=str(i), meta={"title": f"Fact {i}"} if i % 2 else {})
+            for i, text in enumerate(CORPUS)]
+
+
+@pytest.mark.parametrize("component_class, model", [(Qwen3TextEmbedder, DEFAULT_EMBEDDING_MODEL),
+                                                    (Qwen3DocumentEmbedder, DEFAULT_EMBEDDING_MODEL),
+                                                    (Qwen3Ranker, DEFAULT_RERANKER_MODEL)])
+def test_init_defaults_load_nothing(component_class, model):
+    component = component_class()
+    assert component.model == model and component.device is None and component._core is None
+    assert component.to_dict()["init_parameters"]["max_length"] == 8192
+
+
+@pytest.mark.parametrize("component_class, extra", [
+    (Qwen3TextEmbedder, {"dim": 32, "instruction": "code_search"}),
+    (Qwen3DocumentEmbedder, {"meta_fields_to_embed": ["title"], "embedding_separator": " | ", "batch_size": 4}),
+    (Qwen3Ranker, {"top_k": 2, "score_threshold": 0.25, "instruction": "question_answering"}),
+])
+def test_to_dict_from_dict_round_trip(component_class, extra):
+    component = component_class(model="some/model", device=ComponentDevice.from_str("cuda:1"), dtype="bfloat16",
+                                **extra)
+    data = component.to_dict()
+    assert data["type"] == f"{component_class.__module__}.{component_class.__name__}"
+    assert data["init_parameters"]["device"] == {"type": "single", "device": "cuda:1"}
+    assert all(data["init_parameters"][name] == value for name, value in extra.items())
+    restored = component_class.from_dict(data)
+    assert restored.to_dict() == data and restored.device == component.device
+
+
+def test_warm_up_loads_once_and_embedders_share_the_model(text_embedder, document_embedder, ranker):
+    for component in (text_embedder, document_embedder, ranker):
+        component.warm_up()
+        first = component._core
+        component.warm_up()
+        assert component._core is first
+    assert text_embedder.core.model is document_embedder.core.model
+
+
+def test_text_embedder_is_the_query_side(text_embedder, embedder):
+    for text in VARIED_TEXTS:
+        embedding = text_embedder.run(text=text)["embedding"]
+        assert all(type(value) is float for value in embedding)
+        np.testing.assert_array_equal(np.float32(embedding), embedder.embed_queries([text])[0])
+
+
+def test_document_embedder_is_the_document_side_with_meta(document_embedder, tiny_models, embedder):
+    inputs = documents()
+    out = document_embedder.run(documents=inputs)["documents"]
+    texts = [f"{d.meta['title']}\n{d.content}" if "title" in d.meta else d.content for d in inputs]
+    np.testing.assert_array_equal(np.float32([d.embedding for d in out]), embedder.embed_documents(texts))
+    assert all(d.embedding is None for d in inputs)  # copies, the inputs are untouched
+    plain = Qwen3DocumentEmbedder(model=tiny_models.embedding, device=CPU).run(documents=inputs)["documents"]
+    np.testing.assert_array_equal(np.float32([d.embedding for d in plain]), embedder.embed_documents(CORPUS))
+    assert [d.id for d in out] == [d.id for d in inputs]
+
+
+def test_ranker_orders_copies_like_the_core(ranker, reranker):
+    inputs = [Document(content=text, id=str(i)) for i, text in enumerate(CORPUS)]
+    out = ranker.run(query=QUESTION, documents=inputs)["documents"]
+    expected = reranker.rerank(QUESTION, CORPUS, top_k=3)
+    assert [d.id for d in out] == [str(r.index) for r in expected]
+    assert [d.score for d in out] == [r.score for r in expected]
+    assert all(d.score is None for d in inputs)
+
+
+def test_run_time_values_override_init_values(tiny_models, reranker):
+    ranker = Qwen3Ranker(model=tiny_models.reranker, device=CPU, top_k=2, score_threshold=0.99)
+    inputs = [Document(content=text) for text in CORPUS]
+    assert len(ranker.run(query=QUESTION, documents=inputs, top_k=5, score_threshold=0.0)["documents"]) == 5
+    median = float(np.median(reranker.score(QUESTION, CORPUS)))
+    kept = ranker.run(query=QUESTION, documents=inputs, top_k=len(CORPUS), score_threshold=median)["documents"]
+    assert kept and all(d.score >= median for d in kept)
+    with pytest.raises(InvalidArgumentError, match="top_k=0 must be an integer >= 1"):
+        ranker.run(query=QUESTION, documents=inputs, top_k=0)
+
+
+async def test_run_async_equals_run(text_embedder, document_embedder, ranker):
+    inputs = documents()
+    embedding, embedded, ranked = await asyncio.gather(
+        text_embedder.run_async(text=QUESTION), document_embedder.run_async(documents=inputs),
+        ranker.run_async(query=QUESTION, documents=inputs, top_k=2))
+    assert embedding == text_embedder.run(text=QUESTION)
+    assert embedded == document_embedder.run(documents=inputs)
+    assert ranked == ranker.run(query=QUESTION, documents=inputs, top_k=2)
+
+
+def test_bad_input_is_a_clear_error(text_embedder, document_embedder, ranker):
+    with pytest.raises(InvalidInputError, match="embed Documents with Qwen3DocumentEmbedder"):
+        text_embedder.run(text=documents())
+    with pytest.raises(InvalidInputError, match="documents must be a list of Document, got str"):
+        document_embedder.run(documents="not a list")
+    with pytest.raises(InvalidInputError, match=r"documents\[1\] \(id b\) has no text content"):
+        ranker.run(query=QUESTION, documents=[Document(content="a"), Document(id="b", blob=None)])
+    with pytest.raises(InvalidArgumentError, match="top_k=0 must be an integer >= 1"):
+        Qwen3Ranker(top_k=0)
+    with pytest.raises(InvalidArgumentError, match="device must be a haystack ComponentDevice"):
+        Qwen3TextEmbedder(device="cpu")
+    assert document_embedder.run(documents=[]) == {"documents": []}
+    assert ranker.run(query=QUESTION, documents=[]) == {"documents": []}
+
+
+def test_missing_haystack_names_the_extra():
+    code = "import sys; sys.modules['haystack'] = None\nimport qwen3_rag.integrations.haystack"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert 'pip install "qwen3-rag[haystack]"' in result.stderr
