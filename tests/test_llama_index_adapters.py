@@ -134,3 +134,10 @@ def test_missing_llama_index_names_the_extra():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode != 0
     assert 'pip install "qwen3-rag[llama-index]"' in result.stderr
+
+
+def test_embedder_argument_must_be_a_core_embedder(embedder):
+    with pytest.raises(ValidationError, match=r"embedder\n.*instance of Embedder"):
+        Qwen3Embedding(embedder="Qwen/Qwen3-Embedding-0.6B")
+    with pytest.raises(ValidationError, match="either embedder= or model settings.*dim"):
+        Qwen3Embedding(embedder=embedder, dim=32)

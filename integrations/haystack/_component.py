@@ -36,7 +36,7 @@ class CoreComponent(Generic[Core]):
     def warm_up(self) -> None:
         """Load the model once; later calls (Haystack makes one per pipeline run) do nothing."""
         if self._core is None:
-            settings = {name: self._init_parameters[name] for name in self.core_settings}
+            settings = {name: value for name, value in self._init_parameters.items() if name in self.core_settings}
             settings["device"] = _torch_device(self._init_parameters["device"])
             self._core = self.core_class(**{name: value for name, value in settings.items() if value is not None})
 

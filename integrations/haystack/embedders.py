@@ -34,12 +34,10 @@ class Qwen3TextEmbedder(_EmbedderComponent):
 
     def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, device: ComponentDevice | None = None,
                  dtype: str | None = None, dim: int | None = None, instruction: str | None = None,
-                 symmetric: bool | None = None, max_length: int = 8192, batch_tokens: int | None = None,
-                 batch_size: int | None = None, revision: str | None = None, progress_bar: bool = False):
+                 max_length: int = 8192, batch_tokens: int | None = None, revision: str | None = None):
         # @component rebuilds the class, which breaks zero-argument super().
         CoreComponent.__init__(self, model=model, device=device, dtype=dtype, dim=dim, instruction=instruction,
-                               symmetric=symmetric, max_length=max_length, batch_tokens=batch_tokens,
-                               batch_size=batch_size, revision=revision, progress_bar=progress_bar)
+                               max_length=max_length, batch_tokens=batch_tokens, revision=revision)
 
     @component.output_types(embedding=list[float])
     def run(self, text: str) -> dict[str, Any]:
@@ -62,12 +60,13 @@ class Qwen3DocumentEmbedder(_EmbedderComponent):
 
     `meta_fields_to_embed` values are put before the content, joined by `embedding_separator`.
     `batch_size` caps documents per forward pass; within it, batches are cut by `batch_tokens`.
+    The progress bar is on by default, as in Haystack's own document embedders.
     """
 
     def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, device: ComponentDevice | None = None,
                  dtype: str | None = None, dim: int | None = None, instruction: str | None = None,
                  symmetric: bool | None = None, max_length: int = 8192, batch_tokens: int | None = None,
-                 batch_size: int | None = None, revision: str | None = None, progress_bar: bool = False,
+                 batch_size: int | None = None, revision: str | None = None, progress_bar: bool = True,
                  meta_fields_to_embed: list[str] | None = None, embedding_separator: str = "\n"):
         if batch_size is not None:
             check_positive_int(batch_size, "batch_size")

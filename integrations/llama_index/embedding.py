@@ -8,7 +8,7 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import Field, model_validator
 
-from ...embedder import DEFAULT_EMBEDDING_MODEL
+from ...embedder import DEFAULT_EMBEDDING_MODEL, Embedder
 from ...validation import check_text
 from .._fields import EmbedderFields
 
@@ -35,7 +35,7 @@ class Qwen3Embedding(EmbedderFields, BaseEmbedding):
         """LlamaIndex reports `model_name`; fill it from the checkpoint actually used."""
         if isinstance(data, dict) and "model_name" not in data:
             embedder = data.get("embedder")
-            source = embedder.model.key.source if embedder is not None else data.get("model")
+            source = embedder.model.key.source if isinstance(embedder, Embedder) else data.get("model")
             data = {**data, "model_name": source or DEFAULT_EMBEDDING_MODEL}
         return data
 
