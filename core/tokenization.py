@@ -1,13 +1,20 @@
 """Token ids for both models, built by hand from the official layouts (no chat templates).
 
-Works on any Hugging Face tokenizer; knows nothing of torch.
+Only the package places control tokens: user text (queries, documents, instructions) is always
+tokenized as plain text, so a document that spells `<|im_end|>` cannot close the prompt's turn.
+For text without such strings the ids are exactly the official ones. Knows nothing of torch.
 """
 
 from __future__ import annotations
 
+import json
+import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from tokenizers import Tokenizer
 
 from .registry import (
     END_OF_TEXT,
@@ -22,10 +29,33 @@ from .registry import (
 
 
 def encode(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
-    """Token ids of each text with nothing added (no special tokens, no truncation)."""
+    """Token ids of user-bearing texts, added-token strings included, as plain text; nothing appended."""
     if not texts:
         return []
-    return tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    return [encoding.ids for encoding in _plain_text_tokenizer(tokenizer).encode_batch(list(texts))]
+
+
+def encode_template(tokenizer: Any, text: str) -> list[int]:
+    """Token ids of one of the package's own prompt parts, whose control tokens are meant."""
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+_plain: weakref.WeakKeyDictionary[Any, Tokenizer] = weakref.WeakKeyDictionary()
+_plain_lock = threading.Lock()
+
+
+def _plain_text_tokenizer(tokenizer: Any) -> Tokenizer:
+    """The same normaliser, pre-tokeniser and BPE with the added tokens (the control strings) taken out."""
+    with _plain_lock:
+        plain = _plain.get(tokenizer)
+        if plain is None:
+            backend = getattr(tokenizer, "backend_tokenizer", None)
+            if backend is None:
+                raise TypeError(f"qwen3-rag needs a fast (Rust) tokenizer, got {type(tokenizer).__name__}")
+            spec = json.loads(backend.to_str())
+            spec.update(added_tokens=[], post_processor=None, truncation=None, padding=None)
+            plain = _plain[tokenizer] = Tokenizer.from_str(json.dumps(spec))
+        return plain
 
 
 def token_id(tokenizer: Any, token: str) -> int:
@@ -80,8 +110,8 @@ class RerankPrompt:
 
     def __init__(self, tokenizer: Any, max_length: int):
         self.tokenizer = tokenizer
-        self.prefix = encode(tokenizer, [RERANK_PREFIX])[0]
-        self.suffix = encode(tokenizer, [RERANK_SUFFIX])[0]
+        self.prefix = encode_template(tokenizer, RERANK_PREFIX)
+        self.suffix = encode_template(tokenizer, RERANK_SUFFIX)
         self.yes_id = token_id(tokenizer, YES_TOKEN)
         self.no_id = token_id(tokenizer, NO_TOKEN)
         self.fixed_length = len(self.prefix) + len(self.suffix)

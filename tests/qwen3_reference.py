@@ -56,6 +56,28 @@ def official_scores(model_dir, instruction, query, documents, max_length=8192) -
 
 
 @torch.no_grad()
+def official_scores_of_ids(model_dir, ids_per_prompt) -> np.ndarray:
+    """The official scoring step on prompts already tokenized (for inputs the official code would
+    tokenize differently, such as text that spells control tokens)."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    yes, no = tokenizer.convert_tokens_to_ids("yes"), tokenizer.convert_tokens_to_ids("no")
+    batch = tokenizer.pad({"input_ids": list(ids_per_prompt)}, padding=True, return_tensors="pt")
+    logits = model(**batch).logits[:, -1, :]
+    pair = torch.stack([logits[:, no], logits[:, yes]], dim=1)
+    return torch.nn.functional.log_softmax(pair, dim=1)[:, 1].exp().numpy()
+
+
+@torch.no_grad()
+def official_embeddings_of_ids(model_dir, ids_per_text) -> np.ndarray:
+    """The official pooling step on texts already tokenized (each ending in <|endoftext|>)."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
+    model = AutoModel.from_pretrained(model_dir, dtype=torch.float32).eval()
+    batch = tokenizer.pad({"input_ids": list(ids_per_text)}, padding=True, return_tensors="pt")
+    return F.normalize(model(**batch).last_hidden_state[:, -1], p=2, dim=1).numpy()
+
+
+@torch.no_grad()
 def official_log_odds(model_dir, instruction, query, documents, max_length=8192) -> np.ndarray:
     probabilities = official_scores(model_dir, instruction, query, documents, max_length).astype(np.float64)
     return np.log(probabilities) - np.log1p(-probabilities)
