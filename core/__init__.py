@@ -5,7 +5,7 @@ importing this package imports no RAG framework.
 """
 
 from .embedder import DEFAULT_EMBEDDING_MODEL, Embedder
-from .errors import InvalidArgumentError, InvalidInputError, ModelLoadError, Qwen3RagError
+from .errors import InvalidArgumentError, InvalidInputError, ModelLoadError, NonFiniteOutputError, Qwen3RagError
 from .presets import PRESETS, Task
 from .registry import DEFAULT_INSTRUCTION
 from .reranker import DEFAULT_RERANKER_MODEL, Ranked, Reranker
@@ -21,6 +21,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidInputError",
     "ModelLoadError",
+    "NonFiniteOutputError",
     "Qwen3RagError",
     "Ranked",
     "Reranker",

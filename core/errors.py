@@ -17,3 +17,7 @@ class InvalidInputError(Qwen3RagError, TypeError):
 
 class ModelLoadError(Qwen3RagError, OSError):
     """A model or tokenizer could not be loaded, or is not a Qwen3 model."""
+
+
+class NonFiniteOutputError(Qwen3RagError, FloatingPointError):
+    """The model produced NaN or infinite values (typically float16 overflow); no result is returned."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .guards import check_finite, split_on_out_of_memory
 from .loading import LoadedModel
 
 
@@ -22,10 +23,16 @@ def right_padded(batch: list[list[int]], pad_id: int, device: torch.device) -> t
     return padded.to(device), last.to(device)
 
 
-@torch.inference_mode()
 def embed_batch(model: LoadedModel, batch: list[list[int]], dim: int) -> np.ndarray:
     """L2-normalised float32 embeddings (len(batch), dim) of sequences already ending in <|endoftext|>."""
+    return split_on_out_of_memory(lambda rows: _embed_rows(model, [batch[i] for i in rows], dim),
+                                  list(range(len(batch))))
+
+
+@torch.inference_mode()
+def _embed_rows(model: LoadedModel, batch: list[list[int]], dim: int) -> np.ndarray:
     ids, last = right_padded(batch, model.pad_id, model.device)
     hidden = model.backbone(input_ids=ids, use_cache=False).last_hidden_state
-    pooled = hidden[torch.arange(len(batch), device=ids.device), last].float()[:, :dim]
+    pooled = check_finite(hidden[torch.arange(len(batch), device=ids.device), last].float()[:, :dim],
+                          model.dtype, "embeddings")
     return torch.nn.functional.normalize(pooled, p=2, dim=1).cpu().numpy()

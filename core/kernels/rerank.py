@@ -13,6 +13,7 @@ import torch
 from transformers import DynamicCache
 
 from .embedding import right_padded
+from .guards import check_finite, split_on_out_of_memory
 from .loading import LoadedModel
 
 
@@ -27,13 +28,20 @@ def score_batches(model: LoadedModel, head: list[int], tails: list[list[int]],
     model.backbone(input_ids=head_ids, past_key_values=cache, use_cache=True)
     logits = np.empty(len(tails), dtype=np.float32)
     for batch in batches:
-        ids, last = right_padded([tails[i] for i in batch], model.pad_id, model.device)
-        positions = torch.arange(len(head), len(head) + ids.shape[1], device=model.device).expand(len(batch), -1)
-        hidden = model.backbone(input_ids=ids, past_key_values=cache, position_ids=positions,
-                                use_cache=True).last_hidden_state
-        final = hidden[torch.arange(len(batch), device=ids.device), last].float()
-        logits[batch] = (final @ model.yes_minus_no).cpu().numpy()
+        logits[batch] = split_on_out_of_memory(
+            lambda rows: _score_rows(model, cache, len(head), [tails[i] for i in rows]), batch)
     return logits
+
+
+@torch.inference_mode()
+def _score_rows(model: LoadedModel, cache: SharedPrefixCache, offset: int, tails: list[list[int]]) -> np.ndarray:
+    """Log-odds of documents that continue the cached head, which ends at position `offset`."""
+    ids, last = right_padded(tails, model.pad_id, model.device)
+    positions = torch.arange(offset, offset + ids.shape[1], device=model.device).expand(len(tails), -1)
+    hidden = model.backbone(input_ids=ids, past_key_values=cache, position_ids=positions,
+                            use_cache=True).last_hidden_state
+    final = hidden[torch.arange(len(tails), device=ids.device), last].float()
+    return check_finite(final @ model.yes_minus_no, model.dtype, "reranker logits").cpu().numpy()
 
 
 class SharedPrefixCache(DynamicCache):

@@ -1,0 +1,58 @@
+"""Guards around each forward pass: split a batch that runs out of device memory, refuse non-finite output."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from ..errors import NonFiniteOutputError
+
+
+def split_on_out_of_memory(run: Callable[[list[int]], np.ndarray], batch: list[int]) -> np.ndarray:
+    """`run(batch)`; on a device out-of-memory, the two halves run separately, down to one item.
+
+    Only `torch.OutOfMemoryError` is caught: any other failure is a real error. Rows come back in
+    `batch` order, equal to an unsplit run because no item's output depends on its batch. One
+    warning per call says that it happened.
+    """
+    try:
+        return run(batch)
+    except torch.OutOfMemoryError:
+        if len(batch) == 1:
+            raise
+    warnings.warn(f"out of device memory on a batch of {len(batch)}; retried it in smaller parts "
+                  "(a smaller batch_tokens avoids the retry)", stacklevel=2)
+    return _halves(run, batch)
+
+
+def _halves(run: Callable[[list[int]], np.ndarray], batch: list[int]) -> np.ndarray:
+    _release_cached_memory()
+    parts = []
+    for half in (batch[: len(batch) // 2], batch[len(batch) // 2:]):
+        try:
+            parts.append(run(half))
+        except torch.OutOfMemoryError:
+            if len(half) == 1:
+                raise
+            parts.append(_halves(run, half))
+    return np.concatenate(parts)
+
+
+def _release_cached_memory() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    elif torch.backends.mps.is_available():
+        torch.mps.empty_cache()
+
+
+def check_finite(values: torch.Tensor, dtype: torch.dtype, what: str) -> torch.Tensor:
+    """`values` unchanged, or an error naming the dtype and the fix when any is NaN or infinite."""
+    if not bool(torch.isfinite(values).all()):
+        raise NonFiniteOutputError(
+            f"the model produced NaN or infinite {what} in {str(dtype).removeprefix('torch.')}; this is a known "
+            "overflow of some Qwen3 checkpoints in float16. Load with dtype='bfloat16' (GPU) or 'float32'"
+        )
+    return values
