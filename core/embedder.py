@@ -38,18 +38,22 @@ class Embedder:
         batch_size: at most this many texts per forward pass (on top of `batch_tokens`); None: no cap.
         revision: hub revision (branch, tag or commit) to pin.
         progress_bar: show a progress bar while embedding.
+        allow_pickle: accept a checkpoint with only pickle weights (reading them can run code);
+            by default only safetensors load.
     """
 
     def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, *, device: str | None = None,
                  dtype: str | None = None, dim: int | None = None, instruction: str | None = None,
                  symmetric: bool | None = None, max_length: int = 8192, batch_tokens: int | None = None,
-                 batch_size: int | None = None, revision: str | None = None, progress_bar: bool = False):
+                 batch_size: int | None = None, revision: str | None = None, progress_bar: bool = False,
+                 allow_pickle: bool = False):
         self.task = resolve_task(instruction)
         self.symmetric = self.task.symmetric if symmetric is None else bool(symmetric)
         self.max_length = check_positive_int(max_length, "max_length", minimum=2)
         if model in KNOWN_CHECKPOINTS:  # fail before a multi-GB download
             check_dim(dim, KNOWN_CHECKPOINTS[model].hidden_size, model)
-        self.model: LoadedModel = load_model("embedding", model, revision=revision, device=device, dtype=dtype)
+        self.model: LoadedModel = load_model("embedding", model, revision=revision, device=device, dtype=dtype,
+                                              allow_pickle=allow_pickle)
         self.dim = check_dim(dim, self.model.hidden_size, model)
         self.batch_tokens = token_budget(batch_tokens, self.model.device)
         self.batch_size = None if batch_size is None else check_positive_int(batch_size, "batch_size")

@@ -40,7 +40,7 @@ class Reranker:
 
     Args:
         model: hub id or local directory of a Qwen3-Reranker checkpoint.
-        device, dtype, revision, progress_bar: as for `Embedder`.
+        device, dtype, revision, progress_bar, allow_pickle: as for `Embedder`.
         instruction: a preset name or a free instruction sentence; None is the web-search default.
         max_length: tokens per (query, document) prompt, fixed prompt parts included; the
             document is cut on the right (with a warning) to fit.
@@ -51,10 +51,11 @@ class Reranker:
     def __init__(self, model: str = DEFAULT_RERANKER_MODEL, *, device: str | None = None,
                  dtype: str | None = None, instruction: str | None = None, max_length: int = 8192,
                  batch_tokens: int | None = None, batch_size: int | None = None, revision: str | None = None,
-                 progress_bar: bool = False):
+                 progress_bar: bool = False, allow_pickle: bool = False):
         self.instruction = resolve_task(instruction).instruction
         check_positive_int(max_length, "max_length")
-        self.model: LoadedModel = load_model("reranker", model, revision=revision, device=device, dtype=dtype)
+        self.model: LoadedModel = load_model("reranker", model, revision=revision, device=device, dtype=dtype,
+                                              allow_pickle=allow_pickle)
         self.prompt = RerankPrompt(self.model.tokenizer, max_length)
         if self.prompt.body_budget < 1:
             raise InvalidArgumentError(

@@ -38,6 +38,7 @@ class CoreFields(BaseModel):
     batch_tokens: int | None = Field(default=None, description="Padded tokens per forward pass; None: per device.")
     revision: str | None = Field(default=None, description="Hub revision (branch, tag or commit) to pin.")
     progress_bar: bool = Field(default=False, description="Show a progress bar over batches.")
+    allow_pickle: bool = Field(default=False, description="Accept pickle-only weights (can run code); trusted only.")
 
 
 class EmbedderFields(CoreFields):

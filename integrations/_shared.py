@@ -16,9 +16,9 @@ from ..validation import check_positive_int
 
 # Constructor arguments of the core classes that adapters expose under the same names.
 EMBEDDER_SETTINGS = ("model", "device", "dtype", "dim", "instruction", "symmetric", "max_length",
-                     "batch_tokens", "batch_size", "revision", "progress_bar")
+                     "batch_tokens", "batch_size", "revision", "progress_bar", "allow_pickle")
 RERANKER_SETTINGS = ("model", "device", "dtype", "instruction", "max_length", "batch_tokens", "batch_size",
-                     "revision", "progress_bar")
+                     "revision", "progress_bar", "allow_pickle")
 
 Core = TypeVar("Core", Embedder, Reranker)
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import gc
+import shutil
 
+import numpy as np
+import pytest
 import torch
+from safetensors.torch import load_file
 
-from qwen3_rag import Embedder, Reranker
+from qwen3_rag import Embedder, ModelLoadError, Reranker
 from qwen3_rag.kernels import load_model
 
 
@@ -40,3 +44,14 @@ def test_reranker_keeps_only_the_yes_no_direction(reranker):
 def test_repr_names_model_and_device(embedder, reranker):
     assert "device='cpu'" in repr(embedder) and "dim=64" in repr(embedder)
     assert "Reranker(model=" in repr(reranker)
+
+
+def test_pickle_only_checkpoint_needs_an_explicit_opt_in(tiny_models, tmp_path, embedder):
+    pickled = tmp_path / "pickled"
+    shutil.copytree(tiny_models.embedding, pickled)
+    torch.save(load_file(str(pickled / "model.safetensors")), pickled / "pytorch_model.bin")
+    (pickled / "model.safetensors").unlink()
+    with pytest.raises(ModelLoadError, match=r"only pickle weights.*allow_pickle=True"):
+        Embedder(str(pickled), device="cpu")
+    trusted = Embedder(str(pickled), device="cpu", allow_pickle=True)
+    np.testing.assert_array_equal(trusted.embed_documents(["same weights"]), embedder.embed_documents(["same weights"]))

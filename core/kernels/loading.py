@@ -59,15 +59,20 @@ _lock = threading.Lock()
 
 
 def load_model(kind: Kind, source: str, *, revision: str | None = None,
-               device: str | torch.device | None = None, dtype: str | torch.dtype | None = None) -> LoadedModel:
-    """Return the shared LoadedModel for these settings, loading it on first use."""
+               device: str | torch.device | None = None, dtype: str | torch.dtype | None = None,
+               allow_pickle: bool = False) -> LoadedModel:
+    """Return the shared LoadedModel for these settings, loading it on first use.
+
+    Weights load from safetensors only, unless `allow_pickle` accepts pickle files (which can run
+    code when read) from a source the caller trusts.
+    """
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
     key = LoadKey(kind, _normalise_source(source), revision, str(resolved_device), str(resolved_dtype))
     with _lock:
         model = _loaded.get(key)
         if model is None:
-            model = _load(key, resolved_device, resolved_dtype)
+            model = _load(key, resolved_device, resolved_dtype, allow_pickle)
             _loaded[key] = model
         return model
 
@@ -86,7 +91,7 @@ def _normalise_source(source: str) -> str:
     return text
 
 
-def _load(key: LoadKey, device: torch.device, dtype: torch.dtype) -> LoadedModel:
+def _load(key: LoadKey, device: torch.device, dtype: torch.dtype, allow_pickle: bool) -> LoadedModel:
     if _TRANSFORMERS < MIN_TRANSFORMERS:
         raise ModelLoadError(
             f"transformers {_TRANSFORMERS} is too old for qwen3-rag; install 'transformers>={MIN_TRANSFORMERS}'"
@@ -105,11 +110,18 @@ def _load(key: LoadKey, device: torch.device, dtype: torch.dtype) -> LoadedModel
         tokenizer = transformers.AutoTokenizer.from_pretrained(key.source, **common)
         model_class = transformers.AutoModel if key.kind == "embedding" else transformers.AutoModelForCausalLM
         model = model_class.from_pretrained(
-            key.source, config=config, use_safetensors=True, attn_implementation="sdpa", dtype=dtype, **common
+            key.source, config=config, use_safetensors=None if allow_pickle else True, attn_implementation="sdpa",
+            dtype=dtype, **common
         )
     except ModelLoadError:
         raise
     except (OSError, ValueError) as error:
+        if not allow_pickle and _has_only_pickle_weights(key.source):
+            raise ModelLoadError(
+                f"{key.source} holds only pickle weights (*.bin / *.pt); qwen3-rag loads safetensors, because "
+                "reading a pickle can run code. Convert the checkpoint to safetensors, or pass allow_pickle=True "
+                "if you trust its source"
+            ) from error
         where = f" at revision {key.revision!r}" if key.revision else ""
         raise ModelLoadError(f"could not load {key.kind} model {key.source!r}{where}: {error}") from error
     model.to(device).eval().requires_grad_(False)
@@ -118,3 +130,11 @@ def _load(key: LoadKey, device: torch.device, dtype: torch.dtype) -> LoadedModel
     head = model.get_output_embeddings().weight
     yes_minus_no = (head[token_id(tokenizer, YES_TOKEN)].float() - head[token_id(tokenizer, NO_TOKEN)].float())
     return LoadedModel(key, tokenizer, model.model, yes_minus_no.detach().clone())
+
+
+def _has_only_pickle_weights(source: str) -> bool:
+    if not os.path.isdir(source):
+        return False
+    names = os.listdir(source)
+    has_pickle = any(name.endswith((".bin", ".pt", ".pth")) for name in names)
+    return has_pickle and not any(name.endswith(".safetensors") for name in names)

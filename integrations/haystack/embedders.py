@@ -34,10 +34,12 @@ class Qwen3TextEmbedder(_EmbedderComponent):
 
     def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, device: ComponentDevice | None = None,
                  dtype: str | None = None, dim: int | None = None, instruction: str | None = None,
-                 max_length: int = 8192, batch_tokens: int | None = None, revision: str | None = None):
+                 max_length: int = 8192, batch_tokens: int | None = None, revision: str | None = None,
+                 allow_pickle: bool = False):
         # @component rebuilds the class, which breaks zero-argument super().
         CoreComponent.__init__(self, model=model, device=device, dtype=dtype, dim=dim, instruction=instruction,
-                               max_length=max_length, batch_tokens=batch_tokens, revision=revision)
+                               max_length=max_length, batch_tokens=batch_tokens, revision=revision,
+                               allow_pickle=allow_pickle)
 
     @component.output_types(embedding=list[float])
     def run(self, text: str) -> dict[str, Any]:
@@ -67,7 +69,8 @@ class Qwen3DocumentEmbedder(_EmbedderComponent):
                  dtype: str | None = None, dim: int | None = None, instruction: str | None = None,
                  symmetric: bool | None = None, max_length: int = 8192, batch_tokens: int | None = None,
                  batch_size: int | None = None, revision: str | None = None, progress_bar: bool = True,
-                 meta_fields_to_embed: list[str] | None = None, embedding_separator: str = "\n"):
+                 meta_fields_to_embed: list[str] | None = None, embedding_separator: str = "\n",
+                 allow_pickle: bool = False):
         if batch_size is not None:
             check_positive_int(batch_size, "batch_size")
         # @component rebuilds the class, which breaks zero-argument super().
@@ -75,7 +78,7 @@ class Qwen3DocumentEmbedder(_EmbedderComponent):
                                symmetric=symmetric, max_length=max_length, batch_tokens=batch_tokens,
                                batch_size=batch_size, revision=revision, progress_bar=progress_bar,
                                meta_fields_to_embed=list(meta_fields_to_embed or []),
-                               embedding_separator=embedding_separator)
+                               embedding_separator=embedding_separator, allow_pickle=allow_pickle)
 
     @component.output_types(documents=list[Document])
     def run(self, documents: list[Document]) -> dict[str, Any]:

@@ -33,7 +33,8 @@ class Qwen3Ranker(CoreComponent[Reranker]):
                  dtype: str | None = None, instruction: str | None = None, max_length: int = 8192,
                  batch_tokens: int | None = None, batch_size: int | None = None, revision: str | None = None,
                  progress_bar: bool = False, top_k: int | None = 10, score_threshold: float | None = None,
-                 meta_fields_to_embed: list[str] | None = None, embedding_separator: str = "\n"):
+                 meta_fields_to_embed: list[str] | None = None, embedding_separator: str = "\n",
+                 allow_pickle: bool = False):
         if top_k is not None:
             check_positive_int(top_k, "top_k")
         # @component rebuilds the class, which breaks zero-argument super().
@@ -42,7 +43,7 @@ class Qwen3Ranker(CoreComponent[Reranker]):
                                revision=revision, progress_bar=progress_bar, top_k=top_k,
                                score_threshold=check_threshold(score_threshold),
                                meta_fields_to_embed=list(meta_fields_to_embed or []),
-                               embedding_separator=embedding_separator)
+                               embedding_separator=embedding_separator, allow_pickle=allow_pickle)
 
     @component.output_types(documents=list[Document])
     def run(self, query: str, documents: list[Document], top_k: int | None = None,
