@@ -32,7 +32,7 @@ def encode(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
     """Token ids of user-bearing texts, added-token strings included, as plain text; nothing appended."""
     if not texts:
         return []
-    return [encoding.ids for encoding in _plain_text_tokenizer(tokenizer).encode_batch(list(texts))]
+    return [encoding.ids for encoding in plain_text_tokenizer(tokenizer).encode_batch(list(texts))]
 
 
 def encode_template(tokenizer: Any, text: str) -> list[int]:
@@ -44,7 +44,7 @@ _plain: weakref.WeakKeyDictionary[Any, Tokenizer] = weakref.WeakKeyDictionary()
 _plain_lock = threading.Lock()
 
 
-def _plain_text_tokenizer(tokenizer: Any) -> Tokenizer:
+def plain_text_tokenizer(tokenizer: Any) -> Tokenizer:
     """The same normaliser, pre-tokeniser and BPE with the added tokens (the control strings) taken out."""
     with _plain_lock:
         plain = _plain.get(tokenizer)

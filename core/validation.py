@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from .errors import InvalidArgumentError, InvalidInputError
 from .registry import MIN_EMBEDDING_DIM
 
 
-def check_texts(texts: object, name: str = "texts") -> list[str]:
-    """Return `texts` as a list of strings, or raise naming the first bad item."""
-    if isinstance(texts, str | bytes):
-        raise InvalidInputError(
-            f"{name} must be a list of strings, got a single {type(texts).__name__}; wrap it in a list: [text]"
-        )
-    if not isinstance(texts, Sequence):
-        raise InvalidInputError(f"{name} must be a list of strings, got {type(texts).__name__}")
-    for position, text in enumerate(texts):
-        if not isinstance(text, str):
+def check_items(items: object, item_type: type, name: str, noun: str | None = None) -> list[Any]:
+    """`items` as a list when it is a sequence of `item_type`, or raise naming the first bad item."""
+    noun = noun or item_type.__name__
+    if isinstance(items, str | bytes):
+        hint = "; wrap it in a list: [text]" if item_type is str else ""
+        raise InvalidInputError(f"{name} must be a list of {noun}s, got a single {type(items).__name__}{hint}")
+    if not isinstance(items, Sequence):
+        raise InvalidInputError(f"{name} must be a list of {noun}s, got {type(items).__name__}")
+    for position, item in enumerate(items):
+        if not isinstance(item, item_type):
             raise InvalidInputError(
-                f"{name}[{position}] must be a string, got {type(text).__name__} ({text!r:.40}); "
+                f"{name}[{position}] must be a {noun}, got {type(item).__name__} ({item!r:.40}); "
                 "convert it or filter it out first"
             )
-    return list(texts)
+    return list(items)
+
+
+def check_texts(texts: object, name: str = "texts") -> list[str]:
+    """Return `texts` as a list of strings, or raise naming the first bad item."""
+    return check_items(texts, str, name, noun="string")
 
 
 def check_text(text: object, name: str) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..embedder import Embedder
-from ..errors import InvalidArgumentError, InvalidInputError
+from ..errors import InvalidArgumentError
 from ..reranker import Ranked, Reranker
 from ..validation import check_positive_int
 
@@ -52,18 +52,6 @@ def core_instance(core_class: type[Core], given: Core | None, settings: Mapping[
             f"set them on the {core_class.__name__} instead"
         )
     return given
-
-
-def check_items(items: object, item_type: type, name: str) -> list[Any]:
-    """`items` as a list when it is a sequence of `item_type`, else an error naming the first bad item."""
-    if isinstance(items, str | bytes) or not isinstance(items, Sequence):
-        raise InvalidInputError(f"{name} must be a list of {item_type.__name__}, got {type(items).__name__}")
-    for position, item in enumerate(items):
-        if not isinstance(item, item_type):
-            raise InvalidInputError(
-                f"{name}[{position}] must be a {item_type.__name__}, got {type(item).__name__} ({item!r:.40})"
-            )
-    return list(items)
 
 
 def check_threshold(value: object, name: str = "score_threshold") -> float | None:

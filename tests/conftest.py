@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 
 import pytest
@@ -79,3 +81,20 @@ def two_stage(embedder, reranker, k: int, top_n: int) -> tuple[list[str], list[f
     candidates = [int(i) for i in similarity.argsort(kind="stable")[::-1][:k]]
     ranked = reranker.rerank(QUESTION, [CORPUS[i] for i in candidates], top_k=top_n)
     return [str(candidates[r.index]) for r in ranked], [r.score for r in ranked]
+
+
+@contextlib.asynccontextmanager
+async def heartbeat():
+    """Counts event-loop turns while the block runs (`ticks[0]`); a blocked loop counts none."""
+    ticks = [0]
+
+    async def beat():
+        while True:
+            ticks[0] += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield ticks
+    finally:
+        task.cancel()

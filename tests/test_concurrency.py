@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from conftest import CORPUS, QUESTION, VARIED_TEXTS
+from conftest import CORPUS, QUESTION, VARIED_TEXTS, heartbeat
 from haystack import Document
 from llama_index.core.schema import NodeWithScore, TextNode
 
@@ -52,15 +51,6 @@ def test_threads_share_adapters(embedder, reranker):
 
 
 async def test_async_adapters_leave_the_event_loop_free(embedder, reranker):
-    ticks = 0
-
-    async def heartbeat():
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0)
-
-    beating = asyncio.create_task(heartbeat())
     nodes = [NodeWithScore(node=TextNode(text=text), score=0.0) for text in CORPUS]
     calls = [
         Qwen3Embedding(embedder=embedder).aget_text_embedding_batch(CORPUS),
@@ -69,7 +59,6 @@ async def test_async_adapters_leave_the_event_loop_free(embedder, reranker):
             query=QUESTION, documents=[Document(content=text) for text in CORPUS]),
     ]
     for call in calls:
-        before = ticks
-        await call
-        assert ticks - before > 3, "the event loop stalled while the model ran"
-    beating.cancel()
+        async with heartbeat() as ticks:
+            await call
+        assert ticks[0] > 3, "the event loop stalled while the model ran"

@@ -123,7 +123,7 @@ async def test_run_async_equals_run(text_embedder, document_embedder, ranker):
 def test_bad_input_is_a_clear_error(text_embedder, document_embedder, ranker):
     with pytest.raises(InvalidInputError, match="embed Documents with Qwen3DocumentEmbedder"):
         text_embedder.run(text=documents())
-    with pytest.raises(InvalidInputError, match="documents must be a list of Document, got str"):
+    with pytest.raises(InvalidInputError, match="documents must be a list of Documents, got a single str"):
         document_embedder.run(documents="not a list")
     with pytest.raises(InvalidInputError, match=r"documents\[1\] \(id b\) has no text content"):
         ranker.run(query=QUESTION, documents=[Document(content="a"), Document(id="b", blob=None)])

@@ -14,7 +14,7 @@ from packaging.version import Version
 
 from ..errors import ModelLoadError
 from ..registry import END_OF_TEXT, KNOWN_CHECKPOINTS, NO_TOKEN, YES_TOKEN
-from ..tokenization import token_id
+from ..tokenization import plain_text_tokenizer, token_id
 from .runtime import resolve_device, resolve_dtype
 
 Kind = Literal["embedding", "reranker"]
@@ -48,6 +48,7 @@ class LoadedModel:
         self.dtype = backbone.dtype
         self.hidden_size: int = backbone.config.hidden_size
         self.pad_id: int = token_id(tokenizer, END_OF_TEXT)
+        plain_text_tokenizer(tokenizer)  # built once here, as part of loading, not inside the first call
         # One call at a time per model: fast tokenizers are not safe to share across threads, and the
         # device runs one forward at a time anyway. Async adapters call in from worker threads.
         self.lock = threading.Lock()

@@ -9,7 +9,8 @@ from haystack import Document, default_from_dict, default_to_dict
 from haystack.utils import ComponentDevice
 
 from ...errors import InvalidArgumentError, InvalidInputError
-from .._shared import Core, check_items
+from ...validation import check_items
+from .._shared import Core
 
 
 class CoreComponent(Generic[Core]):

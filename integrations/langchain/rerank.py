@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 
+from ...validation import check_items
 from .._fields import RerankerFields
-from .._shared import best, check_items
+from .._shared import best
 
 
 class Qwen3Rerank(RerankerFields, BaseDocumentCompressor):

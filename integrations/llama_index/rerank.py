@@ -10,8 +10,9 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 from pydantic import Field
 
 from ...errors import InvalidArgumentError
+from ...validation import check_items
 from .._fields import RerankerFields
-from .._shared import best, check_items
+from .._shared import best
 
 dispatcher = get_dispatcher(__name__)
 
