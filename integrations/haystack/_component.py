@@ -29,17 +29,14 @@ class CoreComponent(Generic[Core]):
                 f"device must be a haystack ComponentDevice (e.g. ComponentDevice.from_str('cuda:0')) or None, "
                 f"got {type(parameters['device']).__name__}"
             )
-        self._init_parameters = parameters
+        self._parameter_names = tuple(parameters)
         for name, value in parameters.items():
             setattr(self, name, value)
         self._core: Core | None = None
 
     def warm_up(self) -> None:
         """Load the model once; later calls (Haystack makes one per pipeline run) do nothing."""
-        if self._core is None:
-            settings = {name: value for name, value in self._init_parameters.items() if name in self.core_settings}
-            settings["device"] = _torch_device(self._init_parameters["device"])
-            self._core = self.core_class(**{name: value for name, value in settings.items() if value is not None})
+        self._loaded()
 
     async def warm_up_async(self) -> None:
         await asyncio.to_thread(self.warm_up)
@@ -47,12 +44,17 @@ class CoreComponent(Generic[Core]):
     @property
     def core(self) -> Core:
         """The core instance, loaded on first use if the pipeline has not warmed the component up."""
-        self.warm_up()
-        assert self._core is not None  # for type checkers: warm_up always sets it
+        return self._loaded()
+
+    def _loaded(self) -> Core:
+        if self._core is None:
+            settings = {name: getattr(self, name) for name in self.core_settings if name in self._parameter_names}
+            settings["device"] = _torch_device(self.device)
+            self._core = self.core_class(**{name: value for name, value in settings.items() if value is not None})
         return self._core
 
     def to_dict(self) -> dict[str, Any]:
-        return default_to_dict(self, **self._init_parameters)
+        return default_to_dict(self, **{name: getattr(self, name) for name in self._parameter_names})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CoreComponent:
