@@ -18,27 +18,24 @@ def split_on_out_of_memory(run: Callable[[list[int]], np.ndarray], batch: list[i
     `batch` order, equal to an unsplit run because no item's output depends on its batch. One
     warning per call says that it happened.
     """
-    try:
-        return run(batch)
-    except torch.OutOfMemoryError:
-        if len(batch) == 1:
-            raise
-    warnings.warn(f"out of device memory on a batch of {len(batch)}; retried it in smaller parts "
-                  "(a smaller batch_tokens avoids the retry)", stacklevel=2)
-    return _halves(run, batch)
+    warned = False
 
-
-def _halves(run: Callable[[list[int]], np.ndarray], batch: list[int]) -> np.ndarray:
-    _release_cached_memory()
-    parts = []
-    for half in (batch[: len(batch) // 2], batch[len(batch) // 2:]):
+    def attempt(part: list[int]) -> np.ndarray:
+        nonlocal warned
         try:
-            parts.append(run(half))
+            return run(part)
         except torch.OutOfMemoryError:
-            if len(half) == 1:
+            if len(part) == 1:
                 raise
-            parts.append(_halves(run, half))
-    return np.concatenate(parts)
+        if not warned:
+            warnings.warn(f"out of device memory on a batch of {len(part)}; retried it in smaller parts "
+                          "(a smaller batch_tokens avoids the retry)", stacklevel=3)
+            warned = True
+        _release_cached_memory()
+        half = len(part) // 2
+        return np.concatenate([attempt(part[:half]), attempt(part[half:])])
+
+    return attempt(batch)
 
 
 def _release_cached_memory() -> None:
