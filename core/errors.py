@@ -21,3 +21,7 @@ class ModelLoadError(Qwen3RagError, OSError):
 
 class NonFiniteOutputError(Qwen3RagError, FloatingPointError):
     """The model produced NaN or infinite values (typically float16 overflow); no result is returned."""
+
+
+class LocalIndexError(Qwen3RagError):
+    """An on-disk index is missing, locked by another writer, or was built with other settings."""

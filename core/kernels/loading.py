@@ -69,7 +69,7 @@ def load_model(kind: Kind, source: str, *, revision: str | None = None,
     """
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
-    key = LoadKey(kind, _normalise_source(source), revision, str(resolved_device), str(resolved_dtype))
+    key = LoadKey(kind, normalise_source(source), revision, str(resolved_device), str(resolved_dtype))
     with _lock:
         model = _loaded.get(key)
         if model is None:
@@ -78,7 +78,7 @@ def load_model(kind: Kind, source: str, *, revision: str | None = None,
         return model
 
 
-def _normalise_source(source: str) -> str:
+def normalise_source(source: str) -> str:
     if not isinstance(source, str | os.PathLike):
         raise ModelLoadError(f"model must be a hub id or a local directory, got {type(source).__name__}")
     text = os.fspath(source)

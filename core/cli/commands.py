@@ -1,0 +1,257 @@
+"""What each `qwen3-rag` subcommand does, given its parsed arguments. Output goes to stdout,
+progress and the summary line to stderr, so `--json` output can be piped."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from numpy.typing import NDArray
+from tqdm.auto import tqdm
+
+from ..embedder import DEFAULT_EMBEDDING_MODEL, Embedder
+from ..errors import InvalidArgumentError
+from ..evaluation import evaluate, load_beir
+from ..kernels.loading import normalise_source
+from ..local_index import VectorStore, index_settings, update_index
+from ..local_index.store import DATABASE
+from ..presets import resolve_task
+from ..reranker import Reranker, sigmoid
+from ..validation import check_positive_int
+from .streams import NpyWriter, blocks, field_of, read_records
+
+DEFAULT_CHUNKING = {"chunk_tokens": 512, "overlap": 64, "text_field": "text"}
+
+
+def say(args: argparse.Namespace, line: str) -> None:
+    """The run's summary, on stderr; silent under --quiet."""
+    if not args.quiet:
+        print(line, file=sys.stderr)
+
+
+def make_embedder(args: argparse.Namespace, model: str, **settings: Any) -> Embedder:
+    return Embedder(model, device=args.device, dtype=args.dtype, batch_tokens=args.batch_tokens,
+                    allow_pickle=args.allow_pickle, **settings)
+
+
+def make_reranker(args: argparse.Namespace) -> Reranker:
+    return Reranker(args.reranker_model, device=args.device, dtype=args.dtype, instruction=args.instruction,
+                    batch_tokens=args.batch_tokens, revision=args.reranker_revision, allow_pickle=args.allow_pickle)
+
+
+def asked_settings(args: argparse.Namespace, include_instruction: bool) -> dict[str, Any]:
+    """The index settings the user named on the command line (the others default to the index's)."""
+    asked: dict[str, Any] = {}
+    if args.embedding_model is not None:
+        asked["embedding_model"] = normalise_source(args.embedding_model)
+    if args.embedding_revision is not None:
+        asked["revision"] = args.embedding_revision
+    if args.dim is not None:
+        asked["dim"] = args.dim
+    if include_instruction and args.instruction is not None:
+        asked["instruction"] = resolve_task(args.instruction).instruction
+    return asked
+
+
+def recorded_settings(index: Path, asked: dict[str, Any]) -> dict[str, Any]:
+    """An existing index's settings, after checking `asked` against them (before any model loads)."""
+    if not (index / DATABASE).is_file():
+        return {}
+    with VectorStore.open(index) as store:
+        store.check_settings(asked)
+        return dict(store.settings)
+
+
+# ----- index -----
+
+def run_index(args: argparse.Namespace) -> int:
+    roots = [Path(d) for d in args.dirs]
+    for root in roots:
+        if not root.is_dir():
+            raise InvalidArgumentError(f"DIR {str(root)!r} is not a folder")
+    index = Path(args.index)
+    chunking = {"chunk_tokens": args.chunk_tokens, "overlap": args.overlap, "text_field": args.text_field}
+    asked = asked_settings(args, include_instruction=True) | {k: v for k, v in chunking.items() if v is not None}
+    recorded = recorded_settings(index, asked)
+    chunking = {k: asked.get(k, recorded.get(k, default)) for k, default in DEFAULT_CHUNKING.items()}
+    embedder = make_embedder(
+        args, args.embedding_model or recorded.get("embedding_model", DEFAULT_EMBEDDING_MODEL),
+        revision=args.embedding_revision or recorded.get("revision"), dim=args.dim or recorded.get("dim"),
+        instruction=args.instruction or recorded.get("instruction"),
+    )
+    with VectorStore.create_or_open(index, index_settings(embedder, **chunking)) as store:
+        report = update_index(store, roots, embedder, progress=not args.quiet, **chunking)
+        say(args, report.summary(store))
+    return 0
+
+
+# ----- search -----
+
+def run_search(args: argparse.Namespace) -> int:
+    top_k = check_positive_int(args.top_k, "--top-k")
+    candidates = check_positive_int(args.candidates, "--candidates")
+    if not args.no_rerank and candidates < top_k:
+        raise InvalidArgumentError(f"--candidates={candidates} must be at least --top-k={top_k}")
+    started = time.perf_counter()
+    with VectorStore.open(args.index) as store:
+        recorded = store.settings
+        # Documents carry the instruction only in a symmetric index; otherwise a query may use its own.
+        store.check_settings(asked_settings(args, include_instruction=recorded["symmetric"]))
+        embedder = make_embedder(args, recorded["embedding_model"], revision=recorded["revision"],
+                                 dim=recorded["dim"], max_length=recorded["max_length"],
+                                 instruction=args.instruction or recorded["instruction"],
+                                 symmetric=recorded["symmetric"])
+        query = embedder.embed_queries([args.question])[0]
+        hits = store.search(query, top_k if args.no_rerank else candidates)
+    results = [{"score": h.score, "similarity": h.score, "hit": h} for h in hits[:top_k]]
+    if not args.no_rerank and hits:
+        ranked = make_reranker(args).rerank(args.question, [h.text for h in hits], top_k=top_k)
+        results = [{"score": r.score, "similarity": hits[r.index].score, "hit": hits[r.index]} for r in ranked]
+    if args.json:
+        print(json.dumps({"question": args.question, "reranked": not args.no_rerank, "results": [
+            {"rank": rank, "score": r["score"], "similarity": r["similarity"], "path": r["hit"].path,
+             "start_line": r["hit"].start_line, "end_line": r["hit"].end_line, "text": r["hit"].text}
+            for rank, r in enumerate(results, start=1)]}, ensure_ascii=False))
+    else:
+        for rank, r in enumerate(results, start=1):
+            hit = r["hit"]
+            print(f"{rank}. {r['score']:.4f}  {_shown_path(hit.path)}:{hit.start_line}-{hit.end_line}")
+            print(f"   {_snippet(hit.text)}")
+    say(args, f"{len(results)} results from {len(hits)} candidates ({time.perf_counter() - started:.2f} s)")
+    return 0
+
+
+def _shown_path(path: str) -> str:
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def _snippet(text: str, width: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+# ----- embed and rerank (streaming) -----
+
+@contextlib.contextmanager
+def _input(args: argparse.Namespace) -> Iterator[tuple[IO[str], str, str]]:
+    """The input stream, its format and a name for error messages."""
+    if args.input == "-":
+        yield sys.stdin, ("jsonl" if args.format == "jsonl" else "text"), "<stdin>"
+        return
+    fmt = args.format
+    if fmt == "auto":
+        fmt = "jsonl" if Path(args.input).suffix.lower() in {".jsonl", ".ndjson"} else "text"
+    with open(args.input, encoding="utf-8") as stream:
+        yield stream, fmt, args.input
+
+
+@contextlib.contextmanager
+def _jsonl_output(path: str) -> Iterator[IO[str]]:
+    if path == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    with open(path, "w", encoding="utf-8") as out:
+        yield out
+
+
+def _jsonl_line(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+@contextlib.contextmanager
+def _embedding_sink(path: str, dim: int) -> Iterator[Callable[[list[dict[str, Any]], NDArray[np.float32]], None]]:
+    """A writer of (records, vectors) blocks: rows of a .npy file, or records with an "embedding" field."""
+    if path.endswith(".npy"):
+        npy = NpyWriter(path, dim)
+        try:
+            yield lambda records, vectors: npy.write(vectors)
+        finally:
+            npy.close()  # a failed run still leaves a valid .npy of the rows done
+        return
+    with _jsonl_output(path) as out:
+        yield lambda records, vectors: out.writelines(
+            _jsonl_line({**r, "embedding": v.tolist()}) for r, v in zip(records, vectors, strict=True))
+
+
+def run_embed(args: argparse.Namespace) -> int:
+    block_size = check_positive_int(args.block_size, "--block-size")
+    embedder = make_embedder(args, args.embedding_model or DEFAULT_EMBEDDING_MODEL, dim=args.dim,
+                             instruction=args.instruction, revision=args.embedding_revision)
+    embed = embedder.embed_queries if args.queries else embedder.embed_documents
+    started, count = time.perf_counter(), 0
+    with _input(args) as (stream, fmt, source), _embedding_sink(args.output, embedder.dim) as write, \
+            tqdm(desc="Embedding", unit="text", disable=args.quiet) as bar:
+        field = "text" if fmt == "text" else args.field
+        for block in blocks(read_records(stream, fmt, source), block_size):
+            write(block, embed([field_of(r, field, f"{source}: record {count + i + 1}") for i, r in enumerate(block)]))
+            count += len(block)
+            bar.update(len(block))
+    say(args, f"embedded {count} texts into {embedder.dim} dimensions ({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def run_rerank(args: argparse.Namespace) -> int:
+    block_size = check_positive_int(args.block_size, "--block-size")
+    if args.output.endswith(".npy"):
+        raise InvalidArgumentError("--output for rerank is JSONL (records with their scores), not .npy")
+    reranker = make_reranker(args)
+    started, count = time.perf_counter(), 0
+    with _input(args) as (stream, fmt, source), _jsonl_output(args.output) as out, \
+            tqdm(desc="Reranking", unit="pair", disable=args.quiet) as bar:
+        if fmt == "text" and args.query is None:
+            raise InvalidArgumentError("plain-text input holds documents only; give the query with --query")
+        document_field = "text" if fmt == "text" else args.document_field
+        for block in blocks(read_records(stream, fmt, source), block_size):
+            where = [f"{source}: record {count + i + 1}" for i in range(len(block))]
+            queries = [args.query if args.query is not None else field_of(r, args.query_field, w)
+                       for r, w in zip(block, where, strict=True)]
+            documents = [field_of(r, document_field, w) for r, w in zip(block, where, strict=True)]
+            logits = _logits_by_query(reranker, queries, documents)
+            scores = sigmoid(logits)
+            out.writelines(_jsonl_line({**r, "score": float(s), "logit": float(lo)})
+                           for r, s, lo in zip(block, scores, logits, strict=True))
+            count += len(block)
+            bar.update(len(block))
+    say(args, f"scored {count} pairs ({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def _logits_by_query(reranker: Reranker, queries: list[str], documents: list[str]) -> NDArray[np.float32]:
+    """Score a block in one call per distinct query (its prompt prefix is then computed once)."""
+    logits = np.empty(len(queries), dtype=np.float32)
+    positions: dict[str, list[int]] = {}
+    for position, query in enumerate(queries):
+        positions.setdefault(query, []).append(position)
+    for query, where in positions.items():
+        logits[where] = reranker.logits(query, [documents[i] for i in where])
+    return logits
+
+
+# ----- eval -----
+
+def run_eval(args: argparse.Namespace) -> int:
+    candidates = check_positive_int(args.candidates, "--candidates")
+    limit = None if args.limit is None else check_positive_int(args.limit, "--limit")
+    dataset = load_beir(args.dataset, args.split)
+    embedder = make_embedder(args, args.embedding_model or DEFAULT_EMBEDDING_MODEL, dim=args.dim,
+                             instruction=args.instruction, revision=args.embedding_revision,
+                             progress_bar=not args.quiet)
+    reranker = None if args.no_rerank else make_reranker(args)
+    report = evaluate(dataset, embedder, reranker, candidates=candidates, limit=limit, progress=not args.quiet)
+    print(json.dumps(report.as_dict()) if args.json else report.table())
+    say(args, f"{report.queries} queries over {report.documents} documents ("
+        + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in report.seconds.items()) + ")")
+    return 0
+
+
+COMMANDS = {"index": run_index, "search": run_search, "embed": run_embed, "rerank": run_rerank, "eval": run_eval}
