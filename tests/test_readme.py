@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -27,3 +28,32 @@ def test_readme_block_runs(block, tiny_models, tmp_path):
                  .replace("Qwen/Qwen3-Reranker-0.6B", tiny_models.reranker))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+SHELL_BLOCKS = re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S)
+COMMANDS = [line for block in SHELL_BLOCKS for line in block.splitlines() if line.startswith("qwen3-rag ")]
+
+
+def test_readme_shows_every_cli_command():
+    assert {line.split()[1] for line in COMMANDS} == {"index", "search", "embed", "rerank", "eval"}
+
+
+@pytest.mark.slow
+def test_readme_cli_commands_run_in_order(tiny_models, tmp_path):
+    """Each `qwen3-rag ...` line of the README, as written, with the tiny models set through the environment."""
+    import shutil
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "keys.md").write_text("# Keys\n\nRotate the keys with `vault rotate` every 90 days.\n")
+    (tmp_path / "docs" / "intro.txt").write_text("This folder documents the service.\n")
+    (tmp_path / "questions.txt").write_text("How do I rotate keys?\nWhat is this folder?\n")
+    (tmp_path / "pairs.jsonl").write_text('{"query": "rotate keys", "document": "Use vault rotate."}\n')
+    shutil.copytree(Path(__file__).parent / "data" / "beir-tiny", tmp_path / "my-beir-dataset")
+    environment = {**os.environ, "QWEN3_RAG_EMBEDDING_MODEL": tiny_models.embedding,
+                   "QWEN3_RAG_RERANKER_MODEL": tiny_models.reranker,
+                   "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for command in COMMANDS:
+        result = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                                env=environment)
+        assert result.returncode == 0, (command, result.stderr[-3000:])
+    assert (tmp_path / "questions.npy").exists() and (tmp_path / "scored.jsonl").read_text().count("score") == 1

@@ -22,6 +22,7 @@ from ..errors import InvalidArgumentError
 from ..evaluation import evaluate, load_beir
 from ..kernels.loading import normalise_source
 from ..local_index import VectorStore, index_settings, update_index
+from ..local_index.chunking import check_chunking
 from ..local_index.store import DATABASE
 from ..presets import resolve_task
 from ..reranker import Reranker, sigmoid
@@ -82,6 +83,7 @@ def run_index(args: argparse.Namespace) -> int:
     asked = asked_settings(args, include_instruction=True) | {k: v for k, v in chunking.items() if v is not None}
     recorded = recorded_settings(index, asked)
     chunking = {k: asked.get(k, recorded.get(k, default)) for k, default in DEFAULT_CHUNKING.items()}
+    check_chunking(chunking["chunk_tokens"], chunking["overlap"])  # before the index directory is made
     embedder = make_embedder(
         args, args.embedding_model or recorded.get("embedding_model", DEFAULT_EMBEDDING_MODEL),
         revision=args.embedding_revision or recorded.get("revision"), dim=args.dim or recorded.get("dim"),

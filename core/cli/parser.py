@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from ..embedder import DEFAULT_EMBEDDING_MODEL
 from ..presets import PRESETS
 from ..reranker import DEFAULT_RERANKER_MODEL
 
 DEFAULT_INDEX = ".qwen3-rag"
+# Environment defaults for the models, e.g. local directories on a machine without hub access.
+EMBEDDING_MODEL_VARIABLE = "QWEN3_RAG_EMBEDDING_MODEL"
+RERANKER_MODEL_VARIABLE = "QWEN3_RAG_RERANKER_MODEL"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,8 +94,9 @@ def _shared_model_options() -> argparse.ArgumentParser:
 
 def _embedding_options() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False, parents=[_shared_model_options()])
-    options.add_argument("--embedding-model", default=None,
-                         help=f"hub id or local directory (default: the index's model, else {DEFAULT_EMBEDDING_MODEL})")
+    options.add_argument("--embedding-model", default=os.environ.get(EMBEDDING_MODEL_VARIABLE),
+                         help=f"hub id or local directory (default: ${EMBEDDING_MODEL_VARIABLE}, else the index's "
+                              f"model, else {DEFAULT_EMBEDDING_MODEL})")
     options.add_argument("--embedding-revision", default=None, help="hub revision of the embedding model")
     options.add_argument("--dim", type=int, default=None, help="embedding size, 32..hidden size (default: full)")
     return options
@@ -99,8 +104,9 @@ def _embedding_options() -> argparse.ArgumentParser:
 
 def _reranker_options() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False)
-    options.add_argument("--reranker-model", default=DEFAULT_RERANKER_MODEL,
-                         help=f"hub id or local directory (default {DEFAULT_RERANKER_MODEL})")
+    options.add_argument("--reranker-model", default=os.environ.get(RERANKER_MODEL_VARIABLE, DEFAULT_RERANKER_MODEL),
+                         help=f"hub id or local directory (default: ${RERANKER_MODEL_VARIABLE}, "
+                              f"else {DEFAULT_RERANKER_MODEL})")
     options.add_argument("--reranker-revision", default=None, help="hub revision of the reranker")
     return options
 
