@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)"
-	$(PY) -m pip install --quiet -e ".[all,test,bench]"
+	$(PY) -m pip install --quiet -e ".[all,ray,test,bench]"
 	touch $@
 
 test: setup

@@ -88,6 +88,24 @@ class Reranker:
                           f"{self.max_length} tokens and were cut on the right", stacklevel=3)
         return logits
 
+    def pair_logits(self, queries: Sequence[str], documents: Sequence[str],
+                    instruction: str | None = None) -> NDArray[np.float32]:
+        """Log-odds of (queries[i], documents[i]) pairs, in input order.
+
+        Pairs are grouped by query, so each distinct query's prompt head is computed once.
+        """
+        queries, documents = check_texts(queries, "queries"), check_texts(documents, "documents")
+        if len(queries) != len(documents):
+            raise InvalidArgumentError(f"queries and documents must pair up, got {len(queries)} queries "
+                                       f"and {len(documents)} documents")
+        positions: dict[str, list[int]] = {}
+        for position, query in enumerate(queries):
+            positions.setdefault(query, []).append(position)
+        logits = np.empty(len(queries), dtype=np.float32)
+        for query, where in positions.items():
+            logits[where] = self.logits(query, [documents[i] for i in where], instruction)
+        return logits
+
     def rerank(self, query: str, documents: Sequence[str], top_k: int | None = None,
                instruction: str | None = None) -> list[Ranked]:
         """Documents best first (ties keep input order), at most `top_k` of them."""

@@ -218,7 +218,7 @@ def run_rerank(args: argparse.Namespace) -> int:
             queries = [args.query if args.query is not None else field_of(r, args.query_field, w)
                        for r, w in zip(block, where, strict=True)]
             documents = [field_of(r, document_field, w) for r, w in zip(block, where, strict=True)]
-            logits = _logits_by_query(reranker, queries, documents)
+            logits = reranker.pair_logits(queries, documents)
             scores = sigmoid(logits)
             out.writelines(_jsonl_line({**r, "score": float(s), "logit": float(lo)})
                            for r, s, lo in zip(block, scores, logits, strict=True))
@@ -226,17 +226,6 @@ def run_rerank(args: argparse.Namespace) -> int:
             bar.update(len(block))
     say(args, f"scored {count} pairs ({time.perf_counter() - started:.1f} s)")
     return 0
-
-
-def _logits_by_query(reranker: Reranker, queries: list[str], documents: list[str]) -> NDArray[np.float32]:
-    """Score a block in one call per distinct query (its prompt prefix is then computed once)."""
-    logits = np.empty(len(queries), dtype=np.float32)
-    positions: dict[str, list[int]] = {}
-    for position, query in enumerate(queries):
-        positions.setdefault(query, []).append(position)
-    for query, where in positions.items():
-        logits[where] = reranker.logits(query, [documents[i] for i in where])
-    return logits
 
 
 # ----- eval -----

@@ -15,13 +15,8 @@ _DTYPES = {
 _DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    if device is None:
-        if torch.cuda.is_available():
-            return torch.device("cuda", torch.cuda.current_device())
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
+def parse_device(device: str | torch.device) -> torch.device:
+    """The device `device` names, checked for form only (a driver may check what only a worker has)."""
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as error:
@@ -30,6 +25,17 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         ) from error
     if resolved.type not in _DEVICE_TYPES:
         raise InvalidArgumentError(f"device={device!r} is not supported; use 'cpu', 'cuda', 'cuda:N' or 'mps'")
+    return resolved
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    if device is None:
+        if torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    resolved = parse_device(device)
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
             raise InvalidArgumentError(f"device={device!r} but this torch build sees no CUDA device")

@@ -89,7 +89,10 @@ class VectorStore:
         directory = Path(directory)
         if not (directory / DATABASE).is_file():
             raise LocalIndexError(f"no index at {directory}; build one with: qwen3-rag index DIR --index {directory}")
-        connection = sqlite3.connect(f"file:{directory / DATABASE}?mode=ro", uri=True, check_same_thread=False)
+        # Not mode=ro: after a writer is killed, the first reader may have to recover the WAL, which
+        # a read-only connection cannot do. query_only keeps this connection from writing anything else.
+        connection = sqlite3.connect(directory / DATABASE, check_same_thread=False)
+        connection.execute("PRAGMA query_only = ON")
         return cls(directory, connection, None)
 
     @classmethod

@@ -1,0 +1,79 @@
+"""Callable classes for `Dataset.map_batches`: one core model per actor, one column in, one out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ...embedder import Embedder
+from ...errors import InvalidInputError
+from ...reranker import Reranker, sigmoid
+
+Batch = pa.Table | dict[str, np.ndarray]  # batch_format="pyarrow" (ours) or "numpy"
+
+
+def _column(batch: Batch, name: str) -> list[Any]:
+    names = batch.column_names if isinstance(batch, pa.Table) else list(batch)
+    if name not in names:
+        raise InvalidInputError(f"the dataset has no column {name!r}; its columns are {names}")
+    values = batch.column(name).to_pylist() if isinstance(batch, pa.Table) else batch[name].tolist()
+    return values
+
+
+def _with_columns(batch: Batch, columns: dict[str, np.ndarray]) -> Batch:
+    """`batch` plus `columns`; 2-D arrays become fixed-size float32 lists (what vector stores bulk-load)."""
+    if not isinstance(batch, pa.Table):
+        return {**batch, **columns}
+    for name, values in columns.items():
+        if values.ndim == 2:
+            flat = pa.array(np.ascontiguousarray(values, dtype=np.float32).ravel(), type=pa.float32())
+            column = pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
+        else:
+            column = pa.array(values)
+        batch = batch.append_column(name, column)
+    return batch
+
+
+class Qwen3EmbedBatch:
+    """Adds `output_column` (float32 vectors) embedding `text_column`: documents, or queries with the instruction.
+
+    Args:
+        text_column, output_column: column names.
+        queries: embed as queries (instruction prepended) instead of documents.
+        **settings: `qwen3_rag.Embedder` settings (model, dim, instruction, device, dtype, ...).
+    """
+
+    def __init__(self, text_column: str = "text", output_column: str = "embedding", queries: bool = False,
+                 **settings: Any):
+        self.embedder = Embedder(**settings)
+        self.text_column, self.output_column = text_column, output_column
+        self.embed = self.embedder.embed_queries if queries else self.embedder.embed_documents
+
+    def __call__(self, batch: Batch) -> Batch:
+        vectors = self.embed(_column(batch, self.text_column))
+        return _with_columns(batch, {self.output_column: vectors})
+
+
+class Qwen3RerankBatch:
+    """Adds `score_column` (probability) and `logit_column` (log-odds) for (query, document) rows.
+
+    Args:
+        query_column, document_column: input column names.
+        score_column, logit_column: output column names; `logit_column=None` leaves log-odds out.
+        **settings: `qwen3_rag.Reranker` settings (model, instruction, device, dtype, ...).
+    """
+
+    def __init__(self, query_column: str = "query", document_column: str = "document", score_column: str = "score",
+                 logit_column: str | None = "logit", **settings: Any):
+        self.reranker = Reranker(**settings)
+        self.query_column, self.document_column = query_column, document_column
+        self.score_column, self.logit_column = score_column, logit_column
+
+    def __call__(self, batch: Batch) -> Batch:
+        logits = self.reranker.pair_logits(_column(batch, self.query_column), _column(batch, self.document_column))
+        columns = {self.score_column: sigmoid(logits)}
+        if self.logit_column is not None:
+            columns[self.logit_column] = logits
+        return _with_columns(batch, columns)

@@ -1,0 +1,107 @@
+"""Dataset-level entry points: settings checked on the driver, work fanned out by Ray Data."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import ray.data
+
+from ...errors import InvalidArgumentError
+from ...preflight import check_embedder_settings, check_reranker_settings
+from ...validation import check_positive_int
+from .batches import Qwen3EmbedBatch, Qwen3RerankBatch
+
+
+def _actor_options(batch_size: int, concurrency: int | tuple[int, int], num_gpus: float | None,
+                   num_cpus: float | None) -> dict[str, Any]:
+    check_positive_int(batch_size, "batch_size")
+    return {"batch_size": batch_size, "batch_format": "pyarrow", "concurrency": concurrency,
+            "num_gpus": num_gpus, "num_cpus": num_cpus}
+
+
+def embed_dataset(dataset: ray.data.Dataset, *, text_column: str = "text", output_column: str = "embedding",
+                  queries: bool = False, batch_size: int = 256, concurrency: int | tuple[int, int] = 1,
+                  num_gpus: float | None = None, num_cpus: float | None = None,
+                  **settings: Any) -> ray.data.Dataset:
+    """`dataset` with `output_column` added by `concurrency` actors (lazy: nothing runs until consumed).
+
+    `settings` are `qwen3_rag.Embedder` settings; they are checked here, on the driver, before any
+    actor starts. `batch_size` rows go to an actor at a time; the core then batches by tokens.
+    """
+    check_embedder_settings(settings)
+    return dataset.map_batches(
+        Qwen3EmbedBatch, fn_constructor_kwargs={"text_column": text_column, "output_column": output_column,
+                                                "queries": queries, **settings},
+        **_actor_options(batch_size, concurrency, num_gpus, num_cpus))
+
+
+def rerank_dataset(dataset: ray.data.Dataset, *, query_column: str = "query", document_column: str = "document",
+                   score_column: str = "score", logit_column: str | None = "logit", batch_size: int = 256,
+                   concurrency: int | tuple[int, int] = 1, num_gpus: float | None = None,
+                   num_cpus: float | None = None, **settings: Any) -> ray.data.Dataset:
+    """`dataset` with reranker scores for its (query, document) rows; `settings` as for `qwen3_rag.Reranker`."""
+    check_reranker_settings(settings)
+    return dataset.map_batches(
+        Qwen3RerankBatch, fn_constructor_kwargs={"query_column": query_column, "document_column": document_column,
+                                                 "score_column": score_column, "logit_column": logit_column,
+                                                 **settings},
+        **_actor_options(batch_size, concurrency, num_gpus, num_cpus))
+
+
+@dataclass(frozen=True)
+class WriteSummary:
+    rows: int | None  # None when the output is not on a local file system
+    seconds: float
+    path: str
+
+    @property
+    def rows_per_second(self) -> float | None:
+        return None if self.rows is None else self.rows / self.seconds
+
+    def __str__(self) -> str:
+        if self.rows is None:
+            return f"wrote embeddings to {self.path} in {self.seconds:.1f} s"
+        return (f"wrote {self.rows} embeddings to {self.path} in {self.seconds:.1f} s "
+                f"({self.rows_per_second:.1f} rows/s)")
+
+
+def write_embeddings(source: ray.data.Dataset | str, output_path: str, *, id_column: str = "id",
+                     text_column: str = "text", output_column: str = "embedding", **options: Any) -> WriteSummary:
+    """Embed `source` and write Parquet files of (`id_column`, `output_column`) to `output_path`, streaming.
+
+    `source` is a Dataset, or a path Ray can read: `.jsonl` / `.json` files or `.parquet` files (or
+    a folder of them). Rows flow from readers through the actors to the writers; nothing is
+    collected on the driver. `options` are those of `embed_dataset`.
+    """
+    dataset = _read(source) if isinstance(source, str) else source
+    missing = {id_column, text_column} - set(dataset.schema().names)
+    if missing:
+        raise InvalidArgumentError(f"the dataset lacks column(s) {sorted(missing)}; it has {dataset.schema().names}"
+                                   " (choose others with id_column= / text_column=)")
+    started = time.perf_counter()
+    embedded = embed_dataset(dataset, text_column=text_column, output_column=output_column, **options)
+    embedded.select_columns([id_column, output_column]).write_parquet(output_path)
+    seconds = time.perf_counter() - started
+    local = Path(output_path)
+    rows = sum(pq.read_metadata(f).num_rows for f in local.glob("*.parquet")) if local.is_dir() else None
+    return WriteSummary(rows, seconds, output_path)
+
+
+def _read(path: str) -> ray.data.Dataset:
+    suffixes = {suffix for file in _files(path) for suffix in file.suffixes}
+    if ".parquet" in suffixes:
+        return ray.data.read_parquet(path)
+    if suffixes & {".jsonl", ".json", ".ndjson"}:
+        return ray.data.read_json(path, lines=True, file_extensions=["jsonl", "json", "ndjson"])
+    raise InvalidArgumentError(f"source={path!r}: expected .jsonl/.json or .parquet files, or a Dataset")
+
+
+def _files(path: str) -> list[Path]:
+    local = Path(path)
+    if local.is_dir():
+        return [p for p in local.rglob("*") if p.is_file()]
+    return [local]

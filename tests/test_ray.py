@@ -1,0 +1,127 @@
+"""The Ray Data integration on a real local Ray cluster (2 CPUs) with the tiny checkpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import ray
+from conftest import VARIED_TEXTS
+
+from qwen3_rag import InvalidArgumentError, ModelLoadError
+from qwen3_rag.integrations.ray import Qwen3EmbedBatch, embed_dataset, rerank_dataset, write_embeddings
+
+TEXTS = [f"{text} #{n}" for n, text in enumerate(VARIED_TEXTS * 4)]  # 40 distinct texts
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield
+    ray.shutdown()
+
+
+def rows_by_id(dataset: ray.data.Dataset) -> list[dict]:
+    return sorted(dataset.take_all(), key=lambda row: row["id"])
+
+
+def items() -> list[dict]:
+    return [{"id": n, "text": text} for n, text in enumerate(TEXTS)]
+
+
+def test_documents_and_queries_equal_the_core(tiny_models, embedder):
+    dataset = ray.data.from_items(items(), override_num_blocks=4)
+    documents = rows_by_id(embed_dataset(dataset, model=tiny_models.embedding, device="cpu", batch_size=7))
+    assert [row["id"] for row in documents] == list(range(len(TEXTS)))  # every row exactly once
+    np.testing.assert_allclose(np.stack([row["embedding"] for row in documents]), embedder.embed_documents(TEXTS),
+                               rtol=0, atol=1e-6)
+    queries = rows_by_id(embed_dataset(dataset, model=tiny_models.embedding, device="cpu", queries=True,
+                                       output_column="query_vector", instruction="code_search"))
+    expected = embedder.embed_queries(TEXTS, instruction="code_search")
+    np.testing.assert_allclose(np.stack([row["query_vector"] for row in queries]), expected, rtol=0, atol=1e-6)
+
+
+def test_rerank_scores_equal_the_core(tiny_models, reranker):
+    pairs = [{"id": n, "query": "What is the capital of China?" if n % 3 else "code", "document": text}
+             for n, text in enumerate(TEXTS)]
+    scored = rows_by_id(rerank_dataset(ray.data.from_items(pairs), model=tiny_models.reranker, device="cpu",
+                                       batch_size=8))
+    for row, pair in zip(scored, pairs, strict=True):
+        assert row["logit"] == pytest.approx(float(reranker.logits(pair["query"], [pair["document"]])[0]), abs=1e-5)
+        assert row["score"] == pytest.approx(float(reranker.score(pair["query"], [pair["document"]])[0]), abs=1e-6)
+
+
+def test_write_embeddings_streams_jsonl_to_parquet(tiny_models, embedder, tmp_path):
+    source = tmp_path / "corpus.jsonl"
+    source.write_text("".join(json.dumps({"doc_id": f"d{n}", "body": t, "extra": n}) + "\n"
+                              for n, t in enumerate(TEXTS)))
+    summary = write_embeddings(str(source), str(tmp_path / "vectors"), id_column="doc_id", text_column="body",
+                               model=tiny_models.embedding, device="cpu", dim=32, batch_size=16)
+    table = pq.read_table(tmp_path / "vectors")
+    assert table.column_names == ["doc_id", "embedding"]  # (id, vector): what vector stores bulk-load
+    assert table.schema.field("embedding").type == pa.list_(pa.float32(), 32)
+    assert summary.rows == len(TEXTS) and summary.rows_per_second > 0 and "rows/s" in str(summary)
+    got = dict(zip(table.column("doc_id").to_pylist(), table.column("embedding").to_pylist(), strict=True))
+    assert sorted(got) == sorted(f"d{n}" for n in range(len(TEXTS)))
+    from qwen3_rag import Embedder
+
+    expected = Embedder(tiny_models.embedding, device="cpu", dim=32).embed_documents(TEXTS)
+    np.testing.assert_allclose(np.array([got[f"d{n}"] for n in range(len(TEXTS))]), expected, rtol=0, atol=1e-6)
+
+
+class CrashOnceEmbed(Qwen3EmbedBatch):
+    """Kills its own worker process the first time any actor sees the batch holding row 20."""
+
+    def __init__(self, marker: str, **kwargs):
+        super().__init__(**kwargs)
+        self.marker = marker
+
+    def __call__(self, batch):
+        if 20 in batch.column("id").to_pylist() and not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            os._exit(1)  # a hard worker death, not an exception
+        return super().__call__(batch)
+
+
+# Ray pickles with its own copy of cloudpickle; by value, so workers need not import this test module.
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def test_a_killed_actor_is_replaced_and_every_row_comes_out_once(tiny_models, embedder, tmp_path):
+    marker = tmp_path / "crashed"
+    dataset = ray.data.from_items(items(), override_num_blocks=8).map_batches(
+        CrashOnceEmbed, fn_constructor_kwargs={"marker": str(marker), "model": tiny_models.embedding,
+                                               "device": "cpu"},
+        batch_size=5, batch_format="pyarrow", concurrency=1)
+    rows = rows_by_id(dataset)
+    assert marker.exists()  # the crash happened
+    assert [row["id"] for row in rows] == list(range(len(TEXTS)))
+    np.testing.assert_allclose(np.stack([row["embedding"] for row in rows]), embedder.embed_documents(TEXTS),
+                               rtol=0, atol=1e-6)
+
+
+def test_bad_settings_fail_on_the_driver_before_any_actor(tiny_models, tmp_path):
+    dataset = ray.data.from_items(items())
+    # embed_dataset is lazy: an error raised by the call itself was raised on the driver.
+    with pytest.raises(InvalidArgumentError, match=r"dim=16 is outside 32\.\.64"):
+        embed_dataset(dataset, model=tiny_models.embedding, dim=16)
+    with pytest.raises(InvalidArgumentError, match="device='gpu' is not a device"):
+        embed_dataset(dataset, model=tiny_models.embedding, device="gpu")
+    with pytest.raises(InvalidArgumentError, match="unexpected keyword argument 'dimension'"):
+        embed_dataset(dataset, model=tiny_models.embedding, dimension=32)
+    with pytest.raises(InvalidArgumentError, match="is not a known preset"):
+        rerank_dataset(dataset, model=tiny_models.reranker, instruction="web_serch")
+    with pytest.raises(ModelLoadError, match="is not an existing directory"):
+        embed_dataset(dataset, model=str(tmp_path / "missing" / "model"))
+    with pytest.raises(InvalidArgumentError, match="batch_size=0"):
+        embed_dataset(dataset, model=tiny_models.embedding, batch_size=0)
+    with pytest.raises(InvalidArgumentError, match=r"lacks column\(s\) \['body'\]"):
+        write_embeddings(dataset, str(tmp_path / "out"), text_column="body", model=tiny_models.embedding)
+    assert not Path(tmp_path / "out").exists()
