@@ -34,3 +34,16 @@ def test_framework_example_runs_on_local_models(tiny_models, script):
     assert result.returncode == 0, result.stderr
     scored = [line for line in result.stdout.splitlines() if line.startswith("  0.")]
     assert len(scored) == 4  # 2 reranked documents for each of 2 questions
+
+
+@pytest.mark.slow
+def test_ray_example_runs_on_a_local_cluster(tiny_models, tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "ray_embed.py"), "--embedding-model", tiny_models.embedding,
+         "--reranker-model", tiny_models.reranker, "--device", "cpu", "--rows", "300", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "wrote 300 embeddings" in result.stdout and "fixed_size_list<element: float>[64]" in result.stdout
+    scored = [line for line in result.stdout.splitlines() if line.startswith("  0.")]
+    assert len(scored) == 10  # 2 questions x 5 facts

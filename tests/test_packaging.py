@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FRAMEWORKS = ("langchain", "langchain_core", "llama_index", "haystack")
+FRAMEWORKS = ("langchain", "langchain_core", "llama_index", "haystack", "ray")
 
 
 def test_import_pulls_in_no_rag_framework():
     code = (
-        "import sys, qwen3_rag, qwen3_rag.integrations\n"
+        "import sys, qwen3_rag, qwen3_rag.integrations, qwen3_rag.cli, qwen3_rag.local_index, qwen3_rag.evaluation\n"
         f"loaded = sorted({{m.split('.')[0] for m in sys.modules}} & set({FRAMEWORKS!r}))\n"
         "print(','.join(loaded))"
     )
@@ -24,7 +24,7 @@ def test_import_pulls_in_no_rag_framework():
 
 
 @pytest.mark.parametrize("adapter, own", [("langchain", "langchain_core"), ("llama_index", "llama_index"),
-                                          ("haystack", "haystack")])
+                                          ("haystack", "haystack"), ("ray", "ray")])
 def test_each_adapter_imports_only_its_own_framework(adapter, own):
     code = (
         f"import sys, qwen3_rag.integrations.{adapter}\n"
@@ -43,7 +43,11 @@ def test_built_wheel_installs_and_imports(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"qwen3_rag/__init__.py", "qwen3_rag/py.typed", "qwen3_rag/kernels/__init__.py",
             "qwen3_rag/integrations/__init__.py", "qwen3_rag/integrations/langchain/rerank.py",
-            "qwen3_rag/integrations/llama_index/rerank.py", "qwen3_rag/integrations/haystack/ranker.py"} <= names
+            "qwen3_rag/integrations/llama_index/rerank.py", "qwen3_rag/integrations/haystack/ranker.py",
+            "qwen3_rag/integrations/ray/jobs.py", "qwen3_rag/cli/commands.py", "qwen3_rag/local_index/store.py",
+            "qwen3_rag/evaluation/beir.py", "qwen3_rag/__main__.py"} <= names
+    entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    assert "qwen3-rag = qwen3_rag.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
     assert not any(name.startswith(("core/", "integrations/", "tests/")) for name in names)
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target), str(wheel)],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -125,3 +126,12 @@ def test_bad_settings_fail_on_the_driver_before_any_actor(tiny_models, tmp_path)
     with pytest.raises(InvalidArgumentError, match=r"lacks column\(s\) \['body'\]"):
         write_embeddings(dataset, str(tmp_path / "out"), text_column="body", model=tiny_models.embedding)
     assert not Path(tmp_path / "out").exists()
+
+
+def test_actors_that_would_take_every_cpu_are_warned_about(tiny_models):
+    dataset = ray.data.from_items(items())
+    with pytest.warns(UserWarning, match="reserve 2 of the cluster's 2 CPUs"):
+        embed_dataset(dataset, model=tiny_models.embedding, concurrency=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        embed_dataset(dataset, model=tiny_models.embedding, concurrency=2, num_cpus=0.5)

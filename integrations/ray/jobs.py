@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,23 @@ from .batches import Qwen3EmbedBatch, Qwen3RerankBatch
 def _actor_options(batch_size: int, concurrency: int | tuple[int, int], num_gpus: float | None,
                    num_cpus: float | None) -> dict[str, Any]:
     check_positive_int(batch_size, "batch_size")
+    _warn_if_actors_take_every_cpu(concurrency, num_cpus, num_gpus)
     return {"batch_size": batch_size, "batch_format": "pyarrow", "concurrency": concurrency,
             "num_gpus": num_gpus, "num_cpus": num_cpus}
+
+
+def _warn_if_actors_take_every_cpu(concurrency: int | tuple[int, int], num_cpus: float | None,
+                                   num_gpus: float | None) -> None:
+    """Actors that reserve every CPU leave none for the read and write tasks: the job then waits forever."""
+    if num_gpus or not ray.is_initialized():
+        return
+    actors = concurrency[0] if isinstance(concurrency, tuple) else concurrency
+    reserved = actors * (1.0 if num_cpus is None else num_cpus)
+    available = ray.cluster_resources().get("CPU", 0.0)
+    if reserved >= available:
+        warnings.warn(f"concurrency={concurrency} actors x num_cpus={num_cpus or 1} reserve {reserved:g} of the "
+                      f"cluster's {available:g} CPUs, leaving none for reading and writing: unless the cluster "
+                      "grows, the job will stall. Use fewer actors or a smaller num_cpus (e.g. 0.5)", stacklevel=3)
 
 
 def embed_dataset(dataset: ray.data.Dataset, *, text_column: str = "text", output_column: str = "embedding",
