@@ -71,6 +71,9 @@ def test_write_embeddings_streams_jsonl_to_parquet(tiny_models, embedder, tmp_pa
     assert summary.rows == len(TEXTS) and summary.rows_per_second > 0 and "rows/s" in str(summary)
     got = dict(zip(table.column("doc_id").to_pylist(), table.column("embedding").to_pylist(), strict=True))
     assert sorted(got) == sorted(f"d{n}" for n in range(len(TEXTS)))
+    again = write_embeddings(str(source), str(tmp_path / "vectors"), id_column="doc_id", text_column="body",
+                             model=tiny_models.embedding, device="cpu", dim=32)
+    assert again.rows == len(TEXTS)  # Ray appends to the folder; the summary counts this run only
     from qwen3_rag import Embedder
 
     expected = Embedder(tiny_models.embedding, device="cpu", dim=32).embed_documents(TEXTS)

@@ -98,12 +98,14 @@ def write_embeddings(source: ray.data.Dataset | str, output_path: str, *, id_col
     if missing:
         raise InvalidArgumentError(f"the dataset lacks column(s) {sorted(missing)}; it has {dataset.schema().names}"
                                    " (choose others with id_column= / text_column=)")
+    local = Path(output_path)
+    earlier = set(local.glob("*.parquet"))  # Ray appends to a folder: count only this run's files
     started = time.perf_counter()
     embedded = embed_dataset(dataset, text_column=text_column, output_column=output_column, **options)
     embedded.select_columns([id_column, output_column]).write_parquet(output_path)
     seconds = time.perf_counter() - started
-    local = Path(output_path)
-    rows = sum(pq.read_metadata(f).num_rows for f in local.glob("*.parquet")) if local.is_dir() else None
+    written = set(local.glob("*.parquet")) - earlier
+    rows = sum(pq.read_metadata(f).num_rows for f in written) if local.is_dir() else None
     return WriteSummary(rows, seconds, output_path)
 
 
