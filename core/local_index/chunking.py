@@ -27,13 +27,33 @@ def check_chunking(chunk_tokens: int, overlap: int) -> None:
 
 
 def chunk_section(section: Section, tokenizer: Tokenizer, chunk_tokens: int, overlap: int) -> list[Chunk]:
-    """Windows of `chunk_tokens` tokens, each starting `chunk_tokens - overlap` tokens after the last.
+    """Windows of about `chunk_tokens` tokens, each starting `chunk_tokens - overlap` tokens after the last.
 
-    `tokenizer` is the plain-text BPE (no control tokens), whose offsets are character offsets,
-    so every chunk is a verbatim slice of the section; whitespace-only windows are dropped.
+    Window edges move back by up to `chunk_tokens // 8` tokens to the start of a word, so no chunk
+    opens or closes mid-word (a window may so hold up to 1/8 more tokens). Consecutive windows
+    always meet or overlap: nothing between them is lost. `tokenizer` is the plain-text BPE, whose
+    offsets are character offsets, so every chunk is a verbatim slice of the section;
+    whitespace-only windows are dropped.
     """
-    offsets = tokenizer.encode(section.text, add_special_tokens=False).offsets
-    newlines = [i for i, character in enumerate(section.text) if character == "\n"]
+    text = section.text
+    offsets = tokenizer.encode(text, add_special_tokens=False).offsets
+    if not offsets:
+        return []
+    newlines = [i for i, character in enumerate(text) if character == "\n"]
+    slack = chunk_tokens // 8
+
+    def word_start(token: int) -> bool:
+        begin = offsets[token][0]
+        return token == 0 or text[begin].isspace() or text[begin - 1].isspace()
+
+    def edge(token: int) -> int:
+        """`token`, or the nearest word start at most `slack` tokens before it (the end is its own edge)."""
+        if token >= len(offsets):
+            return len(offsets)
+        for candidate in range(token, max(token - slack, 0) - 1, -1):
+            if word_start(candidate):
+                return candidate
+        return token
 
     def line_of(position: int) -> int:
         if section.one_line:
@@ -41,12 +61,13 @@ def chunk_section(section: Section, tokenizer: Tokenizer, chunk_tokens: int, ove
         return section.first_line + bisect.bisect_left(newlines, position)
 
     chunks, step = [], chunk_tokens - overlap
-    for start in range(0, len(offsets), step):
-        window = offsets[start:start + chunk_tokens]
-        begin, end = window[0][0], window[-1][1]
-        text = section.text[begin:end]
-        if text.strip():
-            chunks.append(Chunk(text, line_of(begin), line_of(max(begin, end - 1))))
-        if start + chunk_tokens >= len(offsets):
+    for grid in range(0, len(offsets), step):
+        first, stop = edge(grid), edge(grid + chunk_tokens)
+        begin = offsets[first][0]
+        end = offsets[stop][0] if stop < len(offsets) else len(text)
+        piece = text[begin:end]
+        if piece.strip():
+            chunks.append(Chunk(piece, line_of(begin), line_of(max(begin, end - 1))))
+        if grid + chunk_tokens >= len(offsets):
             break
     return chunks
