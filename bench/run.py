@@ -25,7 +25,7 @@ import torch
 
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent / "tests")]  # bench modules, and the reference the tests use
-from systems import SYSTEMS  # noqa: E402
+from systems import CPU_ONLY, SYSTEMS  # noqa: E402
 from workload import SHAPE_0_6B, texts, write_checkpoints  # noqa: E402
 
 H100_BF16_DENSE_FLOPS = 989e12  # datasheet peak, the usual MFU denominator
@@ -152,7 +152,7 @@ def main() -> None:
         inputs.write_text(json.dumps(spec))
         rows = {}
         for system in SYSTEMS[kind]:
-            if task == "embed-512" and system != "qwen3-rag":
+            if (task == "embed-512" and system != "qwen3-rag") or (args.device == "cuda" and system in CPU_ONLY):
                 continue
             result = work / f"{task}-{system}.json"
             command = [sys.executable, __file__, "--child", task, system, "--model-dir", str(model_dir),

@@ -26,7 +26,9 @@ class Embedder:
     Args:
         model: hub id or local directory of a Qwen3-Embedding checkpoint.
         device: "cpu", "cuda", "cuda:N", "mps" or None for the best available.
-        dtype: "float32", "bfloat16", "float16" or None (bf16 on CUDA, fp32 elsewhere).
+        dtype: "float32", "bfloat16", "float16" or None (bf16 on CUDA, fp32 elsewhere). On CPUs with
+            bf16 matrix units (AMX, AVX512-BF16), "bfloat16" is an opt-in fast mode: about 5x the fp32
+            speed on this project's CPU, with vectors within about 3e-3 of fp32 (bench/RESULTS.md).
         dim: Matryoshka output size, 32..hidden size; None keeps the full size.
         instruction: a preset name (see `qwen3_rag.PRESETS`) or a free instruction sentence;
             None is the web-search default.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 import weakref
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -15,7 +16,7 @@ from packaging.version import Version
 from ..errors import ModelLoadError
 from ..registry import END_OF_TEXT, KNOWN_CHECKPOINTS, NO_TOKEN, YES_TOKEN
 from ..tokenization import plain_text_tokenizer, token_id
-from .runtime import resolve_device, resolve_dtype
+from .runtime import cpu_runs_bf16_natively, resolve_device, resolve_dtype
 
 Kind = Literal["embedding", "reranker"]
 MIN_TRANSFORMERS = Version("5.0.0")  # the cache-layer API the reranker kernel builds on
@@ -73,6 +74,9 @@ def load_model(kind: Kind, source: str, *, revision: str | None = None,
     with _lock:
         model = _loaded.get(key)
         if model is None:
+            if resolved_device.type == "cpu" and resolved_dtype == torch.bfloat16 and not cpu_runs_bf16_natively():
+                warnings.warn("dtype='bfloat16' on a CPU without bfloat16 matrix units (AVX512-BF16 or AMX) is "
+                              "emulated and usually slower than float32; use dtype='float32' here", stacklevel=3)
             model = _load(key, resolved_device, resolved_dtype, allow_pickle)
             _loaded[key] = model
         return model

@@ -61,6 +61,14 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     )
 
 
+def cpu_runs_bf16_natively() -> bool:
+    """Whether oneDNN finds bfloat16 matrix units (AVX512-BF16 or AMX) on this CPU; False when it cannot tell."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def default_token_budget(device: torch.device) -> int:
     """Padded tokens per forward pass: large enough to fill a GPU, small enough for CPU caches.
 
