@@ -185,45 +185,49 @@ def _embedding_sink(path: str, dim: int) -> Iterator[Callable[[list[dict[str, An
             _jsonl_line({**r, "embedding": v.tolist()}) for r, v in zip(records, vectors, strict=True))
 
 
+def _numbered_blocks(args: argparse.Namespace, stream: IO[str], fmt: str, source: str, description: str,
+                     unit: str) -> Iterator[tuple[list[dict[str, Any]], list[str]]]:
+    """Blocks of `--block-size` input records, each record with its name for error messages, on a progress bar."""
+    block_size, done = args.block_size, 0
+    with tqdm(desc=description, unit=unit, disable=args.quiet) as bar:
+        for block in blocks(read_records(stream, fmt, source), block_size):
+            yield block, [f"{source}: record {done + i + 1}" for i in range(len(block))]
+            done += len(block)
+            bar.update(len(block))
+
+
 def run_embed(args: argparse.Namespace) -> int:
-    block_size = check_positive_int(args.block_size, "--block-size")
+    check_positive_int(args.block_size, "--block-size")  # before the output file is created
     embedder = make_embedder(args, args.embedding_model or DEFAULT_EMBEDDING_MODEL, dim=args.dim,
                              instruction=args.instruction, revision=args.embedding_revision)
     embed = embedder.embed_queries if args.queries else embedder.embed_documents
     started, count = time.perf_counter(), 0
-    with _input(args) as (stream, fmt, source), _embedding_sink(args.output, embedder.dim) as write, \
-            tqdm(desc="Embedding", unit="text", disable=args.quiet) as bar:
+    with _input(args) as (stream, fmt, source), _embedding_sink(args.output, embedder.dim) as write:
         field = "text" if fmt == "text" else args.field
-        for block in blocks(read_records(stream, fmt, source), block_size):
-            write(block, embed([field_of(r, field, f"{source}: record {count + i + 1}") for i, r in enumerate(block)]))
+        for block, names in _numbered_blocks(args, stream, fmt, source, "Embedding", "text"):
+            write(block, embed([field_of(r, field, name) for r, name in zip(block, names, strict=True)]))
             count += len(block)
-            bar.update(len(block))
     say(args, f"embedded {count} texts into {embedder.dim} dimensions ({time.perf_counter() - started:.1f} s)")
     return 0
 
 
 def run_rerank(args: argparse.Namespace) -> int:
-    block_size = check_positive_int(args.block_size, "--block-size")
+    check_positive_int(args.block_size, "--block-size")
     if args.output.endswith(".npy"):
         raise InvalidArgumentError("--output for rerank is JSONL (records with their scores), not .npy")
     reranker = make_reranker(args)
     started, count = time.perf_counter(), 0
-    with _input(args) as (stream, fmt, source), _jsonl_output(args.output) as out, \
-            tqdm(desc="Reranking", unit="pair", disable=args.quiet) as bar:
+    with _input(args) as (stream, fmt, source), _jsonl_output(args.output) as out:
         if fmt == "text" and args.query is None:
             raise InvalidArgumentError("plain-text input holds documents only; give the query with --query")
         document_field = "text" if fmt == "text" else args.document_field
-        for block in blocks(read_records(stream, fmt, source), block_size):
-            where = [f"{source}: record {count + i + 1}" for i in range(len(block))]
-            queries = [args.query if args.query is not None else field_of(r, args.query_field, w)
-                       for r, w in zip(block, where, strict=True)]
-            documents = [field_of(r, document_field, w) for r, w in zip(block, where, strict=True)]
-            logits = reranker.pair_logits(queries, documents)
-            scores = sigmoid(logits)
+        for block, names in _numbered_blocks(args, stream, fmt, source, "Reranking", "pair"):
+            pairs = list(zip(block, names, strict=True))
+            queries = [args.query if args.query is not None else field_of(r, args.query_field, n) for r, n in pairs]
+            logits = reranker.pair_logits(queries, [field_of(r, document_field, n) for r, n in pairs])
             out.writelines(_jsonl_line({**r, "score": float(s), "logit": float(lo)})
-                           for r, s, lo in zip(block, scores, logits, strict=True))
+                           for r, s, lo in zip(block, sigmoid(logits), logits, strict=True))
             count += len(block)
-            bar.update(len(block))
     say(args, f"scored {count} pairs ({time.perf_counter() - started:.1f} s)")
     return 0
 
