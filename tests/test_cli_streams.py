@@ -95,3 +95,11 @@ def test_rerank_plain_documents_against_one_query(tiny_models, reranker, tmp_pat
     assert scores == pytest.approx(reranker.score("capital of China", LINES).tolist(), abs=1e-6)
     assert rerank(tiny_models, str(source)) == 1
     assert "give the query with --query" in capsys.readouterr().err
+
+
+def test_a_bad_block_size_is_refused_before_any_output(tiny_models, tmp_path, capsys):
+    source = tmp_path / "texts.txt"
+    source.write_text("one\n")
+    assert embed(tiny_models, str(source), "-o", str(tmp_path / "out.npy"), "--block-size", "0") == 1
+    assert "--block-size=0 must be an integer >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "out.npy").exists()
