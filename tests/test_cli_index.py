@@ -287,3 +287,20 @@ def test_bad_arguments_name_the_option(folder, tmp_path, tiny_models, capsys):
     assert index(folder, tmp_path / "other", tiny_models.embedding, "--overlap", "32") == 1
     assert "overlap=32 must be an integer from 0 to chunk_tokens - 1 (31)" in capsys.readouterr().err
     assert not (tmp_path / "other").exists()  # refused before anything was written
+
+
+def test_an_index_killed_before_its_settings_were_written_is_completed(folder, tmp_path, tiny_models, capsys):
+    """The first crash window: the schema committed, the settings not yet (or not even the schema)."""
+    from qwen3_rag.local_index.store import _SCHEMA
+
+    index(folder, tmp_path / "reference", tiny_models.embedding)
+    expected = stored(tmp_path / "reference").keys()
+    for prepare in (lambda db: db.executescript(_SCHEMA), lambda db: None):
+        index_dir = tmp_path / f"idx-{len(list(tmp_path.iterdir()))}"
+        index_dir.mkdir()
+        with sqlite3.connect(index_dir / DATABASE) as db:
+            prepare(db)
+        assert run("search", "q", "--index", str(index_dir), "--no-rerank") == 1
+        assert "holds nothing yet; run qwen3-rag index again" in capsys.readouterr().err
+        assert index(folder, index_dir, tiny_models.embedding) == 0
+        assert stored(index_dir).keys() == expected

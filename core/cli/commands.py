@@ -23,7 +23,7 @@ from ..evaluation import evaluate, load_beir
 from ..kernels.loading import normalise_source
 from ..local_index import VectorStore, index_settings, update_index
 from ..local_index.chunking import check_chunking
-from ..local_index.store import DATABASE
+from ..local_index.store import check_same_settings
 from ..presets import resolve_task
 from ..reranker import Reranker, sigmoid
 from ..validation import check_positive_int
@@ -64,11 +64,10 @@ def asked_settings(args: argparse.Namespace, include_instruction: bool) -> dict[
 
 def recorded_settings(index: Path, asked: dict[str, Any]) -> dict[str, Any]:
     """An existing index's settings, after checking `asked` against them (before any model loads)."""
-    if not (index / DATABASE).is_file():
-        return {}
-    with VectorStore.open(index) as store:
-        store.check_settings(asked)
-        return dict(store.settings)
+    recorded = VectorStore.recorded_settings(index)
+    if recorded:
+        check_same_settings(index, recorded, asked)
+    return recorded
 
 
 # ----- index -----

@@ -79,7 +79,11 @@ def update_index(store: VectorStore, roots: Sequence[Path], embedder: Embedder, 
             if not is_indexable(path):
                 report.other_files += 1
                 continue
-            info = path.stat()
+            try:
+                info = path.stat()
+            except OSError:  # removed or made unreachable while we walked
+                report.skipped["unreadable"] += 1
+                continue
             record = FileRecord(str(path.resolve()), "", info.st_size, info.st_mtime_ns)
             seen.add(record.path)
             old = known.get(record.path)

@@ -78,7 +78,10 @@ class VectorStore:
         self.directory = directory
         self.db = connection
         self._lock_file = lock_file
-        self.settings: dict[str, Any] = {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
+        self.settings = _settings(connection)
+        if "dim" not in self.settings:  # the first run was stopped before it recorded its settings
+            connection.close()
+            raise LocalIndexError(f"the index at {directory} holds nothing yet; run qwen3-rag index again")
         self.dim: int = self.settings["dim"]
 
     # ----- opening -----
@@ -94,6 +97,18 @@ class VectorStore:
         connection = sqlite3.connect(directory / DATABASE, check_same_thread=False)
         connection.execute("PRAGMA query_only = ON")
         return cls(directory, connection, None)
+
+    @staticmethod
+    def recorded_settings(directory: str | os.PathLike[str]) -> dict[str, Any]:
+        """The settings an index was built with; empty when there is no index (or it never got that far)."""
+        path = Path(directory) / DATABASE
+        if not path.is_file():
+            return {}
+        connection = sqlite3.connect(path)
+        try:
+            return _settings(connection)
+        finally:
+            connection.close()
 
     @classmethod
     def create_or_open(cls, directory: str | os.PathLike[str], settings: Mapping[str, Any]) -> VectorStore:
@@ -127,12 +142,8 @@ class VectorStore:
         """Refuse to mix vectors: every setting in `wanted` must equal the one the index was built with."""
         if self.settings.get("format_version") != FORMAT_VERSION:
             raise LocalIndexError(f"the index at {self.directory} has format {self.settings.get('format_version')}; "
-                              f"this qwen3-rag reads format {FORMAT_VERSION}; rebuild it in a new directory")
-        clashes = [f"{key}: index has {self.settings.get(key)!r}, asked for {value!r}"
-                   for key, value in wanted.items() if self.settings.get(key) != value]
-        if clashes:
-            raise LocalIndexError(f"the index at {self.directory} was built with other settings ("
-                              + "; ".join(clashes) + "); use the index's settings or build a new index elsewhere")
+                                  f"this qwen3-rag reads format {FORMAT_VERSION}; rebuild it in a new directory")
+        check_same_settings(self.directory, self.settings, wanted)
 
     def close(self) -> None:
         self.db.close()
@@ -295,6 +306,22 @@ class VectorStore:
         rows = self.db.execute("SELECT files.path, start_line, end_line, text, row FROM chunks "
                                "JOIN files ON files.id = chunks.file_id")
         return {(p, s, e, t): np.array(matrix[row]) for p, s, e, t, row in rows}
+
+
+def check_same_settings(directory: Path, recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
+    """Refuse to mix vectors: every setting in `wanted` must equal the one recorded."""
+    clashes = [f"{key}: index has {recorded.get(key)!r}, asked for {value!r}"
+               for key, value in wanted.items() if recorded.get(key) != value]
+    if clashes:
+        raise LocalIndexError(f"the index at {directory} was built with other settings ({'; '.join(clashes)}); "
+                              "use the index's settings or build a new index elsewhere")
+
+
+def _settings(connection: sqlite3.Connection) -> dict[str, Any]:
+    try:
+        return {key: json.loads(value) for key, value in connection.execute("SELECT key, value FROM meta")}
+    except sqlite3.OperationalError:  # no meta table: killed before the schema was committed
+        return {}
 
 
 def _new_vectors_name() -> str:
