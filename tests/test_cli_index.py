@@ -304,3 +304,18 @@ def test_an_index_killed_before_its_settings_were_written_is_completed(folder, t
         assert "holds nothing yet; run qwen3-rag index again" in capsys.readouterr().err
         assert index(folder, index_dir, tiny_models.embedding) == 0
         assert stored(index_dir).keys() == expected
+
+
+def test_a_symmetric_index_keeps_its_task_across_runs(folder, tmp_path, tiny_models, capsys):
+    assert index(folder, tmp_path / "idx", tiny_models.embedding, "--instruction", "semantic_similarity") == 0
+    (folder / "notes.txt").write_text("Rome is the capital of Italy.\n")
+    assert index(folder, tmp_path / "idx", tiny_models.embedding) == 0  # no flags: the index's own task
+    from qwen3_rag import Embedder
+
+    symmetric = Embedder(tiny_models.embedding, device="cpu", instruction="semantic_similarity")
+    chunks = stored(tmp_path / "idx")
+    np.testing.assert_allclose(np.stack(list(chunks.values())), symmetric.embed_documents([k[3] for k in chunks]),
+                               rtol=0, atol=1e-6)  # documents carry the instruction, as STS does
+    capsys.readouterr()
+    assert run("search", "q", "--index", str(tmp_path / "idx"), "--no-rerank", "--instruction", "web_search") == 1
+    assert "instruction: index has 'Retrieve semantically similar text'" in capsys.readouterr().err

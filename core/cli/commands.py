@@ -87,6 +87,7 @@ def run_index(args: argparse.Namespace) -> int:
         args, args.embedding_model or recorded.get("embedding_model", DEFAULT_EMBEDDING_MODEL),
         revision=args.embedding_revision or recorded.get("revision"), dim=args.dim or recorded.get("dim"),
         instruction=args.instruction or recorded.get("instruction"),
+        symmetric=recorded.get("symmetric"),  # a recorded instruction is a sentence, not the preset that set this
     )
     with VectorStore.create_or_open(index, index_settings(embedder, **chunking)) as store:
         report = update_index(store, roots, embedder, progress=not args.quiet, **chunking)
