@@ -128,6 +128,8 @@ def test_bad_settings_fail_on_the_driver_before_any_actor(tiny_models, tmp_path)
         embed_dataset(dataset, model=tiny_models.embedding, batch_size=0)
     with pytest.raises(InvalidArgumentError, match=r"lacks column\(s\) \['body'\]"):
         write_embeddings(dataset, str(tmp_path / "out"), text_column="body", model=tiny_models.embedding)
+    with pytest.raises(InvalidArgumentError, match="does not exist"):
+        write_embeddings(str(tmp_path / "nowhere.jsonl"), str(tmp_path / "out"), model=tiny_models.embedding)
     assert not Path(tmp_path / "out").exists()
 
 

@@ -110,6 +110,8 @@ def write_embeddings(source: ray.data.Dataset | str, output_path: str, *, id_col
 
 
 def _read(path: str) -> ray.data.Dataset:
+    if "://" not in path and not Path(path).exists():  # remote URIs are Ray's to resolve
+        raise InvalidArgumentError(f"source={path!r} does not exist")
     suffixes = {suffix for file in _files(path) for suffix in file.suffixes}
     if ".parquet" in suffixes:
         return ray.data.read_parquet(path)
