@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import struct
 from collections.abc import Iterable, Iterator
 from itertools import islice
@@ -13,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InvalidInputError
+from ..jsonl import jsonl_values
 
 T = TypeVar("T")
 NPY_HEADER_BYTES = 128  # fixed, so the row count can be written in place once the stream ends
@@ -26,17 +26,10 @@ def blocks(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 def read_records(stream: IO[str], fmt: str, source: str) -> Iterator[dict[str, Any]]:
     """Records from JSONL (one object a line) or plain text (each line is {"text": line})."""
-    for number, line in enumerate(stream, start=1):
-        line = line.rstrip("\r\n")
-        if fmt == "text":
-            yield {"text": line}
-            continue
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InvalidInputError(f"{source}:{number}: not JSON ({error.msg})") from None
+    if fmt == "text":
+        yield from ({"text": line.rstrip("\r\n")} for line in stream)
+        return
+    for number, record in jsonl_values(stream, source):
         if not isinstance(record, dict):
             raise InvalidInputError(f"{source}:{number}: expected a JSON object, got {type(record).__name__}")
         yield record

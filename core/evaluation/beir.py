@@ -7,7 +7,6 @@ top `candidates` (100 in the release) with the reranker. Both are scored with th
 from __future__ import annotations
 
 import csv
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from tqdm.auto import tqdm
 
 from ..embedder import Embedder
 from ..errors import InvalidArgumentError, InvalidInputError
+from ..jsonl import jsonl_values
 from ..reranker import Reranker
 from ..validation import check_positive_int
 from .metrics import mean_metrics
@@ -78,13 +78,7 @@ def _jsonl(path: Path, required: tuple[str, ...]) -> Iterator[dict]:
     if not path.is_file():
         raise InvalidArgumentError(f"{path} does not exist; a BEIR folder has corpus.jsonl and queries.jsonl")
     with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InvalidInputError(f"{path}:{number}: not JSON ({error.msg})") from None
+        for number, record in jsonl_values(handle, str(path)):
             if not isinstance(record, dict) or any(not isinstance(record.get(key), str) for key in required):
                 raise InvalidInputError(f"{path}:{number}: needs string fields {', '.join(required)}")
             yield record

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass
 
 from tokenizers import Tokenizer
@@ -39,7 +40,7 @@ def chunk_section(section: Section, tokenizer: Tokenizer, chunk_tokens: int, ove
     offsets = tokenizer.encode(text, add_special_tokens=False).offsets
     if not offsets:
         return []
-    newlines = [i for i, character in enumerate(text) if character == "\n"]
+    newlines = [match.start() for match in re.finditer("\n", text)]
     slack = chunk_tokens // 8
 
     def word_start(token: int) -> bool:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..errors import InvalidInputError
+from ..jsonl import jsonl_values
 
 # Prose and markup, then source code and configuration: files a person would want to search.
 TEXT_SUFFIXES = frozenset(
@@ -73,16 +75,13 @@ def read_file(path: Path, text_field: str = "text") -> FileText:
     if path.suffix.lower() not in JSONL_SUFFIXES:
         return FileText(digest, [Section(text, 1)])
     sections, missing = [], 0
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            return FileText(digest, [], skipped="unreadable")
-        value = record.get(text_field) if isinstance(record, dict) else None
-        if isinstance(value, str):
-            sections.append(Section(value, number, one_line=True))
-        else:
-            missing += 1
+    try:
+        for number, record in jsonl_values(text.splitlines(), str(path)):
+            value = record.get(text_field) if isinstance(record, dict) else None
+            if isinstance(value, str):
+                sections.append(Section(value, number, one_line=True))
+            else:
+                missing += 1
+    except InvalidInputError:
+        return FileText(digest, [], skipped="unreadable")
     return FileText(digest, sections, records_without_text=missing)
