@@ -92,7 +92,8 @@ def update_index(store: VectorStore, roots: Sequence[Path], embedder: Embedder, 
             else:
                 to_read.append((path, record))
 
-    gone = [path for path in known if _under_any(path, roots) and path not in seen]
+    resolved_roots = [str(root.resolve()) for root in roots]  # once, not once per known file
+    gone = [path for path in known if _under_any(path, resolved_roots) and path not in seen]
     store.remove(gone)
     report.removed = len(gone)
 
@@ -144,5 +145,5 @@ def _embed_and_write(store: VectorStore, embedder: Embedder, pending: list[tuple
     pending.clear()
 
 
-def _under_any(path: str, roots: Sequence[Path]) -> bool:
-    return any(os.path.commonpath([path, str(root.resolve())]) == str(root.resolve()) for root in roots)
+def _under_any(path: str, resolved_roots: Sequence[str]) -> bool:
+    return any(os.path.commonpath([path, root]) == root for root in resolved_roots)

@@ -18,8 +18,7 @@ def _column(batch: Batch, name: str) -> list[Any]:
     names = batch.column_names if isinstance(batch, pa.Table) else list(batch)
     if name not in names:
         raise InvalidInputError(f"the dataset has no column {name!r}; its columns are {names}")
-    values = batch.column(name).to_pylist() if isinstance(batch, pa.Table) else batch[name].tolist()
-    return values
+    return batch.column(name).to_pylist() if isinstance(batch, pa.Table) else batch[name].tolist()
 
 
 def _with_columns(batch: Batch, columns: dict[str, np.ndarray]) -> Batch:
