@@ -1,12 +1,15 @@
-"""Length-sorted batches cut by a budget of padded tokens, so short texts never pad to long ones."""
+"""Length-sorted batches cut by a token budget, so short texts never pad to long ones."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 
-def plan_batches(lengths: Sequence[int], token_budget: int, max_count: int | None = None) -> list[list[int]]:
-    """Group item indices into batches whose padded size (count x longest) fits `token_budget`.
+def plan_batches(lengths: Sequence[int], token_budget: int, max_count: int | None = None,
+                 padded: bool = True) -> list[list[int]]:
+    """Group item indices into batches whose size fits `token_budget`.
+
+    The size is count x longest for `padded` batches, and the sum of the lengths for packed ones.
 
     `max_count` additionally caps the number of items per batch (the frameworks' `batch_size`).
 
@@ -17,13 +20,16 @@ def plan_batches(lengths: Sequence[int], token_budget: int, max_count: int | Non
     order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
     batches: list[list[int]] = []
     current: list[int] = []
+    size = 0
     for index in order:
         longest = lengths[current[0]] if current else lengths[index]
+        grown = (len(current) + 1) * max(longest, 1) if padded else size + max(lengths[index], 1)
         full = max_count is not None and len(current) >= max_count
-        if current and (full or (len(current) + 1) * max(longest, 1) > token_budget):
+        if current and (full or grown > token_budget):
             batches.append(current)
-            current = []
+            current, grown = [], max(lengths[index], 1)
         current.append(index)
+        size = grown
     if current:
         batches.append(current)
     return batches

@@ -36,7 +36,8 @@ class Embedder:
             None takes it from the preset (only "semantic_similarity"-like presets are symmetric).
         max_length: tokens per text, the closing <|endoftext|> included; longer texts are cut
             on the right with a warning.
-        batch_tokens: padded tokens per forward pass; None picks one for the device.
+        batch_tokens: tokens per forward pass (padding included where batches are padded); None picks
+            one for the device.
         batch_size: at most this many texts per forward pass (on top of `batch_tokens`); None: no cap.
         revision: hub revision (branch, tag or commit) to pin.
         progress_bar: show a progress bar while embedding.
@@ -82,7 +83,8 @@ class Embedder:
         vectors = np.empty((len(texts), self.dim), dtype=np.float32)
         with self.model.lock:
             tokens = embedding_tokens(self.model.tokenizer, texts, self.max_length)
-            batches = plan_batches([len(ids) for ids in tokens.ids], self.batch_tokens, self.batch_size)
+            batches = plan_batches([len(ids) for ids in tokens.ids], self.batch_tokens, self.batch_size,
+                                   padded=not self.model.packs_batches)
             for batch in track(batches, self.progress_bar, "Embedding"):
                 vectors[batch] = embed_batch(self.model, [tokens.ids[i] for i in batch], self.dim)
         if tokens.truncated:

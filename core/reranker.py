@@ -44,7 +44,8 @@ class Reranker:
         instruction: a preset name or a free instruction sentence; None is the web-search default.
         max_length: tokens per (query, document) prompt, fixed prompt parts included; the
             document is cut on the right (with a warning) to fit.
-        batch_tokens: padded document tokens per forward pass; None picks one for the device.
+        batch_tokens: document tokens per forward pass (padding included where batches are padded);
+            None picks one for the device.
         batch_size: at most this many documents per forward pass (on top of `batch_tokens`); None: no cap.
     """
 
@@ -80,7 +81,8 @@ class Reranker:
         task_instruction = self.instruction if instruction is None else resolve_task(instruction).instruction
         with self.model.lock:
             tokens = self.prompt.tokens(task_instruction, query, documents)
-            batches = plan_batches([len(tail) for tail in tokens.tails], self.batch_tokens, self.batch_size)
+            batches = plan_batches([len(tail) for tail in tokens.tails], self.batch_tokens, self.batch_size,
+                                   padded=not self.model.packs_batches)
             logits = score_batches(self.model, tokens.head, tokens.tails,
                                    track(batches, self.progress_bar, "Reranking"))
         if tokens.truncated:

@@ -1,4 +1,7 @@
-"""Faults injected into the real forward pass: out-of-memory splits and retries, NaN is refused."""
+"""Faults injected into the real forward pass: out-of-memory splits and retries, NaN is refused.
+
+The faults are hooked on the token embedding, which every forward path (packed or padded) calls.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,7 @@ import torch
 from conftest import CORPUS, QUESTION, VARIED_TEXTS
 
 from qwen3_rag import Embedder, NonFiniteOutputError, Reranker
-
-ROWS_THAT_FIT = 2
+from qwen3_rag.tokenization import embedding_tokens
 
 
 @contextmanager
@@ -24,17 +26,19 @@ def hook(module: torch.nn.Module, *, pre=None, post=None):
         handle.remove()
 
 
-def out_of_memory_above(rows: int, error: type[BaseException] = torch.OutOfMemoryError):
+def out_of_memory_above(tokens: int, error: type[BaseException] = torch.OutOfMemoryError):
+    """A fault for any forward pass over more than `tokens` token ids (padding included)."""
     def pre(module, args, kwargs):
-        if kwargs["input_ids"].shape[0] > rows:
-            raise error(f"injected: {kwargs['input_ids'].shape[0]} rows do not fit")
+        if args[0].numel() > tokens:
+            raise error(f"injected: {args[0].numel()} tokens do not fit")
     return pre
 
 
 def test_embedding_batches_split_on_out_of_memory(tiny_models, embedder):
     wide = Embedder(tiny_models.embedding, device="cpu", batch_tokens=100_000)
     clean = wide.embed_documents(VARIED_TEXTS)
-    with hook(wide.model.backbone, pre=out_of_memory_above(ROWS_THAT_FIT)), \
+    longest = max(len(ids) for ids in embedding_tokens(wide.model.tokenizer, VARIED_TEXTS, wide.max_length).ids)
+    with hook(wide.model.backbone.embed_tokens, pre=out_of_memory_above(longest)), \
             pytest.warns(UserWarning, match="out of device memory on a batch of 10"):
         faulted = wide.embed_documents(VARIED_TEXTS)
     np.testing.assert_allclose(faulted, clean, atol=1e-6, rtol=0)
@@ -43,26 +47,30 @@ def test_embedding_batches_split_on_out_of_memory(tiny_models, embedder):
 def test_rerank_batches_split_on_out_of_memory(tiny_models):
     wide = Reranker(tiny_models.reranker, device="cpu", batch_tokens=100_000)
     clean = wide.logits(QUESTION, CORPUS)
-    with hook(wide.model.backbone, pre=out_of_memory_above(ROWS_THAT_FIT)), pytest.warns(UserWarning):
+    tokens = wide.prompt.tokens(wide.instruction, QUESTION, CORPUS)
+    longest = max(len(ids) for ids in [tokens.head, *tokens.tails])
+    with hook(wide.model.backbone.embed_tokens, pre=out_of_memory_above(longest)), pytest.warns(UserWarning):
         faulted = wide.logits(QUESTION, CORPUS)
     np.testing.assert_allclose(faulted, clean, atol=1e-5, rtol=0)
 
 
 def test_single_item_out_of_memory_and_other_errors_propagate(embedder):
-    with hook(embedder.model.backbone, pre=out_of_memory_above(0)), pytest.raises(torch.OutOfMemoryError):
+    with hook(embedder.model.backbone.embed_tokens, pre=out_of_memory_above(0)), \
+            pytest.raises(torch.OutOfMemoryError):
         embedder.embed_documents(["x"])
-    with hook(embedder.model.backbone, pre=out_of_memory_above(1, RuntimeError)), pytest.raises(RuntimeError):
+    with hook(embedder.model.backbone.embed_tokens, pre=out_of_memory_above(1, RuntimeError)), \
+            pytest.raises(RuntimeError):
         embedder.embed_documents(["a", "b"])
 
 
 def poison(module, args, kwargs, output):
-    output.last_hidden_state[:] = float("nan")
-    return output
+    return torch.full_like(output, float("nan"))
 
 
 def test_nan_output_is_an_error_naming_the_fix(embedder, reranker):
-    with hook(embedder.model.backbone, post=poison), \
+    with hook(embedder.model.backbone.embed_tokens, post=poison), \
             pytest.raises(NonFiniteOutputError, match="float32.*dtype='bfloat16'.*'float32'"):
         embedder.embed_queries([QUESTION])
-    with hook(reranker.model.backbone, post=poison), pytest.raises(NonFiniteOutputError, match="reranker logits"):
+    with hook(reranker.model.backbone.embed_tokens, post=poison), \
+            pytest.raises(NonFiniteOutputError, match="reranker logits"):
         reranker.score(QUESTION, CORPUS)

@@ -1,4 +1,4 @@
-"""The embedding kernel: right-padded causal forward, last-token pooling, Matryoshka cut, L2 norm."""
+"""The embedding kernel: causal forward (packed or right-padded), last-token pooling, Matryoshka cut, L2 norm."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import torch
 
 from .guards import check_finite, split_on_out_of_memory
 from .loading import LoadedModel
+from .packed import last_hidden_states, pack
 
 
 def right_padded(batch: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -31,8 +32,11 @@ def embed_batch(model: LoadedModel, batch: list[list[int]], dim: int) -> np.ndar
 
 @torch.inference_mode()
 def _embed_rows(model: LoadedModel, batch: list[list[int]], dim: int) -> np.ndarray:
-    ids, last = right_padded(batch, model.pad_id, model.device)
-    hidden = model.backbone(input_ids=ids, use_cache=False).last_hidden_state
-    pooled = check_finite(hidden[torch.arange(len(batch), device=ids.device), last].float()[:, :dim],
-                          model.dtype, "embeddings")
+    if model.attend is not None:
+        last_states = last_hidden_states(model.backbone, pack(batch, model.device), model.attend)
+    else:
+        ids, last = right_padded(batch, model.pad_id, model.device)
+        hidden = model.backbone(input_ids=ids, use_cache=False).last_hidden_state
+        last_states = hidden[torch.arange(len(batch), device=ids.device), last]
+    pooled = check_finite(last_states.float()[:, :dim], model.dtype, "embeddings")
     return torch.nn.functional.normalize(pooled, p=2, dim=1).cpu().numpy()

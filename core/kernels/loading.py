@@ -16,6 +16,8 @@ from packaging.version import Version
 from ..errors import ModelLoadError
 from ..registry import END_OF_TEXT, KNOWN_CHECKPOINTS, NO_TOKEN, YES_TOKEN
 from ..tokenization import plain_text_tokenizer, token_id
+from .attention import choose
+from .packed import unsupported
 from .runtime import cpu_runs_bf16_natively, resolve_device, resolve_dtype
 
 Kind = Literal["embedding", "reranker"]
@@ -37,6 +39,9 @@ class LoadedModel:
 
     `yes_minus_no` is the fp32 vector W[yes] - W[no] from the output layer, so that a score is one
     dot product with the last hidden state; the vocabulary-sized head itself is not kept.
+
+    `attention_path` names how forward passes run (see `attention.py`); `attend` is the packed
+    attention for it, or None when transformers' own padded forward runs.
     """
 
     def __init__(self, key: LoadKey, tokenizer: Any, backbone: torch.nn.Module,
@@ -49,10 +54,16 @@ class LoadedModel:
         self.dtype = backbone.dtype
         self.hidden_size: int = backbone.config.hidden_size
         self.pad_id: int = token_id(tokenizer, END_OF_TEXT)
+        self.attention_path, self.attend = choose(self.device, self.dtype, unsupported(backbone.config))
         plain_text_tokenizer(tokenizer)  # built once here, as part of loading, not inside the first call
         # One call at a time per model: fast tokenizers are not safe to share across threads, and the
         # device runs one forward at a time anyway. Async adapters call in from worker threads.
         self.lock = threading.Lock()
+
+    @property
+    def packs_batches(self) -> bool:
+        """Whether batches run without padding, so a token budget counts real tokens only."""
+        return self.attend is not None
 
 
 # Weak values: a model stays loaded while some Embedder/Reranker (or adapter) holds it, no longer.

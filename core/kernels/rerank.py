@@ -1,4 +1,4 @@
-"""The reranker kernel: the shared head's key/value cache computed once, documents run after it.
+"""The reranker kernel: the shared head's keys and values computed once, documents run after them.
 
 Only the last position of each document reaches the yes/no head, as one fp32 dot product;
 vocabulary-sized logits are never formed.
@@ -15,6 +15,7 @@ from transformers import DynamicCache
 from .embedding import right_padded
 from .guards import check_finite, split_on_out_of_memory
 from .loading import LoadedModel
+from .packed import HeadCache, encode_head, last_hidden_states, pack
 
 
 @torch.inference_mode()
@@ -23,25 +24,36 @@ def score_batches(model: LoadedModel, head: list[int], tails: list[list[int]],
     """Log-odds logit(yes) - logit(no) for `head + tails[i]`, for every index in `batches`."""
     if model.yes_minus_no is None:
         raise TypeError(f"{model.key.source} was loaded as an embedding model; scoring needs a reranker")
-    head_ids = torch.tensor([head], dtype=torch.long, device=model.device)
-    cache = SharedPrefixCache()
-    model.backbone(input_ids=head_ids, past_key_values=cache, use_cache=True)
+    if model.attend is not None:
+        cache = encode_head(model.backbone, head, model.attend)
+        run = lambda rows: _score_packed(model, cache, [tails[i] for i in rows])  # noqa: E731
+    else:
+        cache = SharedPrefixCache()
+        model.backbone(input_ids=torch.tensor([head], device=model.device), past_key_values=cache, use_cache=True)
+        run = lambda rows: _score_padded(model, cache, len(head), [tails[i] for i in rows])  # noqa: E731
     logits = np.empty(len(tails), dtype=np.float32)
     for batch in batches:
-        logits[batch] = split_on_out_of_memory(
-            lambda rows: _score_rows(model, cache, len(head), [tails[i] for i in rows]), batch)
+        logits[batch] = split_on_out_of_memory(run, batch)
     return logits
 
 
+def _score_packed(model: LoadedModel, head: HeadCache, tails: list[list[int]]) -> np.ndarray:
+    final = last_hidden_states(model.backbone, pack(tails, model.device, offset=head.length), model.attend, head)
+    return _log_odds(model, final)
+
+
 @torch.inference_mode()
-def _score_rows(model: LoadedModel, cache: SharedPrefixCache, offset: int, tails: list[list[int]]) -> np.ndarray:
+def _score_padded(model: LoadedModel, cache: SharedPrefixCache, offset: int, tails: list[list[int]]) -> np.ndarray:
     """Log-odds of documents that continue the cached head, which ends at position `offset`."""
     ids, last = right_padded(tails, model.pad_id, model.device)
     positions = torch.arange(offset, offset + ids.shape[1], device=model.device).expand(len(tails), -1)
     hidden = model.backbone(input_ids=ids, past_key_values=cache, position_ids=positions,
                             use_cache=True).last_hidden_state
-    final = hidden[torch.arange(len(tails), device=ids.device), last].float()
-    return check_finite(final @ model.yes_minus_no, model.dtype, "reranker logits").cpu().numpy()
+    return _log_odds(model, hidden[torch.arange(len(tails), device=ids.device), last])
+
+
+def _log_odds(model: LoadedModel, final: torch.Tensor) -> np.ndarray:
+    return check_finite(final.float() @ model.yes_minus_no, model.dtype, "reranker logits").cpu().numpy()
 
 
 class SharedPrefixCache(DynamicCache):

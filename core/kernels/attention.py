@@ -1,0 +1,150 @@
+"""Causal attention over packed sequences, and the choice of path for a loaded model.
+
+Paths, reported as `LoadedModel.attention_path`:
+- "packed-sdpa": CPU. Linear layers on real tokens only; PyTorch SDPA once per sequence.
+- "packed-flash-attn": CUDA with the `flash-attn` package: FlashAttention-2 varlen, no padding.
+- "packed-torch-varlen": CUDA without `flash-attn`, where torch has `varlen_attn` (FlashAttention-2 inside).
+- "padded-sdpa": anything else (MPS, fp32 on CUDA, older torch, configs the packed pass does not
+  cover): transformers' own forward on right-padded batches.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+import torch
+import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from .packed import Packed
+
+KV = tuple[torch.Tensor, torch.Tensor]
+# (q, k, v, cu_seqlens_q, cu_seqlens_k, max_q, max_k, scale) -> out; causal, bottom-right aligned, GQA.
+VarlenKernel = Callable[..., torch.Tensor]
+
+
+class Attend(Protocol):
+    def __call__(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, packed: Packed,
+                 scale: float, *, last_only: bool, head: KV | None) -> torch.Tensor:
+        """Causal attention within each packed sequence, after the shared `head` keys/values if given.
+
+        queries: (tokens, heads, head_dim), or (sequences, heads, head_dim) when `last_only` holds
+        each sequence's last token only; keys/values: (tokens, kv_heads, head_dim).
+        """
+
+
+def sdpa_per_sequence(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, packed: Packed,
+                      scale: float, *, last_only: bool, head: KV | None) -> torch.Tensor:
+    """One SDPA call per sequence: no padded positions are ever computed (CPU default)."""
+    out = torch.empty_like(queries)
+    for i in range(packed.count):
+        start, end = packed.starts[i], packed.starts[i + 1]
+        k, v = keys[start:end], values[start:end]
+        if head is not None:
+            k, v = torch.cat([head[0], k]), torch.cat([head[1], v])
+        rows = slice(i, i + 1) if last_only else slice(start, end)
+        q = queries[rows]
+        mask = _bottom_right_causal(q.shape[0], k.shape[0], q.device)
+        mixed = F.scaled_dot_product_attention(
+            q.transpose(0, 1)[None], k.transpose(0, 1)[None], v.transpose(0, 1)[None],
+            attn_mask=mask, is_causal=q.shape[0] == k.shape[0] and q.shape[0] > 1, scale=scale, enable_gqa=True)
+        out[rows] = mixed[0].transpose(0, 1)
+    return out
+
+
+def _bottom_right_causal(query_count: int, key_count: int, device: torch.device) -> torch.Tensor | None:
+    """Mask for queries that are the last `query_count` of `key_count` positions; None where none is needed."""
+    if query_count == key_count or query_count == 1:
+        return None  # plain causal (SDPA's is_causal), or a last token that sees everything
+    return torch.ones(query_count, key_count, dtype=torch.bool, device=device).tril(key_count - query_count)
+
+
+def varlen(kernel: VarlenKernel) -> Attend:
+    """An `Attend` over a FlashAttention-style varlen kernel: one call for the whole batch."""
+
+    def attend(queries, keys, values, packed, scale, *, last_only, head):
+        lengths = torch.tensor([end - start for start, end in zip(packed.starts, packed.starts[1:])])
+        if head is not None:  # each sequence's keys become head + own, laid out sequence by sequence
+            pieces = [(head[0], head[1], keys[s:e], values[s:e]) for s, e in zip(packed.starts, packed.starts[1:])]
+            keys = torch.cat([t for hk, _, k, _ in pieces for t in (hk, k)])
+            values = torch.cat([t for _, hv, _, v in pieces for t in (hv, v)])
+            key_lengths = lengths + head[0].shape[0]
+        else:
+            key_lengths = lengths
+        query_lengths = torch.ones_like(lengths) if last_only else lengths
+        return kernel(queries, keys, values, _cumulative(query_lengths, queries.device),
+                      _cumulative(key_lengths, queries.device), int(query_lengths.max()), int(key_lengths.max()),
+                      scale)
+
+    return attend
+
+
+def _cumulative(lengths: torch.Tensor, device: torch.device) -> torch.Tensor:
+    return F.pad(lengths.cumsum(0), (1, 0)).to(device=device, dtype=torch.int32)
+
+
+def _flash_attn_kernel() -> VarlenKernel | None:
+    try:
+        from flash_attn import flash_attn_varlen_func
+    except ImportError:
+        return None
+
+    def kernel(q, k, v, cu_q, cu_k, max_q, max_k, scale):
+        return flash_attn_varlen_func(q, k, v, cu_q, cu_k, max_q, max_k, softmax_scale=scale, causal=True)
+    return kernel
+
+
+def _torch_varlen_kernel() -> VarlenKernel | None:
+    try:
+        from torch.nn.attention.varlen import varlen_attn
+    except ImportError:
+        return None
+
+    def kernel(q, k, v, cu_q, cu_k, max_q, max_k, scale):
+        return varlen_attn(q, k, v, cu_q, cu_k, max_q, max_k, scale=scale, window_size=(-1, 0), enable_gqa=True)
+    return kernel
+
+
+def choose(device: torch.device, dtype: torch.dtype, unsupported_reason: str | None) -> tuple[str, Attend | None]:
+    """The attention path for a model on `device` in `dtype`, and its packed `Attend` (None: padded)."""
+    if unsupported_reason is not None:
+        return "padded-sdpa", None
+    if device.type == "cpu":
+        return "packed-sdpa", sdpa_per_sequence
+    if device.type == "cuda" and dtype in (torch.bfloat16, torch.float16):  # FlashAttention-2 has no fp32
+        for name, make in (("packed-flash-attn", _flash_attn_kernel), ("packed-torch-varlen", _torch_varlen_kernel)):
+            kernel = make()
+            if kernel is not None and agrees_with_sdpa(kernel, device, dtype):
+                return name, varlen(kernel)
+    return "padded-sdpa", None
+
+
+def agrees_with_sdpa(kernel: VarlenKernel, device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether `kernel` matches per-sequence SDPA on a small case with a shared head, GQA and last-only queries.
+
+    Run once per load: a kernel that aligns the causal mask differently (top-left instead of
+    bottom-right), or fails on this device, is not used, and the padded path runs instead.
+    """
+    from .packed import pack
+
+    generator = torch.Generator().manual_seed(0)
+    packed = pack([[0] * 3, [0] * 5, [0]], device)
+
+    def sample(rows: int, heads: int) -> torch.Tensor:
+        return torch.randn(rows, heads, 64, generator=generator).to(device, dtype)
+
+    keys, values, head = sample(9, 2), sample(9, 2), (sample(4, 2), sample(4, 2))
+    try:
+        for queries, last_only in ((sample(9, 4), False), (sample(3, 4), True)):
+            for shared in (None, head):
+                expected = sdpa_per_sequence(queries, keys, values, packed, 0.125, last_only=last_only, head=shared)
+                got = varlen(kernel)(queries, keys, values, packed, 0.125, last_only=last_only, head=shared)
+                if got.shape != expected.shape or not torch.allclose(got.float(), expected.float(), atol=2e-2):
+                    warnings.warn(f"{kernel.__qualname__} disagrees with PyTorch SDPA here; using padded batches")
+                    return False
+    except (RuntimeError, NotImplementedError) as error:
+        warnings.warn(f"varlen attention failed its check ({error}); using padded batches")
+        return False
+    return True

@@ -1,0 +1,142 @@
+"""Padding-free forward pass of a Qwen3 decoder, reading the weights of transformers' own modules.
+
+A batch's sequences sit side by side in one token matrix, so every linear layer sees real tokens
+only, whatever the mix of lengths; attention keeps them apart (`attention.py`). Both consumers
+read one vector per sequence (last-token pooling, the yes/no head), so the last layer computes its
+queries, attention output and MLP for each sequence's last position only.
+
+The arithmetic is transformers' Qwen3 layer, op for op (RMSNorm in fp32, rotary embedding from
+the model's own `rotary_emb`, SiLU-gated MLP); only the grouping of elementwise work differs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from .attention import Attend
+
+
+@dataclass(frozen=True)
+class Packed:
+    """Token ids of several sequences laid end to end, with their positions and boundaries."""
+
+    ids: torch.Tensor        # (tokens,)
+    positions: torch.Tensor  # (tokens,) each sequence counts from `offset`
+    starts: list[int]        # sequence i is ids[starts[i]:starts[i + 1]]
+    last: torch.Tensor       # (sequences,) index of each sequence's last token
+
+    @property
+    def count(self) -> int:
+        return len(self.starts) - 1
+
+
+def pack(sequences: list[list[int]], device: torch.device, offset: int = 0) -> Packed:
+    """Lay `sequences` (none empty) end to end; positions start at `offset` (the length of a cached head)."""
+    starts = [0]
+    for ids in sequences:
+        starts.append(starts[-1] + len(ids))
+    flat = torch.tensor([token for ids in sequences for token in ids], dtype=torch.long)
+    positions = torch.cat([torch.arange(offset, offset + len(ids)) for ids in sequences])
+    last = torch.tensor(starts[1:]) - 1
+    return Packed(flat.to(device), positions.to(device), starts, last.to(device))
+
+
+@dataclass
+class HeadCache:
+    """Keys and values of a prompt head shared by every sequence, one (head tokens, kv heads, head_dim) pair per layer."""
+
+    keys: list[torch.Tensor] = field(default_factory=list)
+    values: list[torch.Tensor] = field(default_factory=list)
+
+    @property
+    def length(self) -> int:
+        return self.keys[0].shape[0] if self.keys else 0
+
+
+def unsupported(config) -> str | None:
+    """Why this config needs transformers' own forward pass, or None when the packed pass reproduces it."""
+    if getattr(config, "hidden_act", "silu") != "silu":
+        return f"hidden_act={config.hidden_act!r}"
+    if "sliding_attention" in (getattr(config, "layer_types", None) or ()):
+        return "sliding-window attention layers"
+    return None
+
+
+@torch.inference_mode()
+def last_hidden_states(backbone: torch.nn.Module, packed: Packed, attend: Attend,
+                       head: HeadCache | None = None) -> torch.Tensor:
+    """Final-normed hidden state at each sequence's last token, (sequences, hidden), in the model's dtype."""
+    hidden = _run_layers(backbone, packed, attend, head, cache=None)
+    return _rms_norm(hidden, backbone.norm)
+
+
+@torch.inference_mode()
+def encode_head(backbone: torch.nn.Module, ids: list[int], attend: Attend) -> HeadCache:
+    """Keys and values of every layer for one shared head; its outputs are never needed."""
+    cache = HeadCache()
+    _run_layers(backbone, pack([ids], _device_of(backbone)), attend, None, cache=cache)
+    return cache
+
+
+def _device_of(backbone: torch.nn.Module) -> torch.device:
+    return backbone.embed_tokens.weight.device
+
+
+def _run_layers(backbone, packed: Packed, attend: Attend, head: HeadCache | None,
+                cache: HeadCache | None) -> torch.Tensor:
+    hidden = backbone.embed_tokens(packed.ids)
+    cos, sin = backbone.rotary_emb(hidden, packed.positions[None])
+    cos, sin = cos[0, :, None, :], sin[0, :, None, :]  # (tokens, 1, head_dim): one row for every head
+    layers = backbone.layers[: backbone.config.num_hidden_layers]
+    for index, layer in enumerate(layers):
+        final = index == len(layers) - 1
+        attn = layer.self_attn
+        normed = _rms_norm(hidden, layer.input_layernorm)
+        keys = _rotate(_rms_norm(_project(normed, attn.k_proj, attn.head_dim), attn.k_norm), cos, sin)
+        values = _project(normed, attn.v_proj, attn.head_dim)
+        if cache is not None:
+            cache.keys.append(keys)
+            cache.values.append(values)
+            if final:  # a head's last layer is only read for its keys and values
+                return hidden
+        if final:  # everything after the keys and values only matters at the last tokens
+            hidden, normed = hidden[packed.last], normed[packed.last]
+            q_cos, q_sin = cos[packed.last], sin[packed.last]
+        else:
+            q_cos, q_sin = cos, sin
+        queries = _rotate(_rms_norm(_project(normed, attn.q_proj, attn.head_dim), attn.q_norm), q_cos, q_sin)
+        past = None if head is None else (head.keys[index], head.values[index])
+        mixed = attend(queries, keys, values, packed, attn.scaling, last_only=final, head=past)
+        hidden = hidden + F.linear(mixed.flatten(1), attn.o_proj.weight, attn.o_proj.bias)
+        hidden = hidden + _mlp(_rms_norm(hidden, layer.post_attention_layernorm), layer.mlp)
+    return hidden
+
+
+def _project(x: torch.Tensor, linear: torch.nn.Linear, head_dim: int) -> torch.Tensor:
+    return F.linear(x, linear.weight, linear.bias).view(x.shape[0], -1, head_dim)
+
+
+def _rms_norm(x: torch.Tensor, norm: torch.nn.Module) -> torch.Tensor:
+    """Qwen3RMSNorm: normalise in fp32, cast back, then scale (one fused call when already fp32)."""
+    weight, eps = norm.weight, norm.variance_epsilon
+    if x.dtype == torch.float32 and weight.dtype == torch.float32:
+        return F.rms_norm(x, weight.shape, weight, eps)
+    return weight * F.rms_norm(x.float(), weight.shape, None, eps).to(x.dtype)
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """x * cos + rotate_half(x) * sin, without materialising rotate_half."""
+    half = x.shape[-1] // 2
+    out = x * cos
+    out[..., :half].addcmul_(x[..., half:], sin[..., :half], value=-1)
+    out[..., half:].addcmul_(x[..., :half], sin[..., half:])
+    return out
+
+
+def _mlp(x: torch.Tensor, mlp: torch.nn.Module) -> torch.Tensor:
+    gate = F.silu(F.linear(x, mlp.gate_proj.weight, mlp.gate_proj.bias), inplace=True)
+    gate.mul_(F.linear(x, mlp.up_proj.weight, mlp.up_proj.bias))
+    return F.linear(gate, mlp.down_proj.weight, mlp.down_proj.bias)
