@@ -94,4 +94,5 @@ class Embedder:
 
     def __repr__(self) -> str:
         return (f"Embedder(model={self.model.key.source!r}, device='{self.model.device}', "
-                f"dtype={self.model.dtype}, dim={self.dim}, symmetric={self.symmetric})")
+                f"dtype={self.model.dtype}, attention='{self.model.attention_path}', "
+                f"dim={self.dim}, symmetric={self.symmetric})")

@@ -120,4 +120,5 @@ class Reranker:
 
     def __repr__(self) -> str:
         return (f"Reranker(model={self.model.key.source!r}, device='{self.model.device}', "
-                f"dtype={self.model.dtype}, max_length={self.max_length})")
+                f"dtype={self.model.dtype}, attention='{self.model.attention_path}', "
+                f"max_length={self.max_length})")

@@ -65,20 +65,23 @@ def varlen(kernel: VarlenKernel) -> Attend:
     """An `Attend` over a FlashAttention-style varlen kernel: one call for the whole batch."""
 
     def attend(queries, keys, values, packed, scale, *, last_only, head):
-        lengths = torch.tensor([end - start for start, end in zip(packed.starts, packed.starts[1:])])
-        if head is not None:  # each sequence's keys become head + own, laid out sequence by sequence
-            pieces = [(head[0], head[1], keys[s:e], values[s:e]) for s, e in zip(packed.starts, packed.starts[1:])]
-            keys = torch.cat([t for hk, _, k, _ in pieces for t in (hk, k)])
-            values = torch.cat([t for _, hv, _, v in pieces for t in (hv, v)])
+        lengths = torch.tensor(packed.starts).diff()
+        key_lengths = lengths
+        if head is not None:
+            keys, values = _after_head(head[0], keys, packed.starts), _after_head(head[1], values, packed.starts)
             key_lengths = lengths + head[0].shape[0]
-        else:
-            key_lengths = lengths
         query_lengths = torch.ones_like(lengths) if last_only else lengths
         return kernel(queries, keys, values, _cumulative(query_lengths, queries.device),
                       _cumulative(key_lengths, queries.device), int(query_lengths.max()), int(key_lengths.max()),
                       scale)
 
     return attend
+
+
+def _after_head(shared: torch.Tensor, rows: torch.Tensor, starts: list[int]) -> torch.Tensor:
+    """Each sequence's rows with the shared head's rows before them: head, seq 0, head, seq 1, ..."""
+    bounds = zip(starts, starts[1:], strict=False)
+    return torch.cat([part for start, end in bounds for part in (shared, rows[start:end])])
 
 
 def _cumulative(lengths: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -142,9 +145,10 @@ def agrees_with_sdpa(kernel: VarlenKernel, device: torch.device, dtype: torch.dt
                 expected = sdpa_per_sequence(queries, keys, values, packed, 0.125, last_only=last_only, head=shared)
                 got = varlen(kernel)(queries, keys, values, packed, 0.125, last_only=last_only, head=shared)
                 if got.shape != expected.shape or not torch.allclose(got.float(), expected.float(), atol=2e-2):
-                    warnings.warn(f"{kernel.__qualname__} disagrees with PyTorch SDPA here; using padded batches")
+                    warnings.warn(f"{kernel.__qualname__} disagrees with PyTorch SDPA here; using padded batches",
+                                  stacklevel=2)
                     return False
     except (RuntimeError, NotImplementedError) as error:
-        warnings.warn(f"varlen attention failed its check ({error}); using padded batches")
+        warnings.warn(f"varlen attention failed its check ({error}); using padded batches", stacklevel=2)
         return False
     return True

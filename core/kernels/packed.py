@@ -46,7 +46,7 @@ def pack(sequences: list[list[int]], device: torch.device, offset: int = 0) -> P
 
 @dataclass
 class HeadCache:
-    """Keys and values of a prompt head shared by every sequence, one (head tokens, kv heads, head_dim) pair per layer."""
+    """Keys and values of a prompt head shared by every sequence: per layer, (head tokens, kv heads, head_dim)."""
 
     keys: list[torch.Tensor] = field(default_factory=list)
     values: list[torch.Tensor] = field(default_factory=list)
