@@ -3,9 +3,11 @@
 Paths, reported as `LoadedModel.attention_path`:
 - "packed-sdpa": CPU. Linear layers on real tokens only; PyTorch SDPA once per sequence.
 - "packed-flash-attn": CUDA with the `flash-attn` package: FlashAttention-2 varlen, no padding.
-- "packed-torch-varlen": CUDA without `flash-attn`, where torch has `varlen_attn` (FlashAttention-2 inside).
-- "padded-sdpa": anything else (MPS, fp32 on CUDA, older torch, configs the packed pass does not
-  cover): transformers' own forward on right-padded batches.
+- "packed-torch-varlen": CUDA without `flash-attn`: PyTorch's own `varlen_attn` (torch >= 2.10).
+- "padded-sdpa": anything else (fp32 on CUDA, MPS, older torch, configs the packed pass does not
+  cover): transformers' own forward on right-padded batches, which needs no mask.
+
+A CUDA varlen kernel is used only after it matched per-sequence SDPA on a small case at load time.
 """
 
 from __future__ import annotations
@@ -79,9 +81,18 @@ def varlen(kernel: VarlenKernel) -> Attend:
 
 
 def _after_head(shared: torch.Tensor, rows: torch.Tensor, starts: list[int]) -> torch.Tensor:
-    """Each sequence's rows with the shared head's rows before them: head, seq 0, head, seq 1, ..."""
-    bounds = zip(starts, starts[1:], strict=False)
-    return torch.cat([part for start, end in bounds for part in (shared, rows[start:end])])
+    """Each sequence's rows with the shared head's rows before them: head, seq 0, head, seq 1, ...
+
+    One gather for the whole batch, not a concatenation per sequence (launches count on a GPU).
+    """
+    head_length, device = shared.shape[0], rows.device
+    lengths = torch.tensor(starts, device=device).diff()
+    sequence = torch.repeat_interleave(torch.arange(len(lengths), device=device), lengths + head_length)
+    first = F.pad((lengths + head_length).cumsum(0), (1, 0))[sequence]  # each output row's sequence start
+    offset = torch.arange(sequence.shape[0], device=device) - first
+    source = torch.tensor(starts[:-1], device=device)[sequence] + offset  # rows sit after the head in `joined`
+    joined = torch.cat([shared, rows])
+    return joined[torch.where(offset < head_length, offset, source)]
 
 
 def _cumulative(lengths: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -119,12 +130,13 @@ def choose(device: torch.device, dtype: torch.dtype, unsupported_reason: str | N
     if device.type == "cuda" and dtype in (torch.bfloat16, torch.float16):  # FlashAttention-2 has no fp32
         for name, make in (("packed-flash-attn", _flash_attn_kernel), ("packed-torch-varlen", _torch_varlen_kernel)):
             kernel = make()
-            if kernel is not None and agrees_with_sdpa(kernel, device, dtype):
+            if kernel is not None and agrees_with_sdpa(kernel, device, dtype, name):
                 return name, varlen(kernel)
     return "padded-sdpa", None
 
 
-def agrees_with_sdpa(kernel: VarlenKernel, device: torch.device, dtype: torch.dtype) -> bool:
+def agrees_with_sdpa(kernel: VarlenKernel, device: torch.device, dtype: torch.dtype,
+                     name: str = "the varlen kernel") -> bool:
     """Whether `kernel` matches per-sequence SDPA on a small case with a shared head, GQA and last-only queries.
 
     Run once per load: a kernel that aligns the causal mask differently (top-left instead of
@@ -145,10 +157,9 @@ def agrees_with_sdpa(kernel: VarlenKernel, device: torch.device, dtype: torch.dt
                 expected = sdpa_per_sequence(queries, keys, values, packed, 0.125, last_only=last_only, head=shared)
                 got = varlen(kernel)(queries, keys, values, packed, 0.125, last_only=last_only, head=shared)
                 if got.shape != expected.shape or not torch.allclose(got.float(), expected.float(), atol=2e-2):
-                    warnings.warn(f"{kernel.__qualname__} disagrees with PyTorch SDPA here; using padded batches",
-                                  stacklevel=2)
+                    warnings.warn(f"{name} disagrees with PyTorch SDPA here; using padded batches", stacklevel=2)
                     return False
-    except (RuntimeError, NotImplementedError) as error:
-        warnings.warn(f"varlen attention failed its check ({error}); using padded batches", stacklevel=2)
+    except Exception as error:  # a probe: whatever the failure, the kernel is not used
+        warnings.warn(f"{name} failed its check ({error}); using padded batches", stacklevel=2)
         return False
     return True
