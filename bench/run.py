@@ -98,6 +98,7 @@ def child(args: argparse.Namespace) -> None:
             peak, above = memory.peak, memory.above_base
     np.save(args.result + ".npy", np.asarray(outputs, dtype=np.float32))
     Path(args.result).write_text(json.dumps({"seconds": statistics.median(times), "times": times,
+                                             "attention_path": getattr(run, "attention_path", None),
                                              "peak_bytes": peak, "working_bytes": above}))
 
 
@@ -208,8 +209,9 @@ def render(results: dict) -> str:
                 lines.append(f"| {task} | {system} | {row.get('error', 'no comparison')} | | | | | | |")
                 continue
             diff = row.get("max_abs_diff_vs_ours")
+            path = f" ({row['attention_path']})" if row.get("attention_path") else ""
             lines.append(
-                f"| {task} | {system} | {row['texts_per_s']:.2f} | {row['tokens_per_s']:.0f} | "
+                f"| {task} | {system}{path} | {row['texts_per_s']:.2f} | {row['tokens_per_s']:.0f} | "
                 f"{row['speedup_of_ours']:.2f} | {row['peak_bytes'] / 2**30:.2f} | "
                 f"{row['working_bytes'] / 2**20:.0f} | "
                 f"{row['working_ratio_ours_over_this']:.2f} | {'-' if diff is None else f'{diff:.1e}'} |")

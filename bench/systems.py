@@ -50,7 +50,7 @@ def ours_embed(model_dir, texts, device, dtype):
     from qwen3_rag import Embedder
 
     embedder = Embedder(str(model_dir), device=device, dtype=dtype)
-    return embedder.embed_documents
+    return reporting_path(embedder.embed_documents, embedder)
 
 
 def official_rerank(model_dir, query, device, dtype):
@@ -95,7 +95,15 @@ def ours_rerank(model_dir, query, device, dtype):
     from qwen3_rag import Reranker
 
     reranker = Reranker(str(model_dir), device=device, dtype=dtype)
-    return lambda documents: reranker.score(query, documents)
+    return reporting_path(lambda documents: reranker.score(query, documents), reranker)
+
+
+def reporting_path(run, core):
+    """`run`, carrying the attention path the core chose, for the results."""
+    def timed(inputs):
+        return run(inputs)
+    timed.attention_path = core.model.attention_path
+    return timed
 
 
 def ours_embed_bf16(model_dir, texts, device, dtype):
