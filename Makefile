@@ -19,4 +19,4 @@ test: setup
 	$(PY) -m pytest
 
 bench: setup
-	$(PY) bench/run.py
+	$(PY) bench/run.py --repeats 3 --out out/cpu

@@ -1,6 +1,7 @@
-"""Where the GPU time of one 512-token embedding pass goes: the top CUDA kernels by total time.
+"""Where the time of one embedding pass goes: the top operators (CPU) or kernels (CUDA) by time.
 
-    python bench/profile_embedding.py --tokenizers DIR     # needs CUDA
+    python bench/profile_embedding.py --tokenizers DIR                  # CUDA, bf16: 256 texts of 507 tokens
+    python bench/profile_embedding.py --device cpu --tokenizers DIR     # CPU, fp32: 6 texts of about 300 tokens
 """
 
 from __future__ import annotations
@@ -20,18 +21,25 @@ from qwen3_rag import Embedder  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda", choices=["cpu", "cuda"])
     parser.add_argument("--tokenizers", type=Path, default=None)
     args = parser.parse_args()
-    dirs = write_checkpoints(Path(tempfile.mkdtemp()), torch.bfloat16, "cuda", args.tokenizers)
-    embedder = Embedder(str(dirs["embedding"]), device="cuda")
-    batch = texts(256, 507, 507, seed=3)
+    cuda = args.device == "cuda"
+    dtype = torch.bfloat16 if cuda else torch.float32
+    dirs = write_checkpoints(Path(tempfile.mkdtemp()), dtype, args.device, args.tokenizers)
+    embedder = Embedder(str(dirs["embedding"]), device=args.device)
+    batch = texts(256, 507, 507, seed=3) if cuda else texts(6, 300, 300, seed=3)
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     embedder.embed_documents(batch)
-    torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CUDA, ProfilerActivity.CPU]) as trace:
+    sync()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as trace:
         embedder.embed_documents(batch)
-        torch.cuda.synchronize()
-    print(trace.key_averages().table(sort_by="cuda_time_total", row_limit=18, max_name_column_width=60))
+        sync()
+    print(f"{embedder!r}, {len(batch)} texts")
+    print(trace.key_averages().table(sort_by="cuda_time_total" if cuda else "self_cpu_time_total",
+                                     row_limit=18, max_name_column_width=60))
 
 
 if __name__ == "__main__":
