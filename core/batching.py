@@ -1,4 +1,4 @@
-"""Length-sorted batches cut by a token budget, so short texts never pad to long ones."""
+"""Work planning: identical inputs computed once, then length-sorted batches cut by a token budget."""
 
 from __future__ import annotations
 
@@ -33,3 +33,21 @@ def plan_batches(lengths: Sequence[int], token_budget: int, max_count: int | Non
     if current:
         batches.append(current)
     return batches
+
+
+def distinct(rows: Sequence[Sequence[int]]) -> tuple[list[int], list[int]]:
+    """The distinct rows: `first[j]` is the input index of the j-th, and row i equals row `first[owner[i]]`.
+
+    Identical token sequences give identical outputs (no output depends on its batch), so each is
+    computed once and copied to its repeats: boilerplate chunks, repeated candidates.
+    """
+    position: dict[tuple[int, ...], int] = {}
+    first: list[int] = []
+    owner: list[int] = []
+    for index, row in enumerate(rows):
+        key = tuple(row)
+        if key not in position:
+            position[key] = len(first)
+            first.append(index)
+        owner.append(position[key])
+    return first, owner

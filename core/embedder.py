@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from .batching import plan_batches
+from .batching import distinct, plan_batches
 from .kernels import LoadedModel, embed_batch, load_model
 from .kernels.runtime import token_budget
 from .presets import resolve_task
@@ -80,17 +80,19 @@ class Embedder:
         return self._embed(texts)
 
     def _embed(self, texts: list[str]) -> NDArray[np.float32]:
-        vectors = np.empty((len(texts), self.dim), dtype=np.float32)
         with self.model.lock:
             tokens = embedding_tokens(self.model.tokenizer, texts, self.max_length)
-            batches = plan_batches([len(ids) for ids in tokens.ids], self.batch_tokens, self.batch_size,
+            first, owner = distinct(tokens.ids)
+            unique = [tokens.ids[i] for i in first]
+            vectors = np.empty((len(unique), self.dim), dtype=np.float32)
+            batches = plan_batches([len(ids) for ids in unique], self.batch_tokens, self.batch_size,
                                    padded=not self.model.packs_batches)
             for batch in track(batches, self.progress_bar, "Embedding"):
-                vectors[batch] = embed_batch(self.model, [tokens.ids[i] for i in batch], self.dim)
+                vectors[batch] = embed_batch(self.model, [unique[i] for i in batch], self.dim)
         if tokens.truncated:
             warnings.warn(f"{tokens.truncated} of {len(texts)} texts were longer than max_length="
                           f"{self.max_length} tokens and were cut on the right", stacklevel=3)
-        return vectors
+        return vectors if len(unique) == len(texts) else vectors[owner]
 
     def __repr__(self) -> str:
         return (f"Embedder(model={self.model.key.source!r}, device='{self.model.device}', "

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .batching import plan_batches
+from .batching import distinct, plan_batches
 from .errors import InvalidArgumentError
 from .kernels import LoadedModel, load_model, score_batches
 from .kernels.runtime import token_budget
@@ -81,14 +81,15 @@ class Reranker:
         task_instruction = self.instruction if instruction is None else resolve_task(instruction).instruction
         with self.model.lock:
             tokens = self.prompt.tokens(task_instruction, query, documents)
-            batches = plan_batches([len(tail) for tail in tokens.tails], self.batch_tokens, self.batch_size,
+            first, owner = distinct(tokens.tails)
+            tails = [tokens.tails[i] for i in first]
+            batches = plan_batches([len(tail) for tail in tails], self.batch_tokens, self.batch_size,
                                    padded=not self.model.packs_batches)
-            logits = score_batches(self.model, tokens.head, tokens.tails,
-                                   track(batches, self.progress_bar, "Reranking"))
+            logits = score_batches(self.model, tokens.head, tails, track(batches, self.progress_bar, "Reranking"))
         if tokens.truncated:
             warnings.warn(f"{tokens.truncated} of {len(documents)} documents did not fit max_length="
                           f"{self.max_length} tokens and were cut on the right", stacklevel=3)
-        return logits
+        return logits if len(tails) == len(documents) else logits[owner]
 
     def pair_logits(self, queries: Sequence[str], documents: Sequence[str],
                     instruction: str | None = None) -> NDArray[np.float32]:
