@@ -12,6 +12,7 @@ A CUDA varlen kernel is used only after it matched per-sequence SDPA on a small 
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
@@ -115,6 +116,8 @@ def _torch_varlen_kernel() -> VarlenKernel | None:
         from torch.nn.attention.varlen import varlen_attn
     except ImportError:
         return None
+    if not {"window_size", "enable_gqa", "scale"} <= set(inspect.signature(varlen_attn).parameters):
+        return None  # the first releases had neither causal windows nor grouped heads
 
     def kernel(q, k, v, cu_q, cu_k, max_q, max_k, scale):
         return varlen_attn(q, k, v, cu_q, cu_k, max_q, max_k, scale=scale, window_size=(-1, 0), enable_gqa=True)
