@@ -100,10 +100,10 @@ def ours_rerank(model_dir, query, device, dtype):
 
 def reporting_path(run, core):
     """`run`, carrying the attention path the core chose, for the results."""
-    def timed(inputs):
+    def run_reporting_path(inputs):
         return run(inputs)
-    timed.attention_path = core.model.attention_path
-    return timed
+    run_reporting_path.attention_path = core.model.attention_path
+    return run_reporting_path
 
 
 def ours_embed_bf16(model_dir, texts, device, dtype):

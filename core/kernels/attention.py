@@ -15,13 +15,12 @@ from __future__ import annotations
 import inspect
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 
-if TYPE_CHECKING:
-    from .packed import Packed
+from .packed import Packed, pack
 
 KV = tuple[torch.Tensor, torch.Tensor]
 # (q, k, v, cu_seqlens_q, cu_seqlens_k, max_q, max_k, scale) -> out; causal, bottom-right aligned, GQA.
@@ -145,8 +144,6 @@ def agrees_with_sdpa(kernel: VarlenKernel, device: torch.device, dtype: torch.dt
     Run once per load: a kernel that aligns the causal mask differently (top-left instead of
     bottom-right), or fails on this device, is not used, and the padded path runs instead.
     """
-    from .packed import pack
-
     generator = torch.Generator().manual_seed(0)
     packed = pack([[0] * 3, [0] * 5, [0]], device)
 

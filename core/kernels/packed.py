@@ -12,11 +12,13 @@ the model's own `rotary_emb`, SiLU-gated MLP); only the grouping of elementwise 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
-from .attention import Attend
+if TYPE_CHECKING:
+    from .attention import Attend
 
 
 @dataclass(frozen=True)

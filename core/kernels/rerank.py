@@ -7,6 +7,7 @@ vocabulary-sized logits are never formed.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 
 import numpy as np
 import torch
@@ -25,31 +26,32 @@ def score_batches(model: LoadedModel, head: list[int], tails: list[list[int]],
     if model.yes_minus_no is None:
         raise TypeError(f"{model.key.source} was loaded as an embedding model; scoring needs a reranker")
     if model.attend is not None:
-        cache = encode_head(model.backbone, head, model.attend)
-        run = lambda rows: _score_packed(model, cache, [tails[i] for i in rows])  # noqa: E731
+        run = partial(_score_packed, model, encode_head(model.backbone, head, model.attend), tails)
     else:
         cache = SharedPrefixCache()
         model.backbone(input_ids=torch.tensor([head], device=model.device), past_key_values=cache, use_cache=True)
-        run = lambda rows: _score_padded(model, cache, len(head), [tails[i] for i in rows])  # noqa: E731
+        run = partial(_score_padded, model, cache, len(head), tails)
     logits = np.empty(len(tails), dtype=np.float32)
     for batch in batches:
         logits[batch] = split_on_out_of_memory(run, batch)
     return logits
 
 
-def _score_packed(model: LoadedModel, head: HeadCache, tails: list[list[int]]) -> np.ndarray:
-    final = last_hidden_states(model.backbone, pack(tails, model.device, offset=head.length), model.attend, head)
-    return _log_odds(model, final)
+def _score_packed(model: LoadedModel, head: HeadCache, tails: list[list[int]], rows: list[int]) -> np.ndarray:
+    """Log-odds of documents `rows`, packed after the head's cached keys and values."""
+    packed = pack([tails[i] for i in rows], model.device, offset=head.length)
+    return _log_odds(model, last_hidden_states(model.backbone, packed, model.attend, head))
 
 
 @torch.inference_mode()
-def _score_padded(model: LoadedModel, cache: SharedPrefixCache, offset: int, tails: list[list[int]]) -> np.ndarray:
-    """Log-odds of documents that continue the cached head, which ends at position `offset`."""
-    ids, last = right_padded(tails, model.pad_id, model.device)
-    positions = torch.arange(offset, offset + ids.shape[1], device=model.device).expand(len(tails), -1)
+def _score_padded(model: LoadedModel, cache: SharedPrefixCache, offset: int, tails: list[list[int]],
+                  rows: list[int]) -> np.ndarray:
+    """Log-odds of documents `rows`, which continue the cached head ending at position `offset`."""
+    ids, last = right_padded([tails[i] for i in rows], model.pad_id, model.device)
+    positions = torch.arange(offset, offset + ids.shape[1], device=model.device).expand(len(rows), -1)
     hidden = model.backbone(input_ids=ids, past_key_values=cache, position_ids=positions,
                             use_cache=True).last_hidden_state
-    return _log_odds(model, hidden[torch.arange(len(tails), device=ids.device), last])
+    return _log_odds(model, hidden[torch.arange(len(rows), device=ids.device), last])
 
 
 def _log_odds(model: LoadedModel, final: torch.Tensor) -> np.ndarray:
