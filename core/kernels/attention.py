@@ -70,7 +70,8 @@ def varlen(kernel: VarlenKernel) -> Attend:
         lengths = torch.tensor(packed.starts).diff()
         key_lengths = lengths
         if head is not None:
-            keys, values = _after_head(head[0], keys, packed.starts), _after_head(head[1], values, packed.starts)
+            order = _head_before_each(head[0].shape[0], packed.starts, keys.device)
+            keys, values = torch.cat([head[0], keys])[order], torch.cat([head[1], values])[order]
             key_lengths = lengths + head[0].shape[0]
         query_lengths = torch.ones_like(lengths) if last_only else lengths
         return kernel(queries, keys, values, _cumulative(query_lengths, queries.device),
@@ -80,19 +81,17 @@ def varlen(kernel: VarlenKernel) -> Attend:
     return attend
 
 
-def _after_head(shared: torch.Tensor, rows: torch.Tensor, starts: list[int]) -> torch.Tensor:
-    """Each sequence's rows with the shared head's rows before them: head, seq 0, head, seq 1, ...
+def _head_before_each(head_length: int, starts: list[int], device: torch.device) -> torch.Tensor:
+    """Rows of cat(head, packed rows) that give: head, seq 0, head, seq 1, ...
 
     One gather for the whole batch, not a concatenation per sequence (launches count on a GPU).
     """
-    head_length, device = shared.shape[0], rows.device
     lengths = torch.tensor(starts, device=device).diff()
     sequence = torch.repeat_interleave(torch.arange(len(lengths), device=device), lengths + head_length)
     first = F.pad((lengths + head_length).cumsum(0), (1, 0))[sequence]  # each output row's sequence start
     offset = torch.arange(sequence.shape[0], device=device) - first
-    source = torch.tensor(starts[:-1], device=device)[sequence] + offset  # rows sit after the head in `joined`
-    joined = torch.cat([shared, rows])
-    return joined[torch.where(offset < head_length, offset, source)]
+    own_row = torch.tensor(starts[:-1], device=device)[sequence] + offset  # packed rows sit after the head
+    return torch.where(offset < head_length, offset, own_row)
 
 
 def _cumulative(lengths: torch.Tensor, device: torch.device) -> torch.Tensor:
