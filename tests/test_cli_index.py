@@ -6,7 +6,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,8 +15,8 @@ import numpy as np
 import pytest
 
 from qwen3_rag.cli import main
-from qwen3_rag.local_index import Section, VectorStore, chunk_section
-from qwen3_rag.local_index.store import DATABASE
+from qwen3_rag.errors import LocalIndexError
+from qwen3_rag.local_index import IndexStore, Section, chunk_section
 from qwen3_rag.tokenization import plain_text_tokenizer
 
 GUIDE = "\n".join(
@@ -62,7 +61,7 @@ def index(folder: Path, index_dir: Path, model: str, *extra: str) -> int:
 
 
 def stored(index_dir: Path) -> dict:
-    with VectorStore.open(index_dir) as store:
+    with IndexStore.open(index_dir) as store:
         return store.vectors_by_chunk()
 
 
@@ -89,9 +88,9 @@ def test_chunks_are_verbatim_overlapping_windows_with_line_ranges(embedder):
 def test_index_stores_the_cores_document_vectors(folder, tmp_path, tiny_models, embedder, capsys):
     assert index(folder, tmp_path / "idx", tiny_models.embedding) == 0
     summary = capsys.readouterr().err.strip().splitlines()[-1]
-    assert summary.startswith("5 files indexed (")  # guide, notes, fib, faq, empty, and nothing else
-    for part in ["2 binary skipped", "1 unreadable skipped", "1 JSONL records without text skipped",
-                 "1 files of other types ignored", "index holds 5 files"]:
+    assert summary.startswith("6 files indexed (")  # guide, notes, fib, faq, empty, bad (one good record)
+    for part in ["2 skipped (binary)", "1 skipped (malformed JSONL record)", "1 skipped (JSONL record without text)",
+                 "1 file of other types ignored", "index holds 6 files"]:
         assert part in summary
     chunks = stored(tmp_path / "idx")
     texts = [key[3] for key in chunks]
@@ -140,7 +139,7 @@ def test_reindexing_follows_edits_deletions_and_additions(folder, tmp_path, tiny
     capsys.readouterr()
     assert index(folder, tmp_path / "idx", tiny_models.embedding) == 0
     summary = capsys.readouterr().err.strip().splitlines()[-1]
-    assert summary.startswith("2 files indexed") and "3 unchanged" in summary and "1 removed" in summary
+    assert summary.startswith("2 files indexed") and "4 unchanged" in summary and "1 removed" in summary
 
     fresh = tmp_path / "fresh"
     index(folder, fresh, tiny_models.embedding)
@@ -151,18 +150,21 @@ def test_reindexing_follows_edits_deletions_and_additions(folder, tmp_path, tiny
     assert not any(path.endswith("fib.py") for path, *_ in updated)
 
 
-def test_replaced_rows_are_compacted_away(folder, tmp_path, tiny_models):
+def test_repeated_changes_are_compacted_and_equal_a_fresh_build(folder, tmp_path, tiny_models):
     index(folder, tmp_path / "idx", tiny_models.embedding)
-    for version in range(3):  # every file changes: old rows pile up until they outnumber the live ones
+    for version in range(3):
         for name in ["guide.md", "notes.txt"]:
             (folder / name).write_text(f"version {version} of {name}\n" + FILES[name])
         index(folder, tmp_path / "idx", tiny_models.embedding)
-    with VectorStore.open(tmp_path / "idx") as store:
-        assert store.garbage_rows() <= store.chunk_count()
-    assert len(list((tmp_path / "idx").glob("vectors-*.f32"))) == 1
+    with IndexStore.open(tmp_path / "idx") as store:  # optimize() merged each run's small commits
+        assert store.chunks.stats()["fragment_stats"]["num_fragments"] <= 2  # 4 commits of new chunks
+        assert store.chunk_count() == len(stored(tmp_path / "idx"))
     fresh = tmp_path / "fresh"
     index(folder, fresh, tiny_models.embedding)
-    assert stored(tmp_path / "idx").keys() == stored(fresh).keys()
+    updated, rebuilt = stored(tmp_path / "idx"), stored(fresh)
+    assert updated.keys() == rebuilt.keys()
+    for key, vector in rebuilt.items():
+        np.testing.assert_allclose(updated[key], vector, rtol=0, atol=1e-6)
 
 
 def test_an_index_refuses_other_models_and_dimensions(folder, tmp_path, tiny_models, capsys):
@@ -175,6 +177,9 @@ def test_an_index_refuses_other_models_and_dimensions(folder, tmp_path, tiny_mod
     assert "embedding_model: index has" in capsys.readouterr().err
     assert index(folder, tmp_path / "idx", tiny_models.embedding, "--chunk-tokens", "64") == 1
     assert "chunk_tokens: index has 32, asked for 64" in capsys.readouterr().err
+    assert index(folder, tmp_path / "idx", tiny_models.embedding, "--chunk-tokens", "64", "--rebuild") == 0
+    with IndexStore.open(tmp_path / "idx") as store:
+        assert store.settings["chunk_tokens"] == 64 and store.settings["dim"] == 64
     # The query instruction is free in an asymmetric index: documents never saw it.
     assert run("search", "q", "--index", str(tmp_path / "idx"), "--no-rerank", "--instruction", "code_search",
                "--json") == 0
@@ -183,31 +188,14 @@ def test_an_index_refuses_other_models_and_dimensions(folder, tmp_path, tiny_mod
 
 def test_one_writer_at_a_time(folder, tmp_path, tiny_models, capsys):
     index(folder, tmp_path / "idx", tiny_models.embedding)
-    with VectorStore.open(tmp_path / "idx") as reader:
+    with IndexStore.open(tmp_path / "idx") as reader:
         settings = dict(reader.settings)
-    settings.pop("format_version"), settings.pop("vectors_file")
-    with VectorStore.create_or_open(tmp_path / "idx", settings):
+    settings.pop("format_version")
+    with IndexStore.create_or_open(tmp_path / "idx", settings):
         capsys.readouterr()
         assert index(folder, tmp_path / "idx", tiny_models.embedding) == 1
         assert "another qwen3-rag process is writing" in capsys.readouterr().err
-
-
-def test_rows_left_by_a_crash_before_commit_are_ignored_then_cut(folder, tmp_path, tiny_models, capsys):
-    """The crash window between appending vectors and committing them: extra and partial rows at the end."""
-    index(folder, tmp_path / "idx", tiny_models.embedding)
-    before = stored(tmp_path / "idx")
-    capsys.readouterr()
-    run("search", "capital", "--index", str(tmp_path / "idx"), "--no-rerank", "--json")
-    first = capsys.readouterr().out
-    vectors = next((tmp_path / "idx").glob("vectors-*.f32"))
-    size = vectors.stat().st_size
-    with open(vectors, "ab") as out:
-        out.write(np.full((3, 64), 100.0, dtype=np.float32).tobytes() + b"\x01\x02")  # would win every search
-    run("search", "capital", "--index", str(tmp_path / "idx"), "--no-rerank", "--json")
-    assert capsys.readouterr().out == first
-    index(folder, tmp_path / "idx", tiny_models.embedding)  # the next writer cuts them off
-    assert vectors.stat().st_size == size
-    assert stored(tmp_path / "idx").keys() == before.keys()
+        assert run("search", "q", "--index", str(tmp_path / "idx"), "--no-rerank") == 0  # readers go on
 
 
 def _corpus_of_many_files(root: Path, count: int) -> Path:
@@ -222,39 +210,37 @@ def _corpus_of_many_files(root: Path, count: int) -> Path:
 
 def _indexed_files(index_dir: Path) -> int:
     try:
-        with sqlite3.connect(f"file:{index_dir / DATABASE}?mode=ro", uri=True) as db:
-            return db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
-    except sqlite3.Error:
+        with IndexStore.open(index_dir) as store:
+            return store.file_count()
+    except LocalIndexError:
         return 0
 
 
 @pytest.mark.slow
-def test_killed_indexing_leaves_a_searchable_index_and_a_rerun_completes_it(tmp_path, tiny_models):
-    folder = _corpus_of_many_files(tmp_path / "many", 3000)
+def test_indexing_killed_at_random_points_leaves_a_searchable_index_and_a_rerun_completes_it(tmp_path, tiny_models):
+    folder = _corpus_of_many_files(tmp_path / "many", 1500)
     command = [sys.executable, "-m", "qwen3_rag", "-q", "index", str(folder), "--embedding-model",
                tiny_models.embedding, "--device", "cpu", "--chunk-tokens", "128", "--overlap", "16"]
-    killed = tmp_path / "killed"
-    process = subprocess.Popen([*command, "--index", str(killed)], stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 300
-    while _indexed_files(killed) == 0 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    done_when_killed = _indexed_files(killed)
-    assert 0 < done_when_killed < 3000, "the kill must land part-way for this test to mean anything"
-
-    with VectorStore.open(killed) as store:  # opens and searches as it stands
-        assert store.file_count() == done_when_killed
-        hits = store.search(np.ones(64, dtype=np.float32) / 8, 3)
-        assert len(hits) == 3
+    killed, rng = tmp_path / "killed", random.Random(11)
+    for _ in range(3):  # each kill lands at a random moment of a run that resumes the last one
+        process = subprocess.Popen([*command, "--index", str(killed)], stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 300
+        while _indexed_files(killed) == 0 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 1.5))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        with IndexStore.open(killed) as store:  # opens and searches as it stands
+            assert len(store.search(np.ones(64, dtype=np.float32) / 8, 3).hits) == 3
+    assert _indexed_files(killed) < 1500, "a kill must land part-way for this test to mean anything"
     assert subprocess.run([*command, "--index", str(killed)], capture_output=True).returncode == 0
     uninterrupted = tmp_path / "uninterrupted"
     assert subprocess.run([*command, "--index", str(uninterrupted)], capture_output=True).returncode == 0
 
     resumed, reference = stored(killed), stored(uninterrupted)
     assert resumed.keys() == reference.keys()  # every chunk once: nothing lost, nothing doubled
-    with VectorStore.open(killed) as store:
-        assert store.chunk_count() == len(reference)
+    with IndexStore.open(killed) as store:
+        assert store.chunk_count() == len(reference) and store.file_count() == 1500
     for key, vector in reference.items():
         np.testing.assert_allclose(resumed[key], vector, rtol=0, atol=1e-6)
 
@@ -266,8 +252,8 @@ def test_python_dash_m_and_the_console_script(tmp_path):
     result = subprocess.run([str(script), "search", "q", "--index", str(tmp_path / "none")],
                             capture_output=True, text=True)
     assert result.returncode == 1
-    assert result.stderr.strip() == (f"qwen3-rag: error: no index at {tmp_path / 'none'}; build one with: "
-                                     f"qwen3-rag index DIR --index {tmp_path / 'none'}")
+    assert result.stderr.strip() == (f"qwen3-rag: error: no index at '{tmp_path / 'none'}'; build one with: "
+                                     f"qwen3-rag index DIR --index '{tmp_path / 'none'}'")
 
 
 def test_debug_shows_the_traceback(tmp_path, capsys):
@@ -289,21 +275,15 @@ def test_bad_arguments_name_the_option(folder, tmp_path, tiny_models, capsys):
     assert not (tmp_path / "other").exists()  # refused before anything was written
 
 
-def test_an_index_killed_before_its_settings_were_written_is_completed(folder, tmp_path, tiny_models, capsys):
-    """The first crash window: the schema committed, the settings not yet (or not even the schema)."""
-    from qwen3_rag.local_index.store import _SCHEMA
-
+def test_an_index_killed_before_its_first_commit_is_completed(folder, tmp_path, tiny_models, capsys):
+    """The first crash window: the table folder made, no version committed yet."""
     index(folder, tmp_path / "reference", tiny_models.embedding)
     expected = stored(tmp_path / "reference").keys()
-    for prepare in (lambda db: db.executescript(_SCHEMA), lambda db: None):
-        index_dir = tmp_path / f"idx-{len(list(tmp_path.iterdir()))}"
-        index_dir.mkdir()
-        with sqlite3.connect(index_dir / DATABASE) as db:
-            prepare(db)
-        assert run("search", "q", "--index", str(index_dir), "--no-rerank") == 1
-        assert "holds nothing yet; run qwen3-rag index again" in capsys.readouterr().err
-        assert index(folder, index_dir, tiny_models.embedding) == 0
-        assert stored(index_dir).keys() == expected
+    index_dir = tmp_path / "idx"
+    (index_dir / "chunks.lance" / "_versions").mkdir(parents=True)
+    (index_dir / "chunks.lance" / "_transactions").mkdir()
+    assert index(folder, index_dir, tiny_models.embedding) == 0
+    assert stored(index_dir).keys() == expected
 
 
 def test_a_symmetric_index_keeps_its_task_across_runs(folder, tmp_path, tiny_models, capsys):

@@ -7,9 +7,14 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from ..errors import Qwen3RagError
-from .commands import COMMANDS
-from .parser import build_parser
+# LanceDB's engine logs warnings (empty IVF partitions, API deprecations) straight to stderr; the
+# command line reports problems itself. A LANCE_LOG set by the user still wins.
+os.environ.setdefault("LANCE_LOG", "error")
+
+from ..display import escaped  # noqa: E402
+from ..errors import Qwen3RagError  # noqa: E402
+from .commands import COMMANDS  # noqa: E402
+from .parser import build_parser  # noqa: E402
 
 EXPECTED_ERRORS = (Qwen3RagError, OSError, ValueError)  # the user's to fix: no traceback needed
 
@@ -36,12 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise
             detail = str(error) if isinstance(error, EXPECTED_ERRORS) else (
                 f"{type(error).__name__}: {error} (run with --debug for the traceback)")
-            print(f"qwen3-rag: error: {detail}", file=sys.stderr)
+            print(f"qwen3-rag: error: {escaped(detail)}", file=sys.stderr)
             return 1
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001 - warnings API
-    print(f"qwen3-rag: warning: {message}", file=sys.stderr)
+    print(f"qwen3-rag: warning: {escaped(str(message))}", file=sys.stderr)
 
 
 __all__ = ["main"]

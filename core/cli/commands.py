@@ -17,16 +17,19 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
+from ..display import escaped, json_text, plural
 from ..embedder import DEFAULT_EMBEDDING_MODEL, Embedder
 from ..errors import InvalidArgumentError
 from ..evaluation import evaluate, load_beir
 from ..kernels.loading import normalise_source
-from ..local_index import VectorStore, index_settings, update_index
+from ..local_index import IndexStore, index_settings, update_index
+from ..local_index.builder import resolve_roots
 from ..local_index.chunking import check_chunking
 from ..local_index.store import check_same_settings
 from ..presets import resolve_task
-from ..reranker import Reranker, sigmoid
+from ..reranker import DEFAULT_RERANKER_MODEL, Reranker, sigmoid
 from ..validation import check_positive_int
+from .parser import RERANKER_MODEL_VARIABLE
 from .streams import NpyWriter, blocks, field_of, read_records
 
 DEFAULT_CHUNKING = {"chunk_tokens": 512, "overlap": 64, "text_field": "text"}
@@ -43,9 +46,19 @@ def make_embedder(args: argparse.Namespace, model: str, **settings: Any) -> Embe
                     allow_pickle=args.allow_pickle, **settings)
 
 
-def make_reranker(args: argparse.Namespace) -> Reranker:
-    return Reranker(args.reranker_model, device=args.device, dtype=args.dtype, instruction=args.instruction,
-                    batch_tokens=args.batch_tokens, revision=args.reranker_revision, allow_pickle=args.allow_pickle)
+def make_reranker(args: argparse.Namespace, recorded: dict[str, Any] | None = None) -> Reranker:
+    model, revision = reranker_choice(args, recorded or {})
+    return Reranker(model, device=args.device, dtype=args.dtype, instruction=args.instruction,
+                    batch_tokens=args.batch_tokens, revision=revision, allow_pickle=args.allow_pickle)
+
+
+def reranker_choice(args: argparse.Namespace, recorded: dict[str, Any]) -> tuple[str, str | None]:
+    """The reranker and revision: named on the command line, else the index's, else $QWEN3_RAG_RERANKER_MODEL."""
+    if args.reranker_model is not None:
+        return args.reranker_model, args.reranker_revision
+    if recorded.get("reranker_model"):
+        return recorded["reranker_model"], args.reranker_revision or recorded.get("reranker_revision")
+    return os.environ.get(RERANKER_MODEL_VARIABLE) or DEFAULT_RERANKER_MODEL, args.reranker_revision
 
 
 def asked_settings(args: argparse.Namespace, include_instruction: bool) -> dict[str, Any]:
@@ -64,7 +77,7 @@ def asked_settings(args: argparse.Namespace, include_instruction: bool) -> dict[
 
 def recorded_settings(index: Path, asked: dict[str, Any]) -> dict[str, Any]:
     """An existing index's settings, after checking `asked` against them (before any model loads)."""
-    recorded = VectorStore.recorded_settings(index)
+    recorded = IndexStore.recorded_settings(index)
     if recorded:
         check_same_settings(index, recorded, asked)
     return recorded
@@ -73,14 +86,11 @@ def recorded_settings(index: Path, asked: dict[str, Any]) -> dict[str, Any]:
 # ----- index -----
 
 def run_index(args: argparse.Namespace) -> int:
-    roots = [Path(d) for d in args.dirs]
-    for root in roots:
-        if not root.is_dir():
-            raise InvalidArgumentError(f"DIR {str(root)!r} is not a folder")
+    roots = resolve_roots([Path(d) for d in args.dirs])
     index = Path(args.index)
     chunking = {"chunk_tokens": args.chunk_tokens, "overlap": args.overlap, "text_field": args.text_field}
     asked = asked_settings(args, include_instruction=True) | {k: v for k, v in chunking.items() if v is not None}
-    recorded = recorded_settings(index, asked)
+    recorded = {} if args.rebuild else recorded_settings(index, asked)  # a damaged index's are not read
     chunking = {k: asked.get(k, recorded.get(k, default)) for k, default in DEFAULT_CHUNKING.items()}
     check_chunking(chunking["chunk_tokens"], chunking["overlap"])  # before the index directory is made
     embedder = make_embedder(
@@ -89,8 +99,12 @@ def run_index(args: argparse.Namespace) -> int:
         instruction=args.instruction or recorded.get("instruction"),
         symmetric=recorded.get("symmetric"),  # a recorded instruction is a sentence, not the preset that set this
     )
-    with VectorStore.create_or_open(index, index_settings(embedder, **chunking)) as store:
-        report = update_index(store, roots, embedder, progress=not args.quiet, **chunking)
+    reranker, reranker_revision = reranker_choice(args, recorded)
+    settings = index_settings(embedder, **chunking, reranker={"reranker_model": normalise_source(reranker),
+                                                              "reranker_revision": reranker_revision})
+    with IndexStore.create_or_open(index, settings, rebuild=args.rebuild) as store:
+        report = update_index(store, roots, embedder, progress=not args.quiet, follow_symlinks=args.follow_symlinks,
+                              **chunking)
         say(args, report.summary(store))
     return 0
 
@@ -103,7 +117,7 @@ def run_search(args: argparse.Namespace) -> int:
     if not args.no_rerank and candidates < top_k:
         raise InvalidArgumentError(f"--candidates={candidates} must be at least --top-k={top_k}")
     started = time.perf_counter()
-    with VectorStore.open(args.index) as store:
+    with IndexStore.open(args.index) as store:
         recorded = store.settings
         # Documents carry the instruction only in a symmetric index; otherwise a query may use its own.
         store.check_settings(asked_settings(args, include_instruction=recorded["symmetric"]))
@@ -112,32 +126,41 @@ def run_search(args: argparse.Namespace) -> int:
                                  instruction=args.instruction or recorded["instruction"],
                                  symmetric=recorded["symmetric"])
         query = embedder.embed_queries([args.question])[0]
-        hits = store.search(query, top_k if args.no_rerank else candidates)
+        found = store.search(query, top_k if args.no_rerank else candidates,
+                             text=args.question if args.hybrid else None)
+    hits = found.hits
     results = [{"score": h.score, "similarity": h.score, "hit": h} for h in hits[:top_k]]
     if not args.no_rerank and hits:
-        ranked = make_reranker(args).rerank(args.question, [h.text for h in hits], top_k=top_k)
+        ranked = make_reranker(args, recorded).rerank(args.question, [h.text for h in hits], top_k=top_k)
         results = [{"score": r.score, "similarity": hits[r.index].score, "hit": hits[r.index]} for r in ranked]
     if args.json:
-        print(json.dumps({"question": args.question, "reranked": not args.no_rerank, "results": [
-            {"rank": rank, "score": r["score"], "similarity": r["similarity"], "path": r["hit"].path,
+        print(json_text({"question": args.question, "reranked": not args.no_rerank, "hybrid": found.hybrid,
+                         "exact": found.exact, "index_version": found.version, "results": [
+            {"rank": rank, "score": r["score"], "similarity": r["similarity"], "path": _shown_path(r["hit"].path),
              "start_line": r["hit"].start_line, "end_line": r["hit"].end_line, "text": r["hit"].text}
-            for rank, r in enumerate(results, start=1)]}, ensure_ascii=False))
+            for rank, r in enumerate(results, start=1)]}))
     else:
         for rank, r in enumerate(results, start=1):
             hit = r["hit"]
-            print(f"{rank}. {r['score']:.4f}  {_shown_path(hit.path)}:{hit.start_line}-{hit.end_line}")
+            print(f"{rank}. {r['score']:.4f}  {escaped(_shown_path(hit.path))}:{hit.start_line}-{hit.end_line}")
             print(f"   {_snippet(hit.text)}")
-    say(args, f"{len(results)} results from {len(hits)} candidates ({time.perf_counter() - started:.2f} s)")
+    recall = ("hybrid" if found.hybrid else "embedding") + (" exact" if found.exact else " approximate (ANN)")
+    say(args, f"{plural(len(results), 'result')} from {plural(len(hits), 'candidate')}, {recall} recall "
+              f"({time.perf_counter() - started:.2f} s)")
     return 0
 
 
 def _shown_path(path: str) -> str:
-    relative = os.path.relpath(path)
+    """Relative to the working folder when under it, else absolute: the same in text and JSON output."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # not a path this platform can relate (a damaged or planted index's string)
+        return path
     return path if relative.startswith("..") else relative
 
 
 def _snippet(text: str, width: int = 160) -> str:
-    flat = " ".join(text.split())
+    flat = escaped(" ".join(text.split()))
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
@@ -167,7 +190,7 @@ def _jsonl_output(path: str) -> Iterator[IO[str]]:
 
 
 def _jsonl_line(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False) + "\n"
+    return json_text(record) + "\n"
 
 
 @contextlib.contextmanager

@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--index", default=DEFAULT_INDEX, metavar="PATH",
                        help=f"index directory (default: {DEFAULT_INDEX} in the current directory)")
 
-    index = commands.add_parser("index", parents=[embedding, where], help="index (or update the index of) folders",
+    index = commands.add_parser("index", parents=[embedding, reranking, where],
+                                help="index (or update the index of) folders",
                                 description="Chunk, embed and store the text files under DIR; re-running "
                                             "updates changed files, skips unchanged ones and drops deleted ones.")
     index.add_argument("dirs", nargs="+", metavar="DIR", help="folder(s) to index")
@@ -39,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--overlap", type=int, default=None,
                        help="tokens shared by consecutive chunks (default 64; an existing index keeps its own)")
     index.add_argument("--text-field", default=None, help="field holding the text in .jsonl files (default 'text')")
+    index.add_argument("--follow-symlinks", action="store_true",
+                       help="follow symbolic links whose target lies inside the folders being indexed "
+                            "(links leading out of them are never followed)")
+    index.add_argument("--rebuild", action="store_true",
+                       help="delete the index's own files first and build it anew (after damage, or to change "
+                            "settings)")
 
     search = commands.add_parser("search", parents=[embedding, reranking, where], help="ask a question of an index",
                                  description="Embed the question, take the top candidates by dot product, "
@@ -48,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("-n", "--candidates", type=int, default=50,
                         help="chunks taken by embedding similarity and passed to the reranker (default 50)")
     search.add_argument("--no-rerank", action="store_true", help="rank by embedding similarity only")
+    search.add_argument("--hybrid", action="store_true",
+                        help="recall candidates by embedding and by full text (BM25), fused by reciprocal rank")
     search.add_argument("--json", action="store_true", help="print the results as one JSON object")
 
     embed = commands.add_parser("embed", parents=[embedding], help="embed lines of text or JSONL records",
@@ -104,9 +113,9 @@ def _embedding_options() -> argparse.ArgumentParser:
 
 def _reranker_options() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False)
-    options.add_argument("--reranker-model", default=os.environ.get(RERANKER_MODEL_VARIABLE, DEFAULT_RERANKER_MODEL),
-                         help=f"hub id or local directory (default: ${RERANKER_MODEL_VARIABLE}, "
-                              f"else {DEFAULT_RERANKER_MODEL})")
+    options.add_argument("--reranker-model", default=None,
+                         help=f"hub id or local directory (default: the index's reranker, else "
+                              f"${RERANKER_MODEL_VARIABLE}, else {DEFAULT_RERANKER_MODEL})")
     options.add_argument("--reranker-revision", default=None, help="hub revision of the reranker")
     return options
 

@@ -12,11 +12,14 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from ..display import plural
 from ..embedder import Embedder
+from ..errors import InvalidArgumentError
 from ..tokenization import plain_text_tokenizer
 from .chunking import Chunk, check_chunking, chunk_section
-from .files import is_indexable, read_file, walk
-from .store import FileRecord, FileUpdate, VectorStore
+from .files import MALFORMED_RECORD, MAX_FILE_BYTES, RECORD_WITHOUT_TEXT, UNREADABLE, Walk, is_indexable, read_file
+from .search import VECTOR_INDEX_FROM
+from .store import FileRecord, FileUpdate, IndexStore
 
 WRITE_EVERY_CHUNKS = 256  # chunks embedded per durable write: what a crash can cost, at most
 
@@ -29,25 +32,24 @@ class IndexReport:
     unchanged: int = 0
     removed: int = 0
     chunks: int = 0  # chunks embedded by this run
-    skipped: Counter[str] = field(default_factory=Counter)  # "binary" / "unreadable" -> files
-    records_without_text: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)  # reason -> files, folders or JSONL records
     other_files: int = 0  # files whose type is not indexed
     seconds: float = 0.0
 
-    def summary(self, store: VectorStore) -> str:
-        parts = [f"{self.indexed} files indexed ({self.chunks} chunks)", f"{self.unchanged} unchanged",
-                 f"{self.removed} removed"]
-        parts += [f"{count} {reason} skipped" for reason, count in sorted(self.skipped.items())]
-        if self.records_without_text:
-            parts.append(f"{self.records_without_text} JSONL records without text skipped")
+    def summary(self, store: IndexStore) -> str:
+        parts = [f"{plural(self.indexed, 'file')} indexed ({plural(self.chunks, 'chunk')})",
+                 f"{self.unchanged} unchanged", f"{self.removed} removed"]
+        parts += [f"{count} skipped ({reason})" for reason, count in sorted(self.skipped.items()) if count]
         if self.other_files:
-            parts.append(f"{self.other_files} files of other types ignored")
-        return (", ".join(parts) + f"; index holds {store.file_count()} files, {store.chunk_count()} chunks"
-                f" ({self.seconds:.1f} s)")
+            parts.append(f"{plural(self.other_files, 'file')} of other types ignored")
+        return (", ".join(parts) + f"; index holds {plural(store.file_count(), 'file')}, "
+                f"{plural(store.chunk_count(), 'chunk')} ({self.seconds:.1f} s)")
 
 
-def index_settings(embedder: Embedder, chunk_tokens: int, overlap: int, text_field: str) -> dict[str, Any]:
-    """What the vectors depend on: an index refuses to be extended or searched with anything else."""
+def index_settings(embedder: Embedder, chunk_tokens: int, overlap: int, text_field: str,
+                   reranker: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """What the vectors depend on (an index refuses to be extended or searched with anything else),
+    and the reranker that a plain `qwen3-rag search` uses."""
     return {
         "embedding_model": embedder.model.key.source,
         "revision": embedder.model.key.revision,
@@ -58,42 +60,61 @@ def index_settings(embedder: Embedder, chunk_tokens: int, overlap: int, text_fie
         "chunk_tokens": chunk_tokens,
         "overlap": overlap,
         "text_field": text_field,
+        **(reranker or {}),
     }
 
 
-def update_index(store: VectorStore, roots: Sequence[Path], embedder: Embedder, *, chunk_tokens: int,
-                 overlap: int, text_field: str = "text", progress: bool = True) -> IndexReport:
+def resolve_roots(roots: Sequence[Path]) -> list[Path]:
+    """Each folder to index as an absolute path with links resolved (the user named it; we may follow it)."""
+    resolved = []
+    for root in roots:
+        if not root.is_dir():
+            raise InvalidArgumentError(f"DIR {str(root)!r} is not a folder")
+        real = Path(os.path.realpath(root))
+        try:
+            str(real).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidArgumentError(f"DIR {str(root)!r}: its path is not valid UTF-8; rename it") from None
+        resolved.append(real)
+    return resolved
+
+
+def update_index(store: IndexStore, roots: Sequence[Path], embedder: Embedder, *, chunk_tokens: int,
+                 overlap: int, text_field: str = "text", progress: bool = True, follow_symlinks: bool = False,
+                 max_file_bytes: int = MAX_FILE_BYTES, vector_index_from: int = VECTOR_INDEX_FROM) -> IndexReport:
     """Make the index match the indexable files under `roots` now.
 
     Files whose size and modification time are unchanged are not read again; files whose bytes
-    are unchanged are not embedded again. Work is written every `WRITE_EVERY_CHUNKS` chunks, so an
-    interrupted run keeps what it finished and a re-run picks up the rest.
+    are unchanged are not embedded again. Work is committed every `WRITE_EVERY_CHUNKS` chunks, so
+    an interrupted run keeps what it finished and a re-run picks up the rest.
     """
     check_chunking(chunk_tokens, overlap)
     started, report = time.perf_counter(), IndexReport()
+    roots = resolve_roots(roots)
+    walk = Walk(roots, follow_symlinks)
     known = store.files()
     seen: set[str] = set()
     to_read: list[tuple[Path, FileRecord]] = []
-    for root in roots:
-        for path in walk(root):
-            if not is_indexable(path):
-                report.other_files += 1
-                continue
-            try:
-                info = path.stat()
-            except OSError:  # removed or made unreachable while we walked
-                report.skipped["unreadable"] += 1
-                continue
-            record = FileRecord(str(path.resolve()), "", info.st_size, info.st_mtime_ns)
-            seen.add(record.path)
-            old = known.get(record.path)
-            if old is not None and (old.size, old.mtime_ns) == (record.size, record.mtime_ns):
-                report.unchanged += 1
-            else:
-                to_read.append((path, record))
+    for path in walk.files():
+        if not is_indexable(path):
+            report.other_files += 1
+            continue
+        try:
+            info = os.stat(path, follow_symlinks=follow_symlinks)
+        except OSError:  # removed or made unreachable while we walked
+            report.skipped[UNREADABLE] += 1
+            continue
+        record = FileRecord(str(path), "", info.st_size, info.st_mtime_ns)
+        seen.add(record.path)
+        old = known.get(record.path)
+        if old is not None and (old.size, old.mtime_ns) == (record.size, record.mtime_ns):
+            report.unchanged += 1
+        else:
+            to_read.append((path, record))
+    report.skipped.update(walk.skipped)
 
-    resolved_roots = [str(root.resolve()) for root in roots]  # once, not once per known file
-    gone = [path for path in known if _under_any(path, resolved_roots) and path not in seen]
+    # Files under these roots that the walk no longer reaches: deleted, hidden, or now behind a link.
+    gone = [path for path in known if _under_any(path, roots) and path not in seen]
     store.remove(gone)
     report.removed = len(gone)
 
@@ -102,7 +123,7 @@ def update_index(store: VectorStore, roots: Sequence[Path], embedder: Embedder, 
     touched: list[FileRecord] = []
     with tqdm(total=len(to_read), desc="Indexing", unit="file", disable=not progress) as bar:
         for path, record in to_read:
-            content = read_file(path, text_field)
+            content = read_file(path, text_field, follow_symlinks, max_file_bytes)
             record = FileRecord(record.path, content.sha256, record.size, record.mtime_ns)
             old = known.get(record.path)
             bar.update(1)
@@ -112,7 +133,8 @@ def update_index(store: VectorStore, roots: Sequence[Path], embedder: Embedder, 
                     store.remove([record.path])
                     report.removed += 1
                 continue
-            report.records_without_text += content.records_without_text
+            report.skipped[RECORD_WITHOUT_TEXT] += content.records_without_text
+            report.skipped[MALFORMED_RECORD] += content.records_malformed
             if old is not None and old.sha256 == record.sha256:
                 touched.append(record)
                 report.unchanged += 1
@@ -120,17 +142,16 @@ def update_index(store: VectorStore, roots: Sequence[Path], embedder: Embedder, 
             chunks = [c for s in content.sections for c in chunk_section(s, tokenizer, chunk_tokens, overlap)]
             pending.append((record, chunks))
             if sum(len(c) for _, c in pending) >= WRITE_EVERY_CHUNKS:
-                _embed_and_write(store, embedder, pending, report)
-        _embed_and_write(store, embedder, pending, report)
-    store.touch(touched)
-    if store.garbage_rows() > store.chunk_count():
-        store.compact()
+                _embed_and_write(store, embedder, pending, known, report)
+        _embed_and_write(store, embedder, pending, known, report)
+    store.record(touched)
+    store.optimize(vector_index_from)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _embed_and_write(store: VectorStore, embedder: Embedder, pending: list[tuple[FileRecord, list[Chunk]]],
-                     report: IndexReport) -> None:
+def _embed_and_write(store: IndexStore, embedder: Embedder, pending: list[tuple[FileRecord, list[Chunk]]],
+                     known: dict[str, FileRecord], report: IndexReport) -> None:
     if not pending:
         return
     texts = [chunk.text for _, chunks in pending for chunk in chunks]
@@ -139,11 +160,12 @@ def _embed_and_write(store: VectorStore, embedder: Embedder, pending: list[tuple
     for record, chunks in pending:
         updates.append(FileUpdate(record, chunks, vectors[start:start + len(chunks)]))
         start += len(chunks)
-    store.write(updates)
+    store.write(updates, known=known)
     report.indexed += len(pending)
     report.chunks += len(texts)
     pending.clear()
 
 
-def _under_any(path: str, resolved_roots: Sequence[str]) -> bool:
-    return any(os.path.commonpath([path, root]) == root for root in resolved_roots)
+def _under_any(path: str, roots: Sequence[Path]) -> bool:
+    """String prefixes, not path functions: a path read from the index is a string from disk, never opened."""
+    return any(path == str(root) or path.startswith(str(root).rstrip(os.sep) + os.sep) for root in roots)

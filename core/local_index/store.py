@@ -1,48 +1,68 @@
-"""The on-disk index: chunks, file hashes and settings in SQLite, vectors in a flat float32 file.
+"""The index's tables in LanceDB: `chunks`, which search reads, and `files`, which the next run compares.
 
-Crash safety comes from the order of writes. New vectors are appended to the vector file and
-fsynced first; only then does one SQLite transaction point chunks at those rows. A crash before
-the commit leaves unreferenced rows at the end of the file, which the next writer cuts off; a
-crash after it leaves a complete state. Rows of replaced files become garbage that `compact()`
-rewrites away under a new file name, switched to in one transaction.
+LanceDB gives what a hand-made store got wrong: every write is an atomic, versioned commit (a
+killed writer leaves the last committed version), and a reader works on the version it opened
+while a writer adds, deletes, compacts or indexes. Chunk rows hold their text, vector and place
+together, so a hit can never pair one chunk's text with another's score.
+
+Invariant kept across crashes: every chunk's file has a row in `files`. A file's chunks are
+written before its row, so a run killed in between leaves chunks without a row; the next writer
+deletes those before it reads `files`, and the file is indexed again. Rows are selected by
+`file_id`, a number derived from the path, so no path ever appears inside a filter expression.
 """
 
 from __future__ import annotations
 
-import fcntl
+import hashlib
 import json
 import os
-import sqlite3
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import lancedb
 import numpy as np
+import pyarrow as pa
 from numpy.typing import NDArray
 
+from ..display import escaped, quoted
 from ..errors import InvalidArgumentError, LocalIndexError
 from .chunking import Chunk
+from .folder import WriteLock, check_folder, clear_folder, make_folder, rebuild_hint
+from .search import Found, ensure_indexes, search_table
 
-FORMAT_VERSION = 1
-DATABASE = "index.sqlite"
-LOCK = "write.lock"
-SCORE_BLOCK_ROWS = 32768  # rows scored per matrix product, so a search never holds two copies of the file
+FORMAT_VERSION = 2
+SETTINGS_KEY = b"qwen3_rag.settings"
+# Old versions stay readable this long after a newer one is committed, for searches that opened them.
+KEEP_OLD_VERSIONS = timedelta(minutes=10)
+LANCE_ERRORS = (RuntimeError, OSError, ValueError, pa.ArrowException)  # how LanceDB reports a bad table
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS files (
-    id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, sha256 TEXT NOT NULL,
-    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
-    row INTEGER NOT NULL, start_line INTEGER NOT NULL, end_line INTEGER NOT NULL, text TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks(file_id);
-CREATE INDEX IF NOT EXISTS chunks_by_row ON chunks(row);
-"""
+METADATA_TYPE = pa.struct([("path", pa.string()), ("chunk", pa.int32()), ("start_line", pa.int32()),
+                           ("end_line", pa.int32())])
+FILES_SCHEMA = pa.schema([pa.field("file_id", pa.int64(), nullable=False), pa.field("path", pa.string()),
+                          pa.field("sha256", pa.string()), pa.field("size", pa.int64()),
+                          pa.field("mtime_ns", pa.int64())])
+
+
+def chunks_schema(dim: int, settings: Mapping[str, Any] | None = None) -> pa.Schema:
+    """`id`, `text`, `vector` and a `metadata` struct: the columns LangChain's LanceDB store reads."""
+    schema = pa.schema([
+        pa.field("id", pa.string(), nullable=False),  # "<path>#<chunk number>"
+        pa.field("file_id", pa.int64(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("vector", pa.list_(pa.float32(), dim), nullable=False),
+        pa.field("metadata", METADATA_TYPE, nullable=False),
+    ])
+    if settings is None:
+        return schema
+    return schema.with_metadata({SETTINGS_KEY: json.dumps({**settings, "format_version": FORMAT_VERSION})})
+
+
+def file_id(path: str) -> int:
+    """A 63-bit number for a path: rows are found by it, never by quoting a stranger's file name."""
+    return int.from_bytes(hashlib.sha256(path.encode("utf-8", "surrogatepass")).digest()[:8], "big") >> 1
 
 
 @dataclass(frozen=True)
@@ -62,250 +82,205 @@ class FileUpdate:
     vectors: NDArray[np.float32]
 
 
-@dataclass(frozen=True)
-class Hit:
-    score: float
-    path: str
-    start_line: int
-    end_line: int
-    text: str
+class IndexStore:
+    """One index folder. `IndexStore.open` to search (never writes), `IndexStore.create_or_open` to write."""
 
-
-class VectorStore:
-    """One index directory. Open with `VectorStore.create_or_open` to write, `VectorStore.open` to read."""
-
-    def __init__(self, directory: Path, connection: sqlite3.Connection, lock_file: Any | None):
+    def __init__(self, directory: Path, chunks: Any, files: Any | None = None, lock: WriteLock | None = None):
         self.directory = directory
-        self.db = connection
-        self._lock_file = lock_file
-        self.settings = _settings(connection)
-        if "dim" not in self.settings:  # the first run was stopped before it recorded its settings
-            connection.close()
-            raise LocalIndexError(f"the index at {directory} holds nothing yet; run qwen3-rag index again")
+        self.chunks, self.files_table, self._lock = chunks, files, lock
+        self.settings = self._read_settings()
         self.dim: int = self.settings["dim"]
 
     # ----- opening -----
 
     @classmethod
-    def open(cls, directory: str | os.PathLike[str]) -> VectorStore:
-        """Open an existing index for searching (never writes; safe while an indexer runs)."""
+    def open(cls, directory: str | os.PathLike[str]) -> IndexStore:
+        """Open an existing index for searching, at its latest committed version."""
         directory = Path(directory)
-        if not (directory / DATABASE).is_file():
-            raise LocalIndexError(f"no index at {directory}; build one with: qwen3-rag index DIR --index {directory}")
-        # Not mode=ro: after a writer is killed, the first reader may have to recover the WAL, which
-        # a read-only connection cannot do. query_only keeps this connection from writing anything else.
-        connection = sqlite3.connect(directory / DATABASE, check_same_thread=False)
-        connection.execute("PRAGMA query_only = ON")
-        return cls(directory, connection, None)
+        if not check_folder(directory):
+            raise LocalIndexError(f"no index at {quoted(directory)}; build one with: qwen3-rag index DIR "
+                                  f"--index {quoted(directory)}")
+        return cls(directory, _open_table(_connect(directory), "chunks", directory))
 
     @staticmethod
     def recorded_settings(directory: str | os.PathLike[str]) -> dict[str, Any]:
-        """The settings an index was built with; empty when there is no index (or it never got that far)."""
-        path = Path(directory) / DATABASE
-        if not path.is_file():
+        """The settings an index was built with; empty when there is no index yet."""
+        directory = Path(directory)
+        if not check_folder(directory) or not _has_versions(directory / "chunks.lance"):
             return {}
-        connection = sqlite3.connect(path)
-        try:
-            return _settings(connection)
-        finally:
-            connection.close()
+        with IndexStore.open(directory) as store:
+            return dict(store.settings)
 
     @classmethod
-    def create_or_open(cls, directory: str | os.PathLike[str], settings: Mapping[str, Any]) -> VectorStore:
-        """Open for writing, creating the index with `settings` if it does not exist yet.
+    def create_or_open(cls, directory: str | os.PathLike[str], settings: Mapping[str, Any], *,
+                       rebuild: bool = False) -> IndexStore:
+        """Open for writing (one writer at a time), creating the index with `settings` if needed.
 
-        An existing index must have been built with the same `settings`; one writer at a time.
+        An existing index must have been built with the same `settings`. `rebuild` first deletes
+        the index's own tables (and nothing else), e.g. after damage.
         """
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        lock_file = open(directory / LOCK, "w")  # noqa: SIM115 - held for the store's lifetime
+        make_folder(directory)
+        lock = WriteLock(directory)
         try:
-            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock_file.close()
-            raise LocalIndexError(f"another qwen3-rag process is writing the index at {directory}") from None
-        connection = sqlite3.connect(directory / DATABASE, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode=WAL")  # readers keep searching while we write
-        connection.execute("PRAGMA foreign_keys=ON")
-        with connection:
-            connection.executescript(_SCHEMA)
-            if connection.execute("SELECT COUNT(*) FROM meta").fetchone()[0] == 0:
-                stored = {**settings, "format_version": FORMAT_VERSION, "vectors_file": _new_vectors_name()}
-                connection.executemany("INSERT INTO meta VALUES (?, ?)",
-                                       [(k, json.dumps(v)) for k, v in stored.items()])
-        store = cls(directory, connection, lock_file)
-        store.check_settings(settings)
-        store._recover()
-        return store
+            if rebuild:
+                clear_folder(directory)
+            check_folder(directory)
+            db = _connect(directory)
+            if not _has_versions(directory / "chunks.lance"):  # new, or killed before its first commit
+                if _has_versions(directory / "files.lance"):  # made after chunks: its versions were lost
+                    raise damaged_error(directory, "the chunks table has no committed version")
+                clear_folder(directory)
+                chunks = db.create_table("chunks", schema=chunks_schema(settings["dim"], settings))
+            else:
+                chunks = _open_table(db, "chunks", directory)
+            files = (_open_table(db, "files", directory) if _has_versions(directory / "files.lance")
+                     else db.create_table("files", schema=FILES_SCHEMA, exist_ok=True))
+            store = cls(directory, chunks, files, lock)
+            store.check_settings(settings)
+            store._check_files_schema()
+            store._drop_orphans()
+            return store
+        except BaseException:
+            lock.release()
+            raise
 
     def check_settings(self, wanted: Mapping[str, Any]) -> None:
         """Refuse to mix vectors: every setting in `wanted` must equal the one the index was built with."""
-        if self.settings.get("format_version") != FORMAT_VERSION:
-            raise LocalIndexError(f"the index at {self.directory} has format {self.settings.get('format_version')}; "
-                                  f"this qwen3-rag reads format {FORMAT_VERSION}; rebuild it in a new directory")
         check_same_settings(self.directory, self.settings, wanted)
 
     def close(self) -> None:
-        self.db.close()
-        if self._lock_file is not None:
-            self._lock_file.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
-    def __enter__(self) -> VectorStore:
+    def __enter__(self) -> IndexStore:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # ----- vector file -----
+    # ----- checks -----
 
-    @property
-    def _vectors_path(self) -> Path:
-        return self.directory / self.settings["vectors_file"]
+    def damaged(self, problem: object) -> LocalIndexError:
+        return damaged_error(self.directory, problem)
 
-    @property
-    def _row_bytes(self) -> int:
-        return self.dim * 4
+    def _read_settings(self) -> dict[str, Any]:
+        try:
+            schema = self.chunks.schema
+            settings = json.loads((schema.metadata or {})[SETTINGS_KEY])
+            dim = settings["dim"]
+        except (KeyError, TypeError, ValueError) as error:
+            raise self.damaged(f"its settings are missing or unreadable: {type(error).__name__}") from None
+        if settings.get("format_version") != FORMAT_VERSION:
+            raise LocalIndexError(f"the index at {quoted(self.directory)} has format "
+                                  f"{settings.get('format_version')!r} and this qwen3-rag reads format "
+                                  f"{FORMAT_VERSION}; {rebuild_hint(self.directory)}")
+        if not isinstance(dim, int) or isinstance(dim, bool) or not 0 < dim <= 65536 or \
+                not schema.equals(chunks_schema(dim)):
+            raise self.damaged("its chunks table does not have the columns qwen3-rag writes")
+        return settings
 
-    def _file_rows(self) -> int:
-        path = self._vectors_path
-        return path.stat().st_size // self._row_bytes if path.exists() else 0
+    def _check_files_schema(self) -> None:
+        if not self.files_table.schema.equals(FILES_SCHEMA):
+            raise self.damaged("its files table does not have the columns qwen3-rag writes")
 
-    def _recover(self) -> None:
-        """Cut rows no chunk points at off the end (left by a crash), and delete stale vector files."""
-        last = self.db.execute("SELECT MAX(row) FROM chunks").fetchone()[0]
-        keep_bytes = (0 if last is None else last + 1) * self._row_bytes
-        with open(self._vectors_path, "ab") as vectors:
-            if vectors.tell() > keep_bytes:
-                vectors.truncate(keep_bytes)
-        for stale in self.directory.glob("vectors-*.f32"):
-            if stale.name != self.settings["vectors_file"]:
-                stale.unlink()
+    def _drop_orphans(self) -> None:
+        """Delete chunks whose file has no row (a run killed between the two writes), reading every fragment."""
+        try:
+            in_chunks = set(self._column(self.chunks, "file_id"))
+            orphans = in_chunks - set(self._column(self.files_table, "file_id"))
+        except LANCE_ERRORS as error:
+            raise self.damaged(error) from None
+        if orphans:
+            self.chunks.delete(_id_filter(orphans))
 
-    def _append(self, vectors: NDArray[np.float32]) -> int:
-        """Append rows durably and return the first new row number."""
-        first = self._file_rows()
-        with open(self._vectors_path, "ab") as out:
-            out.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
-            out.flush()
-            os.fsync(out.fileno())
-        return first
-
-    def _matrix(self) -> NDArray[np.float32]:
-        rows = self._file_rows()
-        if rows == 0:
-            return np.empty((0, self.dim), dtype=np.float32)
-        return np.memmap(self._vectors_path, dtype=np.float32, mode="r", shape=(rows, self.dim))
+    @staticmethod
+    def _column(table: Any, name: str) -> list[Any]:
+        return table.search().select([name]).limit(None).to_arrow().column(name).to_pylist()
 
     # ----- writing -----
 
     def files(self) -> dict[str, FileRecord]:
-        rows = self.db.execute("SELECT path, sha256, size, mtime_ns FROM files")
-        return {path: FileRecord(path, sha, size, mtime) for path, sha, size, mtime in rows}
+        rows = self.files_table.to_arrow().to_pylist() if self.files_table.count_rows() else []
+        return {row["path"]: FileRecord(row["path"], row["sha256"], row["size"], row["mtime_ns"]) for row in rows}
 
-    def write(self, updates: Iterable[FileUpdate]) -> None:
-        """Replace these files' chunks and vectors in one durable step."""
+    def write(self, updates: Iterable[FileUpdate], known: Iterable[str] = ()) -> None:
+        """Replace these files' chunks, then record the files; `known` are the paths that had chunks before."""
         updates = list(updates)
         for update in updates:
             if update.vectors.shape != (len(update.chunks), self.dim):
                 raise InvalidArgumentError(f"{update.record.path}: {len(update.chunks)} chunks need vectors of "
                                            f"shape ({len(update.chunks)}, {self.dim}), got {update.vectors.shape}")
-        all_vectors = [u.vectors for u in updates if len(u.chunks)]
-        row = self._append(np.concatenate(all_vectors)) if all_vectors else 0
-        with self.db:
-            for update in updates:
-                record = update.record
-                self.db.execute("DELETE FROM files WHERE path = ?", (record.path,))
-                file_id = self.db.execute("INSERT INTO files (path, sha256, size, mtime_ns) VALUES (?, ?, ?, ?)",
-                                          (record.path, record.sha256, record.size, record.mtime_ns)).lastrowid
-                self.db.executemany(
-                    "INSERT INTO chunks (file_id, row, start_line, end_line, text) VALUES (?, ?, ?, ?, ?)",
-                    [(file_id, row + i, c.start_line, c.end_line, c.text) for i, c in enumerate(update.chunks)],
-                )
-                row += len(update.chunks)
+        replaced = set(known) & {u.record.path for u in updates}
+        if replaced:
+            self.chunks.delete(_id_filter(file_id(path) for path in replaced))
+        rows = _chunk_rows(updates, self.dim, self.chunks.schema)
+        if rows.num_rows:
+            self.chunks.add(rows)
+        self.record([u.record for u in updates])
 
-    def touch(self, records: Iterable[FileRecord]) -> None:
-        """Record a new size/mtime for files whose content is unchanged, so they are not re-read next time."""
-        with self.db:
-            self.db.executemany("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?",
-                                [(r.size, r.mtime_ns, r.path) for r in records])
+    def record(self, records: Sequence[FileRecord]) -> None:
+        """Insert or update these files' rows (size and time too, so unchanged files are not read again)."""
+        if records:
+            table = pa.table({"file_id": [file_id(r.path) for r in records], "path": [r.path for r in records],
+                              "sha256": [r.sha256 for r in records], "size": [r.size for r in records],
+                              "mtime_ns": [r.mtime_ns for r in records]}, schema=FILES_SCHEMA)
+            self.files_table.merge_insert("file_id").when_matched_update_all().when_not_matched_insert_all() \
+                .execute(table)
 
     def remove(self, paths: Iterable[str]) -> None:
-        with self.db:
-            self.db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in paths])
+        """Forget these files: chunks first, so no chunk is ever left without its file's row."""
+        ids = {file_id(path) for path in paths}
+        if ids:
+            self.chunks.delete(_id_filter(ids))
+            self.files_table.delete(_id_filter(ids))
 
-    def garbage_rows(self) -> int:
-        return self._file_rows() - self.chunk_count()
-
-    def compact(self) -> None:
-        """Rewrite the vector file with only the rows chunks point at, then switch to it atomically."""
-        pairs = self.db.execute("SELECT id, row FROM chunks ORDER BY row").fetchall()
-        old_matrix, old_path = self._matrix(), self._vectors_path
-        new_name = _new_vectors_name()
-        with open(self.directory / new_name, "wb") as out:
-            for start in range(0, len(pairs), SCORE_BLOCK_ROWS):
-                rows = [row for _, row in pairs[start:start + SCORE_BLOCK_ROWS]]
-                out.write(np.ascontiguousarray(old_matrix[rows]).tobytes())
-            out.flush()
-            os.fsync(out.fileno())
-        del old_matrix
-        with self.db:
-            self.db.executemany("UPDATE chunks SET row = ? WHERE id = ?",
-                                [(new_row, chunk_id) for new_row, (chunk_id, _) in enumerate(pairs)])
-            self.db.execute("UPDATE meta SET value = ? WHERE key = 'vectors_file'", (json.dumps(new_name),))
-        self.settings["vectors_file"] = new_name
-        old_path.unlink(missing_ok=True)
+    def optimize(self, vector_index_from: int) -> None:
+        """Compact small commits, keep the full-text (and, from `vector_index_from` chunks, vector) index current."""
+        ensure_indexes(self.chunks, vector_index_from)
+        for table in (self.chunks, self.files_table):
+            table.optimize(cleanup_older_than=KEEP_OLD_VERSIONS)
 
     # ----- reading -----
 
     def chunk_count(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return self.chunks.count_rows()
 
     def file_count(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+        if self.files_table is not None:
+            return self.files_table.count_rows()
+        return len(set(self._column(self.chunks, "file_id")))
 
-    def search(self, query: NDArray[np.float32], top_n: int) -> list[Hit]:
-        """The `top_n` chunks by dot product with `query`, best first (ties: lower row first)."""
+    @property
+    def version(self) -> int:
+        return self.chunks.version
+
+    def search(self, query: NDArray[np.float32], top_n: int, text: str | None = None) -> Found:
+        """The best `top_n` chunks for `query` (and, for hybrid recall, `text`) in one committed version.
+
+        A search that loses a race with a writer's clean-up of old versions runs again on the newest
+        version; a failure on an unchanged version is damage, reported as such.
+        """
         if query.shape != (self.dim,):
             raise InvalidArgumentError(f"query vector must have shape ({self.dim},), got {query.shape}")
-        live, matrix = self._snapshot()
-        if live.size == 0:
-            return []
-        scores = np.concatenate([matrix[i:i + SCORE_BLOCK_ROWS] @ query
-                                 for i in range(0, matrix.shape[0], SCORE_BLOCK_ROWS)])[live]
-        top = min(top_n, live.size)
-        best = np.argpartition(-scores, top - 1)[:top]
-        best = best[np.lexsort((live[best], -scores[best]))]
-        return [self._hit(int(live[i]), float(scores[i])) for i in best]
-
-    def _snapshot(self) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-        """Live rows and the vector matrix as of one read transaction, so the two agree."""
-        try:
-            return self._read_snapshot()
-        except FileNotFoundError:  # a compaction switched files between our reads; its new name is committed
-            return self._read_snapshot()
-
-    def _read_snapshot(self) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-        self.db.execute("BEGIN")
-        try:
-            self.settings["vectors_file"] = json.loads(
-                self.db.execute("SELECT value FROM meta WHERE key = 'vectors_file'").fetchone()[0])
-            live = np.fromiter((row for (row,) in self.db.execute("SELECT row FROM chunks")), dtype=np.int64)
-            return live, self._matrix()  # memmap opens the file now; a later unlink cannot pull it away
-        finally:
-            self.db.execute("COMMIT")
-
-    def _hit(self, row: int, score: float) -> Hit:
-        path, start, end, text = self.db.execute(
-            "SELECT files.path, start_line, end_line, text FROM chunks JOIN files ON files.id = chunks.file_id "
-            "WHERE row = ?", (row,)).fetchone()
-        return Hit(score, path, start, end, text)
+        for attempt in range(2):
+            version = self.chunks.version
+            try:
+                return search_table(self.chunks, query, top_n, text, self.damaged)
+            except LANCE_ERRORS as error:
+                self.chunks.checkout_latest()
+                if attempt or self.chunks.version == version:
+                    raise self.damaged(error) from None
+        raise AssertionError("unreachable")
 
     def vectors_by_chunk(self) -> dict[tuple[str, int, int, str], NDArray[np.float32]]:
         """Every chunk's vector keyed by (path, start_line, end_line, text): for checks and exports."""
-        matrix = self._matrix()
-        rows = self.db.execute("SELECT files.path, start_line, end_line, text, row FROM chunks "
-                               "JOIN files ON files.id = chunks.file_id")
-        return {(p, s, e, t): np.array(matrix[row]) for p, s, e, t, row in rows}
+        table = self.chunks.to_arrow()
+        vectors = np.asarray(table.column("vector").combine_chunks().flatten(), dtype=np.float32)
+        keys = [(m["path"], m["start_line"], m["end_line"], t)
+                for m, t in zip(table.column("metadata").to_pylist(), table.column("text").to_pylist(), strict=True)]
+        return dict(zip(keys, vectors.reshape(-1, self.dim), strict=True))
 
 
 def check_same_settings(directory: Path, recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
@@ -313,16 +288,53 @@ def check_same_settings(directory: Path, recorded: Mapping[str, Any], wanted: Ma
     clashes = [f"{key}: index has {recorded.get(key)!r}, asked for {value!r}"
                for key, value in wanted.items() if recorded.get(key) != value]
     if clashes:
-        raise LocalIndexError(f"the index at {directory} was built with other settings ({'; '.join(clashes)}); "
-                              "use the index's settings or build a new index elsewhere")
+        raise LocalIndexError(f"the index at {quoted(directory)} was built with other settings "
+                              f"({'; '.join(clashes)}); use the index's settings, or {rebuild_hint(directory)}")
 
 
-def _settings(connection: sqlite3.Connection) -> dict[str, Any]:
+def damaged_error(directory: Path, problem: object) -> LocalIndexError:
+    return LocalIndexError(f"the index at {quoted(directory)} is damaged ({_first_line(problem)}); "
+                           f"{rebuild_hint(directory)}")
+
+
+def _connect(directory: Path) -> Any:
+    # An absolute path: a relative name such as "s3://x" must never be read as a remote URI.
+    return lancedb.connect(str(directory.absolute()))
+
+
+def _open_table(db: Any, name: str, directory: Path) -> Any:
     try:
-        return {key: json.loads(value) for key, value in connection.execute("SELECT key, value FROM meta")}
-    except sqlite3.OperationalError:  # no meta table: killed before the schema was committed
-        return {}
+        return db.open_table(name)
+    except LANCE_ERRORS as error:
+        raise damaged_error(directory, f"{name} table: {_first_line(error)}") from None
 
 
-def _new_vectors_name() -> str:
-    return f"vectors-{uuid.uuid4().hex[:12]}.f32"
+def _has_versions(table_folder: Path) -> bool:
+    versions = table_folder / "_versions"
+    return versions.is_dir() and any(name.endswith(".manifest") for name in os.listdir(versions))
+
+
+def _id_filter(ids: Iterable[int]) -> str:
+    return f"file_id IN ({', '.join(str(int(i)) for i in sorted(ids))})"
+
+
+def _chunk_rows(updates: Sequence[FileUpdate], dim: int, schema: pa.Schema) -> pa.Table:
+    ids, file_ids, texts, metadata, vectors = [], [], [], [], []
+    for update in updates:
+        path = update.record.path
+        for number, chunk in enumerate(update.chunks):
+            ids.append(f"{path}#{number}")
+            file_ids.append(file_id(path))
+            texts.append(chunk.text)
+            metadata.append({"path": path, "chunk": number, "start_line": chunk.start_line,
+                             "end_line": chunk.end_line})
+        vectors.append(np.ascontiguousarray(update.vectors, dtype=np.float32).reshape(-1))
+    flat = np.concatenate(vectors) if vectors else np.empty(0, dtype=np.float32)
+    return pa.table({"id": ids, "file_id": file_ids, "text": texts,
+                     "vector": pa.FixedSizeListArray.from_arrays(pa.array(flat), dim),
+                     "metadata": pa.array(metadata, type=METADATA_TYPE)}, schema=schema)
+
+
+def _first_line(problem: object) -> str:
+    lines = str(problem).strip().splitlines()
+    return escaped(lines[0][:300]) if lines else type(problem).__name__

@@ -1,0 +1,149 @@
+"""The index folder: the one place `qwen3-rag index` writes, checked before anything in it is used.
+
+An index folder may arrive with the files being indexed (a repository that ships its own
+`.qwen3-rag/`), so its content is a stranger's. Before any use, the folder itself must not be a
+symbolic link and must hold only what qwen3-rag and LanceDB create: the table folders and the
+lock file, made of plain folders and single-link regular files with plain names. No symbolic link,
+hard link, pipe or device is accepted anywhere inside, and nothing read from the folder is ever
+used as a path. The lock file is opened relative to the folder's descriptor without following
+links. (A process racing us on the same disk is out of scope: the threat is hostile content.)
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import stat
+from pathlib import Path
+
+from ..display import quoted as _quoted
+from ..errors import LocalIndexError
+
+TABLES = ("chunks", "files")
+TABLE_FOLDERS = frozenset(f"{table}.lance" for table in TABLES)
+LOCK = "write.lock"
+OLD_FORMAT = re.compile(r"index\.sqlite(-wal|-shm|-journal)?|vectors-[0-9a-f]+\.f32\Z")  # qwen3-rag 0.1's store
+SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=-]{0,254}\Z")  # what LanceDB names its files and folders
+MAX_DEPTH = 8  # LanceDB's deepest entry is table/_indices/<uuid>/<file>: a deeper tree is not its own
+
+
+def rebuild_hint(directory: Path) -> str:
+    return f"rebuild it with: qwen3-rag index DIR --index {_quoted(directory)} --rebuild"
+
+
+def check_folder(directory: Path) -> bool:
+    """True when `directory` holds an index, False when it is missing or empty; raises when it is unsafe.
+
+    Unsafe: a symbolic link, not a folder, an entry qwen3-rag did not create, or a link, pipe or
+    device anywhere inside. An index of qwen3-rag 0.1 (SQLite and a vector file) asks for a rebuild.
+    """
+    names = _entries(directory)
+    if names is None:
+        return False
+    old = sorted(name for name in names if OLD_FORMAT.match(name))
+    if old:
+        raise LocalIndexError(f"the index at {_quoted(directory)} is in the format of qwen3-rag 0.1 "
+                              f"({', '.join(old)}); {rebuild_hint(directory)}")
+    foreign = sorted(names - TABLE_FOLDERS - {LOCK})
+    if foreign:
+        raise LocalIndexError(f"the index folder {_quoted(directory)} holds entries qwen3-rag did not create "
+                              f"({', '.join(_quoted(n) for n in foreign[:5])}); it is not an index: choose "
+                              "another --index, or remove that folder yourself")
+    for name in names:
+        _check_entry(directory / name, depth=1)
+    return bool(names & TABLE_FOLDERS)
+
+
+def _entries(directory: Path) -> set[str] | None:
+    """The names in `directory`; None when it does not exist. Raises when it is a link or not a folder."""
+    try:
+        info = os.lstat(directory)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(info.st_mode):
+        raise LocalIndexError(f"the index folder {_quoted(directory)} is a symbolic link; qwen3-rag writes only "
+                              "into a real folder: give its target as --index, or another folder")
+    if not stat.S_ISDIR(info.st_mode):
+        raise LocalIndexError(f"the index path {_quoted(directory)} is not a folder; choose another --index")
+    return set(os.listdir(directory))
+
+
+def _check_entry(path: Path, depth: int) -> None:
+    info = os.lstat(path)
+    problem = None
+    if not SAFE_NAME.match(path.name):
+        problem = "has a name qwen3-rag does not create"
+    elif stat.S_ISLNK(info.st_mode):
+        problem = "is a symbolic link"
+    elif stat.S_ISDIR(info.st_mode):
+        if depth >= MAX_DEPTH:
+            problem = "is nested deeper than an index is"
+        else:
+            for name in os.listdir(path):
+                _check_entry(path / name, depth + 1)
+    elif not stat.S_ISREG(info.st_mode):
+        problem = "is not a regular file"
+    elif info.st_nlink != 1:
+        problem = "is a hard link"
+    if problem:
+        raise LocalIndexError(f"the index folder holds {_quoted(path)}, which {problem}; qwen3-rag never creates "
+                              "such an entry, so the index is damaged or planted: "
+                              f"{rebuild_hint(path.parents[depth - 1])}")
+
+
+class WriteLock:
+    """An exclusive lock on the index folder for one writer, held until `release()`."""
+
+    def __init__(self, directory: Path):
+        folder = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            self._fd = os.open(LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o644,
+                               dir_fd=folder)
+        except OSError as error:  # ELOOP: a link planted where the lock goes
+            raise LocalIndexError(f"cannot open the lock file in {_quoted(directory)} ({error.strerror}); "
+                                  f"{rebuild_hint(directory)}") from None
+        finally:
+            os.close(folder)
+        info = os.fstat(self._fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            os.close(self._fd)
+            raise LocalIndexError(f"the lock file in {_quoted(directory)} is not a plain file; "
+                                  f"{rebuild_hint(directory)}")
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            raise LocalIndexError(f"another qwen3-rag process is writing the index at {_quoted(directory)}") from None
+
+    def release(self) -> None:
+        os.close(self._fd)
+
+
+def make_folder(directory: Path) -> None:
+    """Create the index folder (and its parents) if missing; refuse one that is a link or not a folder."""
+    if _entries(directory) is None:
+        directory.mkdir(parents=True, exist_ok=True)
+        _entries(directory)  # what mkdir found or made must be a real folder
+
+
+def clear_folder(directory: Path) -> None:
+    """Delete an index's tables (or qwen3-rag 0.1's files) for `--rebuild`, never anything else.
+
+    Only entries qwen3-rag creates are deleted; links are removed as links, never followed
+    (`shutil.rmtree` works through folder descriptors on this platform).
+    """
+    names = _entries(directory) or set()
+    foreign = sorted(n for n in names - TABLE_FOLDERS - {LOCK} if not OLD_FORMAT.match(n))
+    if foreign:
+        raise LocalIndexError(f"the index folder {_quoted(directory)} holds entries qwen3-rag did not create "
+                              f"({', '.join(_quoted(n) for n in foreign[:5])}); --rebuild deletes only an index's "
+                              "own files: choose another --index, or remove that folder yourself")
+    for name in sorted(names - {LOCK}):
+        path = directory / name
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
