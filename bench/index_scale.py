@@ -1,20 +1,24 @@
-"""The CLI's index at 100k chunks: indexing throughput and search latency.
+"""The CLI's LanceDB index at scale: indexing throughput, exact vs ANN search, hybrid search.
 
-Two measurements, both on this machine:
-1. `qwen3-rag index` on a generated folder that chunks into ~100k chunks, with a tiny random
-   Qwen3 embedder (hidden 64, 2 layers): the index's own overhead (walking, hashing, tokenizing,
-   chunking, SQLite, fsync), with the embedding cost made small. With a real model the embedding
-   throughput in RESULTS.md is the bound.
-2. Search latency over 100k synthetic unit vectors of the real 0.6B width (1024): the top-50 step
-   of `qwen3-rag search` (SQLite read + memory-mapped matrix product + top-k), without the model.
+Measured on this machine:
+1. Search over N synthetic unit vectors of the real 0.6B width (1024), written through
+   `IndexStore.write` as `qwen3-rag index` writes them: exact latency (LanceDB's flat scan), the
+   IVF-SQ index's build time, its latency and recall@10 against exact, and hybrid latency (vector +
+   BM25, fused). Vectors are clustered (1,000 centres plus noise, as embeddings of real text are);
+   `--isotropic` adds the worst case, uniform random directions, where IVF recall collapses.
+2. `qwen3-rag index` on a generated folder of 10,000 files with a tiny random Qwen3 embedder
+   (hidden 64, 2 layers): the index's own overhead (walking, hashing, tokenizing, chunking,
+   LanceDB commits), with the embedding cost made small; then the re-run on the unchanged folder.
 
-    python bench/index_scale.py --out out/index-scale
+    python bench/index_scale.py --sizes 100000 1000000 --out out/index-scale
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import random
 import statistics
 import sys
@@ -24,16 +28,80 @@ from pathlib import Path
 
 import numpy as np
 
+os.environ.setdefault("LANCE_LOG", "error")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from tiny_qwen3 import write_embedding_model  # noqa: E402
 
 from qwen3_rag.cli import main  # noqa: E402
-from qwen3_rag.local_index import Chunk, VectorStore  # noqa: E402
+from qwen3_rag.local_index import Chunk, IndexStore  # noqa: E402
+from qwen3_rag.local_index.search import ensure_indexes  # noqa: E402
 from qwen3_rag.local_index.store import FileRecord, FileUpdate  # noqa: E402
 
 WORDS = ("index vector search rerank query document chunk token model kernel batch cache shard "
          "replica latency throughput memory disk network cluster").split()
+DIM = 1024
+
+
+def unit_vectors(rng: np.random.Generator, centres: np.ndarray | None, count: int) -> np.ndarray:
+    if centres is None:
+        vectors = rng.standard_normal((count, DIM), dtype=np.float32)
+    else:
+        vectors = centres[rng.integers(0, len(centres), count)] + 0.7 * rng.standard_normal((count, DIM),
+                                                                                          dtype=np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def timed(function, repeats: int) -> tuple[float, list]:
+    latencies, results = [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        results.append(function())
+        latencies.append(time.perf_counter() - started)
+    return statistics.median(latencies) * 1e3, results
+
+
+def bench_search(work: Path, chunks: int, clustered: bool, queries: int = 20) -> dict:
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((1000, DIM), dtype=np.float32) if clustered else None
+    settings = {"embedding_model": "synthetic", "dim": DIM}
+    words = np.array(WORDS)
+    started = time.perf_counter()
+    with IndexStore.create_or_open(work / f"synthetic-{chunks}-{clustered}", settings) as store:
+        per_file, block = 10, 20_000
+        for start in range(0, chunks, block):
+            vectors = unit_vectors(rng, centres, block)
+            texts = [" ".join(words[rng.integers(0, len(words), 8)]) for _ in range(block)]
+            store.write([FileUpdate(FileRecord(f"/synthetic/{f}.md", "0", 0, 0),
+                                    [Chunk(texts[i], i + 1, i + 1) for i in range(f * per_file - start,
+                                                                                  (f + 1) * per_file - start)],
+                                    vectors[f * per_file - start:(f + 1) * per_file - start])
+                         for f in range(start // per_file, (start + block) // per_file)])
+        write_seconds = time.perf_counter() - started
+        ensure_indexes(store.chunks, vector_index_from=chunks + 1)  # the full-text index only
+        query_vectors = unit_vectors(rng, centres, queries)
+        exact_latencies, exact = [], []
+        for q in query_vectors:
+            started = time.perf_counter()
+            exact.append(store.search(q, 10))
+            exact_latencies.append(time.perf_counter() - started)
+        hybrid_ms, _ = timed(lambda: store.search(query_vectors[0], 50, text="kernel cache latency"), 5)
+        started = time.perf_counter()
+        ensure_indexes(store.chunks, vector_index_from=0)
+        build_seconds = time.perf_counter() - started
+        ann_latencies, recalls = [], []
+        for q, truth in zip(query_vectors, exact, strict=True):
+            started = time.perf_counter()
+            found = store.search(q, 10)
+            ann_latencies.append(time.perf_counter() - started)
+            assert truth.exact and not found.exact
+            recalls.append(len({h.text + h.path for h in found.hits} & {h.text + h.path for h in truth.hits}) / 10)
+        ann_hybrid_ms, _ = timed(lambda: store.search(query_vectors[0], 50, text="kernel cache latency"), 5)
+    return {"chunks": chunks, "dim": DIM, "vectors": "clustered" if clustered else "isotropic",
+            "write_seconds": write_seconds, "exact_median_ms": statistics.median(exact_latencies) * 1e3,
+            "exact_hybrid_top50_median_ms": hybrid_ms, "ann_build_seconds": build_seconds,
+            "ann_median_ms": statistics.median(ann_latencies) * 1e3, "ann_recall_at_10": float(np.mean(recalls)),
+            "ann_hybrid_top50_median_ms": ann_hybrid_ms}
 
 
 def generated_folder(root: Path, files: int, lines_per_file: int, seed: int = 0) -> Path:
@@ -55,7 +123,7 @@ def bench_indexing(work: Path, files: int, lines_per_file: int, chunk_tokens: in
     started = time.perf_counter()
     assert main(argv) == 0
     first = time.perf_counter() - started
-    with VectorStore.open(index) as store:
+    with IndexStore.open(index) as store:
         chunks, indexed_files = store.chunk_count(), store.file_count()
     started = time.perf_counter()
     assert main(argv) == 0  # nothing changed: a stat per file, no reads
@@ -68,46 +136,34 @@ def bench_indexing(work: Path, files: int, lines_per_file: int, chunk_tokens: in
             "search_command_seconds_tiny_model": search}
 
 
-def bench_search(work: Path, chunks: int, dim: int, queries: int) -> dict:
-    settings = {"embedding_model": "synthetic", "dim": dim}
-    rng = np.random.default_rng(0)
-    with VectorStore.create_or_open(work / "synthetic", settings) as store:
-        per_file = 10
-        for start in range(0, chunks, 10_000):
-            updates = []
-            for f in range(start // per_file, (start + 10_000) // per_file):
-                vectors = rng.standard_normal((per_file, dim), dtype=np.float32)
-                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-                updates.append(FileUpdate(FileRecord(f"/synthetic/{f}.md", "0", 0, 0),
-                                          [Chunk(f"chunk {i} of file {f}", i + 1, i + 1) for i in range(per_file)],
-                                          vectors))
-            store.write(updates)
-    latencies = []
-    with VectorStore.open(work / "synthetic") as store:
-        for _ in range(queries + 1):
-            query = rng.standard_normal(dim, dtype=np.float32)
-            query /= np.linalg.norm(query)
-            started = time.perf_counter()
-            hits = store.search(query, 50)
-            latencies.append(time.perf_counter() - started)
-        assert len(hits) == 50
-    warm = latencies[1:]
-    return {"chunks": chunks, "dim": dim, "top_n": 50, "first_ms": latencies[0] * 1e3,
-            "median_ms": statistics.median(warm) * 1e3, "p90_ms": sorted(warm)[int(0.9 * len(warm))] * 1e3}
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
 
 
 def main_bench() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("out/index-scale"))
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000], help="chunks for the search test")
+    parser.add_argument("--isotropic", action="store_true", help="also measure uniform random vectors")
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--lines-per-file", type=int, default=40)
     parser.add_argument("--chunk-tokens", type=int, default=40)
-    parser.add_argument("--chunks", type=int, default=100_000, help="synthetic vectors for the search test")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
+    results: dict = {"cpu": cpu_name(), "cores": os.cpu_count(), "search": []}
+    with tempfile.TemporaryDirectory(dir=args.out.parent if args.out.parent.exists() else None) as scratch:
         work = Path(scratch)
-        results = {"search_synthetic": bench_search(work, args.chunks, 1024, 20),
-                   "indexing_tiny_model": bench_indexing(work, args.files, args.lines_per_file, args.chunk_tokens)}
+        results["indexing_tiny_model"] = bench_indexing(work, args.files, args.lines_per_file, args.chunk_tokens)
+        print(json.dumps(results["indexing_tiny_model"]), flush=True)
+        for size in args.sizes:
+            for clustered in ([True, False] if args.isotropic and size == args.sizes[0] else [True]):
+                results["search"].append(bench_search(work, size, clustered))
+                print(json.dumps(results["search"][-1]), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "index-scale.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import lancedb
@@ -307,3 +309,51 @@ def test_search_uses_the_reranker_the_index_recorded(tmp_path, tiny_models, rera
     assert [r["score"] for r in results] == pytest.approx([r.score for r in ranked], abs=1e-6)
     with IndexStore.open(tmp_path / "idx") as store:
         assert store.settings["reranker_model"] == tiny_models.reranker
+
+
+# ----- 4. readers never see a half state -----
+
+WRITER = """
+import os, sys
+from pathlib import Path
+from qwen3_rag.cli import main
+folder, index, model = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+for round in range(3):  # each run replaces, deletes and adds files, then compacts and re-indexes
+    for n, path in enumerate(sorted(folder.glob("*.md"))):
+        if n % 3 == round:
+            path.write_text(path.read_text() + f" edited in round {round}")
+        elif n % 7 == round:
+            path.unlink()
+    (folder / f"added-{round}.md").write_text(f"capital city added in round {round}")
+    assert main(["-q", "index", str(folder), "--index", index, "--embedding-model", model, "--device", "cpu",
+                 "--chunk-tokens", "32", "--overlap", "0"]) == 0
+"""
+
+
+@pytest.mark.slow
+def test_searches_while_a_writer_indexes_and_compacts_each_answer_from_one_committed_version(tmp_path, tiny_models,
+                                                                                            embedder):
+    rng = random.Random(5)
+    words = "capital city river mountain key rotate service cache queue search".split()
+    folder = make_folder(tmp_path / "docs", {f"doc{i:03d}.md": " ".join(rng.choices(words, k=60))
+                                             for i in range(150)})
+    index_dir = tmp_path / "idx"
+    assert main(["-q", "index", str(folder), "--index", str(index_dir), "--embedding-model", tiny_models.embedding,
+                 "--device", "cpu", "--chunk-tokens", "32", "--overlap", "0"]) == 0
+    query = embedder.embed_queries(["capital city"])[0]
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(folder), str(index_dir), tiny_models.embedding])
+    seen: dict[tuple[int, bool], list[tuple[str, str, float]]] = {}
+    searches = 0
+    while writer.poll() is None or searches == 0:
+        with IndexStore.open(index_dir) as store:  # never an error, whatever the writer is doing
+            found = store.search(query, 5, text="capital city" if searches % 2 else None)
+        answer = [(h.path, h.text, h.score) for h in found.hits]
+        assert seen.setdefault((found.version, found.hybrid), answer) == answer
+        searches += 1
+    assert writer.wait() == 0
+    versions = {version for version, _ in seen}
+    assert len(versions) >= 5, f"the reader must catch the writer mid-run to mean anything ({versions})"
+    for (version, hybrid), answer in seen.items():  # each answer is that committed version's answer
+        with IndexStore.open(index_dir, version=version) as store:
+            again = store.search(query, 5, text="capital city" if hybrid else None)
+        assert [(h.path, h.text, h.score) for h in again.hits] == answer

@@ -25,7 +25,8 @@ TABLES = ("chunks", "files")
 TABLE_FOLDERS = frozenset(f"{table}.lance" for table in TABLES)
 LOCK = "write.lock"
 OLD_FORMAT = re.compile(r"index\.sqlite(-wal|-shm|-journal)?|vectors-[0-9a-f]+\.f32\Z")  # qwen3-rag 0.1's store
-SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=-]{0,254}\Z")  # what LanceDB names its files and folders
+# What LanceDB names its files and folders (".tmpXXXXXX" while a file is being written).
+SAFE_NAME = re.compile(r"[A-Za-z0-9_.=#-]{1,255}\Z")
 MAX_DEPTH = 8  # LanceDB's deepest entry is table/_indices/<uuid>/<file>: a deeper tree is not its own
 
 
@@ -71,7 +72,10 @@ def _entries(directory: Path) -> set[str] | None:
 
 
 def _check_entry(path: Path, depth: int) -> None:
-    info = os.lstat(path)
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:  # a writer renamed or cleaned it up since the folder was listed
+        return
     problem = None
     if not SAFE_NAME.match(path.name):
         problem = "has a name qwen3-rag does not create"
@@ -81,7 +85,7 @@ def _check_entry(path: Path, depth: int) -> None:
         if depth >= MAX_DEPTH:
             problem = "is nested deeper than an index is"
         else:
-            for name in os.listdir(path):
+            for name in _listing(path):
                 _check_entry(path / name, depth + 1)
     elif not stat.S_ISREG(info.st_mode):
         problem = "is not a regular file"
@@ -91,6 +95,13 @@ def _check_entry(path: Path, depth: int) -> None:
         raise LocalIndexError(f"the index folder holds {_quoted(path)}, which {problem}; qwen3-rag never creates "
                               "such an entry, so the index is damaged or planted: "
                               f"{rebuild_hint(path.parents[depth - 1])}")
+
+
+def _listing(folder: Path) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except FileNotFoundError:  # an old index folder the writer's clean-up removed
+        return []
 
 
 class WriteLock:

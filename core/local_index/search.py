@@ -3,6 +3,7 @@ hybrid recall also by full text (BM25), the two lists fused by reciprocal rank."
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,10 +103,14 @@ def _hits(builder: Any, query: NDArray[np.float32], damaged: Callable[[str], Loc
 
 def _hit(row: dict[str, Any], query: NDArray[np.float32], damaged: Callable[[str], LocalIndexError]) -> Hit:
     vector = np.asarray(row["vector"], dtype=np.float32)
-    meta = row["metadata"]
     if not np.isfinite(vector).all() or abs(float(np.linalg.norm(vector)) - 1.0) > UNIT_NORM_TOLERANCE:
         raise damaged(f"chunk {row['id']!r} has a vector that is not a unit vector")
-    if not isinstance(row["text"], str) or not isinstance(meta["path"], str) or \
-            not all(isinstance(meta[k], int) and meta[k] >= 1 for k in ("start_line", "end_line")):
+    try:
+        place = json.loads(row["metadata"])
+        path, start, end = place["path"], place["start_line"], place["end_line"]
+    except (ValueError, TypeError, KeyError):
+        path = start = end = None
+    if not isinstance(row["text"], str) or not isinstance(path, str) or \
+            not all(isinstance(line, int) and line >= 1 for line in (start, end)):
         raise damaged(f"chunk {row['id']!r} has a missing text, path or line")
-    return Hit(float(vector @ query), meta["path"], meta["start_line"], meta["end_line"], row["text"])
+    return Hit(float(vector @ query), path, start, end, row["text"])

@@ -39,21 +39,20 @@ SETTINGS_KEY = b"qwen3_rag.settings"
 KEEP_OLD_VERSIONS = timedelta(minutes=10)
 LANCE_ERRORS = (RuntimeError, OSError, ValueError, pa.ArrowException)  # how LanceDB reports a bad table
 
-METADATA_TYPE = pa.struct([("path", pa.string()), ("chunk", pa.int32()), ("start_line", pa.int32()),
-                           ("end_line", pa.int32())])
 FILES_SCHEMA = pa.schema([pa.field("file_id", pa.int64(), nullable=False), pa.field("path", pa.string()),
                           pa.field("sha256", pa.string()), pa.field("size", pa.int64()),
                           pa.field("mtime_ns", pa.int64())])
 
 
 def chunks_schema(dim: int, settings: Mapping[str, Any] | None = None) -> pa.Schema:
-    """`id`, `text`, `vector` and a `metadata` struct: the columns LangChain's LanceDB store reads."""
+    """`id`, `text`, `vector` and `metadata` (JSON: path, chunk, start_line, end_line): the columns
+    `langchain_lancedb.LanceDB` reads, so LangChain opens the index as a vector store."""
     schema = pa.schema([
         pa.field("id", pa.string(), nullable=False),  # "<path>#<chunk number>"
         pa.field("file_id", pa.int64(), nullable=False),
         pa.field("text", pa.string(), nullable=False),
         pa.field("vector", pa.list_(pa.float32(), dim), nullable=False),
-        pa.field("metadata", METADATA_TYPE, nullable=False),
+        pa.field("metadata", pa.string(), nullable=False),
     ])
     if settings is None:
         return schema
@@ -94,13 +93,21 @@ class IndexStore:
     # ----- opening -----
 
     @classmethod
-    def open(cls, directory: str | os.PathLike[str]) -> IndexStore:
-        """Open an existing index for searching, at its latest committed version."""
+    def open(cls, directory: str | os.PathLike[str], version: int | None = None) -> IndexStore:
+        """Open an existing index for searching, at its latest committed version (or at `version`,
+        while the writer's clean-up keeps it: `KEEP_OLD_VERSIONS`)."""
         directory = Path(directory)
         if not check_folder(directory):
             raise LocalIndexError(f"no index at {quoted(directory)}; build one with: qwen3-rag index DIR "
                                   f"--index {quoted(directory)}")
-        return cls(directory, _open_table(_connect(directory), "chunks", directory))
+        chunks = _open_table(_connect(directory), "chunks", directory)
+        if version is not None:
+            try:
+                chunks.checkout(version)
+            except LANCE_ERRORS as error:
+                raise LocalIndexError(f"the index at {quoted(directory)} has no version {version!r} "
+                                      f"({_first_line(error)})") from None
+        return cls(directory, chunks)
 
     @staticmethod
     def recorded_settings(directory: str | os.PathLike[str]) -> dict[str, Any]:
@@ -278,8 +285,9 @@ class IndexStore:
         """Every chunk's vector keyed by (path, start_line, end_line, text): for checks and exports."""
         table = self.chunks.to_arrow()
         vectors = np.asarray(table.column("vector").combine_chunks().flatten(), dtype=np.float32)
+        places = [json.loads(m) for m in table.column("metadata").to_pylist()]
         keys = [(m["path"], m["start_line"], m["end_line"], t)
-                for m, t in zip(table.column("metadata").to_pylist(), table.column("text").to_pylist(), strict=True)]
+                for m, t in zip(places, table.column("text").to_pylist(), strict=True)]
         return dict(zip(keys, vectors.reshape(-1, self.dim), strict=True))
 
 
@@ -326,13 +334,13 @@ def _chunk_rows(updates: Sequence[FileUpdate], dim: int, schema: pa.Schema) -> p
             ids.append(f"{path}#{number}")
             file_ids.append(file_id(path))
             texts.append(chunk.text)
-            metadata.append({"path": path, "chunk": number, "start_line": chunk.start_line,
-                             "end_line": chunk.end_line})
+            metadata.append(json.dumps({"path": path, "chunk": number, "start_line": chunk.start_line,
+                                        "end_line": chunk.end_line}, ensure_ascii=False))
         vectors.append(np.ascontiguousarray(update.vectors, dtype=np.float32).reshape(-1))
     flat = np.concatenate(vectors) if vectors else np.empty(0, dtype=np.float32)
     return pa.table({"id": ids, "file_id": file_ids, "text": texts,
                      "vector": pa.FixedSizeListArray.from_arrays(pa.array(flat), dim),
-                     "metadata": pa.array(metadata, type=METADATA_TYPE)}, schema=schema)
+                     "metadata": metadata}, schema=schema)
 
 
 def _first_line(problem: object) -> str:
