@@ -149,7 +149,8 @@ def cpu_name() -> str:
 def main_bench() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("out/index-scale"))
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000], help="chunks for the search test")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000],
+                        help="chunks for the search test (none: skip it)")
     parser.add_argument("--isotropic", action="store_true", help="also measure uniform random vectors")
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--lines-per-file", type=int, default=40)

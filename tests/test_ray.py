@@ -16,7 +16,7 @@ import ray
 from conftest import VARIED_TEXTS
 
 from qwen3_rag import InvalidArgumentError, ModelLoadError
-from qwen3_rag.integrations.ray import Qwen3EmbedBatch, embed_dataset, rerank_dataset, write_embeddings
+from qwen3_rag.integrations.ray import Qwen3EmbedBatch, embed_dataset, rerank_dataset, write_embeddings, write_index
 
 TEXTS = [f"{text} #{n}" for n, text in enumerate(VARIED_TEXTS * 4)]  # 40 distinct texts
 
@@ -140,3 +140,25 @@ def test_actors_that_would_take_every_cpu_are_warned_about(tiny_models):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         embed_dataset(dataset, model=tiny_models.embedding, concurrency=2, num_cpus=0.5)
+
+
+def test_write_index_makes_an_index_the_cli_searches(tmp_path, tiny_models, embedder, capsys):
+    from qwen3_rag.cli import main
+    from qwen3_rag.local_index import IndexStore
+
+    index = tmp_path / "idx"
+    rows = [{"id": n, "text": text} for n, text in enumerate(TEXTS)]
+    rows.append({"id": 3, "text": TEXTS[3]})  # an id seen again replaces its entry: no duplicate
+    summary = write_index(ray.data.from_items(rows, override_num_blocks=3), str(index), model=tiny_models.embedding,
+                          reranker_model=tiny_models.reranker, batch_size=8)
+    assert summary.rows >= len(TEXTS)
+    with IndexStore.open(index) as store:
+        assert store.chunk_count() == store.file_count() == len(TEXTS)
+    assert main(["-q", "search", TEXTS[5], "--index", str(index), "--no-rerank", "-k", "4", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    similarity = embedder.embed_documents(TEXTS) @ embedder.embed_queries([TEXTS[5]])[0]
+    best = np.argsort(-similarity, kind="stable")[:4]
+    assert [r["path"] for r in results] == [str(i) for i in best]
+    assert [r["similarity"] for r in results] == pytest.approx(similarity[best].tolist(), abs=1e-6)
+    assert main(["-q", "search", TEXTS[5], "--index", str(index), "--device", "cpu", "--json"]) == 0  # its reranker
+    assert len(json.loads(capsys.readouterr().out)["results"]) == 5

@@ -23,7 +23,7 @@ from ..errors import InvalidArgumentError
 from ..evaluation import evaluate, load_beir
 from ..kernels.loading import normalise_source
 from ..local_index import IndexStore, index_settings, update_index
-from ..local_index.builder import resolve_roots
+from ..local_index.builder import DEFAULT_CHUNKING, resolve_roots
 from ..local_index.chunking import check_chunking
 from ..local_index.store import check_same_settings
 from ..presets import resolve_task
@@ -31,8 +31,6 @@ from ..reranker import DEFAULT_RERANKER_MODEL, Reranker, sigmoid
 from ..validation import check_positive_int
 from .parser import RERANKER_MODEL_VARIABLE
 from .streams import NpyWriter, blocks, field_of, read_records
-
-DEFAULT_CHUNKING = {"chunk_tokens": 512, "overlap": 64, "text_field": "text"}
 
 
 def say(args: argparse.Namespace, line: str) -> None:

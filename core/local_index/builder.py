@@ -21,7 +21,9 @@ from .files import MALFORMED_RECORD, MAX_FILE_BYTES, RECORD_WITHOUT_TEXT, UNREAD
 from .search import VECTOR_INDEX_FROM
 from .store import FileRecord, FileUpdate, IndexStore
 
-WRITE_EVERY_CHUNKS = 256  # chunks embedded per durable write: what a crash can cost, at most
+DEFAULT_CHUNKING = {"chunk_tokens": 512, "overlap": 64, "text_field": "text"}
+EMBED_EVERY_CHUNKS = 256  # chunks embedded per call: enough for the core to batch by tokens
+COMMIT_EVERY_SECONDS = 2.0  # embedded work is committed this often: a crash costs at most this, plus one batch
 
 
 @dataclass
@@ -85,8 +87,8 @@ def update_index(store: IndexStore, roots: Sequence[Path], embedder: Embedder, *
     """Make the index match the indexable files under `roots` now.
 
     Files whose size and modification time are unchanged are not read again; files whose bytes
-    are unchanged are not embedded again. Work is committed every `WRITE_EVERY_CHUNKS` chunks, so
-    an interrupted run keeps what it finished and a re-run picks up the rest.
+    are unchanged are not embedded again. Embedded work is committed every `COMMIT_EVERY_SECONDS`,
+    so an interrupted run keeps what it finished and a re-run picks up the rest.
     """
     check_chunking(chunk_tokens, overlap)
     started, report = time.perf_counter(), IndexReport()
@@ -120,6 +122,7 @@ def update_index(store: IndexStore, roots: Sequence[Path], embedder: Embedder, *
 
     tokenizer = plain_text_tokenizer(embedder.model.tokenizer)
     pending: list[tuple[FileRecord, list[Chunk]]] = []
+    writer = _Writer(store, embedder, known, report)
     touched: list[FileRecord] = []
     with tqdm(total=len(to_read), desc="Indexing", unit="file", disable=not progress) as bar:
         for path, record in to_read:
@@ -141,29 +144,43 @@ def update_index(store: IndexStore, roots: Sequence[Path], embedder: Embedder, *
                 continue
             chunks = [c for s in content.sections for c in chunk_section(s, tokenizer, chunk_tokens, overlap)]
             pending.append((record, chunks))
-            if sum(len(c) for _, c in pending) >= WRITE_EVERY_CHUNKS:
-                _embed_and_write(store, embedder, pending, known, report)
-        _embed_and_write(store, embedder, pending, known, report)
+            if sum(len(c) for _, c in pending) >= EMBED_EVERY_CHUNKS:
+                writer.embed(pending)
+        writer.embed(pending)
+        writer.commit()
     store.record(touched)
     store.optimize(vector_index_from)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _embed_and_write(store: IndexStore, embedder: Embedder, pending: list[tuple[FileRecord, list[Chunk]]],
-                     known: dict[str, FileRecord], report: IndexReport) -> None:
-    if not pending:
-        return
-    texts = [chunk.text for _, chunks in pending for chunk in chunks]
-    vectors = embedder.embed_documents(texts)
-    updates, start = [], 0
-    for record, chunks in pending:
-        updates.append(FileUpdate(record, chunks, vectors[start:start + len(chunks)]))
-        start += len(chunks)
-    store.write(updates, known=known)
-    report.indexed += len(pending)
-    report.chunks += len(texts)
-    pending.clear()
+class _Writer:
+    """Embeds files' chunks in batches and commits the results every `COMMIT_EVERY_SECONDS`."""
+
+    def __init__(self, store: IndexStore, embedder: Embedder, known: dict[str, FileRecord], report: IndexReport):
+        self.store, self.embedder, self.known, self.report = store, embedder, known, report
+        self.embedded: list[FileUpdate] = []
+        self.committed_at = time.monotonic()
+
+    def embed(self, pending: list[tuple[FileRecord, list[Chunk]]]) -> None:
+        if not pending:
+            return
+        vectors = self.embedder.embed_documents([chunk.text for _, chunks in pending for chunk in chunks])
+        start = 0
+        for record, chunks in pending:
+            self.embedded.append(FileUpdate(record, chunks, vectors[start:start + len(chunks)]))
+            start += len(chunks)
+        pending.clear()
+        if time.monotonic() - self.committed_at >= COMMIT_EVERY_SECONDS:
+            self.commit()
+
+    def commit(self) -> None:
+        if self.embedded:
+            self.store.write(self.embedded, known=self.known)
+            self.report.indexed += len(self.embedded)
+            self.report.chunks += sum(len(update.chunks) for update in self.embedded)
+            self.embedded = []
+        self.committed_at = time.monotonic()
 
 
 def _under_any(path: str, roots: Sequence[Path]) -> bool:

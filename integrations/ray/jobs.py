@@ -8,10 +8,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow.parquet as pq
 import ray.data
+from numpy.typing import NDArray
 
+from ...embedder import Embedder
 from ...errors import InvalidArgumentError
+from ...local_index import IndexStore, index_settings
+from ...local_index.builder import DEFAULT_CHUNKING
+from ...local_index.imports import add_documents
+from ...local_index.search import VECTOR_INDEX_FROM
 from ...preflight import check_embedder_settings, check_reranker_settings
 from ...validation import check_positive_int
 from .batches import Qwen3EmbedBatch, Qwen3RerankBatch
@@ -94,10 +101,7 @@ def write_embeddings(source: ray.data.Dataset | str, output_path: str, *, id_col
     collected on the driver. `options` are those of `embed_dataset`.
     """
     dataset = _read(source) if isinstance(source, str) else source
-    missing = {id_column, text_column} - set(dataset.schema().names)
-    if missing:
-        raise InvalidArgumentError(f"the dataset lacks column(s) {sorted(missing)}; it has {dataset.schema().names}"
-                                   " (choose others with id_column= / text_column=)")
+    _check_columns(dataset, {id_column, text_column})
     local = Path(output_path)
     earlier = set(local.glob("*.parquet"))  # Ray appends to a folder: count only this run's files
     started = time.perf_counter()
@@ -107,6 +111,50 @@ def write_embeddings(source: ray.data.Dataset | str, output_path: str, *, id_col
     written = set(local.glob("*.parquet")) - earlier
     rows = sum(pq.read_metadata(f).num_rows for f in written) if local.is_dir() else None
     return WriteSummary(rows, seconds, output_path)
+
+
+def write_index(source: ray.data.Dataset | str, index_path: str, *, id_column: str = "id", text_column: str = "text",
+                reranker_model: str | None = None, rebuild: bool = False, **options: Any) -> WriteSummary:
+    """Embed `source` on the cluster and write it into a folder index that `qwen3-rag search` reads.
+
+    Each row becomes one entry whose path is its `id_column` value (an id seen again replaces
+    its entry). The index records the embedding settings and `reranker_model`, as
+    `qwen3-rag index` does, so `qwen3-rag search "..." --index index_path` needs no other flag.
+    Vectors stream from the actors to the driver, which alone writes the index, one commit per
+    block. `options` are those of `embed_dataset`.
+    """
+    dataset = _read(source) if isinstance(source, str) else source
+    _check_columns(dataset, {id_column, text_column})
+    settings = {k: v for k, v in options.items() if k not in RAY_OPTIONS}
+    check_embedder_settings(settings)
+    recorder = Embedder(**{**settings, "device": "cpu"})  # the driver's copy only names what the vectors are
+    reranker = {"reranker_model": reranker_model, "reranker_revision": None} if reranker_model else {}
+    started = time.perf_counter()
+    embedded = embed_dataset(dataset.select_columns([id_column, text_column]), text_column=text_column,
+                             output_column="embedding", **options)
+    with IndexStore.create_or_open(index_path, index_settings(recorder, **DEFAULT_CHUNKING, reranker=reranker),
+                                   rebuild=rebuild) as store:
+        rows = add_documents(store, ((batch.column(id_column).to_pylist(), batch.column(text_column).to_pylist(),
+                                      _vectors(batch.column("embedding")))
+                                     for batch in embedded.iter_batches(batch_format="pyarrow")))
+        store.optimize(VECTOR_INDEX_FROM)
+    return WriteSummary(rows, time.perf_counter() - started, index_path)
+
+
+RAY_OPTIONS = frozenset({"queries", "batch_size", "concurrency", "num_gpus", "num_cpus"})
+
+
+def _vectors(column: Any) -> NDArray[np.float32]:
+    flat = column.combine_chunks()
+    return np.asarray(flat.flatten(), dtype=np.float32).reshape(len(flat), flat.type.list_size)
+
+
+def _check_columns(dataset: ray.data.Dataset, needed: set[str]) -> None:
+    names = dataset.schema().names
+    missing = needed - set(names)
+    if missing:
+        raise InvalidArgumentError(f"the dataset lacks column(s) {sorted(missing)}; it has {names}"
+                                   " (choose others with id_column= / text_column=)")
 
 
 def _read(path: str) -> ray.data.Dataset:
