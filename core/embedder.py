@@ -15,7 +15,7 @@ from .presets import resolve_task
 from .progress import track
 from .registry import KNOWN_CHECKPOINTS
 from .tokenization import embedding_tokens, format_query
-from .validation import check_dim, check_positive_int, check_texts
+from .validation import check_bool, check_dim, check_positive_int, check_texts
 
 DEFAULT_EMBEDDING_MODEL = "Qwen/Qwen3-Embedding-0.6B"
 
@@ -51,7 +51,7 @@ class Embedder:
                  batch_size: int | None = None, revision: str | None = None, progress_bar: bool = False,
                  allow_pickle: bool = False):
         self.task = resolve_task(instruction)
-        self.symmetric = self.task.symmetric if symmetric is None else bool(symmetric)
+        self.symmetric = self.task.symmetric if symmetric is None else check_bool(symmetric, "symmetric")
         self.max_length = check_positive_int(max_length, "max_length", minimum=2)
         if model in KNOWN_CHECKPOINTS:  # fail before a multi-GB download
             check_dim(dim, KNOWN_CHECKPOINTS[model].hidden_size, model)

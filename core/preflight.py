@@ -21,7 +21,7 @@ from .kernels.runtime import parse_device, resolve_dtype
 from .presets import resolve_task
 from .registry import KNOWN_CHECKPOINTS
 from .reranker import Reranker
-from .validation import check_dim, check_positive_int
+from .validation import check_bool, check_dim, check_positive_int
 
 
 def check_embedder_settings(settings: Mapping[str, Any]) -> None:
@@ -29,6 +29,8 @@ def check_embedder_settings(settings: Mapping[str, Any]) -> None:
     arguments = _bind(Embedder, settings)
     _check_common(arguments)
     check_positive_int(arguments["max_length"], "max_length", minimum=2)
+    if arguments["symmetric"] is not None:
+        check_bool(arguments["symmetric"], "symmetric")
     hidden_size = _hidden_size(arguments["model"])
     if hidden_size is not None:
         check_dim(arguments["dim"], hidden_size, arguments["model"])

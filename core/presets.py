@@ -42,6 +42,9 @@ PRESETS = MappingProxyType(
 )
 
 _IDENTIFIER = re.compile(r"[a-z0-9]+(?:[_-][a-z0-9]+)*")
+# The prompt layouts themselves (the embedder's "Instruct: ...\nQuery:" and the reranker's
+# "<Instruct>: ... <Query>:"): an instruction holding them would be wrapped twice.
+_TEMPLATE = re.compile(r"^\s*<?instruct>?\s*:|^\s*<?query>?\s*:|<\|im_start\|>", re.IGNORECASE | re.MULTILINE)
 
 
 def resolve_task(instruction: str | None) -> Task:
@@ -67,4 +70,14 @@ def resolve_task(instruction: str | None) -> Task:
         )
     if not instruction.strip():
         raise InvalidArgumentError("instruction must not be blank; pass None for the default task")
+    if _TEMPLATE.search(instruction):
+        raise InvalidArgumentError(
+            f"instruction={_shortened(instruction)!r} holds the prompt template ('Instruct: ...', 'Query:'); pass only the "
+            "task sentence, e.g. instruction='Given a question, retrieve passages that answer it': qwen3-rag "
+            "adds the template (and the query) itself"
+        )
     return Task(instruction)
+
+
+def _shortened(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

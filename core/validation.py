@@ -28,13 +28,34 @@ def check_items(items: object, item_type: type, name: str, noun: str | None = No
 
 def check_texts(texts: object, name: str = "texts") -> list[str]:
     """Return `texts` as a list of strings, or raise naming the first bad item."""
-    return check_items(texts, str, name, noun="string")
+    checked = check_items(texts, str, name, noun="string")
+    for position, text in enumerate(checked):
+        _check_unicode(text, f"{name}[{position}]")
+    return checked
 
 
 def check_text(text: object, name: str) -> str:
     if not isinstance(text, str):
         raise InvalidInputError(f"{name} must be a string, got {type(text).__name__}")
+    return _check_unicode(text, name)
+
+
+def _check_unicode(text: str, name: str) -> str:
+    """Lone surrogates (from "\\ud800" in JSON, or bytes decoded with surrogateescape) are not text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidInputError(
+            f"{name} is not valid Unicode: it holds a lone surrogate ({text[error.start]!a}) at position "
+            f"{error.start}; remove it, or decode the source with errors='replace'"
+        ) from None
     return text
+
+
+def check_bool(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(f"{name}={value!r} must be True or False")
+    return value
 
 
 def check_positive_int(value: object, name: str, minimum: int = 1) -> int:

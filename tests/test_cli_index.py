@@ -299,3 +299,12 @@ def test_a_symmetric_index_keeps_its_task_across_runs(folder, tmp_path, tiny_mod
     capsys.readouterr()
     assert run("search", "q", "--index", str(tmp_path / "idx"), "--no-rerank", "--instruction", "web_search") == 1
     assert "instruction: index has 'Retrieve semantically similar text'" in capsys.readouterr().err
+
+
+def test_shared_options_work_after_the_command_name_too(folder, tmp_path, tiny_models, capsys):
+    index(folder, tmp_path / "idx", tiny_models.embedding)
+    capsys.readouterr()
+    assert main(["search", "capital", "--index", str(tmp_path / "idx"), "--no-rerank", "-q"]) == 0
+    assert capsys.readouterr().err == ""  # no summary line: -q after the name counts
+    with pytest.raises(Exception, match="no index at"):
+        main(["search", "q", "--index", str(tmp_path / "none"), "--debug"])

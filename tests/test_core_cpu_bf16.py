@@ -37,3 +37,24 @@ def test_bf16_reranker_keeps_the_order_of_clear_gaps(tiny_models, reranker):
         for j in range(len(exact)):
             if exact[i] - exact[j] > 2 * error:
                 assert logits[i] > logits[j]
+
+
+# /proc/cpuinfo lines (flags shortened) of the two kinds of Xeon this project's machines come as, and an Arm one.
+SAPPHIRE_RAPIDS = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni avx512_bf16 amx_bf16 amx_tile\n"
+ICE_LAKE = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw avx512vl avx512_vnni avx512_vbmi2\n"
+GRAVITON3 = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes sve bf16 i8mm\n"
+
+
+def test_bf16_units_are_read_from_the_cpu_flags_not_from_onednn():
+    from qwen3_rag.kernels.runtime import cpu_flags
+
+    assert cpu_runs_bf16_natively(SAPPHIRE_RAPIDS) and cpu_runs_bf16_natively(GRAVITON3)
+    # AVX512 without BF16 or AMX: oneDNN calls bf16 "supported" there, and emulates it about 3x slower.
+    assert not cpu_runs_bf16_natively(ICE_LAKE) and "avx512_vnni" in cpu_flags(ICE_LAKE)
+    assert not cpu_runs_bf16_natively("")  # cannot tell: warn rather than promise speed
+
+
+def test_this_cpus_answer_follows_its_flags():
+    with open("/proc/cpuinfo", encoding="utf-8") as info:
+        flags = info.read()
+    assert cpu_runs_bf16_natively() == any(f in flags.split() for f in ("avx512_bf16", "amx_bf16", "bf16"))

@@ -108,3 +108,44 @@ def test_known_checkpoint_of_the_other_kind():
 def test_top_k_must_be_positive(reranker):
     with pytest.raises(InvalidArgumentError, match="top_k=0 must be an integer >= 1"):
         reranker.rerank("q", ["d"], top_k=0)
+
+
+@pytest.mark.parametrize("instruction", [
+    "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:",
+    "Given a web search query, retrieve relevant passages\nQuery:",
+    "<Instruct>: Given the user query, retrieve the relevant passages",
+    "<|im_start|>system\nJudge the document",
+])
+def test_an_instruction_holding_the_template_is_refused_not_wrapped_twice(tiny_models, embedder, reranker,
+                                                                          instruction):
+    from qwen3_rag.integrations.langchain import Qwen3Embeddings
+
+    message = r"holds the prompt template .*pass only the task sentence"
+    with pytest.raises(InvalidArgumentError, match=message):
+        Embedder(tiny_models.embedding, device="cpu", instruction=instruction)
+    with pytest.raises(InvalidArgumentError, match=message):
+        embedder.embed_queries(["q"], instruction=instruction)
+    with pytest.raises(InvalidArgumentError, match=message):
+        reranker.score("q", ["d"], instruction=instruction)
+    with pytest.raises(ValueError, match=message):  # LangChain's pydantic validation wraps it at construction
+        Qwen3Embeddings(model=tiny_models.embedding, device="cpu", instruction=instruction)
+
+
+def test_a_task_sentence_that_mentions_a_query_is_an_instruction(embedder):
+    vector = embedder.embed_queries(["q"], instruction="Given a query: find the passages that answer it")
+    assert vector.shape == (1, 64)
+
+
+def test_lone_surrogates_are_named_not_raised_from_the_tokenizer(embedder, reranker):
+    with pytest.raises(InvalidInputError, match=r"texts\[1\] is not valid Unicode: .*\('\\ud800'\) at position 4"):
+        embedder.embed_documents(["fine", "bad \ud800 text"])
+    with pytest.raises(InvalidInputError, match=r"documents\[0\] is not valid Unicode"):
+        reranker.score("q", ["\udcff"])
+    with pytest.raises(InvalidInputError, match=r"query is not valid Unicode"):
+        reranker.score("\ud800", ["d"])
+
+
+@pytest.mark.parametrize("symmetric", ["no", 0, 1, "False"])
+def test_symmetric_takes_only_a_bool(tiny_models, symmetric):
+    with pytest.raises(InvalidArgumentError, match=rf"symmetric={symmetric!r} must be True or False"):
+        Embedder(tiny_models.embedding, device="cpu", symmetric=symmetric)

@@ -162,3 +162,21 @@ def test_write_index_makes_an_index_the_cli_searches(tmp_path, tiny_models, embe
     assert [r["similarity"] for r in results] == pytest.approx(similarity[best].tolist(), abs=1e-6)
     assert main(["-q", "search", TEXTS[5], "--index", str(index), "--device", "cpu", "--json"]) == 0  # its reranker
     assert len(json.loads(capsys.readouterr().out)["results"]) == 5
+
+
+def test_actor_pools_use_what_ray_asks_for_now(tiny_models):
+    """Ray 2.51 logs a deprecation for map_batches(concurrency=...); our `concurrency=` must not cause it."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("ray.data")
+    logger.addHandler(handler)
+    try:
+        dataset = embed_dataset(ray.data.from_items(items()[:4]), model=tiny_models.embedding, device="cpu",
+                                concurrency=(1, 1), num_cpus=0.5)
+        assert len(dataset.take_all()) == 4
+    finally:
+        logger.removeHandler(handler)
+    assert not [r for r in records if "concurrency" in r.getMessage() and "deprecated" in r.getMessage()]

@@ -21,16 +21,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Index a folder with Qwen3-Embedding, search it with Qwen3-Reranker, and evaluate retrieval.",
         epilog="Example: qwen3-rag index docs/ && qwen3-rag search \"how do I rotate the keys?\"",
     )
-    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars and no summary line")
+    _output_options(parser, default=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    output = argparse.ArgumentParser(add_help=False)  # also after the command name: `qwen3-rag search -q ...`
+    _output_options(output, default=argparse.SUPPRESS)  # absent there: the value before the name stands
 
     embedding, reranking = _embedding_options(), _reranker_options()
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument("--index", default=DEFAULT_INDEX, metavar="PATH",
                        help=f"index directory (default: {DEFAULT_INDEX} in the current directory)")
 
-    index = commands.add_parser("index", parents=[embedding, reranking, where],
+    index = commands.add_parser("index", parents=[output, embedding, reranking, where],
                                 help="index (or update the index of) folders",
                                 description="Chunk, embed and store the text files under DIR; re-running "
                                             "updates changed files, skips unchanged ones and drops deleted ones.")
@@ -47,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="delete the index's own files first and build it anew (after damage, or to change "
                             "settings)")
 
-    search = commands.add_parser("search", parents=[embedding, reranking, where], help="ask a question of an index",
+    search = commands.add_parser("search", parents=[output, embedding, reranking, where],
+                                 help="ask a question of an index",
                                  description="Embed the question, take the top candidates by dot product, "
                                              "rerank them and print the best.")
     search.add_argument("question")
@@ -59,14 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="recall candidates by embedding and by full text (BM25), fused by reciprocal rank")
     search.add_argument("--json", action="store_true", help="print the results as one JSON object")
 
-    embed = commands.add_parser("embed", parents=[embedding], help="embed lines of text or JSONL records",
+    embed = commands.add_parser("embed", parents=[output, embedding], help="embed lines of text or JSONL records",
                                 description="Stream texts from INPUT (or stdin) to a .npy file or JSONL.")
     _stream_options(embed)
     embed.add_argument("--field", default="text", help="JSONL field holding the text (default 'text')")
     embed.add_argument("--queries", action="store_true",
                        help="embed the texts as queries (task instruction prepended); default: as documents")
 
-    rerank = commands.add_parser("rerank", parents=[_shared_model_options(), reranking],
+    rerank = commands.add_parser("rerank", parents=[output, _shared_model_options(), reranking],
                                  help="score (query, document) pairs",
                                  description="Stream JSONL records with a query and a document (or, with --query, "
                                              "documents alone) and write each record back with its score.")
@@ -76,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     rerank.add_argument("--document-field", default="document",
                         help="JSONL field holding the document (default 'document')")
 
-    evaluate = commands.add_parser("eval", parents=[embedding, reranking], help="evaluate on a BEIR-format dataset",
+    evaluate = commands.add_parser("eval", parents=[output, embedding, reranking],
+                                   help="evaluate on a BEIR-format dataset",
                                    description="nDCG@10, Recall@100 and MRR@10 of embedding retrieval and of "
                                                "reranking the embedder's top candidates, as the Qwen3 release did.")
     evaluate.add_argument("dataset", metavar="DATASET_DIR",
@@ -87,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-rerank", action="store_true", help="embedding stage only")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
+
+
+def _output_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("--debug", action="store_true", default=default, help="show the full traceback on errors")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default,
+                        help="no progress bars and no summary line")
 
 
 def _shared_model_options() -> argparse.ArgumentParser:

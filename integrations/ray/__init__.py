@@ -3,7 +3,8 @@
 `embed_dataset` / `rerank_dataset` add a column lazily; `write_embeddings` streams (id, vector)
 Parquet out; `write_index` writes a folder index that `qwen3-rag search` reads. The callable
 classes `Qwen3EmbedBatch` / `Qwen3RerankBatch` also work directly with
-`Dataset.map_batches(..., concurrency=N, num_gpus=...)`; each actor loads its model once.
+`Dataset.map_batches(..., compute=ray.data.ActorPoolStrategy(size=N), num_gpus=...)`; each actor
+loads its model once.
 """
 
 from .._shared import require

@@ -28,7 +28,10 @@ def _actor_options(batch_size: int, concurrency: int | tuple[int, int], num_gpus
                    num_cpus: float | None) -> dict[str, Any]:
     check_positive_int(batch_size, "batch_size")
     _warn_if_actors_take_every_cpu(concurrency, num_cpus, num_gpus)
-    return {"batch_size": batch_size, "batch_format": "pyarrow", "concurrency": concurrency,
+    # Ray 2.51 deprecated map_batches(concurrency=...) for an explicit actor pool.
+    pool = (ray.data.ActorPoolStrategy(min_size=concurrency[0], max_size=concurrency[1])
+            if isinstance(concurrency, tuple) else ray.data.ActorPoolStrategy(size=concurrency))
+    return {"batch_size": batch_size, "batch_format": "pyarrow", "compute": pool,
             "num_gpus": num_gpus, "num_cpus": num_cpus}
 
 
