@@ -72,9 +72,9 @@ def resolve_task(instruction: str | None) -> Task:
         raise InvalidArgumentError("instruction must not be blank; pass None for the default task")
     if _TEMPLATE.search(instruction):
         raise InvalidArgumentError(
-            f"instruction={_shortened(instruction)!r} holds the prompt template ('Instruct: ...', 'Query:'); pass only the "
-            "task sentence, e.g. instruction='Given a question, retrieve passages that answer it': qwen3-rag "
-            "adds the template (and the query) itself"
+            f"instruction={_shortened(instruction)!r} holds the prompt template ('Instruct: ...', 'Query:'); "
+            "pass only the task sentence, e.g. instruction='Given a question, retrieve passages that answer it': "
+            "qwen3-rag adds the template (and the query) itself"
         )
     return Task(instruction)
 
