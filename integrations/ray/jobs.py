@@ -15,11 +15,13 @@ from numpy.typing import NDArray
 
 from ...embedder import Embedder
 from ...errors import InvalidArgumentError
+from ...kernels.loading import normalise_source
 from ...local_index import IndexStore, index_settings
 from ...local_index.builder import DEFAULT_CHUNKING
 from ...local_index.imports import add_documents
 from ...local_index.search import VECTOR_INDEX_FROM
 from ...preflight import check_embedder_settings, check_reranker_settings
+from ...reranker import DEFAULT_RERANKER_MODEL
 from ...validation import check_positive_int
 from .batches import Qwen3EmbedBatch, Qwen3RerankBatch
 
@@ -121,8 +123,9 @@ def write_index(source: ray.data.Dataset | str, index_path: str, *, id_column: s
     """Embed `source` on the cluster and write it into a folder index that `qwen3-rag search` reads.
 
     Each row becomes one entry whose path is its `id_column` value (an id seen again replaces
-    its entry). The index records the embedding settings and `reranker_model`, as
-    `qwen3-rag index` does, so `qwen3-rag search "..." --index index_path` needs no other flag.
+    its entry). The index records the embedding settings and `reranker_model` (default: Qwen's
+    0.6B reranker), as `qwen3-rag index` does, so `qwen3-rag search "..." --index index_path`
+    needs no other flag.
     Vectors stream from the actors to the driver, which alone writes the index, one commit per
     block. `options` are those of `embed_dataset`.
     """
@@ -131,7 +134,8 @@ def write_index(source: ray.data.Dataset | str, index_path: str, *, id_column: s
     settings = {k: v for k, v in options.items() if k not in RAY_OPTIONS}
     check_embedder_settings(settings)
     recorder = Embedder(**{**settings, "device": "cpu"})  # the driver's copy only names what the vectors are
-    reranker = {"reranker_model": reranker_model, "reranker_revision": None} if reranker_model else {}
+    # Recorded as `qwen3-rag index` records it, so that command can later add folders to this index.
+    reranker = {"reranker_model": normalise_source(reranker_model or DEFAULT_RERANKER_MODEL), "reranker_revision": None}
     started = time.perf_counter()
     embedded = embed_dataset(dataset.select_columns([id_column, text_column]), text_column=text_column,
                              output_column="embedding", **options)
