@@ -3,6 +3,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # The CPU build of torch (on this project's machines it lies on disk); a GPU machine keeps its own.
 TORCH ?= torch==2.13.0
+# Elsewhere, https://download.pytorch.org/whl/cpu keeps pip from pulling the multi-GB CUDA build.
+TORCH_INDEX ?=
 
 .PHONY: setup test lint bench
 setup: $(VENV)/.installed
@@ -10,7 +12,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PY) -m pip install --quiet -e ".[all,ray,test,bench]"
 	touch $@
 

@@ -6,6 +6,7 @@ Framework-free, so each adapter stays a thin translation into its own framework'
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -24,14 +25,29 @@ Core = TypeVar("Core", Embedder, Reranker)
 
 
 def require(module: str, extra: str) -> None:
-    """Import `module` or raise an ImportError that gives the install command for `extra`."""
+    """Import `module` or raise an ImportError that gives the install command for `extra`.
+
+    The command names the framework's own package (read from our metadata), since qwen3-rag is
+    installed from a clone or a git URL, where `pip install "qwen3-rag[extra]"` finds nothing.
+    """
     try:
         importlib.import_module(module)
     except ImportError as error:
+        packages = " ".join(f'"{requirement}"' for requirement in extra_requirements(extra)) or module
         raise ImportError(
-            f"qwen3_rag.integrations.{extra.replace('-', '_')} needs the {module!r} package; "
-            f'install it with: pip install "qwen3-rag[{extra}]"'
+            f"qwen3_rag.integrations.{extra.replace('-', '_')} needs the {module!r} package; install it with: "
+            f"pip install {packages} (the [{extra}] extra of qwen3-rag; from a clone: pip install \".[{extra}]\")"
         ) from error
+
+
+def extra_requirements(extra: str) -> list[str]:
+    """The requirements of one of qwen3-rag's extras, as its installed metadata lists them."""
+    try:
+        requirements = importlib.metadata.requires("qwen3-rag") or []
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return []
+    marker = f'extra == "{extra}"'
+    return [r.split(";")[0].strip() for r in requirements if marker in r.replace("'", '"')]
 
 
 def core_instance(core_class: type[Core], given: Core | None, settings: Mapping[str, Any],

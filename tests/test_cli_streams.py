@@ -103,3 +103,16 @@ def test_a_bad_block_size_is_refused_before_any_output(tiny_models, tmp_path, ca
     assert embed(tiny_models, str(source), "-o", str(tmp_path / "out.npy"), "--block-size", "0") == 1
     assert "--block-size=0 must be an integer >= 1" in capsys.readouterr().err
     assert not (tmp_path / "out.npy").exists()
+
+
+def test_summaries_count_in_the_singular_and_the_plural(tiny_models, tmp_path, capsys):
+    (tmp_path / "one.txt").write_text("a single line\n")
+    (tmp_path / "two.txt").write_text("first\nsecond\n")
+    for name, expected in [("one.txt", "embedded 1 text into 64 dimensions"),
+                           ("two.txt", "embedded 2 texts into 64 dimensions")]:
+        assert main(["embed", str(tmp_path / name), "-o", str(tmp_path / "out.npy"), "--embedding-model",
+                     tiny_models.embedding, "--device", "cpu"]) == 0
+        assert capsys.readouterr().err.strip().splitlines()[-1].startswith(expected)
+    assert main(["rerank", str(tmp_path / "one.txt"), "--query", "q", "-o", str(tmp_path / "s.jsonl"),
+                 "--reranker-model", tiny_models.reranker, "--device", "cpu"]) == 0
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("scored 1 pair (")

@@ -139,4 +139,4 @@ def test_missing_haystack_names_the_extra():
     code = "import sys; sys.modules['haystack'] = None\nimport qwen3_rag.integrations.haystack"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode != 0
-    assert 'pip install "qwen3-rag[haystack]"' in result.stderr
+    assert 'pip install "haystack-ai>=2.10"' in result.stderr and 'pip install ".[haystack]"' in result.stderr

@@ -148,5 +148,5 @@ def test_missing_langchain_names_the_extra():
             "import qwen3_rag.integrations.langchain")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode != 0
-    assert 'pip install "qwen3-rag[langchain]"' in result.stderr
+    assert 'pip install "langchain-core>=1.0"' in result.stderr and 'pip install ".[langchain]"' in result.stderr
 

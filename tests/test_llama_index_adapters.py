@@ -133,7 +133,7 @@ def test_missing_llama_index_names_the_extra():
     code = "import sys; sys.modules['llama_index'] = None\nimport qwen3_rag.integrations.llama_index"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode != 0
-    assert 'pip install "qwen3-rag[llama-index]"' in result.stderr
+    assert 'pip install "llama-index-core>=0.12"' in result.stderr and 'pip install ".[llama-index]"' in result.stderr
 
 
 def test_embedder_argument_must_be_a_core_embedder(embedder):

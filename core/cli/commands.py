@@ -228,7 +228,8 @@ def run_embed(args: argparse.Namespace) -> int:
         for block, names in _numbered_blocks(args, stream, fmt, source, "Embedding", "text"):
             write(block, embed([field_of(r, field, name) for r, name in zip(block, names, strict=True)]))
             count += len(block)
-    say(args, f"embedded {count} texts into {embedder.dim} dimensions ({time.perf_counter() - started:.1f} s)")
+    say(args, f"embedded {plural(count, 'text')} into {embedder.dim} dimensions "
+              f"({time.perf_counter() - started:.1f} s)")
     return 0
 
 
@@ -249,7 +250,7 @@ def run_rerank(args: argparse.Namespace) -> int:
             out.writelines(_jsonl_line({**r, "score": float(s), "logit": float(lo)})
                            for r, s, lo in zip(block, sigmoid(logits), logits, strict=True))
             count += len(block)
-    say(args, f"scored {count} pairs ({time.perf_counter() - started:.1f} s)")
+    say(args, f"scored {plural(count, 'pair')} ({time.perf_counter() - started:.1f} s)")
     return 0
 
 
@@ -265,7 +266,7 @@ def run_eval(args: argparse.Namespace) -> int:
     reranker = None if args.no_rerank else make_reranker(args)
     report = evaluate(dataset, embedder, reranker, candidates=candidates, limit=limit, progress=not args.quiet)
     print(json.dumps(report.as_dict()) if args.json else report.table())
-    say(args, f"{report.queries} queries over {report.documents} documents ("
+    say(args, f"{plural(report.queries, 'query', 'queries')} over {plural(report.documents, 'document')} ("
         + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in report.seconds.items()) + ")")
     return 0
 
