@@ -20,6 +20,24 @@ _DTYPE = "'float32', 'bfloat16', 'float16', or None (bf16 on CUDA, fp32 elsewher
 _INSTRUCTION = "A preset name (see qwen3_rag.PRESETS) or a free instruction sentence; None: web search."
 
 
+# Names users bring from the frameworks' own local-model integrations that mean one of ours.
+ALIASES = {"model_name": "model", "show_progress": "progress_bar", "truncate_dim": "dim"}
+# Names that mean something we do differently: refused, with what to pass instead.
+REFUSED = {
+    "query_instruction": "pass only the task sentence as instruction=...; the 'Instruct: ...\\nQuery:' layout "
+                         "is added to queries for you",
+    "text_instruction": "documents get no instruction; symmetric=True puts instruction= on both sides",
+    "embed_instruction": "documents get no instruction; symmetric=True puts instruction= on both sides",
+    "model_kwargs": "pass device=, dtype=, revision= and allow_pickle= directly",
+    "encode_kwargs": "pass batch_size=, batch_tokens= and progress_bar= directly",
+    "normalize": "vectors are always L2-normalised",
+    "normalize_embeddings": "vectors are always L2-normalised",
+    "top_k": "the number of documents kept is top_n=",
+}
+# Core settings fixed at construction: the loaded model was made from them.
+FIXED_AFTER_CONSTRUCTION = frozenset(EMBEDDER_SETTINGS + RERANKER_SETTINGS + ("embedder", "reranker"))
+
+
 def _settings(model: BaseModel, names: tuple[str, ...]) -> dict[str, Any]:
     fields = type(model).model_fields
     return {name: getattr(model, name) for name in names if name in fields}
@@ -39,6 +57,37 @@ class CoreFields(BaseModel):
     revision: str | None = Field(default=None, description="Hub revision (branch, tag or commit) to pin.")
     progress_bar: bool = Field(default=False, description="Show a progress bar over batches.")
     allow_pickle: bool = Field(default=False, description="Accept pickle-only weights (can run code); trusted only.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strict_arguments(cls, data: Any) -> Any:
+        """Familiar names mapped to ours; names that mean something else, or nothing, refused by name."""
+        if not isinstance(data, dict):
+            return data
+        data, fields = dict(data), cls.model_fields
+        for alias, name in ALIASES.items():
+            if alias not in data or name not in fields:
+                continue
+            if name in data and data[name] != data[alias]:
+                raise ValueError(f"{alias}={data[alias]!r} and {name}={data[name]!r} disagree; pass only {name}=")
+            data[name] = data[alias] if alias not in fields else data[alias]
+            if alias not in fields:  # LlamaIndex has its own model_name, which then names the model used
+                del data[alias]
+        known = set(fields) | {field.alias for field in fields.values() if field.alias}
+        refused = sorted(set(data) - known & REFUSED.keys())
+        if refused:
+            raise ValueError("; ".join(f"{cls.__name__} takes no {name}=: {REFUSED[name]}" for name in refused))
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{cls.__name__} got unknown argument(s) {', '.join(unknown)}; its settings are "
+                             f"{', '.join(sorted(name for name in fields if not name.startswith('_')))}")
+        return data
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in FIXED_AFTER_CONSTRUCTION and name in type(self).model_fields:
+            raise AttributeError(f"{name} is fixed once {type(self).__name__} has loaded its model; "
+                                 f"create a new {type(self).__name__}({name}=...) instead")
+        super().__setattr__(name, value)
 
 
 class EmbedderFields(CoreFields):

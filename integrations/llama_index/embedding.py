@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import Field, model_validator
 
-from ...embedder import DEFAULT_EMBEDDING_MODEL, Embedder
 from ...validation import check_text
 from .._fields import EmbedderFields
 
@@ -29,15 +27,11 @@ class Qwen3Embedding(EmbedderFields, BaseEmbedding):
 
     embed_batch_size: int = Field(default=256, gt=0, le=2048, description="Texts per call into the model.")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _name_the_model(cls, data: Any) -> Any:
-        """LlamaIndex reports `model_name`; fill it from the checkpoint actually used."""
-        if isinstance(data, dict) and "model_name" not in data:
-            embedder = data.get("embedder")
-            source = embedder.model.key.source if isinstance(embedder, Embedder) else data.get("model")
-            data = {**data, "model_name": source or DEFAULT_EMBEDDING_MODEL}
-        return data
+    @model_validator(mode="after")
+    def _name_the_model(self) -> Qwen3Embedding:
+        """LlamaIndex reports `model_name`: the checkpoint actually used (`model_name=` given is its alias)."""
+        self.model_name = self.core.model.key.source
+        return self
 
     @classmethod
     def class_name(cls) -> str:

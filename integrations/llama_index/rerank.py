@@ -6,7 +6,7 @@ from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
-from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
+from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle
 from pydantic import Field
 
 from ...errors import InvalidArgumentError
@@ -30,6 +30,9 @@ class Qwen3Rerank(RerankerFields, BaseNodePostprocessor):
     """
 
     metadata_mode: MetadataMode = Field(default=MetadataMode.EMBED, description="Which metadata the reranker reads.")
+    keep_retrieval_score: bool = Field(
+        default=False, description="Also keep each node's retrieval score as metadata['retrieval_score'] "
+                                   "(on a copy of the node), as LlamaIndex's own rerankers do.")
 
     @classmethod
     def class_name(cls) -> str:
@@ -55,7 +58,13 @@ class Qwen3Rerank(RerankerFields, BaseNodePostprocessor):
         with self.callback_manager.event(CBEventType.RERANKING, payload=payload) as event:
             texts = [scored.node.get_content(metadata_mode=self.metadata_mode) for scored in nodes]
             ranked = best(self.core, query_bundle.query_str, texts, self.top_n, self.score_threshold)
-            reranked = [NodeWithScore(node=nodes[r.index].node, score=r.score) for r in ranked]
+            reranked = [NodeWithScore(node=self._node_of(nodes[r.index]), score=r.score) for r in ranked]
             event.on_end(payload={EventPayload.NODES: reranked})
         dispatcher.event(ReRankEndEvent(nodes=reranked))
         return reranked
+
+    def _node_of(self, scored: NodeWithScore) -> BaseNode:
+        """The node to return: the retrieved one, or a copy carrying its retrieval score (never mutated)."""
+        if not self.keep_retrieval_score:
+            return scored.node
+        return scored.node.model_copy(update={"metadata": {**scored.node.metadata, "retrieval_score": scored.score}})
