@@ -13,6 +13,7 @@ from .kernels import LoadedModel, embed_batch, load_model
 from .kernels.runtime import token_budget
 from .presets import resolve_task
 from .progress import track
+from .rebuild import RebuiltOnCopy, records_arguments
 from .registry import KNOWN_CHECKPOINTS
 from .tokenization import embedding_tokens, format_query
 from .validation import check_bool, check_dim, check_positive_int, check_texts
@@ -20,7 +21,7 @@ from .validation import check_bool, check_dim, check_positive_int, check_texts
 DEFAULT_EMBEDDING_MODEL = "Qwen/Qwen3-Embedding-0.6B"
 
 
-class Embedder:
+class Embedder(RebuiltOnCopy):
     """Embed queries (with a task instruction) and documents (without) into unit vectors.
 
     Args:
@@ -45,6 +46,7 @@ class Embedder:
             by default only safetensors load.
     """
 
+    @records_arguments
     def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, *, device: str | None = None,
                  dtype: str | None = None, dim: int | None = None, instruction: str | None = None,
                  symmetric: bool | None = None, max_length: int = 8192, batch_tokens: int | None = None,

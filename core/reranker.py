@@ -15,6 +15,7 @@ from .kernels import LoadedModel, load_model, score_batches
 from .kernels.runtime import token_budget
 from .presets import resolve_task
 from .progress import track
+from .rebuild import RebuiltOnCopy, records_arguments
 from .tokenization import RerankPrompt
 from .validation import check_positive_int, check_text, check_texts
 
@@ -35,7 +36,7 @@ def sigmoid(logits: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.exp(-np.logaddexp(0.0, -logits.astype(np.float64))).astype(np.float32)
 
 
-class Reranker:
+class Reranker(RebuiltOnCopy):
     """Judge how well each document answers a query, as the official Qwen3-Reranker does.
 
     Args:
@@ -49,6 +50,7 @@ class Reranker:
         batch_size: at most this many documents per forward pass (on top of `batch_tokens`); None: no cap.
     """
 
+    @records_arguments
     def __init__(self, model: str = DEFAULT_RERANKER_MODEL, *, device: str | None = None,
                  dtype: str | None = None, instruction: str | None = None, max_length: int = 8192,
                  batch_tokens: int | None = None, batch_size: int | None = None, revision: str | None = None,
