@@ -150,3 +150,26 @@ def test_missing_langchain_names_the_extra():
     assert result.returncode != 0
     assert 'pip install "langchain-core>=1.0"' in result.stderr and 'pip install ".[langchain]"' in result.stderr
 
+
+
+def test_a_shared_cache_serves_a_query_its_document_vector_and_cached_does_not(tiny_models):
+    from langchain_classic.embeddings import CacheBackedEmbeddings
+    from langchain_core.stores import InMemoryByteStore
+
+    embeddings = Qwen3Embeddings(model=tiny_models.embedding, device="cpu")
+    text = "What is the capital of China?"
+    naive = CacheBackedEmbeddings.from_bytes_store(embeddings, InMemoryByteStore(), namespace="qwen3",
+                                                   query_embedding_cache=True)
+    document_vector = naive.embed_documents([text])[0]
+    assert naive.embed_query(text) == document_vector != embeddings.embed_query(text)  # the failure
+
+    store = InMemoryByteStore()
+    safe = embeddings.cached(store)
+    assert safe.embed_documents([text])[0] == document_vector
+    assert safe.embed_query(text) == embeddings.embed_query(text)  # its own namespace: the query vector
+    assert safe.embed_query(text) == embeddings.embed_query(text)  # and from the cache the second time
+    other_task = Qwen3Embeddings(model=tiny_models.embedding, device="cpu", instruction="code_search")
+    assert other_task.cached(store).embed_query(text) == other_task.embed_query(text)  # nothing stale
+    assert other_task.cache_namespace("document") == embeddings.cache_namespace("document")  # docs are reused
+    assert other_task.cache_namespace("query") != embeddings.cache_namespace("query")
+    assert len(list(store.yield_keys())) == 3
