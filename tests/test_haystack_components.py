@@ -125,8 +125,6 @@ def test_bad_input_is_a_clear_error(text_embedder, document_embedder, ranker):
         text_embedder.run(text=documents())
     with pytest.raises(InvalidInputError, match="documents must be a list of Documents, got a single str"):
         document_embedder.run(documents="not a list")
-    with pytest.raises(InvalidInputError, match=r"documents\[1\] \(id b\) has no text content"):
-        ranker.run(query=QUESTION, documents=[Document(content="a"), Document(id="b", blob=None)])
     with pytest.raises(InvalidArgumentError, match="top_k=0 must be an integer >= 1"):
         Qwen3Ranker(top_k=0)
     with pytest.raises(InvalidArgumentError, match="device must be a haystack ComponentDevice"):
@@ -140,3 +138,21 @@ def test_missing_haystack_names_the_extra():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode != 0
     assert 'pip install "haystack-ai>=2.10"' in result.stderr and 'pip install ".[haystack]"' in result.stderr
+
+
+def test_documents_without_text_read_as_haystacks_embedders_read_them(document_embedder, ranker, embedder):
+    """content None reads as "" (after any meta values), as Haystack's own embedders do: no run stops."""
+    mixed = [Document(id="a", content="Beijing is the capital."), Document(id="b", content=None, meta={"t": "x"})]
+    embedded = document_embedder.run(documents=mixed)["documents"]
+    assert [d.id for d in embedded] == ["a", "b"]
+    np.testing.assert_allclose(embedded[1].embedding, embedder.embed_documents([""])[0], rtol=0, atol=1e-6)
+    assert {d.id for d in ranker.run(query=QUESTION, documents=mixed)["documents"]} == {"a", "b"}
+
+
+def test_scale_score_false_gives_log_odds(tiny_models, reranker):
+    inputs = documents()
+    raw = Qwen3Ranker(model=tiny_models.reranker, scale_score=False, top_k=3).run(query=QUESTION, documents=inputs)
+    logits = reranker.logits(QUESTION, [d.content for d in inputs])
+    assert [d.score for d in raw["documents"]] == pytest.approx(sorted(logits, reverse=True)[:3], abs=1e-5)
+    with pytest.raises(InvalidArgumentError, match="scale_score='no' must be True or False"):
+        Qwen3Ranker(scale_score="no")

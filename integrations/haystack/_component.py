@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Generic
 from haystack import Document, default_from_dict, default_to_dict
 from haystack.utils import ComponentDevice
 
-from ...errors import InvalidArgumentError, InvalidInputError
+from ...errors import InvalidArgumentError
 from ...validation import check_items
 from .._shared import Core
 
@@ -70,15 +70,15 @@ def _torch_device(device: ComponentDevice | None) -> str | None:
 
 
 def document_texts(documents: object, meta_fields: list[str], separator: str) -> tuple[list[Document], list[str]]:
-    """The documents, checked, and the text the model reads for each: chosen meta values, then content."""
+    """The documents, checked, and the text the model reads for each: chosen meta values, then content.
+
+    A Document without text (content None: a blob, a table) reads as its meta values and "", as in
+    Haystack's own embedders (`doc.content or ""`): a pipeline of mixed Documents keeps running,
+    and each one keeps its place and gets a vector or score.
+    """
     documents = check_items(documents, Document, "documents")
     texts = []
-    for position, document in enumerate(documents):
-        if not isinstance(document.content, str):
-            raise InvalidInputError(
-                f"documents[{position}] (id {document.id}) has no text content; these components read text only, "
-                "so filter out documents without content first"
-            )
+    for document in documents:
         meta = [str(document.meta[key]) for key in meta_fields if document.meta.get(key) is not None]
-        texts.append(separator.join([*meta, document.content]))
+        texts.append(separator.join([*meta, document.content or ""]))
     return documents, texts

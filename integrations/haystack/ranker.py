@@ -10,7 +10,7 @@ from haystack import Document, component
 from haystack.utils import ComponentDevice
 
 from ...reranker import DEFAULT_RERANKER_MODEL, Reranker
-from ...validation import check_positive_int
+from ...validation import check_bool, check_positive_int
 from .._shared import RERANKER_SETTINGS, best, check_threshold
 from ._component import CoreComponent, document_texts
 
@@ -24,6 +24,8 @@ class Qwen3Ranker(CoreComponent[Reranker]):
 
     Args: see `qwen3_rag.Reranker`; `device` is a Haystack `ComponentDevice` (None: best available);
     `meta_fields_to_embed` values are put before the content, joined by `embedding_separator`.
+    `scale_score=False` gives the log-odds as `score` (as Haystack's rankers give raw logits);
+    `score_threshold` always applies to the probability.
     """
 
     core_class = Reranker
@@ -34,7 +36,7 @@ class Qwen3Ranker(CoreComponent[Reranker]):
                  batch_tokens: int | None = None, batch_size: int | None = None, revision: str | None = None,
                  progress_bar: bool = False, top_k: int | None = 10, score_threshold: float | None = None,
                  meta_fields_to_embed: list[str] | None = None, embedding_separator: str = "\n",
-                 allow_pickle: bool = False):
+                 allow_pickle: bool = False, scale_score: bool = True):
         if top_k is not None:
             check_positive_int(top_k, "top_k")
         # @component rebuilds the class, which breaks zero-argument super().
@@ -43,7 +45,8 @@ class Qwen3Ranker(CoreComponent[Reranker]):
                                revision=revision, progress_bar=progress_bar, top_k=top_k,
                                score_threshold=check_threshold(score_threshold),
                                meta_fields_to_embed=list(meta_fields_to_embed or []),
-                               embedding_separator=embedding_separator, allow_pickle=allow_pickle)
+                               embedding_separator=embedding_separator, allow_pickle=allow_pickle,
+                               scale_score=check_bool(scale_score, "scale_score"))
 
     @component.output_types(documents=list[Document])
     def run(self, query: str, documents: list[Document], top_k: int | None = None,
@@ -53,7 +56,8 @@ class Qwen3Ranker(CoreComponent[Reranker]):
         top_k = self.top_k if top_k is None else top_k
         score_threshold = self.score_threshold if score_threshold is None else score_threshold
         ranked = best(self.core, query, texts, top_k, score_threshold, top_name="top_k")
-        return {"documents": [replace(documents[r.index], score=r.score) for r in ranked]}
+        return {"documents": [replace(documents[r.index], score=r.score if self.scale_score else r.logit)
+                              for r in ranked]}
 
     @component.output_types(documents=list[Document])
     async def run_async(self, query: str, documents: list[Document], top_k: int | None = None,
