@@ -115,8 +115,7 @@ class IndexStore:
         directory = Path(directory)
         if not check_folder(directory) or not _has_versions(directory / "chunks.lance"):
             return {}
-        with IndexStore.open(directory) as store:
-            return dict(store.settings)
+        return dict(IndexStore(directory, _open_table(_connect(directory), "chunks", directory)).settings)
 
     @classmethod
     def create_or_open(cls, directory: str | os.PathLike[str], settings: Mapping[str, Any], *,
