@@ -357,3 +357,10 @@ def test_searches_while_a_writer_indexes_and_compacts_each_answer_from_one_commi
         with IndexStore.open(index_dir, version=version) as store:
             again = store.search(query, 5, text="capital city" if hybrid else None)
         assert [(h.path, h.text, h.score) for h in again.hits] == answer
+
+
+def test_an_index_folder_inside_the_indexed_folder_is_not_indexed(tmp_path, tiny_models):
+    folder = make_folder(tmp_path / "docs")
+    for _ in range(2):  # the second run would find the first run's files (manifests, .json hints)
+        assert index(folder, folder / "my-index", tiny_models.embedding) == 0
+    assert indexed_paths(folder / "my-index") == {str(folder / name) for name in TEXTS}

@@ -93,7 +93,7 @@ def update_index(store: IndexStore, roots: Sequence[Path], embedder: Embedder, *
     check_chunking(chunk_tokens, overlap)
     started, report = time.perf_counter(), IndexReport()
     roots = resolve_roots(roots)
-    walk = Walk(roots, follow_symlinks)
+    walk = Walk(roots, follow_symlinks, excluded=frozenset({os.path.realpath(store.directory)}))
     known = store.files()
     seen: set[str] = set()
     to_read: list[tuple[Path, FileRecord]] = []

@@ -72,6 +72,7 @@ class Walk:
     roots: Sequence[Path]
     follow_symlinks: bool = False
     skipped: Counter[str] = field(default_factory=Counter)
+    excluded: frozenset[str] = frozenset()  # real paths of folders never walked (the index's own)
 
     def files(self) -> Iterator[Path]:
         """Every regular file under the roots, in a stable order; a followed link keeps its own path."""
@@ -110,7 +111,7 @@ class Walk:
             self.skipped[UNREADABLE] += 1
             return
         if stat.S_ISDIR(mode):
-            if path.name not in SKIPPED_DIRECTORIES:
+            if path.name not in SKIPPED_DIRECTORIES and os.path.realpath(path) not in self.excluded:
                 yield from self._folder(path, visited)
         elif stat.S_ISREG(mode):
             yield path
