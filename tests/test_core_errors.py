@@ -149,3 +149,24 @@ def test_lone_surrogates_are_named_not_raised_from_the_tokenizer(embedder, reran
 def test_symmetric_takes_only_a_bool(tiny_models, symmetric):
     with pytest.raises(InvalidArgumentError, match=rf"symmetric={symmetric!r} must be True or False"):
         Embedder(tiny_models.embedding, device="cpu", symmetric=symmetric)
+
+
+def test_missing_tokenizer_files_and_a_lying_config_are_load_errors(tiny_models, tmp_path):
+    import json
+    import shutil
+
+    no_tokenizer = tmp_path / "no-tokenizer"
+    shutil.copytree(tiny_models.embedding, no_tokenizer)
+    for path in no_tokenizer.iterdir():
+        if path.name.startswith(("tokenizer", "special_tokens", "vocab", "merges", "chat_template")):
+            path.unlink()
+    with pytest.raises(ModelLoadError, match=r"no usable Qwen3 tokenizer .*tokenizer files .* are missing"):
+        Embedder(str(no_tokenizer), device="cpu")
+
+    liar = tmp_path / "liar"
+    shutil.copytree(tiny_models.embedding, liar)
+    config = json.loads((liar / "config.json").read_text())
+    config["intermediate_size"] *= 2  # the weights say otherwise
+    (liar / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match="its config.json does not describe its weights"):
+        Embedder(str(liar), device="cpu")

@@ -124,6 +124,7 @@ def _load(key: LoadKey, device: torch.device, dtype: torch.dtype, allow_pickle: 
                 "Qwen3-Reranker checkpoints (model_type 'qwen3')"
             )
         tokenizer = transformers.AutoTokenizer.from_pretrained(key.source, **common)
+        _check_tokenizer(key, tokenizer, config)
         model_class = transformers.AutoModel if key.kind == "embedding" else transformers.AutoModelForCausalLM
         model = model_class.from_pretrained(
             key.source, config=config, use_safetensors=None if allow_pickle else True, attn_implementation="sdpa",
@@ -131,7 +132,7 @@ def _load(key: LoadKey, device: torch.device, dtype: torch.dtype, allow_pickle: 
         )
     except ModelLoadError:
         raise
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RuntimeError) as error:  # RuntimeError: weights of other shapes than config.json
         if not allow_pickle and _has_only_pickle_weights(key.source):
             raise ModelLoadError(
                 f"{key.source} holds only pickle weights (*.bin / *.pt); qwen3-rag loads safetensors, because "
@@ -139,6 +140,10 @@ def _load(key: LoadKey, device: torch.device, dtype: torch.dtype, allow_pickle: 
                 "if you trust its source"
             ) from error
         where = f" at revision {key.revision!r}" if key.revision else ""
+        if isinstance(error, RuntimeError) and "mismatch" in str(error):
+            raise ModelLoadError(f"could not load {key.kind} model {key.source!r}{where}: its config.json does not "
+                                 "describe its weights (tensor shapes differ); use the checkpoint's own config.json"
+                                 ) from error
         raise ModelLoadError(f"could not load {key.kind} model {key.source!r}{where}: {error}") from error
     model.to(device).eval().requires_grad_(False)
     if key.kind == "embedding":
@@ -146,6 +151,24 @@ def _load(key: LoadKey, device: torch.device, dtype: torch.dtype, allow_pickle: 
     head = model.get_output_embeddings().weight
     yes_minus_no = (head[token_id(tokenizer, YES_TOKEN)].float() - head[token_id(tokenizer, NO_TOKEN)].float())
     return LoadedModel(key, tokenizer, model.model, yes_minus_no.detach().clone())
+
+
+def _check_tokenizer(key: LoadKey, tokenizer: Any, config: Any) -> None:
+    """The Qwen BPE with its closing token inside the model's vocabulary, or a clear error.
+
+    Without tokenizer files transformers still returns a tokenizer, and a mismatched one would
+    produce ids the embedding table does not have.
+    """
+    try:
+        end_of_text = token_id(tokenizer, END_OF_TEXT)
+    except KeyError:
+        end_of_text = None
+    if end_of_text is None or len(tokenizer) > config.vocab_size:
+        found = "no '<|endoftext|>' token" if end_of_text is None else (
+            f"{len(tokenizer)} tokens for a model of {config.vocab_size}")
+        raise ModelLoadError(f"{key.source} has no usable Qwen3 tokenizer ({found}): its tokenizer files "
+                             "(tokenizer.json, tokenizer_config.json) are missing or belong to another model; copy "
+                             "them from the same hub checkpoint")
 
 
 def _has_only_pickle_weights(source: str) -> bool:
