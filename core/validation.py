@@ -40,15 +40,23 @@ def check_text(text: object, name: str) -> str:
     return _check_unicode(text, name)
 
 
-def _check_unicode(text: str, name: str) -> str:
-    """Lone surrogates (from "\\ud800" in JSON, or bytes decoded with surrogateescape) are not text."""
+def is_unicode(text: str) -> bool:
+    """False when `text` holds lone surrogates: from "\\ud800" in JSON, or from bytes that are not
+    UTF-8 decoded with surrogateescape (as the OS gives such file names)."""
     try:
         text.encode("utf-8")
-    except UnicodeEncodeError as error:
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_unicode(text: str, name: str) -> str:
+    if not is_unicode(text):
+        position = next(i for i, ch in enumerate(text) if "\ud800" <= ch <= "\udfff")
         raise InvalidInputError(
-            f"{name} is not valid Unicode: it holds a lone surrogate ({text[error.start]!a}) at position "
-            f"{error.start}; remove it, or decode the source with errors='replace'"
-        ) from None
+            f"{name} is not valid Unicode: it holds a lone surrogate ({text[position]!a}) at position "
+            f"{position}; remove it, or decode the source with errors='replace'"
+        )
     return text
 
 

@@ -116,3 +116,13 @@ def test_summaries_count_in_the_singular_and_the_plural(tiny_models, tmp_path, c
     assert main(["rerank", str(tmp_path / "one.txt"), "--query", "q", "-o", str(tmp_path / "s.jsonl"),
                  "--reranker-model", tiny_models.reranker, "--device", "cpu"]) == 0
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("scored 1 pair (")
+
+
+@pytest.mark.parametrize("line, detail", [("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+                                          ('{"text": ' + "9" * 10_000 + "}", "Exceeds the limit")])
+def test_jsonl_that_json_cannot_hold_is_named_by_line(tiny_models, tmp_path, capsys, line, detail):
+    (tmp_path / "in.jsonl").write_text('{"text": "fine"}\n' + line + "\n")
+    assert main(["embed", str(tmp_path / "in.jsonl"), "--embedding-model", tiny_models.embedding,
+                 "--device", "cpu"]) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith(f"qwen3-rag: error: {tmp_path / 'in.jsonl'}:2: not JSON (") and detail in error

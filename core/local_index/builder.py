@@ -17,7 +17,16 @@ from ..embedder import Embedder
 from ..errors import InvalidArgumentError
 from ..tokenization import plain_text_tokenizer
 from .chunking import Chunk, check_chunking, chunk_section
-from .files import MALFORMED_RECORD, MAX_FILE_BYTES, RECORD_WITHOUT_TEXT, UNREADABLE, Walk, is_indexable, read_file
+from .files import (
+    MALFORMED_RECORD,
+    MAX_FILE_BYTES,
+    RECORD_WITHOUT_TEXT,
+    UNREADABLE,
+    Walk,
+    is_indexable,
+    is_under,
+    read_file,
+)
 from .search import VECTOR_INDEX_FROM
 from .store import FileRecord, FileUpdate, IndexStore
 
@@ -116,7 +125,7 @@ def update_index(store: IndexStore, roots: Sequence[Path], embedder: Embedder, *
     report.skipped.update(walk.skipped)
 
     # Files under these roots that the walk no longer reaches: deleted, hidden, or now behind a link.
-    gone = [path for path in known if _under_any(path, roots) and path not in seen]
+    gone = [path for path in known if is_under(path, roots) and path not in seen]
     store.remove(gone)
     report.removed = len(gone)
 
@@ -181,8 +190,3 @@ class _Writer:
             self.report.chunks += sum(len(update.chunks) for update in self.embedded)
             self.embedded = []
         self.committed_at = time.monotonic()
-
-
-def _under_any(path: str, roots: Sequence[Path]) -> bool:
-    """String prefixes, not path functions: a path read from the index is a string from disk, never opened."""
-    return any(path == str(root) or path.startswith(str(root).rstrip(os.sep) + os.sep) for root in roots)

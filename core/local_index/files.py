@@ -9,13 +9,15 @@ pipe, a file too large, a malformed record) is skipped and counted by reason; no
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..jsonl import jsonl_values
+from ..validation import is_unicode
 
 # Prose and markup, then source code and configuration: files a person would want to search.
 TEXT_SUFFIXES = frozenset(
@@ -92,7 +94,7 @@ class Walk:
             self.skipped[UNREADABLE_FOLDER] += 1
             return
         for entry in entries:
-            if not _is_utf8(entry.name):
+            if not is_unicode(entry.name):
                 self.skipped[NAME_NOT_UTF8] += 1
             elif not entry.name.startswith("."):
                 yield from self._entry(Path(entry.path), entry, visited)
@@ -120,16 +122,12 @@ class Walk:
 
     def inside_roots(self, path: Path) -> bool:
         """True when `path`, every link in it resolved, is one of the roots or lies under one."""
-        real = os.path.realpath(path)
-        return any(os.path.commonpath([real, str(root)]) == str(root) for root in self.roots)
+        return is_under(os.path.realpath(path), self.roots)
 
 
-def _is_utf8(name: str) -> bool:
-    try:
-        name.encode("utf-8")  # undecodable bytes come back from the OS as lone surrogates
-    except UnicodeEncodeError:
-        return False
-    return True
+def is_under(path: str, roots: Sequence[Path]) -> bool:
+    """Whether `path` is one of `roots` or lies below one, by its string alone (nothing is resolved or opened)."""
+    return any(path == str(root) or path.startswith(str(root).rstrip(os.sep) + os.sep) for root in roots)
 
 
 def read_file(path: Path, text_field: str = "text", follow_symlinks: bool = False,
@@ -170,20 +168,14 @@ def read_file(path: Path, text_field: str = "text", follow_symlinks: bool = Fals
 
 def _jsonl_sections(digest: str, text: str, text_field: str) -> FileText:
     """One section per record; a bad record is counted and skipped, the rest of the file still counts."""
-    sections, missing, malformed = [], 0, 0
-    for number, line in enumerate(text.split("\n"), start=1):  # JSON Lines break at \n only (not U+2028)
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError):  # not JSON, a number too long to convert, nested too deep
-            malformed += 1
-            continue
+    sections, missing, malformed = [], 0, []
+    # JSON Lines break at \n only: U+2028 and its kind are text, which str.splitlines() would split on.
+    for number, record in jsonl_values(text.split("\n"), "", skip_malformed=malformed.append):
         value = record.get(text_field) if isinstance(record, dict) else None
         if not isinstance(value, str):
             missing += 1
-        elif not _is_utf8(value):  # "\ud800" escapes decode to lone surrogates, which no tokenizer takes
-            malformed += 1
+        elif not is_unicode(value):  # no tokenizer takes lone surrogates
+            malformed.append(number)
         else:
             sections.append(Section(value, number, one_line=True))
-    return FileText(digest, sections, records_without_text=missing, records_malformed=malformed)
+    return FileText(digest, sections, records_without_text=missing, records_malformed=len(malformed))
