@@ -45,22 +45,21 @@ class Found:
     hybrid: bool
 
 
-def has_vector_index(table: Any) -> bool:
-    return any(index.index_type.upper().startswith("IVF") for index in table.list_indices())  # "IvfSq", ...
-
-
-def has_text_index(table: Any) -> bool:
-    return any(index.index_type == "FTS" for index in table.list_indices())
+def index_kinds(table: Any) -> set[str]:
+    """"vector" and/or "text": the kinds of index `table` has (one listing, read once per search)."""
+    types = [index.index_type for index in table.list_indices()]
+    return {"vector" for t in types if t.upper().startswith("IVF")} | {"text" for t in types if t == "FTS"}
 
 
 def ensure_indexes(table: Any, vector_index_from: int) -> None:
     """The full-text index always (for --hybrid); the vector index once the table is large enough."""
     from lancedb.index import FTS, IvfSq
 
-    if not has_text_index(table):
+    kinds = index_kinds(table)
+    if "text" not in kinds:
         table.create_index("text", config=FTS())
     rows = table.count_rows()
-    if rows >= vector_index_from and not has_vector_index(table):
+    if rows >= vector_index_from and "vector" not in kinds:
         table.create_index("vector", config=IvfSq(distance_type="dot", num_partitions=max(1, round(math.sqrt(rows)))))
 
 
@@ -71,14 +70,15 @@ def search_table(table: Any, query: NDArray[np.float32], top_n: int, text: str |
     By vector: ordered by our own float32 dot product, ties by chunk id. Hybrid: the vector list
     and the full-text list, each `top_n` long, fused by reciprocal rank.
     """
-    exact = not has_vector_index(table)
+    kinds = index_kinds(table)
+    exact = "vector" not in kinds
     by_vector = table.search(query, vector_column_name="vector").distance_type("dot")
     if not exact:
         by_vector = by_vector.nprobes(NPROBES).refine_factor(REFINE_FACTOR)
     ranked = sorted(_hits(by_vector.select([*COLUMNS, "_distance"]).limit(top_n), query, damaged),
                     key=lambda pair: (-pair[1].score, pair[0]))
     if text is not None:
-        if not has_text_index(table):
+        if "text" not in kinds:
             raise LocalIndexError("this index has no full-text index yet (its first run did not finish); "
                                   "run qwen3-rag index again, or search without --hybrid")
         by_text = table.search(text, query_type="fts", fts_columns="text").select([*COLUMNS, "_score"])
