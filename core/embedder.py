@@ -44,6 +44,11 @@ class Embedder(RebuiltOnCopy):
         progress_bar: show a progress bar while embedding.
         allow_pickle: accept a checkpoint with only pickle weights (reading them can run code);
             by default only safetensors load.
+        token: hub access token for a private or gated checkpoint; None uses the one huggingface_hub
+            finds (HF_TOKEN, `hf auth login`). Kept for copies and pickles of this object.
+        local_files_only: read the hub cache only, never the network (as HF_HUB_OFFLINE=1 does).
+            Without it the hub is asked once, within $HF_HUB_ETAG_TIMEOUT seconds (10 by default);
+            when it cannot be reached the cache is used, or a ModelLoadError says what to do.
     """
 
     @records_arguments
@@ -51,14 +56,15 @@ class Embedder(RebuiltOnCopy):
                  dtype: str | None = None, dim: int | None = None, instruction: str | None = None,
                  symmetric: bool | None = None, max_length: int = 8192, batch_tokens: int | None = None,
                  batch_size: int | None = None, revision: str | None = None, progress_bar: bool = False,
-                 allow_pickle: bool = False):
+                 allow_pickle: bool = False, token: str | bool | None = None, local_files_only: bool = False):
         self.task = resolve_task(instruction)
         self.symmetric = self.task.symmetric if symmetric is None else check_bool(symmetric, "symmetric")
         self.max_length = check_positive_int(max_length, "max_length", minimum=2)
         if model in KNOWN_CHECKPOINTS:  # fail before a multi-GB download
             check_dim(dim, KNOWN_CHECKPOINTS[model].hidden_size, model)
         self.model: LoadedModel = load_model("embedding", model, revision=revision, device=device, dtype=dtype,
-                                              allow_pickle=allow_pickle)
+                                              allow_pickle=allow_pickle, token=token,
+                                              local_files_only=check_bool(local_files_only, "local_files_only"))
         self.dim = check_dim(dim, self.model.hidden_size, model)
         self.batch_tokens = token_budget(batch_tokens, self.model.device)
         self.batch_size = None if batch_size is None else check_positive_int(batch_size, "batch_size")

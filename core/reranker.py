@@ -17,7 +17,7 @@ from .presets import resolve_task
 from .progress import track
 from .rebuild import RebuiltOnCopy, records_arguments
 from .tokenization import RerankPrompt
-from .validation import check_positive_int, check_text, check_texts
+from .validation import check_bool, check_positive_int, check_text, check_texts
 
 DEFAULT_RERANKER_MODEL = "Qwen/Qwen3-Reranker-0.6B"
 
@@ -41,7 +41,7 @@ class Reranker(RebuiltOnCopy):
 
     Args:
         model: hub id or local directory of a Qwen3-Reranker checkpoint.
-        device, dtype, revision, progress_bar, allow_pickle: as for `Embedder`.
+        device, dtype, revision, progress_bar, allow_pickle, token, local_files_only: as for `Embedder`.
         instruction: a preset name or a free instruction sentence; None is the web-search default.
         max_length: tokens per (query, document) prompt, fixed prompt parts included; the
             document is cut on the right (with a warning) to fit.
@@ -54,11 +54,13 @@ class Reranker(RebuiltOnCopy):
     def __init__(self, model: str = DEFAULT_RERANKER_MODEL, *, device: str | None = None,
                  dtype: str | None = None, instruction: str | None = None, max_length: int = 8192,
                  batch_tokens: int | None = None, batch_size: int | None = None, revision: str | None = None,
-                 progress_bar: bool = False, allow_pickle: bool = False):
+                 progress_bar: bool = False, allow_pickle: bool = False,
+                 token: str | bool | None = None, local_files_only: bool = False):
         self.instruction = resolve_task(instruction).instruction
         check_positive_int(max_length, "max_length")
         self.model: LoadedModel = load_model("reranker", model, revision=revision, device=device, dtype=dtype,
-                                              allow_pickle=allow_pickle)
+                                              allow_pickle=allow_pickle, token=token,
+                                              local_files_only=check_bool(local_files_only, "local_files_only"))
         self.prompt = RerankPrompt(self.model.tokenizer, max_length)
         if self.prompt.body_budget < 1:
             raise InvalidArgumentError(

@@ -6,11 +6,14 @@ An adapter either loads a core instance from these fields or wraps one the calle
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import json
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from ..embedder import Embedder
+from ..errors import InvalidArgumentError
 from ..reranker import Reranker
 from ..validation import check_positive_int
 from ._shared import EMBEDDER_SETTINGS, RERANKER_SETTINGS, check_threshold, core_instance
@@ -57,6 +60,9 @@ class CoreFields(BaseModel):
     revision: str | None = Field(default=None, description="Hub revision (branch, tag or commit) to pin.")
     progress_bar: bool = Field(default=False, description="Show a progress bar over batches.")
     allow_pickle: bool = Field(default=False, description="Accept pickle-only weights (can run code); trusted only.")
+    token: str | None = Field(default=None, repr=False, exclude=True,
+                              description="Hub access token for private or gated checkpoints; None: HF_TOKEN.")
+    local_files_only: bool = Field(default=False, description="Read the hub cache only, never the network.")
 
     @model_validator(mode="before")
     @classmethod
@@ -112,6 +118,16 @@ class EmbedderFields(CoreFields):
     def core(self) -> Embedder:
         """The core `Embedder` doing the work (shared with any adapter on the same settings)."""
         return self._embedder
+
+    def cache_namespace(self, side: Literal["query", "document"]) -> str:
+        """A cache namespace that changes with everything a vector depends on: checkpoint, revision,
+        `dim`, the instruction on that side, and the side itself."""
+        if side not in ("query", "document"):
+            raise InvalidArgumentError(f"side={side!r} must be 'query' or 'document'")
+        core = self.core
+        instruction = core.instruction if side == "query" or core.symmetric else ""
+        facts = json.dumps([core.model.key.source, core.model.key.revision, core.dim, instruction, side])
+        return f"qwen3-rag-{side}-{hashlib.sha256(facts.encode()).hexdigest()[:16]}"
 
 
 class RerankerFields(CoreFields):

@@ -17,9 +17,10 @@ from ..validation import check_positive_int
 
 # Constructor arguments of the core classes that adapters expose under the same names.
 EMBEDDER_SETTINGS = ("model", "device", "dtype", "dim", "instruction", "symmetric", "max_length",
-                     "batch_tokens", "batch_size", "revision", "progress_bar", "allow_pickle")
+                     "batch_tokens", "batch_size", "revision", "progress_bar", "allow_pickle", "token",
+                     "local_files_only")
 RERANKER_SETTINGS = ("model", "device", "dtype", "instruction", "max_length", "batch_tokens", "batch_size",
-                     "revision", "progress_bar", "allow_pickle")
+                     "revision", "progress_bar", "allow_pickle", "token", "local_files_only")
 
 Core = TypeVar("Core", Embedder, Reranker)
 

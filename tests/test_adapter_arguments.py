@@ -62,3 +62,11 @@ def _documents():
     from langchain_core.documents import Document
 
     return [Document(page_content=text) for text in ["Beijing is the capital.", "Gravity pulls.", "Paris."]]
+
+
+@pytest.mark.parametrize("adapter", [Qwen3Embeddings, Qwen3Embedding, LangChainRerank, LlamaIndexRerank])
+def test_hub_token_and_local_files_only_reach_the_core_and_the_token_is_never_shown(adapter, tiny_models):
+    model = tiny_models.reranker if "Rerank" in adapter.__name__ else tiny_models.embedding
+    wrapped = adapter(model=model, device="cpu", token="hf_secret_value", local_files_only=True)
+    assert wrapped.core._arguments["token"] == "hf_secret_value" and wrapped.core._arguments["local_files_only"]
+    assert "hf_secret_value" not in repr(wrapped) and "hf_secret_value" not in str(wrapped.model_dump())

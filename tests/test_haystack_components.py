@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import CORPUS, QUESTION, VARIED_TEXTS
 from haystack import Document
-from haystack.utils import ComponentDevice
+from haystack.utils import ComponentDevice, Secret
 
 from qwen3_rag import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL, InvalidArgumentError, InvalidInputError
 from qwen3_rag.integrations.haystack import Qwen3DocumentEmbedder, Qwen3Ranker, Qwen3TextEmbedder
@@ -59,8 +60,26 @@ def test_to_dict_from_dict_round_trip(component_class, extra):
     assert data["type"] == f"{component_class.__module__}.{component_class.__name__}"
     assert data["init_parameters"]["device"] == {"type": "single", "device": "cuda:1"}
     assert all(data["init_parameters"][name] == value for name, value in extra.items())
-    restored = component_class.from_dict(data)
+    assert data["init_parameters"]["token"] == {"type": "env_var", "env_vars": ["HF_API_TOKEN", "HF_TOKEN"],
+                                                "strict": False}
+    restored = component_class.from_dict(copy.deepcopy(data))  # Haystack deserialises secrets in place
     assert restored.to_dict() == data and restored.device == component.device
+    assert isinstance(restored.token, Secret)
+
+
+@pytest.mark.parametrize("component_class", [Qwen3TextEmbedder, Qwen3DocumentEmbedder, Qwen3Ranker])
+def test_token_is_a_secret_that_reaches_the_hub_and_never_the_yaml(component_class, tiny_models, monkeypatch):
+    with pytest.raises(InvalidArgumentError, match="token must be a haystack Secret"):
+        component_class(token="hf_plain_string")
+    with pytest.raises(ValueError, match="[Cc]annot serialize token-based secret"):
+        component_class(token=Secret.from_token("hf_by_value")).to_dict()  # Haystack's own rule for secrets
+    model = tiny_models.embedding if component_class is not Qwen3Ranker else tiny_models.reranker
+    monkeypatch.setenv("QWEN3_RAG_TEST_TOKEN", "hf_from_env")
+    component = component_class(model=model, device=CPU, token=Secret.from_env_var("QWEN3_RAG_TEST_TOKEN"),
+                                local_files_only=True)
+    component.warm_up()
+    assert component.core._arguments["token"] == "hf_from_env" and component.core._arguments["local_files_only"]
+    assert "hf_from_env" not in str(component.to_dict())
 
 
 def test_warm_up_loads_once_and_embedders_share_the_model(text_embedder, document_embedder, ranker):

@@ -141,3 +141,43 @@ def test_embedder_argument_must_be_a_core_embedder(embedder):
         Qwen3Embedding(embedder="Qwen/Qwen3-Embedding-0.6B")
     with pytest.raises(ValidationError, match="either embedder= or model settings.*dim"):
         Qwen3Embedding(embedder=embedder, dim=32)
+
+
+def test_embeddings_cache_is_filed_by_side_and_instruction(tiny_models, embedder):
+    """LlamaIndex keys its cache on the raw text; unfiled, a query equal to a node text gets the node's vector."""
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from llama_index.core.storage.kvstore import SimpleKVStore
+
+    text = "What is the capital of China?"
+    store = SimpleKVStore()
+    cached = Qwen3Embedding(model=tiny_models.embedding, device="cpu", embeddings_cache=store)
+    document_vector = cached.get_text_embedding_batch([text])[0]
+    np.testing.assert_allclose(document_vector, embedder.embed_documents([text])[0], atol=1e-6)
+    query_vector = cached.get_query_embedding(text)
+    np.testing.assert_allclose(query_vector, embedder.embed_queries([text])[0], atol=1e-6)
+    assert cached.get_query_embedding(text) == query_vector  # served from the cache the second time
+    other_task = Qwen3Embedding(model=tiny_models.embedding, device="cpu", instruction="code_search",
+                                embeddings_cache=store)
+    np.testing.assert_allclose(other_task.get_query_embedding(text),
+                               embedder.embed_queries([text], instruction="code_search")[0], atol=1e-6)
+    collections = {name for name in store.to_dict()}
+    assert collections == {f"embeddings/{cached.cache_namespace('document')}",
+                           f"embeddings/{cached.cache_namespace('query')}",
+                           f"embeddings/{other_task.cache_namespace('query')}"}
+
+    # The failure the filing prevents: BaseEmbedding's own lookup, on the store itself.
+    plain = SimpleKVStore()
+    plain.put(text, {"id": document_vector}, collection="embeddings")
+    unfiled = Qwen3Embedding(model=tiny_models.embedding, device="cpu")
+    object.__setattr__(unfiled, "embeddings_cache", plain)  # bypasses the filing, as a plain BaseEmbedding has it
+    assert BaseEmbedding.get_query_embedding(unfiled, text) == document_vector
+
+
+async def test_async_query_embedding_uses_the_query_side_of_the_cache(tiny_models, embedder):
+    from llama_index.core.storage.kvstore import SimpleKVStore
+
+    text = "What is the capital of China?"
+    cached = Qwen3Embedding(model=tiny_models.embedding, device="cpu", embeddings_cache=SimpleKVStore())
+    await cached.aget_text_embedding_batch([text])
+    np.testing.assert_allclose(await cached.aget_query_embedding(text), embedder.embed_queries([text])[0],
+                               atol=1e-6)

@@ -17,6 +17,7 @@ from ..errors import ModelLoadError
 from ..registry import END_OF_TEXT, KNOWN_CHECKPOINTS, NO_TOKEN, YES_TOKEN
 from ..tokenization import plain_text_tokenizer, token_id
 from .attention import choose
+from .hub import resolve_access
 from .packed import unsupported
 from .runtime import cpu_runs_bf16_natively, resolve_device, resolve_dtype
 
@@ -73,11 +74,14 @@ _lock = threading.Lock()
 
 def load_model(kind: Kind, source: str, *, revision: str | None = None,
                device: str | torch.device | None = None, dtype: str | torch.dtype | None = None,
-               allow_pickle: bool = False) -> LoadedModel:
+               allow_pickle: bool = False, token: str | bool | None = None,
+               local_files_only: bool = False) -> LoadedModel:
     """Return the shared LoadedModel for these settings, loading it on first use.
 
     Weights load from safetensors only, unless `allow_pickle` accepts pickle files (which can run
-    code when read) from a source the caller trusts.
+    code when read) from a source the caller trusts. `token` is a hub access token (None: the
+    one huggingface_hub finds); `local_files_only` reads the hub cache alone. Neither is part of
+    the sharing key: they change how the same weights are fetched, not which.
     """
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
@@ -88,7 +92,8 @@ def load_model(kind: Kind, source: str, *, revision: str | None = None,
             if resolved_device.type == "cpu" and resolved_dtype == torch.bfloat16 and not cpu_runs_bf16_natively():
                 warnings.warn("dtype='bfloat16' on a CPU without bfloat16 matrix units (AVX512-BF16 or AMX) is "
                               "emulated and usually slower than float32; use dtype='float32' here", stacklevel=3)
-            model = _load(key, resolved_device, resolved_dtype, allow_pickle)
+            access = resolve_access(kind, key.source, revision, token, local_files_only)
+            model = _load(key, resolved_device, resolved_dtype, allow_pickle, access)
             _loaded[key] = model
         return model
 
@@ -107,7 +112,8 @@ def normalise_source(source: str) -> str:
     return text
 
 
-def _load(key: LoadKey, device: torch.device, dtype: torch.dtype, allow_pickle: bool) -> LoadedModel:
+def _load(key: LoadKey, device: torch.device, dtype: torch.dtype, allow_pickle: bool,
+          access: dict[str, Any]) -> LoadedModel:
     if _TRANSFORMERS < MIN_TRANSFORMERS:
         raise ModelLoadError(
             f"transformers {_TRANSFORMERS} is too old for qwen3-rag; install 'transformers>={MIN_TRANSFORMERS}'"
@@ -115,7 +121,7 @@ def _load(key: LoadKey, device: torch.device, dtype: torch.dtype, allow_pickle: 
     known = KNOWN_CHECKPOINTS.get(key.source)
     if known is not None and known.kind != key.kind:
         raise ModelLoadError(f"{key.source} is a {known.kind} checkpoint, not a {key.kind} one")
-    common = {"revision": key.revision, "trust_remote_code": False}
+    common = {**access, "trust_remote_code": False}
     try:
         config = transformers.AutoConfig.from_pretrained(key.source, **common)
         if config.model_type != "qwen3":

@@ -6,11 +6,14 @@ import asyncio
 from typing import Any, ClassVar, Generic
 
 from haystack import Document, default_from_dict, default_to_dict
-from haystack.utils import ComponentDevice
+from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
 
 from ...errors import InvalidArgumentError
 from ...validation import check_items
 from .._shared import Core
+
+# The hub token as Haystack's own Hugging Face components take it: from the environment, if set.
+HF_TOKEN = Secret.from_env_var(["HF_API_TOKEN", "HF_TOKEN"], strict=False)
 
 
 class CoreComponent(Generic[Core]):
@@ -28,6 +31,11 @@ class CoreComponent(Generic[Core]):
             raise InvalidArgumentError(
                 f"device must be a haystack ComponentDevice (e.g. ComponentDevice.from_str('cuda:0')) or None, "
                 f"got {type(parameters['device']).__name__}"
+            )
+        if parameters.get("token") is not None and not isinstance(parameters["token"], Secret):
+            raise InvalidArgumentError(
+                "token must be a haystack Secret (Secret.from_env_var('HF_TOKEN') or Secret.from_token(...)) or None, "
+                f"got {type(parameters['token']).__name__}"
             )
         self._parameter_names = tuple(parameters)
         for name, value in parameters.items():
@@ -50,14 +58,20 @@ class CoreComponent(Generic[Core]):
         if self._core is None:
             settings = {name: getattr(self, name) for name in self.core_settings if name in self._parameter_names}
             settings["device"] = _torch_device(self.device)
+            settings["token"] = self.token.resolve_value() if self.token is not None else None
             self._core = self.core_class(**{name: value for name, value in settings.items() if value is not None})
         return self._core
 
     def to_dict(self) -> dict[str, Any]:
-        return default_to_dict(self, **{name: getattr(self, name) for name in self._parameter_names})
+        """Init parameters as given; the token as its Secret's reference (an env-var name), never its value."""
+        parameters = {name: getattr(self, name) for name in self._parameter_names}
+        if parameters.get("token") is not None:
+            parameters["token"] = parameters["token"].to_dict()  # a token given by value refuses, as Haystack's do
+        return default_to_dict(self, **parameters)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CoreComponent:
+        deserialize_secrets_inplace(data.get("init_parameters", {}), keys=["token"])
         return default_from_dict(cls, data)
 
 

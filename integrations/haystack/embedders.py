@@ -7,13 +7,13 @@ from dataclasses import replace
 from typing import Any
 
 from haystack import Document, component
-from haystack.utils import ComponentDevice
+from haystack.utils import ComponentDevice, Secret
 
 from ...embedder import DEFAULT_EMBEDDING_MODEL, Embedder
 from ...errors import InvalidInputError
 from ...validation import check_positive_int
 from .._shared import EMBEDDER_SETTINGS
-from ._component import CoreComponent, document_texts
+from ._component import HF_TOKEN, CoreComponent, document_texts
 
 
 class _EmbedderComponent(CoreComponent[Embedder]):
@@ -35,11 +35,13 @@ class Qwen3TextEmbedder(_EmbedderComponent):
     def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, device: ComponentDevice | None = None,
                  dtype: str | None = None, dim: int | None = None, instruction: str | None = None,
                  max_length: int = 8192, batch_tokens: int | None = None, revision: str | None = None,
-                 allow_pickle: bool = False):
+                 allow_pickle: bool = False, token: Secret | None = HF_TOKEN,
+                 local_files_only: bool = False):
         # @component rebuilds the class, which breaks zero-argument super().
         CoreComponent.__init__(self, model=model, device=device, dtype=dtype, dim=dim, instruction=instruction,
                                max_length=max_length, batch_tokens=batch_tokens, revision=revision,
-                               allow_pickle=allow_pickle)
+                               allow_pickle=allow_pickle, token=token,
+                               local_files_only=local_files_only)
 
     @component.output_types(embedding=list[float])
     def run(self, text: str) -> dict[str, Any]:
@@ -70,7 +72,8 @@ class Qwen3DocumentEmbedder(_EmbedderComponent):
                  symmetric: bool | None = None, max_length: int = 8192, batch_tokens: int | None = None,
                  batch_size: int | None = None, revision: str | None = None, progress_bar: bool = True,
                  meta_fields_to_embed: list[str] | None = None, embedding_separator: str = "\n",
-                 allow_pickle: bool = False):
+                 allow_pickle: bool = False, token: Secret | None = HF_TOKEN,
+                 local_files_only: bool = False):
         if batch_size is not None:
             check_positive_int(batch_size, "batch_size")
         # @component rebuilds the class, which breaks zero-argument super().
@@ -78,7 +81,8 @@ class Qwen3DocumentEmbedder(_EmbedderComponent):
                                symmetric=symmetric, max_length=max_length, batch_tokens=batch_tokens,
                                batch_size=batch_size, revision=revision, progress_bar=progress_bar,
                                meta_fields_to_embed=list(meta_fields_to_embed or []),
-                               embedding_separator=embedding_separator, allow_pickle=allow_pickle)
+                               embedding_separator=embedding_separator, allow_pickle=allow_pickle, token=token,
+                               local_files_only=local_files_only)
 
     @component.output_types(documents=list[Document])
     def run(self, documents: list[Document]) -> dict[str, Any]:

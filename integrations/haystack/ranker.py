@@ -7,12 +7,12 @@ from dataclasses import replace
 from typing import Any
 
 from haystack import Document, component
-from haystack.utils import ComponentDevice
+from haystack.utils import ComponentDevice, Secret
 
 from ...reranker import DEFAULT_RERANKER_MODEL, Reranker
 from ...validation import check_bool, check_positive_int
 from .._shared import RERANKER_SETTINGS, best, check_threshold
-from ._component import CoreComponent, document_texts
+from ._component import HF_TOKEN, CoreComponent, document_texts
 
 
 @component
@@ -36,7 +36,8 @@ class Qwen3Ranker(CoreComponent[Reranker]):
                  batch_tokens: int | None = None, batch_size: int | None = None, revision: str | None = None,
                  progress_bar: bool = False, top_k: int | None = 10, score_threshold: float | None = None,
                  meta_fields_to_embed: list[str] | None = None, embedding_separator: str = "\n",
-                 allow_pickle: bool = False, scale_score: bool = True):
+                 allow_pickle: bool = False, scale_score: bool = True, token: Secret | None = HF_TOKEN,
+                 local_files_only: bool = False):
         if top_k is not None:
             check_positive_int(top_k, "top_k")
         # @component rebuilds the class, which breaks zero-argument super().
@@ -46,7 +47,8 @@ class Qwen3Ranker(CoreComponent[Reranker]):
                                score_threshold=check_threshold(score_threshold),
                                meta_fields_to_embed=list(meta_fields_to_embed or []),
                                embedding_separator=embedding_separator, allow_pickle=allow_pickle,
-                               scale_score=check_bool(scale_score, "scale_score"))
+                               scale_score=check_bool(scale_score, "scale_score"), token=token,
+                               local_files_only=local_files_only)
 
     @component.output_types(documents=list[Document])
     def run(self, query: str, documents: list[Document], top_k: int | None = None,

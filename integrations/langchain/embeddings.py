@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.stores import ByteStore
@@ -42,29 +40,23 @@ class Qwen3Embeddings(EmbedderFields, Embeddings):
         """Embed a search query, with the task instruction in front."""
         return self.core.embed_queries([check_text(text, "text")])[0].tolist()
 
-    def cache_namespace(self, side: Literal["query", "document"]) -> str:
-        """A cache namespace that changes with everything a vector depends on: checkpoint, revision,
-        `dim`, the instruction on that side, and the side itself."""
-        core = self.core
-        instruction = core.instruction if side == "query" or core.symmetric else ""
-        facts = json.dumps([core.model.key.source, core.model.key.revision, core.dim, instruction, side])
-        return f"qwen3-rag-{side}-{hashlib.sha256(facts.encode()).hexdigest()[:16]}"
-
     def cached(self, store: ByteStore, *, cache_queries: bool = True) -> CacheBackedEmbeddings:
         """These embeddings behind LangChain's `CacheBackedEmbeddings`, keyed safely in `store`.
 
         `CacheBackedEmbeddings.from_bytes_store(..., query_embedding_cache=True)` keys queries and
         documents alike on the raw text: a query equal to a stored document comes back as the
         document's vector (without the instruction), and a changed instruction serves stale
-        vectors. Here each side has its own namespace (`cache_namespace`).
+        vectors. Here each side has its own namespace (`cache_namespace`), and keys are SHA-256
+        digests (LangChain's default SHA-1 lets crafted texts collide).
         """
         from langchain_classic.embeddings import CacheBackedEmbeddings
 
-        documents = CacheBackedEmbeddings.from_bytes_store(self, store, namespace=self.cache_namespace("document"))
+        documents = CacheBackedEmbeddings.from_bytes_store(self, store, namespace=self.cache_namespace("document"),
+                                                           key_encoder="sha256")
         if not cache_queries:
             return documents
         queries = CacheBackedEmbeddings.from_bytes_store(self, store, namespace=self.cache_namespace("query"),
-                                                         query_embedding_cache=store)
+                                                         query_embedding_cache=store, key_encoder="sha256")
         return CacheBackedEmbeddings(self, documents.document_embedding_store,
                                      query_embedding_store=queries.query_embedding_store)
 
