@@ -18,6 +18,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 
 test: setup
 	$(PY) -m ruff check core integrations tests examples bench
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 bench: setup

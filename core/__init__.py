@@ -5,9 +5,17 @@ importing this package imports no RAG framework.
 """
 
 from .embedder import DEFAULT_EMBEDDING_MODEL, Embedder
-from .errors import InvalidArgumentError, InvalidInputError, ModelLoadError, NonFiniteOutputError, Qwen3RagError
+from .errors import (
+    InvalidArgumentError,
+    InvalidInputError,
+    ModelLoadError,
+    NonFiniteOutputError,
+    Qwen3RagError,
+    RemoteServerError,
+)
 from .presets import PRESETS, Task
 from .registry import DEFAULT_INSTRUCTION
+from .remote import RemoteEmbedder, RemoteReranker
 from .reranker import DEFAULT_RERANKER_MODEL, Ranked, Reranker
 
 __version__ = "0.1.0"
@@ -24,6 +32,9 @@ __all__ = [
     "NonFiniteOutputError",
     "Qwen3RagError",
     "Ranked",
+    "RemoteEmbedder",
+    "RemoteReranker",
+    "RemoteServerError",
     "Reranker",
     "Task",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import Sequence
 
@@ -11,7 +12,7 @@ from numpy.typing import NDArray
 from .batching import distinct, plan_batches
 from .kernels import LoadedModel, embed_batch, load_model
 from .kernels.runtime import token_budget
-from .presets import resolve_task
+from .presets import Task, resolve_task
 from .progress import track
 from .rebuild import RebuiltOnCopy, records_arguments
 from .registry import KNOWN_CHECKPOINTS
@@ -21,7 +22,54 @@ from .validation import check_bool, check_dim, check_positive_int, check_texts
 DEFAULT_EMBEDDING_MODEL = "Qwen/Qwen3-Embedding-0.6B"
 
 
-class Embedder(RebuiltOnCopy):
+class EmbeddingMethods:
+    """The query/document API over `_embed`, shared by `Embedder` and `RemoteEmbedder`.
+
+    Subclasses set `task`, `symmetric` and `dim`, and embed fully formatted texts in `_embed`.
+    """
+
+    task: Task
+    symmetric: bool
+    dim: int
+
+    @property
+    def instruction(self) -> str:
+        return self.task.instruction
+
+    def embed_queries(self, texts: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
+        """Embed search queries; the instruction (this call's, else the embedder's) is prepended."""
+        return self._embed(self._query_texts(texts, instruction))
+
+    def embed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Embed documents as they are, or with the instruction when the embedder is symmetric."""
+        return self._embed(self._document_texts(texts))
+
+    async def aembed_queries(self, texts: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
+        """`embed_queries` without blocking the event loop."""
+        return await self._aembed(self._query_texts(texts, instruction))
+
+    async def aembed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """`embed_documents` without blocking the event loop."""
+        return await self._aembed(self._document_texts(texts))
+
+    def _query_texts(self, texts: Sequence[str], instruction: str | None) -> list[str]:
+        texts = check_texts(texts)
+        task_instruction = self.task.instruction if instruction is None else resolve_task(instruction).instruction
+        return [format_query(task_instruction, text) for text in texts]
+
+    def _document_texts(self, texts: Sequence[str]) -> list[str]:
+        texts = check_texts(texts)
+        return [format_query(self.task.instruction, text) for text in texts] if self.symmetric else texts
+
+    def _embed(self, texts: list[str]) -> NDArray[np.float32]:
+        raise NotImplementedError
+
+    async def _aembed(self, texts: list[str]) -> NDArray[np.float32]:
+        # In-process work runs in a worker thread; a remote embedder awaits its server instead.
+        return await asyncio.to_thread(self._embed, texts)
+
+
+class Embedder(RebuiltOnCopy, EmbeddingMethods):
     """Embed queries (with a task instruction) and documents (without) into unit vectors.
 
     Args:
@@ -70,23 +118,6 @@ class Embedder(RebuiltOnCopy):
         self.batch_size = None if batch_size is None else check_positive_int(batch_size, "batch_size")
         self.progress_bar = progress_bar
 
-    @property
-    def instruction(self) -> str:
-        return self.task.instruction
-
-    def embed_queries(self, texts: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
-        """Embed search queries; the instruction (this call's, else the embedder's) is prepended."""
-        texts = check_texts(texts)
-        task_instruction = self.task.instruction if instruction is None else resolve_task(instruction).instruction
-        return self._embed([format_query(task_instruction, text) for text in texts])
-
-    def embed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """Embed documents as they are, or with the instruction when the embedder is symmetric."""
-        texts = check_texts(texts)
-        if self.symmetric:
-            texts = [format_query(self.task.instruction, text) for text in texts]
-        return self._embed(texts)
-
     def _embed(self, texts: list[str]) -> NDArray[np.float32]:
         with self.model.lock:
             tokens = embedding_tokens(self.model.tokenizer, texts, self.max_length)
@@ -101,6 +132,15 @@ class Embedder(RebuiltOnCopy):
             warnings.warn(f"{tokens.truncated} of {len(texts)} texts were longer than max_length="
                           f"{self.max_length} tokens and were cut on the right", stacklevel=3)
         return vectors if len(unique) == len(texts) else vectors[owner]
+
+    @property
+    def name(self) -> str:
+        """The checkpoint: a hub id or the resolved local directory."""
+        return self.model.key.source
+
+    @property
+    def revision(self) -> str | None:
+        return self.model.key.revision
 
     def __repr__(self) -> str:
         return (f"Embedder(model={self.model.key.source!r}, device='{self.model.device}', "

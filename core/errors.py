@@ -25,3 +25,14 @@ class NonFiniteOutputError(Qwen3RagError, FloatingPointError):
 
 class LocalIndexError(Qwen3RagError):
     """An on-disk index is missing, locked by another writer, or was built with other settings."""
+
+
+class RemoteServerError(Qwen3RagError, ConnectionError):
+    """A model server could not be reached, refused a request, or answered something unusable.
+
+    `status` is the HTTP status when the server answered with one, else None.
+    """
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status

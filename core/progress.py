@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from tqdm.auto import tqdm
 
@@ -16,3 +17,13 @@ def track(batches: Sequence[list[int]], enabled: bool, description: str) -> Iter
         for batch in batches:
             yield batch
             bar.update(len(batch))
+
+
+@contextmanager
+def counter(total: int, enabled: bool, description: str) -> Iterator[Callable[[int], None]]:
+    """A function that advances a bar by n texts (nothing when not `enabled`), for work finishing out of order."""
+    if not enabled:
+        yield lambda count: None
+        return
+    with tqdm(total=total, desc=description, unit="text") as bar:
+        yield bar.update

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,7 +37,66 @@ def sigmoid(logits: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.exp(-np.logaddexp(0.0, -logits.astype(np.float64))).astype(np.float32)
 
 
-class Reranker(RebuiltOnCopy):
+class RankingMethods:
+    """Scores, pairs and rankings over `logits`, shared by `Reranker` and `RemoteReranker`."""
+
+    def score(self, query: str, documents: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
+        """Probability that each document meets the query, in input order (the official score)."""
+        return sigmoid(self.logits(query, documents, instruction))
+
+    def logits(self, query: str, documents: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
+        raise NotImplementedError
+
+    async def alogits(self, query: str, documents: Sequence[str],
+                      instruction: str | None = None) -> NDArray[np.float32]:
+        """`logits` without blocking the event loop (a worker thread here; a remote reranker awaits its server)."""
+        return await asyncio.to_thread(self.logits, query, documents, instruction)
+
+    async def ascore(self, query: str, documents: Sequence[str],
+                     instruction: str | None = None) -> NDArray[np.float32]:
+        """`score` without blocking the event loop."""
+        return sigmoid(await self.alogits(query, documents, instruction))
+
+    def pair_logits(self, queries: Sequence[str], documents: Sequence[str],
+                    instruction: str | None = None) -> NDArray[np.float32]:
+        """Log-odds of (queries[i], documents[i]) pairs, in input order.
+
+        Pairs are grouped by query, so each distinct query's prompt head is computed once.
+        """
+        queries, documents = check_texts(queries, "queries"), check_texts(documents, "documents")
+        if len(queries) != len(documents):
+            raise InvalidArgumentError(f"queries and documents must pair up, got {len(queries)} queries "
+                                       f"and {len(documents)} documents")
+        positions: dict[str, list[int]] = {}
+        for position, query in enumerate(queries):
+            positions.setdefault(query, []).append(position)
+        logits = np.empty(len(queries), dtype=np.float32)
+        for query, where in positions.items():
+            logits[where] = self.logits(query, [documents[i] for i in where], instruction)
+        return logits
+
+    def rerank(self, query: str, documents: Sequence[str], top_k: int | None = None,
+               instruction: str | None = None) -> list[Ranked]:
+        """Documents best first (ties keep input order), at most `top_k` of them."""
+        if top_k is not None:
+            check_positive_int(top_k, "top_k")
+        return ranking(self.logits(query, documents, instruction), top_k)
+
+    async def arerank(self, query: str, documents: Sequence[str], top_k: int | None = None,
+                      instruction: str | None = None) -> list[Ranked]:
+        """`rerank` without blocking the event loop."""
+        if top_k is not None:
+            check_positive_int(top_k, "top_k")
+        return ranking(await self.alogits(query, documents, instruction), top_k)
+
+
+def ranking(logits: NDArray[np.float32], top_k: int | None) -> list[Ranked]:
+    order = np.argsort(-logits, kind="stable")[:top_k]
+    scores = sigmoid(logits)
+    return [Ranked(int(i), float(scores[i]), float(logits[i])) for i in order]
+
+
+class Reranker(RebuiltOnCopy, RankingMethods):
     """Judge how well each document answers a query, as the official Qwen3-Reranker does.
 
     Args:
@@ -62,19 +122,10 @@ class Reranker(RebuiltOnCopy):
                                               allow_pickle=allow_pickle, token=token,
                                               local_files_only=check_bool(local_files_only, "local_files_only"))
         self.prompt = RerankPrompt(self.model.tokenizer, max_length)
-        if self.prompt.body_budget < 1:
-            raise InvalidArgumentError(
-                f"max_length={max_length} leaves no room for the query and document: the reranker's fixed "
-                f"prompt takes {self.prompt.fixed_length} tokens; use at least {self.prompt.fixed_length + 1}"
-            )
         self.max_length = max_length
         self.batch_tokens = token_budget(batch_tokens, self.model.device)
         self.batch_size = None if batch_size is None else check_positive_int(batch_size, "batch_size")
         self.progress_bar = progress_bar
-
-    def score(self, query: str, documents: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
-        """Probability that each document meets the query, in input order (the official score)."""
-        return sigmoid(self.logits(query, documents, instruction))
 
     def logits(self, query: str, documents: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
         """Log-odds logit(yes) - logit(no) per document: the score before the sigmoid, never saturated."""
@@ -95,33 +146,10 @@ class Reranker(RebuiltOnCopy):
                           f"{self.max_length} tokens and were cut on the right", stacklevel=3)
         return logits if len(tails) == len(documents) else logits[owner]
 
-    def pair_logits(self, queries: Sequence[str], documents: Sequence[str],
-                    instruction: str | None = None) -> NDArray[np.float32]:
-        """Log-odds of (queries[i], documents[i]) pairs, in input order.
-
-        Pairs are grouped by query, so each distinct query's prompt head is computed once.
-        """
-        queries, documents = check_texts(queries, "queries"), check_texts(documents, "documents")
-        if len(queries) != len(documents):
-            raise InvalidArgumentError(f"queries and documents must pair up, got {len(queries)} queries "
-                                       f"and {len(documents)} documents")
-        positions: dict[str, list[int]] = {}
-        for position, query in enumerate(queries):
-            positions.setdefault(query, []).append(position)
-        logits = np.empty(len(queries), dtype=np.float32)
-        for query, where in positions.items():
-            logits[where] = self.logits(query, [documents[i] for i in where], instruction)
-        return logits
-
-    def rerank(self, query: str, documents: Sequence[str], top_k: int | None = None,
-               instruction: str | None = None) -> list[Ranked]:
-        """Documents best first (ties keep input order), at most `top_k` of them."""
-        if top_k is not None:
-            check_positive_int(top_k, "top_k")
-        logits = self.logits(query, documents, instruction)
-        order = np.argsort(-logits, kind="stable")[:top_k]
-        scores = sigmoid(logits)
-        return [Ranked(int(i), float(scores[i]), float(logits[i])) for i in order]
+    @property
+    def name(self) -> str:
+        """The checkpoint: a hub id or the resolved local directory."""
+        return self.model.key.source
 
     def __repr__(self) -> str:
         return (f"Reranker(model={self.model.key.source!r}, device='{self.model.device}', "

@@ -15,6 +15,7 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
+from .errors import InvalidArgumentError
 from .registry import (
     END_OF_TEXT,
     NO_TOKEN,
@@ -125,6 +126,11 @@ class RerankPrompt:
         self.no_id = token_id(tokenizer, NO_TOKEN)
         self.fixed_length = len(self.prefix) + len(self.suffix)
         self.body_budget = max_length - self.fixed_length
+        if self.body_budget < 1:
+            raise InvalidArgumentError(
+                f"max_length={max_length} leaves no room for the query and document: the reranker's fixed "
+                f"prompt takes {self.fixed_length} tokens; use at least {self.fixed_length + 1}"
+            )
 
     def tokens(self, instruction: str, query: str, documents: Sequence[str]) -> RerankTokens:
         head = encode(self.tokenizer, [RERANK_BODY_HEAD.format(instruction=instruction, query=query)])[0]

@@ -62,17 +62,17 @@ def tiny_config(**overrides: object) -> Qwen3Config:
     return Qwen3Config(**settings)
 
 
-def write_embedding_model(directory: Path, append_end_of_text: bool = True, seed: int = 0) -> Path:
+def write_embedding_model(directory: Path, append_end_of_text: bool = True, seed: int = 0, **config: object) -> Path:
     torch.manual_seed(seed)
-    Qwen3Model(tiny_config(tie_word_embeddings=True)).save_pretrained(directory)
+    Qwen3Model(tiny_config(tie_word_embeddings=True, **config)).save_pretrained(directory)
     qwen_tokenizer(append_end_of_text).save_pretrained(directory)
     return directory
 
 
-def write_reranker_model(directory: Path, seed: int = 1) -> Path:
+def write_reranker_model(directory: Path, seed: int = 1, **config: object) -> Path:
     # Untied output layer (as in the 4B/8B rerankers): a kernel that read the input embeddings
     # instead of the LM head would give different scores and fail parity.
     torch.manual_seed(seed)
-    Qwen3ForCausalLM(tiny_config(tie_word_embeddings=False)).save_pretrained(directory)
+    Qwen3ForCausalLM(tiny_config(tie_word_embeddings=False, **config)).save_pretrained(directory)
     qwen_tokenizer(append_end_of_text=False).save_pretrained(directory)
     return directory

@@ -127,20 +127,19 @@ def run_search(args: argparse.Namespace) -> int:
         found = store.search(query, top_k if args.no_rerank else candidates,
                              text=args.question if args.hybrid else None)
     hits = found.hits
-    results = [{"score": h.score, "similarity": h.score, "hit": h} for h in hits[:top_k]]
+    results = [(h.score, h) for h in hits[:top_k]]  # (score shown, hit); the hit's own score is its similarity
     if not args.no_rerank and hits:
         ranked = make_reranker(args, recorded).rerank(args.question, [h.text for h in hits], top_k=top_k)
-        results = [{"score": r.score, "similarity": hits[r.index].score, "hit": hits[r.index]} for r in ranked]
+        results = [(r.score, hits[r.index]) for r in ranked]
     if args.json:
         print(json_text({"question": args.question, "reranked": not args.no_rerank, "hybrid": found.hybrid,
                          "exact": found.exact, "index_version": found.version, "results": [
-            {"rank": rank, "score": r["score"], "similarity": r["similarity"], "path": _shown_path(r["hit"].path),
-             "start_line": r["hit"].start_line, "end_line": r["hit"].end_line, "text": r["hit"].text}
-            for rank, r in enumerate(results, start=1)]}))
+            {"rank": rank, "score": score, "similarity": hit.score, "path": _shown_path(hit.path),
+             "start_line": hit.start_line, "end_line": hit.end_line, "text": hit.text}
+            for rank, (score, hit) in enumerate(results, start=1)]}))
     else:
-        for rank, r in enumerate(results, start=1):
-            hit = r["hit"]
-            print(f"{rank}. {r['score']:.4f}  {escaped(_shown_path(hit.path))}:{hit.start_line}-{hit.end_line}")
+        for rank, (score, hit) in enumerate(results, start=1):
+            print(f"{rank}. {score:.4f}  {escaped(_shown_path(hit.path))}:{hit.start_line}-{hit.end_line}")
             print(f"   {_snippet(hit.text)}")
     recall = ("hybrid" if found.hybrid else "embedding") + (" exact" if found.exact else " approximate (ANN)")
     say(args, f"{plural(len(results), 'result')} from {plural(len(hits), 'candidate')}, {recall} recall "

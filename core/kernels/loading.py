@@ -45,14 +45,14 @@ class LoadedModel:
     attention for it, or None when transformers' own padded forward runs.
     """
 
-    def __init__(self, key: LoadKey, tokenizer: Any, backbone: torch.nn.Module,
-                 yes_minus_no: torch.Tensor | None):
+    # Any: transformers' modules are typed as plain nn.Module, whose attributes mypy cannot see.
+    def __init__(self, key: LoadKey, tokenizer: Any, backbone: Any, yes_minus_no: torch.Tensor | None):
         self.key = key
         self.tokenizer = tokenizer
         self.backbone = backbone
         self.yes_minus_no = yes_minus_no
-        self.device = backbone.device
-        self.dtype = backbone.dtype
+        self.device: torch.device = backbone.device
+        self.dtype: torch.dtype = backbone.dtype
         self.hidden_size: int = backbone.config.hidden_size
         self.pad_id: int = token_id(tokenizer, END_OF_TEXT)
         self.attention_path, self.attend = choose(self.device, self.dtype, unsupported(backbone.config))
@@ -92,6 +92,9 @@ def load_model(kind: Kind, source: str, *, revision: str | None = None,
             if resolved_device.type == "cpu" and resolved_dtype == torch.bfloat16 and not cpu_runs_bf16_natively():
                 warnings.warn("dtype='bfloat16' on a CPU without bfloat16 matrix units (AVX512-BF16 or AMX) is "
                               "emulated and usually slower than float32; use dtype='float32' here", stacklevel=3)
+            known = KNOWN_CHECKPOINTS.get(key.source)
+            if known is not None and known.kind != kind:  # before any network access
+                raise ModelLoadError(f"{key.source} is a {known.kind} checkpoint, not a {kind} one")
             access = resolve_access(kind, key.source, revision, token, local_files_only)
             model = _load(key, resolved_device, resolved_dtype, allow_pickle, access)
             _loaded[key] = model
@@ -118,21 +121,14 @@ def _load(key: LoadKey, device: torch.device, dtype: torch.dtype, allow_pickle: 
         raise ModelLoadError(
             f"transformers {_TRANSFORMERS} is too old for qwen3-rag; install 'transformers>={MIN_TRANSFORMERS}'"
         )
-    known = KNOWN_CHECKPOINTS.get(key.source)
-    if known is not None and known.kind != key.kind:
-        raise ModelLoadError(f"{key.source} is a {known.kind} checkpoint, not a {key.kind} one")
     common = {**access, "trust_remote_code": False}
     try:
         config = transformers.AutoConfig.from_pretrained(key.source, **common)
-        if config.model_type != "qwen3":
-            raise ModelLoadError(
-                f"{key.source} is a {config.model_type!r} model; qwen3-rag runs Qwen3-Embedding and "
-                "Qwen3-Reranker checkpoints (model_type 'qwen3')"
-            )
+        _check_qwen3(key.source, config)
         tokenizer = transformers.AutoTokenizer.from_pretrained(key.source, **common)
         _check_tokenizer(key, tokenizer, config)
         model_class = transformers.AutoModel if key.kind == "embedding" else transformers.AutoModelForCausalLM
-        model = model_class.from_pretrained(
+        model: Any = model_class.from_pretrained(
             key.source, config=config, use_safetensors=None if allow_pickle else True, attn_implementation="sdpa",
             dtype=dtype, **common
         )
@@ -157,6 +153,31 @@ def _load(key: LoadKey, device: torch.device, dtype: torch.dtype, allow_pickle: 
     head = model.get_output_embeddings().weight
     yes_minus_no = (head[token_id(tokenizer, YES_TOKEN)].float() - head[token_id(tokenizer, NO_TOKEN)].float())
     return LoadedModel(key, tokenizer, model.model, yes_minus_no.detach().clone())
+
+
+def load_tokenizer(kind: Kind, source: str, *, revision: str | None = None, token: str | bool | None = None,
+                   local_files_only: bool = False) -> tuple[Any, Any]:
+    """The tokenizer and config of a checkpoint, without its weights (for a model served elsewhere)."""
+    source = normalise_source(source)
+    access = resolve_access(kind, source, revision, token, local_files_only)
+    common = {**access, "trust_remote_code": False}
+    where = f" at revision {revision!r}" if revision else ""
+    try:
+        config = transformers.AutoConfig.from_pretrained(source, **common)
+        _check_qwen3(source, config)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(source, **common)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"could not load the tokenizer of {kind} model {source!r}{where}: {error}") from error
+    _check_tokenizer(LoadKey(kind, source, revision, "cpu", "-"), tokenizer, config)
+    return tokenizer, config
+
+
+def _check_qwen3(source: str, config: Any) -> None:
+    if config.model_type != "qwen3":
+        raise ModelLoadError(
+            f"{source} is a {config.model_type!r} model; qwen3-rag runs Qwen3-Embedding and "
+            "Qwen3-Reranker checkpoints (model_type 'qwen3')"
+        )
 
 
 def _check_tokenizer(key: LoadKey, tokenizer: Any, config: Any) -> None:

@@ -12,7 +12,7 @@ the model's own `rotary_emb`, SiLU-gated MLP); only the grouping of elementwise 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -68,7 +68,7 @@ def unsupported(config) -> str | None:
 
 
 @torch.inference_mode()
-def last_hidden_states(backbone: torch.nn.Module, packed: Packed, attend: Attend,
+def last_hidden_states(backbone: Any, packed: Packed, attend: Attend,
                        head: HeadCache | None = None) -> torch.Tensor:
     """Final-normed hidden state at each sequence's last token, (sequences, hidden), in the model's dtype."""
     hidden = _run_layers(backbone, packed, attend, head, cache=None)
@@ -76,18 +76,18 @@ def last_hidden_states(backbone: torch.nn.Module, packed: Packed, attend: Attend
 
 
 @torch.inference_mode()
-def encode_head(backbone: torch.nn.Module, ids: list[int], attend: Attend) -> HeadCache:
+def encode_head(backbone: Any, ids: list[int], attend: Attend) -> HeadCache:
     """Keys and values of every layer for one shared head; its outputs are never needed."""
     cache = HeadCache()
     _run_layers(backbone, pack([ids], _device_of(backbone)), attend, None, cache=cache)
     return cache
 
 
-def _device_of(backbone: torch.nn.Module) -> torch.device:
+def _device_of(backbone: Any) -> torch.device:
     return backbone.embed_tokens.weight.device
 
 
-def _run_layers(backbone, packed: Packed, attend: Attend, head: HeadCache | None,
+def _run_layers(backbone: Any, packed: Packed, attend: Attend, head: HeadCache | None,
                 cache: HeadCache | None) -> torch.Tensor:
     hidden = backbone.embed_tokens(packed.ids)
     cos, sin = backbone.rotary_emb(hidden, packed.positions[None])
@@ -117,11 +117,11 @@ def _run_layers(backbone, packed: Packed, attend: Attend, head: HeadCache | None
     return hidden
 
 
-def _project(x: torch.Tensor, linear: torch.nn.Linear, head_dim: int) -> torch.Tensor:
+def _project(x: torch.Tensor, linear: Any, head_dim: int) -> torch.Tensor:
     return F.linear(x, linear.weight, linear.bias).view(x.shape[0], -1, head_dim)
 
 
-def _rms_norm(x: torch.Tensor, norm: torch.nn.Module) -> torch.Tensor:
+def _rms_norm(x: torch.Tensor, norm: Any) -> torch.Tensor:
     """Qwen3RMSNorm: normalise in fp32, cast back to the input dtype, then scale by the weight."""
     weight, eps = norm.weight, norm.variance_epsilon
     if x.dtype == torch.float32 and weight.dtype == torch.float32:
@@ -144,7 +144,7 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
     return out
 
 
-def _mlp(x: torch.Tensor, mlp: torch.nn.Module) -> torch.Tensor:
+def _mlp(x: torch.Tensor, mlp: Any) -> torch.Tensor:
     gate = F.silu(F.linear(x, mlp.gate_proj.weight, mlp.gate_proj.bias), inplace=True)
     gate.mul_(F.linear(x, mlp.up_proj.weight, mlp.up_proj.bias))
     return F.linear(gate, mlp.down_proj.weight, mlp.down_proj.bias)

@@ -39,6 +39,7 @@ def score_batches(model: LoadedModel, head: list[int], tails: list[list[int]],
 
 def _score_packed(model: LoadedModel, head: HeadCache, tails: list[list[int]], rows: list[int]) -> np.ndarray:
     """Log-odds of documents `rows`, packed after the head's cached keys and values."""
+    assert model.attend is not None  # chosen by score_batches
     packed = pack([tails[i] for i in rows], model.device, offset=head.length)
     return _log_odds(model, last_hidden_states(model.backbone, packed, model.attend, head))
 
@@ -55,6 +56,7 @@ def _score_padded(model: LoadedModel, cache: SharedPrefixCache, offset: int, tai
 
 
 def _log_odds(model: LoadedModel, final: torch.Tensor) -> np.ndarray:
+    assert model.yes_minus_no is not None  # checked by score_batches
     return check_finite(final.float() @ model.yes_minus_no, model.dtype, "reranker logits").cpu().numpy()
 
 

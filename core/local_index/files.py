@@ -168,7 +168,7 @@ def read_file(path: Path, text_field: str = "text", follow_symlinks: bool = Fals
 
 def _jsonl_sections(digest: str, text: str, text_field: str) -> FileText:
     """One section per record; a bad record is counted and skipped, the rest of the file still counts."""
-    sections, missing, malformed = [], 0, []
+    sections, missing, malformed = [], 0, list[int]()
     # JSON Lines break at \n only: U+2028 and its kind are text, which str.splitlines() would split on.
     for number, record in jsonl_values(text.split("\n"), "", skip_malformed=malformed.append):
         value = record.get(text_field) if isinstance(record, dict) else None

@@ -86,7 +86,8 @@ class IndexStore:
 
     def __init__(self, directory: Path, chunks: Any, files: Any | None = None, lock: WriteLock | None = None):
         self.directory = directory
-        self.chunks, self.files_table, self._lock = chunks, files, lock
+        self.chunks, self._lock = chunks, lock
+        self.files_table: Any = files  # None when opened for searching, which never touches it
         self.settings = self._read_settings()
         self.dim: int = self.settings["dim"]
 
