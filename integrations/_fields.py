@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from ..embedder import Embedder
 from ..errors import InvalidArgumentError
+from ..remote import RemoteEmbedder, RemoteReranker
 from ..reranker import Reranker
 from ..validation import check_positive_int
 from ._shared import EMBEDDER_SETTINGS, RERANKER_SETTINGS, check_threshold, core_instance
@@ -63,6 +64,10 @@ class CoreFields(BaseModel):
     token: str | None = Field(default=None, repr=False, exclude=True,
                               description="Hub access token for private or gated checkpoints; None: HF_TOKEN.")
     local_files_only: bool = Field(default=False, description="Read the hub cache only, never the network.")
+    base_url: str | None = Field(default=None, description="A vLLM (OpenAI-style) server running the model, "
+                                 "e.g. 'http://localhost:8000'; model= then names the served model (None: its only "
+                                 "one). None runs the model in this process.")
+    api_key: str | None = Field(default=None, repr=False, exclude=True, description="Bearer token for base_url.")
 
     @model_validator(mode="before")
     @classmethod
@@ -103,10 +108,11 @@ class EmbedderFields(CoreFields):
     symmetric: bool | None = Field(
         default=None, description="Instruction on documents too (STS, clustering); None: as the preset says."
     )
-    embedder: Embedder | None = Field(
-        default=None, exclude=True, description="An existing qwen3_rag.Embedder to use instead of the settings."
+    embedder: Embedder | RemoteEmbedder | None = Field(
+        default=None, exclude=True, description="An existing qwen3_rag.Embedder (or RemoteEmbedder) to use instead "
+        "of the settings."
     )
-    _embedder: Embedder = PrivateAttr()
+    _embedder: Embedder | RemoteEmbedder = PrivateAttr()
 
     @model_validator(mode="after")
     def _connect_embedder(self) -> EmbedderFields:
@@ -115,7 +121,7 @@ class EmbedderFields(CoreFields):
         return self
 
     @property
-    def core(self) -> Embedder:
+    def core(self) -> Embedder | RemoteEmbedder:
         """The core `Embedder` doing the work (shared with any adapter on the same settings)."""
         return self._embedder
 
@@ -126,7 +132,7 @@ class EmbedderFields(CoreFields):
             raise InvalidArgumentError(f"side={side!r} must be 'query' or 'document'")
         core = self.core
         instruction = core.instruction if side == "query" or core.symmetric else ""
-        facts = json.dumps([core.model.key.source, core.model.key.revision, core.dim, instruction, side])
+        facts = json.dumps([core.name, core.revision, core.dim, instruction, side])
         return f"qwen3-rag-{side}-{hashlib.sha256(facts.encode()).hexdigest()[:16]}"
 
 
@@ -138,10 +144,11 @@ class RerankerFields(CoreFields):
         default=None, description="Drop documents whose probability is below this (0..1); None keeps all."
     )
     batch_size: int | None = Field(default=None, description="At most this many documents per forward pass.")
-    reranker: Reranker | None = Field(
-        default=None, exclude=True, description="An existing qwen3_rag.Reranker to use instead of the settings."
+    reranker: Reranker | RemoteReranker | None = Field(
+        default=None, exclude=True, description="An existing qwen3_rag.Reranker (or RemoteReranker) to use instead "
+        "of the settings."
     )
-    _reranker: Reranker = PrivateAttr()
+    _reranker: Reranker | RemoteReranker = PrivateAttr()
 
     @field_validator("top_n")
     @classmethod
@@ -160,6 +167,6 @@ class RerankerFields(CoreFields):
         return self
 
     @property
-    def core(self) -> Reranker:
+    def core(self) -> Reranker | RemoteReranker:
         """The core `Reranker` doing the work (shared with any adapter on the same settings)."""
         return self._reranker

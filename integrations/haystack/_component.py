@@ -10,10 +10,11 @@ from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
 
 from ...errors import InvalidArgumentError
 from ...validation import check_items
-from .._shared import Core
+from .._shared import Core, make_core
 
 # The hub token as Haystack's own Hugging Face components take it: from the environment, if set.
 HF_TOKEN = Secret.from_env_var(["HF_API_TOKEN", "HF_TOKEN"], strict=False)
+SECRETS = ("token", "api_key")
 
 
 class CoreComponent(Generic[Core]):
@@ -32,11 +33,12 @@ class CoreComponent(Generic[Core]):
                 f"device must be a haystack ComponentDevice (e.g. ComponentDevice.from_str('cuda:0')) or None, "
                 f"got {type(parameters['device']).__name__}"
             )
-        if parameters.get("token") is not None and not isinstance(parameters["token"], Secret):
-            raise InvalidArgumentError(
-                "token must be a haystack Secret (Secret.from_env_var('HF_TOKEN') or Secret.from_token(...)) or None, "
-                f"got {type(parameters['token']).__name__}"
-            )
+        for name in SECRETS:
+            if parameters.get(name) is not None and not isinstance(parameters[name], Secret):
+                raise InvalidArgumentError(
+                    f"{name} must be a haystack Secret (Secret.from_env_var('NAME') or Secret.from_token(...)) or "
+                    f"None, got {type(parameters[name]).__name__}"
+                )
         self._parameter_names = tuple(parameters)
         for name, value in parameters.items():
             setattr(self, name, value)
@@ -58,20 +60,23 @@ class CoreComponent(Generic[Core]):
         if self._core is None:
             settings = {name: getattr(self, name) for name in self.core_settings if name in self._parameter_names}
             settings["device"] = _torch_device(self.device)
-            settings["token"] = self.token.resolve_value() if self.token is not None else None
-            self._core = self.core_class(**{name: value for name, value in settings.items() if value is not None})
+            for name in SECRETS:
+                secret = settings.get(name)
+                settings[name] = secret.resolve_value() if secret is not None else None
+            self._core = make_core(self.core_class, settings)
         return self._core
 
     def to_dict(self) -> dict[str, Any]:
-        """Init parameters as given; the token as its Secret's reference (an env-var name), never its value."""
+        """Init parameters as given; secrets as their reference (an env-var name), never their value."""
         parameters = {name: getattr(self, name) for name in self._parameter_names}
-        if parameters.get("token") is not None:
-            parameters["token"] = parameters["token"].to_dict()  # a token given by value refuses, as Haystack's do
+        for name in SECRETS:
+            if parameters.get(name) is not None:
+                parameters[name] = parameters[name].to_dict()  # a secret given by value refuses, as Haystack's do
         return default_to_dict(self, **parameters)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CoreComponent:
-        deserialize_secrets_inplace(data.get("init_parameters", {}), keys=["token"])
+        deserialize_secrets_inplace(data.get("init_parameters", {}), keys=list(SECRETS))
         return default_from_dict(cls, data)
 
 

@@ -37,7 +37,7 @@ class Qwen3Ranker(CoreComponent[Reranker]):
                  progress_bar: bool = False, top_k: int | None = 10, score_threshold: float | None = None,
                  meta_fields_to_embed: list[str] | None = None, embedding_separator: str = "\n",
                  allow_pickle: bool = False, scale_score: bool = True, token: Secret | None = HF_TOKEN,
-                 local_files_only: bool = False):
+                 local_files_only: bool = False, base_url: str | None = None, api_key: Secret | None = None):
         if top_k is not None:
             check_positive_int(top_k, "top_k")
         # @component rebuilds the class, which breaks zero-argument super().
@@ -48,7 +48,7 @@ class Qwen3Ranker(CoreComponent[Reranker]):
                                meta_fields_to_embed=list(meta_fields_to_embed or []),
                                embedding_separator=embedding_separator, allow_pickle=allow_pickle,
                                scale_score=check_bool(scale_score, "scale_score"), token=token,
-                               local_files_only=local_files_only)
+                               local_files_only=local_files_only, base_url=base_url, api_key=api_key)
 
     @component.output_types(documents=list[Document])
     def run(self, query: str, documents: list[Document], top_k: int | None = None,

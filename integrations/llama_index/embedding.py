@@ -36,7 +36,7 @@ class Qwen3Embedding(EmbedderFields, BaseEmbedding):
     @model_validator(mode="after")
     def _name_the_model(self) -> Qwen3Embedding:
         """LlamaIndex reports `model_name`: the checkpoint actually used (`model_name=` given is its alias)."""
-        self.model_name = self.core.model.key.source
+        self.model_name = self.core.name
         return self
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -39,7 +39,7 @@ class Qwen3Rerank(RerankerFields, BaseNodePostprocessor):
         return "Qwen3Rerank"
 
     def _model_name(self) -> str:
-        return self.core.model.key.source
+        return self.core.name
 
     @dispatcher.span
     def _postprocess_nodes(self, nodes: list[NodeWithScore],
