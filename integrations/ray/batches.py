@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from ...embedder import Embedder
 from ...errors import InvalidInputError
+from ...remote.settings import make_model
 from ...reranker import Reranker, sigmoid
 
 Batch = pa.Table | dict[str, np.ndarray]  # batch_format="pyarrow" (ours) or "numpy"
@@ -41,12 +42,13 @@ class Qwen3EmbedBatch:
     Args:
         text_column, output_column: column names.
         queries: embed as queries (instruction prepended) instead of documents.
-        **settings: `qwen3_rag.Embedder` settings (model, dim, instruction, device, dtype, ...).
+        **settings: `qwen3_rag.Embedder` settings (model, dim, instruction, device, dtype, ...), or
+            `base_url=` (and `api_key=`) for a `RemoteEmbedder`: many CPU actors in front of one GPU server.
     """
 
     def __init__(self, text_column: str = "text", output_column: str = "embedding", queries: bool = False,
                  **settings: Any):
-        self.embedder = Embedder(**settings)
+        self.embedder = make_model(Embedder, settings)
         self.text_column, self.output_column = text_column, output_column
         self.embed = self.embedder.embed_queries if queries else self.embedder.embed_documents
 
@@ -61,12 +63,12 @@ class Qwen3RerankBatch:
     Args:
         query_column, document_column: input column names.
         score_column, logit_column: output column names; `logit_column=None` leaves log-odds out.
-        **settings: `qwen3_rag.Reranker` settings (model, instruction, device, dtype, ...).
+        **settings: `qwen3_rag.Reranker` settings (model, instruction, device, dtype, ...), or `base_url=`.
     """
 
     def __init__(self, query_column: str = "query", document_column: str = "document", score_column: str = "score",
                  logit_column: str | None = "logit", **settings: Any):
-        self.reranker = Reranker(**settings)
+        self.reranker = make_model(Reranker, settings)
         self.query_column, self.document_column = query_column, document_column
         self.score_column, self.logit_column = score_column, logit_column
 

@@ -1,0 +1,109 @@
+"""Remote engines against the in-process core, one run, one machine: vLLM (CPU) serving random 0.6B-shape
+checkpoints, reached through `RemoteEmbedder`/`RemoteReranker`, against `Embedder`/`Reranker` on the same
+weights; plus the client's overhead per request against a bare HTTP call with the same token ids.
+
+    make setup && .venv/bin/python bench/remote.py --out out/remote
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import torch
+from workload import INSTRUCTION, texts, write_checkpoints  # also puts tests/ on sys.path
+
+from qwen3_rag import Embedder, RemoteEmbedder, RemoteReranker, Reranker
+from qwen3_rag.kernels.runtime import cpu_runs_bf16_natively
+
+vllm_servers = __import__("vllm_servers")  # tests/vllm_servers.py: how the tests start vLLM, reused as is
+
+
+def timed(call, repeats: int) -> tuple[float, object]:
+    call()  # warm-up
+    seconds, result = [], None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = call()
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds), result
+
+
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--documents", type=int, default=24)
+    parser.add_argument("--candidates", type=int, default=12)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="qwen3-rag-remote-bench-"))
+    models = write_checkpoints(root, torch.float32, "cpu", None)
+    serve = vllm_servers.start
+    servers = [serve(str(models["embedding"]), root / "embedding.log", one_thread=False, memory_fraction=0.15),
+               serve(str(models["reranker"]), root / "reranker.log", *vllm_servers.reranker_arguments(),
+                     one_thread=False, memory_fraction=0.15)]
+    rows, overhead = [], {}
+    try:
+        vllm_servers.wait_until_ready(servers)
+        documents = texts(args.documents, 20, 400, seed=1)
+        candidates = texts(args.candidates, 30, 300, seed=2)
+        query = "Which city hosted the national music season?"
+
+        remote_embedder = RemoteEmbedder(servers[0].url, instruction=INSTRUCTION)
+        local_embedder = Embedder(str(models["embedding"]), device="cpu", instruction=INSTRUCTION)
+        remote_s, remote_vectors = timed(lambda: remote_embedder.embed_documents(documents), args.repeats)
+        local_s, local_vectors = timed(lambda: local_embedder.embed_documents(documents), args.repeats)
+        diff = float(np.abs(np.asarray(remote_vectors) - np.asarray(local_vectors)).max())
+        rows.append(("embed", len(documents), remote_s, local_s, diff))
+
+        remote_reranker = RemoteReranker(servers[1].url, instruction=INSTRUCTION)
+        local_reranker = Reranker(str(models["reranker"]), device="cpu", instruction=INSTRUCTION)
+        remote_s, remote_logits = timed(lambda: remote_reranker.logits(query, candidates), args.repeats)
+        local_s, local_logits = timed(lambda: local_reranker.logits(query, candidates), args.repeats)
+        diff = float(np.abs(np.asarray(remote_logits) - np.asarray(local_logits)).max())
+        rows.append(("rerank", len(candidates), remote_s, local_s, diff))
+
+        # Client overhead: one short query through RemoteEmbedder vs a bare POST of the same ids.
+        ids = [remote_embedder.tokenizer.encode("Instruct: x\nQuery:hello", add_special_tokens=False) + [151643]]
+        payload = {"model": remote_embedder.name, "input": ids, "encoding_format": "float"}
+        with httpx.Client(timeout=120) as client:
+            bare_s, _ = timed(lambda: client.post(servers[0].url + "/v1/embeddings", json=payload).json(), 20)
+        client_s, _ = timed(lambda: remote_embedder.embed_queries(["hello"], instruction="x"), 20)
+        overhead = {"bare_http_ms": bare_s * 1e3, "remote_embedder_ms": client_s * 1e3,
+                    "overhead_ms": (client_s - bare_s) * 1e3}
+    finally:
+        vllm_servers.stop(servers)
+    result = {"cpu": cpu_name(), "cores": os.cpu_count(), "bf16_units": cpu_runs_bf16_natively(),
+              "torch": torch.__version__, "rows": [dict(zip(("task", "items", "remote_s", "local_s", "max_abs_diff"),
+                                                            row, strict=True)) for row in rows], "overhead": overhead}
+    lines = ["| task | items | vLLM via Remote* (s) | in-process core (s) | core is N× faster | max abs diff |",
+             "|---|---|---|---|---|---|"]
+    for task, items, remote_s, local_s, diff in rows:
+        lines.append(f"| {task} | {items} | {remote_s:.2f} | {local_s:.2f} | {remote_s / local_s:.2f} | {diff:.1e} |")
+    lines.append(f"\nClient overhead per request (median of 20): bare POST {overhead['bare_http_ms']:.1f} ms, "
+                 f"RemoteEmbedder {overhead['remote_embedder_ms']:.1f} ms, overhead {overhead['overhead_ms']:.1f} ms")
+    print(f"CPU: {result['cpu']} ({result['cores']} cores, bf16 units: {result['bf16_units']})")
+    print("\n".join(lines))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "results.json").write_text(json.dumps(result, indent=2))
+        (args.out / "table.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
