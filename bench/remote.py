@@ -8,12 +8,14 @@ weights; plus the client's overhead per request against a bare HTTP call with th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -44,6 +46,31 @@ def cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
+@contextlib.contextmanager
+def serving(model: Path, log: Path, *extra: str) -> Iterator[str]:
+    server = vllm_servers.start(str(model), log, *extra, one_thread=False, memory_fraction=0.3)
+    try:
+        vllm_servers.wait_until_ready([server])
+        yield server.url
+    finally:
+        vllm_servers.stop([server])
+
+
+def client_overhead(url: str, embedder: RemoteEmbedder) -> dict[str, float]:
+    """One short query through RemoteEmbedder against a bare POST of the same token ids (median of 20)."""
+    ids = [embedder.tokenizer.encode("Instruct: Find it\nQuery:hello", add_special_tokens=False) + [151643]]
+    payload = {"model": embedder.name, "input": ids, "encoding_format": "float"}
+    with httpx.Client(timeout=120) as client:
+        bare_s, _ = timed(lambda: client.post(url + "/v1/embeddings", json=payload).json(), 20)
+    client_s, _ = timed(lambda: embedder.embed_queries(["hello"], instruction="Find it"), 20)
+    return {"bare_http_ms": bare_s * 1e3, "remote_embedder_ms": client_s * 1e3,
+            "overhead_ms": (client_s - bare_s) * 1e3}
+
+
+def max_difference(a: object, b: object) -> float:
+    return float(np.abs(np.asarray(a) - np.asarray(b)).max())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
@@ -53,41 +80,28 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="qwen3-rag-remote-bench-"))
     models = write_checkpoints(root, torch.float32, "cpu", None)
-    serve = vllm_servers.start
-    servers = [serve(str(models["embedding"]), root / "embedding.log", one_thread=False, memory_fraction=0.15),
-               serve(str(models["reranker"]), root / "reranker.log", *vllm_servers.reranker_arguments(),
-                     one_thread=False, memory_fraction=0.15)]
-    rows, overhead = [], {}
-    try:
-        vllm_servers.wait_until_ready(servers)
-        documents = texts(args.documents, 20, 400, seed=1)
-        candidates = texts(args.candidates, 30, 300, seed=2)
-        query = "Which city hosted the national music season?"
+    documents = texts(args.documents, 20, 400, seed=1)
+    candidates = texts(args.candidates, 30, 300, seed=2)
+    query = "Which city hosted the national music season?"
+    rows = []
 
-        remote_embedder = RemoteEmbedder(servers[0].url, instruction=INSTRUCTION)
-        local_embedder = Embedder(str(models["embedding"]), device="cpu", instruction=INSTRUCTION)
+    # One server at a time, stopped before the in-process run: the machine has 2 cores and 24 GiB.
+    with serving(models["embedding"], root / "embedding.log") as url:
+        remote_embedder = RemoteEmbedder(url, instruction=INSTRUCTION)
         remote_s, remote_vectors = timed(lambda: remote_embedder.embed_documents(documents), args.repeats)
-        local_s, local_vectors = timed(lambda: local_embedder.embed_documents(documents), args.repeats)
-        diff = float(np.abs(np.asarray(remote_vectors) - np.asarray(local_vectors)).max())
-        rows.append(("embed", len(documents), remote_s, local_s, diff))
+        overhead = client_overhead(url, remote_embedder)
+    local_embedder = Embedder(str(models["embedding"]), device="cpu", instruction=INSTRUCTION)
+    local_s, local_vectors = timed(lambda: local_embedder.embed_documents(documents), args.repeats)
+    rows.append(("embed", len(documents), remote_s, local_s, max_difference(remote_vectors, local_vectors)))
+    local_embedder = None  # frees its weights before the reranker loads
 
-        remote_reranker = RemoteReranker(servers[1].url, instruction=INSTRUCTION)
-        local_reranker = Reranker(str(models["reranker"]), device="cpu", instruction=INSTRUCTION)
+    with serving(models["reranker"], root / "reranker.log", *vllm_servers.reranker_arguments()) as url:
+        remote_reranker = RemoteReranker(url, instruction=INSTRUCTION)
         remote_s, remote_logits = timed(lambda: remote_reranker.logits(query, candidates), args.repeats)
-        local_s, local_logits = timed(lambda: local_reranker.logits(query, candidates), args.repeats)
-        diff = float(np.abs(np.asarray(remote_logits) - np.asarray(local_logits)).max())
-        rows.append(("rerank", len(candidates), remote_s, local_s, diff))
+    local_reranker = Reranker(str(models["reranker"]), device="cpu", instruction=INSTRUCTION)
+    local_s, local_logits = timed(lambda: local_reranker.logits(query, candidates), args.repeats)
+    rows.append(("rerank", len(candidates), remote_s, local_s, max_difference(remote_logits, local_logits)))
 
-        # Client overhead: one short query through RemoteEmbedder vs a bare POST of the same ids.
-        ids = [remote_embedder.tokenizer.encode("Instruct: x\nQuery:hello", add_special_tokens=False) + [151643]]
-        payload = {"model": remote_embedder.name, "input": ids, "encoding_format": "float"}
-        with httpx.Client(timeout=120) as client:
-            bare_s, _ = timed(lambda: client.post(servers[0].url + "/v1/embeddings", json=payload).json(), 20)
-        client_s, _ = timed(lambda: remote_embedder.embed_queries(["hello"], instruction="x"), 20)
-        overhead = {"bare_http_ms": bare_s * 1e3, "remote_embedder_ms": client_s * 1e3,
-                    "overhead_ms": (client_s - bare_s) * 1e3}
-    finally:
-        vllm_servers.stop(servers)
     result = {"cpu": cpu_name(), "cores": os.cpu_count(), "bf16_units": cpu_runs_bf16_natively(),
               "torch": torch.__version__, "rows": [dict(zip(("task", "items", "remote_s", "local_s", "max_abs_diff"),
                                                             row, strict=True)) for row in rows], "overhead": overhead}
