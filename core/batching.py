@@ -51,3 +51,8 @@ def distinct(rows: Sequence[Sequence[int]]) -> tuple[list[int], list[int]]:
             first.append(index)
         owner.append(position[key])
     return first, owner
+
+
+def in_runs(count: int, size: int) -> list[range]:
+    """Indices 0..count-1 in consecutive runs of at most `size` (a server's per-request limit)."""
+    return [range(start, min(start + size, count)) for start in range(0, count, size)]

@@ -307,6 +307,19 @@ def test_dropped_connections_are_retried_and_nothing_is_lost_or_reordered(served
         assert proxy.dropped >= 2
 
 
+@pytest.mark.parametrize("tamper, fails", [("reverse", False), ("drop", True), ("repeat", True)])
+def test_rows_are_placed_by_their_index_and_a_short_answer_is_refused(served, local_embedder, tamper, fails):
+    with Proxy(served.embedding_url) as proxy:
+        remote = RemoteEmbedder(proxy.url, max_batch=4)
+        proxy.tamper_rows = tamper
+        if fails:
+            with pytest.raises(RemoteServerError, match="indexes that are not 0..3 once each"):
+                remote.embed_documents(TEXTS[:4])
+        else:
+            np.testing.assert_allclose(remote.embed_documents(TEXTS[:4]), local_embedder.embed_documents(TEXTS[:4]),
+                                       atol=TOLERANCE, rtol=0)
+
+
 def test_eight_concurrent_clients_get_what_serial_calls_get(served, remote_embedder):
     corpora = [[f"client {c} text {i} " + TEXTS[i % len(TEXTS)] for i in range(12)] for c in range(8)]
     serial = [remote_embedder.embed_documents(corpus) for corpus in corpora]
@@ -333,6 +346,7 @@ class Proxy:
     drop_every: int = 0
     stall: bool = False
     answer_status: int = 0
+    tamper_rows: str = ""  # "reverse", "drop" or "repeat" the rows of a POST's answer
     requests: int = 0
     dropped: int = 0
     in_flight: int = 0
@@ -374,6 +388,12 @@ class Proxy:
                     answer = httpx.request(self.command, proxy.upstream + self.path, content=body or None,
                                            headers={"Content-Type": "application/json"}, timeout=120)
                     content = answer.content
+                    if proxy.tamper_rows and self.command == "POST":
+                        data = answer.json()
+                        rows = data["data"]
+                        data["data"] = {"reverse": rows[::-1], "drop": rows[:-1], "repeat": rows + rows[:1]}[
+                            proxy.tamper_rows]
+                        content = json.dumps(data).encode()
                     if proxy.rewrite_root and self.path == "/v1/models":
                         data = answer.json()
                         for card in data["data"]:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..batching import distinct
+from ..batching import distinct, in_runs
 from ..embedder import EmbeddingMethods
 from ..errors import RemoteServerError
 from ..presets import resolve_task
@@ -17,7 +17,7 @@ from ..progress import counter
 from ..rebuild import RebuiltOnCopy, records_arguments
 from ..tokenization import embedding_tokens
 from ..validation import check_bool, check_dim, check_positive_int
-from .http import Server
+from .http import Server, ordered_rows
 from .served import connect
 
 EMBEDDINGS_PATH = "/v1/embeddings"
@@ -86,8 +86,7 @@ class RemoteEmbedder(RebuiltOnCopy, EmbeddingMethods):
         tokens = embedding_tokens(self.tokenizer, texts, self.max_length)
         first, owner = distinct(tokens.ids)
         unique = [tokens.ids[i] for i in first]
-        batches = [range(start, min(start + self.max_batch, len(unique)))
-                   for start in range(0, len(unique), self.max_batch)]
+        batches = in_runs(len(unique), self.max_batch)
         return unique, owner, batches, tokens.truncated
 
     def _payload(self, unique: list[list[int]], batch: range) -> dict[str, Any]:
@@ -122,16 +121,3 @@ class RemoteEmbedder(RebuiltOnCopy, EmbeddingMethods):
     def __repr__(self) -> str:
         return f"RemoteEmbedder(base_url={self.server.base_url!r}, model={self.model_name!r}, dim={self.dim}, " \
                f"symmetric={self.symmetric})"
-
-
-def ordered_rows(answer: Any, count: int, where: str) -> list[dict[str, Any]]:
-    """OpenAI-style `data` rows in input order, each index 0..count-1 exactly once, or a RemoteServerError."""
-    rows = answer.get("data") if isinstance(answer, dict) else None
-    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-        raise RemoteServerError(f"{where} answered without a 'data' list")
-    indexes = [row.get("index") for row in rows]
-    if sorted(i for i in indexes if isinstance(i, int)) != list(range(count)):
-        raise RemoteServerError(f"{where} answered {len(rows)} rows with indexes that are not 0..{count - 1} once "
-                                "each; nothing is returned rather than a dropped or misplaced result")
-    return sorted(rows, key=lambda row: row["index"])
-

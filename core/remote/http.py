@@ -173,3 +173,16 @@ def _server_message(response: httpx.Response) -> str:
             body.get("detail") or body
     text = escaped(str(body))
     return text if len(text) <= 500 else text[:500] + "..."
+
+
+def ordered_rows(answer: Any, count: int, where: str) -> list[dict[str, Any]]:
+    """OpenAI-style `data` rows in input order, each index 0..count-1 exactly once, or a RemoteServerError."""
+    rows = answer.get("data") if isinstance(answer, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise RemoteServerError(f"{where} answered without a 'data' list")
+    indexes = [row.get("index") for row in rows]
+    if not all(type(i) is int for i in indexes) or sorted(indexes) != list(range(count)):
+        raise RemoteServerError(f"{where} answered {len(rows)} rows with indexes that are not 0..{count - 1} once "
+                                "each; nothing is returned rather than a dropped or misplaced result")
+    return sorted(rows, key=lambda row: row["index"])
+

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..batching import distinct
+from ..batching import distinct, in_runs
 from ..errors import RemoteServerError
 from ..presets import resolve_task
 from ..progress import counter
@@ -24,8 +24,7 @@ from ..rebuild import RebuiltOnCopy, records_arguments
 from ..reranker import RankingMethods
 from ..tokenization import RerankPrompt, RerankTokens
 from ..validation import check_bool, check_positive_int, check_text, check_texts
-from .embedder import ordered_rows
-from .http import Server
+from .http import Server, ordered_rows
 from .served import connect
 
 CLASSIFY_PATH = "/classify"
@@ -89,8 +88,7 @@ class RemoteReranker(RebuiltOnCopy, RankingMethods):
         task_instruction = self.instruction if instruction is None else resolve_task(instruction).instruction
         tokens = self.prompt.tokens(task_instruction, query, documents)
         first, owner = distinct(tokens.tails)
-        batches = [range(start, min(start + self.max_batch, len(first)))
-                   for start in range(0, len(first), self.max_batch)]
+        batches = in_runs(len(first), self.max_batch)
         return tokens, first, owner, batches
 
     def _payload(self, tokens: RerankTokens, first: list[int], batch: range) -> dict[str, Any]:
