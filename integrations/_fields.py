@@ -42,6 +42,13 @@ REFUSED = {
 FIXED_AFTER_CONSTRUCTION = frozenset(EMBEDDER_SETTINGS + RERANKER_SETTINGS + ("embedder", "reranker"))
 
 
+def _check_instance(value: Any, name: str, classes: tuple[type, ...]) -> Any:
+    if value is not None and not isinstance(value, classes):
+        allowed = " or ".join(f"qwen3_rag.{c.__name__}" for c in classes)
+        raise ValueError(f"{name}= must be a {allowed} instance, got {type(value).__name__}")
+    return value
+
+
 def _settings(model: BaseModel, names: tuple[str, ...]) -> dict[str, Any]:
     fields = type(model).model_fields
     return {name: getattr(model, name) for name in names if name in fields}
@@ -114,6 +121,11 @@ class EmbedderFields(CoreFields):
     )
     _embedder: Embedder | RemoteEmbedder = PrivateAttr()
 
+    @field_validator("embedder", mode="before")
+    @classmethod
+    def _check_embedder(cls, value: Any) -> Any:
+        return _check_instance(value, "embedder", (Embedder, RemoteEmbedder))
+
     @model_validator(mode="after")
     def _connect_embedder(self) -> EmbedderFields:
         settings = _settings(self, EMBEDDER_SETTINGS)
@@ -149,6 +161,11 @@ class RerankerFields(CoreFields):
         "of the settings."
     )
     _reranker: Reranker | RemoteReranker = PrivateAttr()
+
+    @field_validator("reranker", mode="before")
+    @classmethod
+    def _check_reranker(cls, value: Any) -> Any:
+        return _check_instance(value, "reranker", (Reranker, RemoteReranker))
 
     @field_validator("top_n")
     @classmethod

@@ -86,8 +86,22 @@ def best(reranker: RankingMethods, query: str, texts: Sequence[str], top_n: int 
 
     `top_name` is what the framework calls `top_n`, so that an error names the user's argument.
     """
+    threshold = _checked_cut(top_n, score_threshold, top_name)
+    return _kept(reranker.rerank(query, texts, top_k=top_n), threshold)
+
+
+async def abest(reranker: RankingMethods, query: str, texts: Sequence[str], top_n: int | None,
+                score_threshold: float | None, top_name: str = "top_n") -> list[Ranked]:
+    """`best` on the event loop: a remote reranker awaits its server, a local one runs in a worker thread."""
+    threshold = _checked_cut(top_n, score_threshold, top_name)
+    return _kept(await reranker.arerank(query, texts, top_k=top_n), threshold)
+
+
+def _checked_cut(top_n: int | None, score_threshold: float | None, top_name: str) -> float | None:
     if top_n is not None:
         check_positive_int(top_n, top_name)
-    threshold = check_threshold(score_threshold)
-    ranked = reranker.rerank(query, texts, top_k=top_n)
+    return check_threshold(score_threshold)
+
+
+def _kept(ranked: list[Ranked], threshold: float | None) -> list[Ranked]:
     return ranked if threshold is None else [r for r in ranked if r.score >= threshold]

@@ -230,9 +230,22 @@ def test_every_adapter_with_base_url_gives_what_it_gives_in_process(served, loca
     reranked = LlamaIndexRerank(base_url=served.reranker_url, top_n=3).postprocess_nodes(
         nodes, QueryBundle(QUESTION))
     assert [int(n.node.node_id) for n in reranked] == expected_order
-    haystack = Qwen3Ranker(model=served.reranker_dir, base_url=served.reranker_url, top_k=3).run(
-        QUESTION, documents)["documents"]
+    haystack_ranker = Qwen3Ranker(model=served.reranker_dir, base_url=served.reranker_url, top_k=3)
+    haystack = haystack_ranker.run(QUESTION, documents)["documents"]
     assert [int(d.id) for d in haystack] == expected_order
+
+    async def async_paths():  # the adapters' async methods await the remote classes' async HTTP client
+        async with heartbeat() as ticks:
+            ranked_async = await haystack_ranker.run_async(QUESTION, documents)
+            nodes_async = await LlamaIndexRerank(base_url=served.reranker_url, top_n=3).apostprocess_nodes(
+                nodes, query_bundle=QueryBundle(QUESTION))
+            vector = await text_embedder.run_async(QUESTION)
+        assert ticks[0] > 3
+        return ranked_async["documents"], nodes_async, vector["embedding"]
+
+    ranked_async, nodes_async, vector = asyncio.run(async_paths())
+    assert [int(d.id) for d in ranked_async] == expected_order == [int(n.node.node_id) for n in nodes_async]
+    np.testing.assert_allclose(vector, query_vector, atol=TOLERANCE)
 
 
 def test_ray_batch_classes_with_base_url_equal_the_core(served, local_embedder, local_reranker):

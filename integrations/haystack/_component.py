@@ -52,6 +52,10 @@ class CoreComponent(Generic[Core]):
     async def warm_up_async(self) -> None:
         await asyncio.to_thread(self.warm_up)
 
+    async def loaded_async(self) -> Core:
+        """The core instance for `run_async`; a first load runs in a worker thread, off the event loop."""
+        return self._core if self._core is not None else await asyncio.to_thread(self._loaded)
+
     @property
     def core(self) -> Core:
         """The core instance, loaded on first use if the pipeline has not warmed the component up."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -46,16 +45,13 @@ class Qwen3TextEmbedder(_EmbedderComponent):
     @component.output_types(embedding=list[float])
     def run(self, text: str) -> dict[str, Any]:
         """Embed one query: `{"embedding": list[float]}`."""
-        if not isinstance(text, str):
-            raise InvalidInputError(
-                f"text must be a string, got {type(text).__name__}; embed Documents with Qwen3DocumentEmbedder"
-            )
-        return {"embedding": self.core.embed_queries([text])[0].tolist()}
+        return {"embedding": self.core.embed_queries([_query(text)])[0].tolist()}
 
     @component.output_types(embedding=list[float])
     async def run_async(self, text: str) -> dict[str, Any]:
-        """`run` in a worker thread, so the event loop keeps running."""
-        return await asyncio.to_thread(self.run, text)
+        """`run` without blocking the event loop (an async HTTP client with `base_url=`)."""
+        core = await self.loaded_async()
+        return {"embedding": (await core.aembed_queries([_query(text)]))[0].tolist()}
 
 
 @component
@@ -93,5 +89,15 @@ class Qwen3DocumentEmbedder(_EmbedderComponent):
 
     @component.output_types(documents=list[Document])
     async def run_async(self, documents: list[Document]) -> dict[str, Any]:
-        """`run` in a worker thread, so the event loop keeps running."""
-        return await asyncio.to_thread(self.run, documents)
+        """`run` without blocking the event loop (an async HTTP client with `base_url=`)."""
+        documents, texts = document_texts(documents, self.meta_fields_to_embed, self.embedding_separator)
+        vectors = (await (await self.loaded_async()).aembed_documents(texts)).tolist() if texts else []
+        return {"documents": [replace(d, embedding=v) for d, v in zip(documents, vectors, strict=True)]}
+
+
+def _query(text: object) -> str:
+    if not isinstance(text, str):
+        raise InvalidInputError(
+            f"text must be a string, got {type(text).__name__}; embed Documents with Qwen3DocumentEmbedder"
+        )
+    return text

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from typing import Any
 
 from haystack import Document, component
 from haystack.utils import ComponentDevice, Secret
 
-from ...reranker import DEFAULT_RERANKER_MODEL, Reranker
+from ...reranker import DEFAULT_RERANKER_MODEL, Ranked, Reranker
 from ...validation import check_bool, check_positive_int
-from .._shared import RERANKER_SETTINGS, best, check_threshold
+from .._shared import RERANKER_SETTINGS, abest, best, check_threshold
 from ._component import HF_TOKEN, CoreComponent, document_texts
 
 
@@ -55,14 +54,23 @@ class Qwen3Ranker(CoreComponent[Reranker]):
             score_threshold: float | None = None) -> dict[str, Any]:
         """Rerank: `{"documents": the best top_k copies, best first, each with score}`."""
         documents, texts = document_texts(documents, self.meta_fields_to_embed, self.embedding_separator)
-        top_k = self.top_k if top_k is None else top_k
-        score_threshold = self.score_threshold if score_threshold is None else score_threshold
-        ranked = best(self.core, query, texts, top_k, score_threshold, top_name="top_k")
-        return {"documents": [replace(documents[r.index], score=r.score if self.scale_score else r.logit)
-                              for r in ranked]}
+        top_k, score_threshold = self._cut(top_k, score_threshold)
+        return self._scored(documents, best(self.core, query, texts, top_k, score_threshold, top_name="top_k"))
 
     @component.output_types(documents=list[Document])
     async def run_async(self, query: str, documents: list[Document], top_k: int | None = None,
                         score_threshold: float | None = None) -> dict[str, Any]:
-        """`run` in a worker thread, so the event loop keeps running."""
-        return await asyncio.to_thread(self.run, query, documents, top_k, score_threshold)
+        """`run` without blocking the event loop (an async HTTP client with `base_url=`)."""
+        documents, texts = document_texts(documents, self.meta_fields_to_embed, self.embedding_separator)
+        top_k, score_threshold = self._cut(top_k, score_threshold)
+        ranked = await abest(await self.loaded_async(), query, texts, top_k, score_threshold, top_name="top_k")
+        return self._scored(documents, ranked)
+
+    def _cut(self, top_k: int | None, score_threshold: float | None) -> tuple[int | None, float | None]:
+        """This run's values, else the init values (a run-time 0.0 wins)."""
+        return (self.top_k if top_k is None else top_k,
+                self.score_threshold if score_threshold is None else score_threshold)
+
+    def _scored(self, documents: list[Document], ranked: list[Ranked]) -> dict[str, Any]:
+        return {"documents": [replace(documents[r.index], score=r.score if self.scale_score else r.logit)
+                              for r in ranked]}

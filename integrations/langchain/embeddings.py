@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
@@ -61,9 +60,9 @@ class Qwen3Embeddings(EmbedderFields, Embeddings):
                                      query_embedding_store=queries.query_embedding_store)
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        """`embed_documents` in a worker thread, so the event loop keeps running."""
-        return await asyncio.to_thread(self.embed_documents, texts)
+        """`embed_documents` without blocking the event loop (an async HTTP client with `base_url=`)."""
+        return (await self.core.aembed_documents(texts)).tolist()
 
     async def aembed_query(self, text: str) -> list[float]:
-        """`embed_query` in a worker thread, so the event loop keeps running."""
-        return await asyncio.to_thread(self.embed_query, text)
+        """`embed_query` without blocking the event loop."""
+        return (await self.core.aembed_queries([check_text(text, "text")]))[0].tolist()

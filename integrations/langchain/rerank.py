@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 
+from ...reranker import Ranked
 from ...validation import check_items
 from .._fields import RerankerFields
-from .._shared import best
+from .._shared import abest, best
 
 
 class Qwen3Rerank(RerankerFields, BaseDocumentCompressor):
@@ -27,16 +27,19 @@ class Qwen3Rerank(RerankerFields, BaseDocumentCompressor):
                            callbacks: Callbacks | None = None) -> Sequence[Document]:
         """The best `top_n` documents for `query` (at or above `score_threshold`), best first."""
         documents = check_items(documents, Document, "documents")
-        texts = [document.page_content for document in documents]
-        ranked = best(self.core, query, texts, self.top_n, self.score_threshold)
-        return [
-            documents[r.index].model_copy(
-                update={"metadata": {**documents[r.index].metadata, "relevance_score": r.score}}
-            )
-            for r in ranked
-        ]
+        ranked = best(self.core, query, [d.page_content for d in documents], self.top_n, self.score_threshold)
+        return _scored_copies(documents, ranked)
 
     async def acompress_documents(self, documents: Sequence[Document], query: str,
                                   callbacks: Callbacks | None = None) -> Sequence[Document]:
-        """`compress_documents` in a worker thread, so the event loop keeps running."""
-        return await asyncio.to_thread(self.compress_documents, documents, query, callbacks)
+        """`compress_documents` without blocking the event loop (an async HTTP client with `base_url=`)."""
+        documents = check_items(documents, Document, "documents")
+        ranked = await abest(self.core, query, [d.page_content for d in documents], self.top_n,
+                             self.score_threshold)
+        return _scored_copies(documents, ranked)
+
+
+def _scored_copies(documents: list[Document], ranked: list[Ranked]) -> list[Document]:
+    return [documents[r.index].model_copy(update={"metadata": {**documents[r.index].metadata,
+                                                                "relevance_score": r.score}})
+            for r in ranked]

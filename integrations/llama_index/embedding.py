@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
@@ -78,10 +77,10 @@ class Qwen3Embedding(EmbedderFields, BaseEmbedding):
         return self.core.embed_documents(texts).tolist()
 
     async def _aget_query_embedding(self, query: str) -> Embedding:
-        return await asyncio.to_thread(self._get_query_embedding, query)
+        return (await self.core.aembed_queries([check_text(query, "query")]))[0].tolist()
 
     async def _aget_text_embedding(self, text: str) -> Embedding:
-        return await asyncio.to_thread(self._get_text_embedding, text)
+        return (await self.core.aembed_documents([check_text(text, "text")]))[0].tolist()
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return await asyncio.to_thread(self._get_text_embeddings, texts)
+        return (await self.core.aembed_documents(texts)).tolist()

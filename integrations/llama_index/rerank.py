@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
+
 from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
@@ -10,9 +13,10 @@ from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, Query
 from pydantic import Field
 
 from ...errors import InvalidArgumentError
+from ...reranker import Ranked
 from ...validation import check_items
 from .._fields import RerankerFields
-from .._shared import best
+from .._shared import abest, best
 
 dispatcher = get_dispatcher(__name__)
 
@@ -44,24 +48,51 @@ class Qwen3Rerank(RerankerFields, BaseNodePostprocessor):
     @dispatcher.span
     def _postprocess_nodes(self, nodes: list[NodeWithScore],
                            query_bundle: QueryBundle | None = None) -> list[NodeWithScore]:
+        query, nodes = self._checked(nodes, query_bundle)
+        if not nodes:
+            return []
+        with self._reranking(nodes, query) as done:
+            return done(best(self.core, query.query_str, self._texts(nodes), self.top_n, self.score_threshold))
+
+    @dispatcher.span
+    async def _apostprocess_nodes(self, nodes: list[NodeWithScore],
+                                  query_bundle: QueryBundle | None = None) -> list[NodeWithScore]:
+        """The same, awaiting the reranker (an async HTTP client with `base_url=`, else a worker thread)."""
+        query, nodes = self._checked(nodes, query_bundle)
+        if not nodes:
+            return []
+        with self._reranking(nodes, query) as done:
+            ranked = await abest(self.core, query.query_str, self._texts(nodes), self.top_n, self.score_threshold)
+            return done(ranked)
+
+    @staticmethod
+    def _checked(nodes: object, query_bundle: QueryBundle | None) -> tuple[QueryBundle, list[NodeWithScore]]:
         if query_bundle is None:
             raise InvalidArgumentError(
                 "Qwen3Rerank needs a query: call postprocess_nodes(nodes, query_str=...) or pass query_bundle="
             )
-        nodes = check_items(nodes, NodeWithScore, "nodes")
-        if not nodes:
-            return []
-        dispatcher.event(ReRankStartEvent(query=query_bundle, nodes=nodes, top_n=self.top_n,
-                                          model_name=self._model_name()))
+        return query_bundle, check_items(nodes, NodeWithScore, "nodes")
+
+    def _texts(self, nodes: list[NodeWithScore]) -> list[str]:
+        return [scored.node.get_content(metadata_mode=self.metadata_mode) for scored in nodes]
+
+    @contextlib.contextmanager
+    def _reranking(self, nodes: list[NodeWithScore],
+                   query: QueryBundle) -> Iterator[Callable[[list[Ranked]], list[NodeWithScore]]]:
+        """LlamaIndex's rerank events around the scoring; yields what turns a ranking into the result."""
+        dispatcher.event(ReRankStartEvent(query=query, nodes=nodes, top_n=self.top_n, model_name=self._model_name()))
         payload = {EventPayload.NODES: nodes, EventPayload.MODEL_NAME: self._model_name(),
-                   EventPayload.QUERY_STR: query_bundle.query_str, EventPayload.TOP_K: self.top_n}
+                   EventPayload.QUERY_STR: query.query_str, EventPayload.TOP_K: self.top_n}
+        result: list[NodeWithScore] = []
+
+        def done(ranked: list[Ranked]) -> list[NodeWithScore]:
+            result.extend(NodeWithScore(node=self._node_of(nodes[r.index]), score=r.score) for r in ranked)
+            event.on_end(payload={EventPayload.NODES: result})
+            return result
+
         with self.callback_manager.event(CBEventType.RERANKING, payload=payload) as event:
-            texts = [scored.node.get_content(metadata_mode=self.metadata_mode) for scored in nodes]
-            ranked = best(self.core, query_bundle.query_str, texts, self.top_n, self.score_threshold)
-            reranked = [NodeWithScore(node=self._node_of(nodes[r.index]), score=r.score) for r in ranked]
-            event.on_end(payload={EventPayload.NODES: reranked})
-        dispatcher.event(ReRankEndEvent(nodes=reranked))
-        return reranked
+            yield done
+        dispatcher.event(ReRankEndEvent(nodes=result))
 
     def _node_of(self, scored: NodeWithScore) -> BaseNode:
         """The node to return: the retrieved one, or a copy carrying its retrieval score (never mutated)."""
