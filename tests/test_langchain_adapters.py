@@ -50,6 +50,9 @@ def lc_rerank(reranker):
     return Qwen3Rerank(reranker=reranker, top_n=3)
 
 
+WRONG_EMBEDDER = r"embedder= must be a qwen3_rag.Embedder or qwen3_rag.RemoteEmbedder instance, got str"
+
+
 def test_query_and_document_sides_equal_the_core(lc_embeddings, embedder):
     for text in VARIED_TEXTS:
         query = lc_embeddings.embed_query(text)
@@ -81,7 +84,7 @@ def test_settings_and_instances_share_one_copy_of_the_weights(tiny_models, embed
 def test_instance_plus_settings_is_an_error(embedder):
     with pytest.raises(ValidationError, match="either embedder= or model settings.*dim"):
         Qwen3Embeddings(embedder=embedder, dim=64)
-    with pytest.raises(ValidationError, match=r"embedder= must be a qwen3_rag.Embedder or qwen3_rag.RemoteEmbedder instance, got str"):
+    with pytest.raises(ValidationError, match=WRONG_EMBEDDER):
         Qwen3Embeddings(embedder="Qwen/Qwen3-Embedding-0.6B")
 
 

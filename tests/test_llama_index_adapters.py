@@ -28,6 +28,9 @@ def li_rerank(reranker):
     return Qwen3Rerank(reranker=reranker, top_n=3)
 
 
+WRONG_EMBEDDER = r"embedder= must be a qwen3_rag.Embedder or qwen3_rag.RemoteEmbedder instance, got str"
+
+
 def scored_nodes():
     return [NodeWithScore(node=TextNode(text=text, id_=str(i), metadata={"position": i}), score=0.5)
             for i, text in enumerate(CORPUS)]
@@ -137,7 +140,7 @@ def test_missing_llama_index_names_the_extra():
 
 
 def test_embedder_argument_must_be_a_core_embedder(embedder):
-    with pytest.raises(ValidationError, match=r"embedder= must be a qwen3_rag.Embedder or qwen3_rag.RemoteEmbedder instance, got str"):
+    with pytest.raises(ValidationError, match=WRONG_EMBEDDER):
         Qwen3Embedding(embedder="Qwen/Qwen3-Embedding-0.6B")
     with pytest.raises(ValidationError, match="either embedder= or model settings.*dim"):
         Qwen3Embedding(embedder=embedder, dim=32)
