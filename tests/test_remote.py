@@ -186,7 +186,7 @@ def test_readme_block_for_served_models_runs(served, tmp_path):
 
     (block,) = [block for block in ALL_BLOCKS if SERVED in block]
     code = block.replace("http://localhost:8000", served.embedding_url).replace(
-        "http://localhost:8001", served.reranker_url)
+        "http://localhost:8001", served.reranker_url).replace("dim=256", "dim=64")  # the test model is 128 wide
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Ranked(index=" in result.stdout
