@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -128,9 +127,7 @@ class Embedder(RebuiltOnCopy, EmbeddingMethods):
                                    padded=not self.model.packs_batches)
             for batch in track(batches, self.progress_bar, "Embedding"):
                 vectors[batch] = embed_batch(self.model, [unique[i] for i in batch], self.dim)
-        if tokens.truncated:
-            warnings.warn(f"{tokens.truncated} of {len(texts)} texts were longer than max_length="
-                          f"{self.max_length} tokens and were cut on the right", stacklevel=3)
+        tokens.warn_if_cut(self.max_length, stacklevel=3)
         return vectors if len(unique) == len(texts) else vectors[owner]
 
     @property

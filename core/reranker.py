@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -141,9 +140,7 @@ class Reranker(RebuiltOnCopy, RankingMethods):
             batches = plan_batches([len(tail) for tail in tails], self.batch_tokens, self.batch_size,
                                    padded=not self.model.packs_batches)
             logits = score_batches(self.model, tokens.head, tails, track(batches, self.progress_bar, "Reranking"))
-        if tokens.truncated:
-            warnings.warn(f"{tokens.truncated} of {len(documents)} documents did not fit max_length="
-                          f"{self.max_length} tokens and were cut on the right", stacklevel=3)
+        tokens.warn_if_cut(self.max_length, stacklevel=3)
         return logits if len(tails) == len(documents) else logits[owner]
 
     @property

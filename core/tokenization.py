@@ -8,6 +8,7 @@ For text without such strings the ids are exactly the official ones. Knows nothi
 from __future__ import annotations
 
 import threading
+import warnings
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -84,6 +85,12 @@ class EmbeddingTokens:
     ids: list[list[int]]
     truncated: int  # how many texts lost tokens to max_length
 
+    def warn_if_cut(self, max_length: int, stacklevel: int) -> None:
+        """One warning per call with the count, so that nothing is cut without the caller knowing."""
+        if self.truncated:
+            warnings.warn(f"{self.truncated} of {len(self.ids)} texts were longer than max_length={max_length} "
+                          "tokens and were cut on the right", stacklevel=stacklevel + 1)
+
 
 def embedding_tokens(tokenizer: Any, texts: Sequence[str], max_length: int) -> EmbeddingTokens:
     """Ids that always end with <|endoftext|>, whether or not the tokenizer appends it.
@@ -113,6 +120,12 @@ class RerankTokens:
     head: list[int]
     tails: list[list[int]]
     truncated: int
+
+    def warn_if_cut(self, max_length: int, stacklevel: int) -> None:
+        """One warning per call with the count of documents cut to fit the prompt."""
+        if self.truncated:
+            warnings.warn(f"{self.truncated} of {len(self.tails)} documents did not fit max_length={max_length} "
+                          "tokens and were cut on the right", stacklevel=stacklevel + 1)
 
 
 class RerankPrompt:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +14,7 @@ from ..errors import RemoteServerError
 from ..presets import resolve_task
 from ..progress import counter
 from ..rebuild import RebuiltOnCopy, records_arguments
-from ..tokenization import embedding_tokens
+from ..tokenization import EmbeddingTokens, embedding_tokens
 from ..validation import check_bool, check_dim, check_positive_int
 from .http import Server, ordered_rows
 from .served import connect
@@ -71,36 +70,33 @@ class RemoteEmbedder(RebuiltOnCopy, EmbeddingMethods):
         return self._revision
 
     def _embed(self, texts: list[str]) -> NDArray[np.float32]:
-        unique, owner, batches, truncated = self._plan(texts)
+        tokens, unique, owner, batches = self._plan(texts)
         with counter(len(unique), self.progress_bar, "Embedding") as advance:
             answers = self.server.post_all(EMBEDDINGS_PATH, [self._payload(unique, b) for b in batches],
                                            on_done=lambda i: advance(len(batches[i])))
-        return self._assemble(texts, unique, owner, batches, answers, truncated)
+        return self._assemble(tokens, unique, owner, batches, answers)
 
     async def _aembed(self, texts: list[str]) -> NDArray[np.float32]:
-        unique, owner, batches, truncated = self._plan(texts)
+        tokens, unique, owner, batches = self._plan(texts)
         answers = await self.server.apost_all(EMBEDDINGS_PATH, [self._payload(unique, b) for b in batches])
-        return self._assemble(texts, unique, owner, batches, answers, truncated)
+        return self._assemble(tokens, unique, owner, batches, answers)
 
-    def _plan(self, texts: list[str]) -> tuple[list[list[int]], list[int], list[range], int]:
+    def _plan(self, texts: list[str]) -> tuple[EmbeddingTokens, list[list[int]], list[int], list[range]]:
         tokens = embedding_tokens(self.tokenizer, texts, self.max_length)
         first, owner = distinct(tokens.ids)
         unique = [tokens.ids[i] for i in first]
-        batches = in_runs(len(unique), self.max_batch)
-        return unique, owner, batches, tokens.truncated
+        return tokens, unique, owner, in_runs(len(unique), self.max_batch)
 
     def _payload(self, unique: list[list[int]], batch: range) -> dict[str, Any]:
         return {"model": self.model_name, "input": [unique[i] for i in batch], "encoding_format": "float"}
 
-    def _assemble(self, texts: list[str], unique: list[list[int]], owner: list[int], batches: list[range],
-                  answers: Sequence[Any], truncated: int) -> NDArray[np.float32]:
+    def _assemble(self, tokens: EmbeddingTokens, unique: list[list[int]], owner: list[int], batches: list[range],
+                  answers: Sequence[Any]) -> NDArray[np.float32]:
         vectors = np.empty((len(unique), self.dim), dtype=np.float32)
         for batch, answer in zip(batches, answers, strict=True):
             vectors[batch.start:batch.stop] = self._vectors(answer, len(batch))
-        if truncated:
-            warnings.warn(f"{truncated} of {len(texts)} texts were longer than max_length={self.max_length} "
-                          "tokens and were cut on the right", stacklevel=4)
-        return vectors if len(unique) == len(texts) else vectors[owner]
+        tokens.warn_if_cut(self.max_length, stacklevel=4)
+        return vectors if len(unique) == len(tokens.ids) else vectors[owner]
 
     def _vectors(self, answer: Any, count: int) -> NDArray[np.float32]:
         """The batch's vectors by their `index`, each checked, cut to `dim` and normalised."""

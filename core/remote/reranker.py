@@ -9,7 +9,6 @@ builds the official prompt (prefix, instruction, query, document, suffix) as tok
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -72,14 +71,14 @@ class RemoteReranker(RebuiltOnCopy, RankingMethods):
         with counter(len(first), self.progress_bar, "Reranking") as advance:
             answers = self.server.post_all(CLASSIFY_PATH, [self._payload(tokens, first, b) for b in batches],
                                            on_done=lambda i: advance(len(batches[i])))
-        return self._assemble(tokens, documents, first, owner, batches, answers)
+        return self._assemble(tokens, first, owner, batches, answers)
 
     async def alogits(self, query: str, documents: Sequence[str],
                       instruction: str | None = None) -> NDArray[np.float32]:
         """`logits` with an async HTTP client: the event loop keeps running while the server works."""
         tokens, first, owner, batches = self._plan(query, documents, instruction)
         answers = await self.server.apost_all(CLASSIFY_PATH, [self._payload(tokens, first, b) for b in batches])
-        return self._assemble(tokens, documents, first, owner, batches, answers)
+        return self._assemble(tokens, first, owner, batches, answers)
 
     def _plan(self, query: str, documents: Sequence[str],
               instruction: str | None) -> tuple[RerankTokens, list[int], list[int], list[range]]:
@@ -95,15 +94,13 @@ class RemoteReranker(RebuiltOnCopy, RankingMethods):
         return {"model": self.model_name, "input": [tokens.head + tokens.tails[first[i]] for i in batch],
                 "use_activation": False}
 
-    def _assemble(self, tokens: RerankTokens, documents: Sequence[str], first: list[int], owner: list[int],
+    def _assemble(self, tokens: RerankTokens, first: list[int], owner: list[int],
                   batches: list[range], answers: Sequence[Any]) -> NDArray[np.float32]:
         logits = np.empty(len(first), dtype=np.float32)
         for batch, answer in zip(batches, answers, strict=True):
             logits[batch.start:batch.stop] = self._logits(answer, len(batch))
-        if tokens.truncated:
-            warnings.warn(f"{tokens.truncated} of {len(documents)} documents did not fit max_length="
-                          f"{self.max_length} tokens and were cut on the right", stacklevel=4)
-        return logits if len(first) == len(documents) else logits[owner]
+        tokens.warn_if_cut(self.max_length, stacklevel=4)
+        return logits if len(first) == len(tokens.tails) else logits[owner]
 
     def _logits(self, answer: Any, count: int) -> NDArray[np.float32]:
         where = self.server.base_url + CLASSIFY_PATH
