@@ -53,7 +53,8 @@ def resolve_access(kind: str, source: str, revision: str | None, token: str | bo
         return access
     if local_files_only or offline():
         return {**access, "local_files_only": True}
-    failure = _ask_hub(source, revision, token, timeout_seconds())
+    timeout = timeout_seconds()
+    failure = _ask_hub(source, revision, token, timeout)
     if failure is None:
         return access
     if isinstance(failure, EntryNotFoundError) or (isinstance(failure, HfHubHTTPError) and _status(failure) < 500):
@@ -62,7 +63,7 @@ def resolve_access(kind: str, source: str, revision: str | None, token: str | bo
         return {**access, "local_files_only": True}
     where = f" at revision {revision!r}" if revision else ""
     raise ModelLoadError(
-        f"could not reach the model hub ({constants.ENDPOINT}) within {timeout_seconds():g} s to fetch {kind} model "
+        f"could not reach the model hub ({constants.ENDPOINT}) within {timeout:g} s to fetch {kind} model "
         f"{source!r}{where} ({_reason(failure)}), and it is not in the local cache ({constants.HF_HUB_CACHE}). "
         f"Pass a local checkpoint directory instead ({WHERE_TO_NAME[kind]}; model= in Python), set HF_ENDPOINT to "
         f"a reachable mirror, or raise {TIMEOUT_VARIABLE}"
