@@ -58,7 +58,7 @@ def serving(model: Path, log: Path, *extra: str) -> Iterator[str]:
 
 def client_overhead(url: str, embedder: RemoteEmbedder) -> dict[str, float]:
     """One short query through RemoteEmbedder against a bare POST of the same token ids (median of 20)."""
-    ids = [embedder.tokenizer.encode("Instruct: Find it\nQuery:hello", add_special_tokens=False) + [151643]]
+    ids = [embedder.tokenizer.encode("Instruct: Find it\nQuery:hello", add_special_tokens=False).ids + [151643]]
     payload = {"model": embedder.name, "input": ids, "encoding_format": "float"}
     with httpx.Client(timeout=120) as client:
         bare_s, _ = timed(lambda: client.post(url + "/v1/embeddings", json=payload).json(), 20)

@@ -12,7 +12,6 @@ import warnings
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from tokenizers import Tokenizer
 
@@ -29,49 +28,44 @@ from .registry import (
 )
 
 
-def encode(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
+def encode(tokenizer: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
     """Token ids of user-bearing texts, added-token strings included, as plain text; nothing appended."""
     if not texts:
         return []
     return [encoding.ids for encoding in plain_text_tokenizer(tokenizer).encode_batch(list(texts))]
 
 
-def encode_template(tokenizer: Any, text: str) -> list[int]:
-    """Token ids of one of the package's own prompt parts, whose control tokens are meant.
-
-    The Rust tokenizer is called directly: transformers' `__call__` sets truncation and padding
-    on it, a change that would race with another model sharing the tokenizer.
-    """
-    return list(tokenizer.backend_tokenizer.encode(text, add_special_tokens=False).ids)
+def encode_template(tokenizer: Tokenizer, text: str) -> list[int]:
+    """Token ids of one of the package's own prompt parts, whose control tokens are meant."""
+    return list(tokenizer.encode(text, add_special_tokens=False).ids)
 
 
-_plain: weakref.WeakKeyDictionary[Any, Tokenizer] = weakref.WeakKeyDictionary()
+_plain: weakref.WeakKeyDictionary[Tokenizer, Tokenizer] = weakref.WeakKeyDictionary()
 _plain_lock = threading.Lock()
 
 
-def plain_text_tokenizer(tokenizer: Any) -> Tokenizer:
+def plain_text_tokenizer(tokenizer: Tokenizer) -> Tokenizer:
     """The same normaliser, pre-tokeniser and BPE with the added tokens (the control strings) taken out.
 
     Built around the loaded tokenizer's own BPE model object (shared, not copied), so it costs
     nothing; a round trip through the tokenizer's JSON took 1.5 s with the 151k-token vocabulary.
     """
+    if not isinstance(tokenizer, Tokenizer):
+        raise TypeError(f"qwen3-rag needs a Rust tokenizer (tokenizers.Tokenizer), got {type(tokenizer).__name__}")
     with _plain_lock:
         plain = _plain.get(tokenizer)
         if plain is None:
-            backend = getattr(tokenizer, "backend_tokenizer", None)
-            if backend is None:
-                raise TypeError(f"qwen3-rag needs a fast (Rust) tokenizer, got {type(tokenizer).__name__}")
-            plain = Tokenizer(backend.model)  # no added tokens, post-processor, truncation or padding
+            plain = Tokenizer(tokenizer.model)  # no added tokens, post-processor, truncation or padding
             for part in ("normalizer", "pre_tokenizer", "decoder"):
-                if getattr(backend, part) is not None:
-                    setattr(plain, part, getattr(backend, part))
+                if getattr(tokenizer, part) is not None:
+                    setattr(plain, part, getattr(tokenizer, part))
             _plain[tokenizer] = plain
         return plain
 
 
-def token_id(tokenizer: Any, token: str) -> int:
-    found = tokenizer.convert_tokens_to_ids(token)
-    if found is None or found == tokenizer.unk_token_id:
+def token_id(tokenizer: Tokenizer, token: str) -> int:
+    found = tokenizer.token_to_id(token)
+    if found is None:
         raise KeyError(f"the tokenizer has no token {token!r}")
     return int(found)
 
@@ -92,7 +86,7 @@ class EmbeddingTokens:
                           "tokens and were cut on the right", stacklevel=stacklevel + 1)
 
 
-def embedding_tokens(tokenizer: Any, texts: Sequence[str], max_length: int) -> EmbeddingTokens:
+def embedding_tokens(tokenizer: Tokenizer, texts: Sequence[str], max_length: int) -> EmbeddingTokens:
     """Ids that always end with <|endoftext|>, whether or not the tokenizer appends it.
 
     Texts are cut on the right to `max_length - 1` tokens before the closing token, which is
@@ -131,7 +125,7 @@ class RerankTokens:
 class RerankPrompt:
     """The reranker's fixed token layout, tokenized once per tokenizer."""
 
-    def __init__(self, tokenizer: Any, max_length: int):
+    def __init__(self, tokenizer: Tokenizer, max_length: int):
         self.tokenizer = tokenizer
         self.prefix = encode_template(tokenizer, RERANK_PREFIX)
         self.suffix = encode_template(tokenizer, RERANK_SUFFIX)

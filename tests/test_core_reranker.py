@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import VARIED_TEXTS
 from qwen3_reference import PREFIX, SUFFIX, official_log_odds, official_scores
+from transformers import AutoTokenizer
 
 from qwen3_rag import DEFAULT_INSTRUCTION, Reranker
 
@@ -60,9 +61,9 @@ def test_query_longer_than_budget_cuts_everything_like_official(tiny_models):
     "letter first", " space first", "  two spaces", "\nnewline first", "\n\nblank line", ": colon",
     "(paren)", "'s clitic", "中文开头的文档", "123 digits", "🙂 emoji", "", "\t tab",
 ])
-def test_split_head_and_document_give_the_official_token_ids(reranker, document):
-    """Tokenizing the shared head and the document apart must equal tokenizing the joined text."""
-    tokenizer = reranker.model.tokenizer
+def test_split_head_and_document_give_the_official_token_ids(reranker, tiny_models, document):
+    """Tokenizing the shared head and the document apart must equal the official tokenizer on the joined text."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_models.reranker)
     tokens = reranker.prompt.tokens(DEFAULT_INSTRUCTION, QUERY, [document])
     body = f"<Instruct>: {DEFAULT_INSTRUCTION}\n<Query>: {QUERY}\n<Document>: {document}"
     joined = (tokenizer.encode(PREFIX, add_special_tokens=False) + tokenizer.encode(body, add_special_tokens=False)

@@ -44,6 +44,7 @@ def test_embedding_0_6b_gives_the_published_scores():
     embedder = Embedder(needs("Qwen/Qwen3-Embedding-0.6B"), device="cpu", dtype="float32")
     scores = embedder.embed_queries(QUERIES) @ embedder.embed_documents(DOCUMENTS).T
     np.testing.assert_allclose(scores, PUBLISHED, rtol=0, atol=1e-4)
+    assert embedder.model.loader == "direct"  # the official files are read without transformers' model classes
 
 
 @pytest.mark.parametrize("size", ["0.6B", "4B", "8B"])
@@ -59,3 +60,5 @@ def test_reranker_checkpoints_load_on_every_attention_path_and_match_the_officia
             tolerance = 1e-5 if dtype == "float32" else 2e-2
             np.testing.assert_allclose(scores, expected, rtol=0, atol=tolerance,
                                        err_msg=f"{size} on {device} {dtype} ({reranker.model.attention_path})")
+            if reranker.model.packs_batches:
+                assert reranker.model.loader == "direct"

@@ -76,3 +76,35 @@ def write_reranker_model(directory: Path, seed: int = 1, **config: object) -> Pa
     Qwen3ForCausalLM(tiny_config(tie_word_embeddings=False, **config)).save_pretrained(directory)
     qwen_tokenizer(append_end_of_text=False).save_pretrained(directory)
     return directory
+
+
+def write_qwen2_style_tokenizer(directory: Path, append_end_of_text: bool = True) -> Path:
+    """The tokenizer files laid out as the hub checkpoints have them: `tokenizer_class` Qwen2Tokenizer,
+    an NFC normaliser, and every added token listed in tokenizer_config.json's `added_tokens_decoder`.
+    transformers 5 rebuilds such a tokenizer around the file's vocabulary instead of using
+    tokenizer.json as it is."""
+    import json
+
+    from transformers import Qwen2Tokenizer
+
+    backend = qwen_tokenizer(append_end_of_text).backend_tokenizer
+    model = json.loads(backend.to_str())["model"]
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
+    tokenizer = Qwen2Tokenizer(vocab=model["vocab"], merges=merges, eos_token=None, pad_token=None, unk_token=None)
+    for text, special in ADDED_TOKENS:  # in id order: special or not, each takes the next id
+        tokenizer.add_tokens([AddedToken(text, special=special, normalized=False)], special_tokens=special)
+    tokenizer.eos_token, tokenizer.pad_token = "<|im_end|>", "<|endoftext|>"
+    if append_end_of_text:
+        tokenizer.backend_tokenizer.post_processor = backend.post_processor
+    tokenizer.save_pretrained(directory)
+    config_file = directory / "tokenizer_config.json"
+    config = json.loads(config_file.read_text())
+    config["added_tokens_decoder"] = {
+        str(index): {"content": token.content, "lstrip": token.lstrip, "normalized": token.normalized,
+                     "rstrip": token.rstrip, "single_word": token.single_word, "special": token.special}
+        for index, token in tokenizer.backend_tokenizer.get_added_tokens_decoder().items()
+    }
+    config_file.write_text(json.dumps(config, indent=2))
+    assert config["tokenizer_class"] == "Qwen2Tokenizer"
+    assert tokenizer.convert_tokens_to_ids("</think>") == VOCAB_SIZE - 1
+    return directory

@@ -23,9 +23,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors become one line on stderr and a non-zero exit status."""
     args = build_parser().parse_args(argv)
     if args.quiet:
-        from transformers.utils import logging as transformers_logging
+        from huggingface_hub.utils import disable_progress_bars
 
-        transformers_logging.disable_progress_bar()  # its "Loading weights" bar
+        # Download bars, and transformers' "Loading weights" bar, which reads this setting when imported
+        # (later, and only for checkpoints loaded through transformers).
+        disable_progress_bars()
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:

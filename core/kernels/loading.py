@@ -10,20 +10,23 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
-import transformers
 from packaging.version import Version
+from tokenizers import Tokenizer
 
-from ..errors import ModelLoadError
+from ..errors import InvalidArgumentError, ModelLoadError
 from ..registry import END_OF_TEXT, KNOWN_CHECKPOINTS, NO_TOKEN, YES_TOKEN
 from ..tokenization import plain_text_tokenizer, token_id
-from .attention import choose
+from . import direct
+from .attention import Attend, choose
 from .hub import resolve_access
 from .packed import unsupported
 from .runtime import cpu_runs_bf16_natively, resolve_device, resolve_dtype
 
 Kind = Literal["embedding", "reranker"]
+Loader = Literal["direct", "transformers"]
+LOADER_VARIABLE = "QWEN3_RAG_LOADER"  # "transformers" turns the direct loader off (read at each load)
+BYTE_TOKENS = 256  # a byte-level BPE's vocabulary starts with one token per byte
 MIN_TRANSFORMERS = Version("5.0.0")  # the cache-layer API the reranker kernel builds on
-_TRANSFORMERS = Version(transformers.__version__)
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,10 @@ class LoadKey:
 class LoadedModel:
     """A tokenizer and a Qwen3 backbone (no LM head) on one device; the reranker adds its yes/no head.
 
+    `tokenizer` is the Rust tokenizer (`tokenizers.Tokenizer`) the checkpoint defines. `backbone`
+    is transformers' `Qwen3Model`, or the same weights in `decoder.Decoder` when `loader` is
+    "direct" (read without transformers; see `direct.py`).
+
     `yes_minus_no` is the fp32 vector W[yes] - W[no] from the output layer, so that a score is one
     dot product with the last hidden state; the vocabulary-sized head itself is not kept.
 
@@ -46,16 +53,18 @@ class LoadedModel:
     """
 
     # Any: transformers' modules are typed as plain nn.Module, whose attributes mypy cannot see.
-    def __init__(self, key: LoadKey, tokenizer: Any, backbone: Any, yes_minus_no: torch.Tensor | None):
+    def __init__(self, key: LoadKey, tokenizer: Tokenizer, backbone: Any, yes_minus_no: torch.Tensor | None,
+                 attention: tuple[str, Attend | None], loader: Loader):
         self.key = key
         self.tokenizer = tokenizer
         self.backbone = backbone
         self.yes_minus_no = yes_minus_no
+        self.loader = loader
         self.device: torch.device = backbone.device
         self.dtype: torch.dtype = backbone.dtype
         self.hidden_size: int = backbone.config.hidden_size
         self.pad_id: int = token_id(tokenizer, END_OF_TEXT)
-        self.attention_path, self.attend = choose(self.device, self.dtype, unsupported(backbone.config))
+        self.attention_path, self.attend = attention
         plain_text_tokenizer(tokenizer)  # built once here, as part of loading, not inside the first call
         # One call at a time per model: fast tokenizers are not safe to share across threads, and the
         # device runs one forward at a time anyway. Async adapters call in from worker threads.
@@ -117,15 +126,54 @@ def normalise_source(source: str) -> str:
 
 def _load(key: LoadKey, device: torch.device, dtype: torch.dtype, allow_pickle: bool,
           access: dict[str, Any]) -> LoadedModel:
-    if _TRANSFORMERS < MIN_TRANSFORMERS:
-        raise ModelLoadError(
-            f"transformers {_TRANSFORMERS} is too old for qwen3-rag; install 'transformers>={MIN_TRANSFORMERS}'"
-        )
+    """Straight from the checkpoint's files when `direct` can read them and the packed pass runs, else
+    through transformers; both give the same tokenizer and weights (the parity tests run both)."""
+    attention = choose(device, dtype, None)
+    if attention[1] is not None and _direct_allowed():
+        loaded = _load_directly(key, device, dtype, attention, access)
+        if loaded is not None:
+            return loaded
+    return _load_with_transformers(key, device, dtype, allow_pickle, access, attention)
+
+
+def _direct_allowed() -> bool:
+    setting = os.environ.get(LOADER_VARIABLE, "auto").strip().lower() or "auto"
+    if setting not in ("auto", "transformers"):
+        raise InvalidArgumentError(f"${LOADER_VARIABLE}={setting!r} is not a loader; use 'auto' (the default: read "
+                                   "standard checkpoints directly) or 'transformers'")
+    return setting == "auto"
+
+
+def _load_directly(key: LoadKey, device: torch.device, dtype: torch.dtype, attention: tuple[str, Attend | None],
+                   access: dict[str, Any]) -> LoadedModel | None:
+    checkpoint = direct.read_checkpoint(key.source, access)
+    files = direct.weight_files(key.source, access) if checkpoint is not None else None
+    if checkpoint is None or files is None:
+        return None
+    _check_tokenizer(key, checkpoint.tokenizer, checkpoint.shape)
+    rows = [token_id(checkpoint.tokenizer, YES_TOKEN), token_id(checkpoint.tokenizer, NO_TOKEN)] \
+        if key.kind == "reranker" else []
+    try:
+        backbone, head = direct.load_decoder(checkpoint.shape, files, device, dtype, rows)
+    except ModelLoadError as error:
+        raise ModelLoadError(f"could not load {key.kind} model {key.source!r}{_at(key.revision)}: {error}") from None
+    except RuntimeError as error:  # strict loading: names or shapes other than config.json describes
+        raise _weights_error(key, error) from error
+    except Exception as error:  # noqa: BLE001 - safetensors' own error type for a damaged file
+        raise ModelLoadError(f"could not load {key.kind} model {key.source!r}{_at(key.revision)}: "
+                             f"{type(error).__name__}: {error}") from error
+    yes_minus_no = None if head is None else (head[0].float() - head[1].float())
+    return LoadedModel(key, checkpoint.tokenizer, backbone, yes_minus_no, attention, "direct")
+
+
+def _load_with_transformers(key: LoadKey, device: torch.device, dtype: torch.dtype, allow_pickle: bool,
+                            access: dict[str, Any], plain_attention: tuple[str, Attend | None]) -> LoadedModel:
+    transformers = _transformers()
     common = {**access, "trust_remote_code": False}
     try:
         config = transformers.AutoConfig.from_pretrained(key.source, **common)
         _check_qwen3(key.source, config)
-        tokenizer = transformers.AutoTokenizer.from_pretrained(key.source, **common)
+        tokenizer = _rust_tokenizer(transformers.AutoTokenizer.from_pretrained(key.source, **common))
         _check_tokenizer(key, tokenizer, config)
         model_class = transformers.AutoModel if key.kind == "embedding" else transformers.AutoModelForCausalLM
         model: Any = model_class.from_pretrained(
@@ -141,35 +189,76 @@ def _load(key: LoadKey, device: torch.device, dtype: torch.dtype, allow_pickle: 
                 "reading a pickle can run code. Convert the checkpoint to safetensors, or pass allow_pickle=True "
                 "if you trust its source"
             ) from error
-        where = f" at revision {key.revision!r}" if key.revision else ""
         if isinstance(error, RuntimeError) and "mismatch" in str(error):
-            raise ModelLoadError(f"could not load {key.kind} model {key.source!r}{where}: its config.json does not "
-                                 "describe its weights (tensor shapes differ); use the checkpoint's own config.json"
-                                 ) from error
-        raise ModelLoadError(f"could not load {key.kind} model {key.source!r}{where}: {error}") from error
+            raise _weights_error(key, error) from error
+        raise ModelLoadError(f"could not load {key.kind} model {key.source!r}{_at(key.revision)}: {error}") from error
     model.to(device).eval().requires_grad_(False)
+    reason = unsupported(config)
+    attention = choose(device, dtype, reason) if reason else plain_attention
     if key.kind == "embedding":
-        return LoadedModel(key, tokenizer, model, None)
+        return LoadedModel(key, tokenizer, model, None, attention, "transformers")
     head = model.get_output_embeddings().weight
     yes_minus_no = (head[token_id(tokenizer, YES_TOKEN)].float() - head[token_id(tokenizer, NO_TOKEN)].float())
-    return LoadedModel(key, tokenizer, model.model, yes_minus_no.detach().clone())
+    return LoadedModel(key, tokenizer, model.model, yes_minus_no.detach().clone(), attention, "transformers")
 
 
 def load_tokenizer(kind: Kind, source: str, *, revision: str | None = None, token: str | bool | None = None,
-                   local_files_only: bool = False) -> tuple[Any, Any]:
-    """The tokenizer and config of a checkpoint, without its weights (for a model served elsewhere)."""
+                   local_files_only: bool = False) -> tuple[Tokenizer, Any]:
+    """The tokenizer and config (its `hidden_size`, `vocab_size`) of a checkpoint, without its weights
+    (for a model served elsewhere)."""
     source = normalise_source(source)
     access = resolve_access(kind, source, revision, token, local_files_only)
+    key = LoadKey(kind, source, revision, "cpu", "-")
+    checkpoint = direct.read_checkpoint(source, access) if _direct_allowed() else None
+    if checkpoint is not None:
+        _check_tokenizer(key, checkpoint.tokenizer, checkpoint.shape)
+        return checkpoint.tokenizer, checkpoint.shape
+    transformers = _transformers()
     common = {**access, "trust_remote_code": False}
-    where = f" at revision {revision!r}" if revision else ""
     try:
         config = transformers.AutoConfig.from_pretrained(source, **common)
         _check_qwen3(source, config)
-        tokenizer = transformers.AutoTokenizer.from_pretrained(source, **common)
+        tokenizer = _rust_tokenizer(transformers.AutoTokenizer.from_pretrained(source, **common))
     except (OSError, ValueError) as error:
-        raise ModelLoadError(f"could not load the tokenizer of {kind} model {source!r}{where}: {error}") from error
-    _check_tokenizer(LoadKey(kind, source, revision, "cpu", "-"), tokenizer, config)
+        raise ModelLoadError(f"could not load the tokenizer of {kind} model {source!r}{_at(revision)}: "
+                             f"{error}") from error
+    _check_tokenizer(key, tokenizer, config)
     return tokenizer, config
+
+
+def _transformers() -> Any:
+    """transformers, imported on first use (seconds on a small CPU) and checked for the API used here."""
+    import transformers
+
+    if Version(transformers.__version__) < MIN_TRANSFORMERS:
+        raise ModelLoadError(f"transformers {transformers.__version__} is too old for qwen3-rag; install "
+                             f"'transformers>={MIN_TRANSFORMERS}'")
+    return transformers
+
+
+def _rust_tokenizer(tokenizer: Any) -> Tokenizer:
+    """The Rust tokenizer inside a transformers one, with no truncation or padding of its own."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if not isinstance(backend, Tokenizer):
+        raise ModelLoadError(f"qwen3-rag needs a fast (Rust) tokenizer, got {type(tokenizer).__name__}")
+    backend.no_truncation()
+    backend.no_padding()
+    return backend
+
+
+def _at(revision: str | None) -> str:
+    return f" at revision {revision!r}" if revision else ""
+
+
+def _weights_error(key: LoadKey, error: RuntimeError) -> ModelLoadError:
+    detail = " ".join(str(error).split()) or type(error).__name__
+    detail = detail if len(detail) <= 400 else detail[:400] + " ..."
+    if "mismatch" in str(error):
+        return ModelLoadError(f"could not load {key.kind} model {key.source!r}{_at(key.revision)}: its config.json "
+                              "does not describe its weights (tensor shapes differ); use the checkpoint's own "
+                              "config.json")
+    return ModelLoadError(f"could not load {key.kind} model {key.source!r}{_at(key.revision)}: its weights do not "
+                          f"match a Qwen3 {key.kind} model ({detail})")
 
 
 def _check_qwen3(source: str, config: Any) -> None:
@@ -180,19 +269,21 @@ def _check_qwen3(source: str, config: Any) -> None:
         )
 
 
-def _check_tokenizer(key: LoadKey, tokenizer: Any, config: Any) -> None:
-    """The Qwen BPE with its closing token inside the model's vocabulary, or a clear error.
+def _check_tokenizer(key: LoadKey, tokenizer: Tokenizer, config: Any) -> None:
+    """A byte-level BPE with the closing token, inside the model's vocabulary, or a clear error.
 
-    Without tokenizer files transformers still returns a tokenizer, and a mismatched one would
-    produce ids the embedding table does not have.
+    Without tokenizer files transformers still returns a tokenizer (a one-token vocabulary), and a
+    mismatched one would produce ids the embedding table does not have.
     """
     try:
         end_of_text = token_id(tokenizer, END_OF_TEXT)
     except KeyError:
         end_of_text = None
-    if end_of_text is None or len(tokenizer) > config.vocab_size:
+    base, size = tokenizer.get_vocab_size(with_added_tokens=False), tokenizer.get_vocab_size(with_added_tokens=True)
+    if end_of_text is None or base < BYTE_TOKENS or size > config.vocab_size:
         found = "no '<|endoftext|>' token" if end_of_text is None else (
-            f"{len(tokenizer)} tokens for a model of {config.vocab_size}")
+            f"a vocabulary of {base} tokens, not a byte-level BPE" if base < BYTE_TOKENS else
+            f"{size} tokens for a model of {config.vocab_size}")
         raise ModelLoadError(f"{key.source} has no usable Qwen3 tokenizer ({found}): its tokenizer files "
                              "(tokenizer.json, tokenizer_config.json) are missing or belong to another model; copy "
                              "them from the same hub checkpoint")

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from transformers import DynamicCache
 
 from .embedding import right_padded
 from .guards import check_finite, split_on_out_of_memory
 from .loading import LoadedModel
 from .packed import HeadCache, encode_head, last_hidden_states, pack
+
+if TYPE_CHECKING:
+    from .prefix_cache import SharedPrefixCache
 
 
 @torch.inference_mode()
@@ -28,6 +31,8 @@ def score_batches(model: LoadedModel, head: list[int], tails: list[list[int]],
     if model.attend is not None:
         run = partial(_score_packed, model, encode_head(model.backbone, head, model.attend), tails)
     else:
+        from .prefix_cache import SharedPrefixCache  # transformers' cache API, only for its own forward pass
+
         cache = SharedPrefixCache()
         model.backbone(input_ids=torch.tensor([head], device=model.device), past_key_values=cache, use_cache=True)
         run = partial(_score_padded, model, cache, len(head), tails)
@@ -58,20 +63,3 @@ def _score_padded(model: LoadedModel, cache: SharedPrefixCache, offset: int, tai
 def _log_odds(model: LoadedModel, final: torch.Tensor) -> np.ndarray:
     assert model.yes_minus_no is not None  # checked by score_batches
     return check_finite(final.float() @ model.yes_minus_no, model.dtype, "reranker logits").cpu().numpy()
-
-
-class SharedPrefixCache(DynamicCache):
-    """A cache that stores the shared head once (batch 1) and never stores document keys/values.
-
-    After the head's forward pass, each layer attends over cat(head, documents) built on the fly
-    and dropped after use: memory stays at one layer's keys/values, and the same cache serves
-    every document batch without a copy per batch (transformers' DynamicCache would keep all
-    layers' document keys/values for the whole forward pass).
-    """
-
-    def update(self, key_states, value_states, layer_idx, *args, **kwargs):
-        if len(self.layers) <= layer_idx or not self.layers[layer_idx].is_initialized:
-            return super().update(key_states, value_states, layer_idx, *args, **kwargs)  # the head itself
-        layer, rows = self.layers[layer_idx], key_states.shape[0]
-        return (torch.cat([layer.keys.expand(rows, -1, -1, -1), key_states], dim=-2),
-                torch.cat([layer.values.expand(rows, -1, -1, -1), value_states], dim=-2))
