@@ -60,13 +60,19 @@ def test_direct_load_equals_transformers_load(tiny_models, dtype):
         assert_same_model(model, through_transformers(model))
 
 
-def test_hub_layout_tokenizer_is_read_directly_with_the_official_ids(tiny_models, tmp_path):
-    """tokenizer_class Qwen2Tokenizer, as on the hub: transformers rebuilds it, and the file must agree."""
-    checkpoint = tmp_path / "hub-layout"
+@pytest.fixture(scope="module")
+def hub_layout(tiny_models, tmp_path_factory) -> Path:
+    """The tiny embedding model with its tokenizer files in the hub checkpoints' layout."""
+    checkpoint = tmp_path_factory.mktemp("hub") / "hub-layout"
     shutil.copytree(tiny_models.embedding, checkpoint)
     for path in checkpoint.glob("tokenizer*"):
         path.unlink()
-    write_qwen2_style_tokenizer(checkpoint)
+    return write_qwen2_style_tokenizer(checkpoint)
+
+
+def test_hub_layout_tokenizer_is_read_directly_with_the_official_ids(hub_layout):
+    """tokenizer_class Qwen2Tokenizer, as on the hub: transformers rebuilds it, and the file must agree."""
+    checkpoint = hub_layout
     embedder = Embedder(str(checkpoint), device="cpu")
     assert embedder.model.loader == "direct"
     official = AutoTokenizer.from_pretrained(checkpoint)
@@ -102,14 +108,9 @@ def other_split(data: dict) -> None:
 
 @pytest.mark.parametrize("case", ["rope scaling", "no rms_norm_eps", "sliding window", "quantised", "slow tokenizer",
                                   "other split", "added tokens differ"])
-def test_checkpoints_it_does_not_recognise_go_to_transformers(tiny_models, tmp_path, case):
+def test_checkpoints_it_does_not_recognise_go_to_transformers(tiny_models, hub_layout, tmp_path, case):
     target = tmp_path / "edited"
     if case in ("other split", "added tokens differ"):
-        hub_layout = tmp_path / "hub-layout"
-        shutil.copytree(tiny_models.embedding, hub_layout)
-        for path in hub_layout.glob("tokenizer*"):
-            path.unlink()
-        write_qwen2_style_tokenizer(hub_layout)
         source = edited(str(hub_layout), target,
                         tokenizer_json=other_split if case == "other split" else drop_added_token_list)
     else:
