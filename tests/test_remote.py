@@ -2,7 +2,7 @@
 the adapters with base_url=, failures, retries and load.
 
 All tests here share two servers (one embedding model, one reranker), started once by the first
-test that needs them; `xdist_group` keeps them on one pytest-xdist worker.
+test that needs them; `--dist loadfile` (pyproject.toml) keeps this file on one pytest-xdist worker.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from qwen3_rag import (
     Reranker,
 )
 
-pytestmark = [pytest.mark.xdist_group("vllm"), pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 if not VLLM_PYTHON.exists():
     reason = f"no vLLM environment at {VLLM_PYTHON} (make setup builds .venv-vllm)"

@@ -7,8 +7,9 @@ tokenizer.json and the safetensors weights itself, and yields exactly what trans
 same token ids and the same tensors, in `decoder.py`'s copy of transformers' module layout.
 
 Anything it does not recognise as equal to transformers' reading (a missing config key, another
-rope type, another tokenizer pipeline, pickle weights, ...) returns None from `plan`, and the
-caller loads through transformers instead; so this path can only be faster, never different.
+rope type, another tokenizer pipeline, pickle weights, ...) makes `read_checkpoint` or
+`weight_files` return None, and the caller loads through transformers instead: this path may only
+be faster, never different.
 """
 
 from __future__ import annotations
