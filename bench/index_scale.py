@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import statistics
 import sys
@@ -31,6 +30,7 @@ import numpy as np
 os.environ.setdefault("LANCE_LOG", "error")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from report import cpu_name  # noqa: E402
 from tiny_qwen3 import write_embedding_model  # noqa: E402
 
 from qwen3_rag.cli import main  # noqa: E402
@@ -134,16 +134,6 @@ def bench_indexing(work: Path, files: int, lines_per_file: int, chunk_tokens: in
     return {"files": indexed_files, "chunks": chunks, "seconds": first, "chunks_per_s": chunks / first,
             "files_per_s": indexed_files / first, "rerun_unchanged_seconds": unchanged,
             "search_command_seconds_tiny_model": search}
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def main_bench() -> None:

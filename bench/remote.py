@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -21,6 +19,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import torch
+from report import cpu_name, save
 from workload import INSTRUCTION, texts, write_checkpoints  # also puts tests/ on sys.path
 
 from qwen3_rag import Embedder, RemoteEmbedder, RemoteReranker, Reranker
@@ -37,13 +36,6 @@ def timed(call, repeats: int) -> tuple[float, object]:
         result = call()
         seconds.append(time.perf_counter() - started)
     return statistics.median(seconds), result
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 @contextlib.contextmanager
@@ -113,10 +105,7 @@ def main() -> None:
                  f"RemoteEmbedder {overhead['remote_embedder_ms']:.1f} ms, overhead {overhead['overhead_ms']:.1f} ms")
     print(f"CPU: {result['cpu']} ({result['cores']} cores, bf16 units: {result['bf16_units']})")
     print("\n".join(lines))
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "results.json").write_text(json.dumps(result, indent=2))
-        (args.out / "table.md").write_text("\n".join(lines) + "\n")
+    save(args.out, result, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import torch
 
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent / "tests")]  # bench modules, and the reference the tests use
+from report import save  # noqa: E402
 from systems import CPU_ONLY, SYSTEMS  # noqa: E402
 from workload import SHAPE_0_6B, texts, write_checkpoints  # noqa: E402
 
@@ -171,10 +172,7 @@ def main() -> None:
         results["tasks"][task] = rows
     table = render(results)
     print(table)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "results.json").write_text(json.dumps(results, indent=1))
-        (args.out / "table.md").write_text(table)
+    save(args.out, results, table)
 
 
 def summarise(rows: dict, spec: dict, model_dir: Path, task: str) -> None:

@@ -10,7 +10,6 @@ version before it did; then the floor: what the imports and tokenizer files alon
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -19,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from remote import cpu_name  # also puts tests/ on sys.path, through workload
+import workload  # noqa: F401 - puts tests/ on sys.path
+from report import cpu_name, save
 from tiny_qwen3 import write_embedding_model, write_reranker_model
 
 COMMAND = str(Path(sys.executable).with_name("qwen3-rag"))
@@ -78,10 +78,7 @@ def main() -> None:
     lines += [f"| {name} | {value:.2f} |" for name, value in floor.items()]
     print(f"CPU: {result['cpu']} ({result['cores']} cores), median of {args.repeats} cold runs")
     print("\n".join(lines))
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "results.json").write_text(json.dumps(result, indent=2))
-        (args.out / "table.md").write_text("\n".join(lines) + "\n")
+    save(args.out, result, "\n".join(lines))
 
 
 if __name__ == "__main__":
