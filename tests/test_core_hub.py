@@ -103,6 +103,13 @@ def test_offline_mode_reads_the_cache_without_asking_the_hub(tiny_models, silent
     result, seconds = run_embed(HUB_ID, env)
     assert result.returncode == 0, result.stderr
     assert seconds < 60  # a hub request would have waited 2 x 30 s on the silent server
+    # A hub id is read from the cache's snapshot by the direct loader too, transformers never imported.
+    probe = ("import sys; from qwen3_rag.kernels.loading import load_model; "
+             f"model = load_model('embedding', {HUB_ID!r}, device='cpu'); "
+             "print(model.loader, 'transformers' in sys.modules)")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=240,
+                            env={**os.environ, **env})
+    assert loaded.stdout.split() == ["direct", "False"], loaded.stderr
 
 
 def test_local_files_only_without_a_cached_copy_is_a_load_error():
