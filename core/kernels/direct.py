@@ -129,24 +129,34 @@ def load_decoder(shape: DecoderShape, files: list[str], device: torch.device, dt
     The output rows come from the LM head, or from the embedding table when the two are tied, and
     are rounded to `dtype` as transformers' head would hold them; the full head is never built.
     """
+    from huggingface_hub.utils import are_progress_bars_disabled
     from safetensors import safe_open
+    from tqdm.auto import tqdm
 
     weights: dict[str, torch.Tensor] = {}
     head = None
-    for path in files:
+    names = {}
+    for path in files:  # each file's header only, for the bar's total
         with safe_open(path, framework="pt") as handle:
-            for name in handle.keys():  # noqa: SIM118 - safe_open is not a mapping
-                plain = name.removeprefix("model.")
-                if plain.endswith("rotary_emb.inv_freq"):  # older checkpoints saved the derived table
-                    continue
-                if plain == "lm_head.weight":
-                    if output_rows and not shape.tie_word_embeddings:
-                        rows = handle.get_slice(name)
-                        head = torch.cat([rows[row:row + 1] for row in output_rows]).to(dtype)
-                    continue
-                if plain in weights:
-                    raise ModelLoadError(f"{path} holds the weight {plain!r} twice (with and without 'model.')")
-                weights[plain] = handle.get_tensor(name).to(dtype)
+            names[path] = list(handle.keys())  # noqa: SIM118 - safe_open is not a mapping
+    # The bar transformers shows too, silenced by the same setting (`qwen3-rag -q`, HF_HUB_DISABLE_PROGRESS_BARS).
+    with tqdm(total=sum(map(len, names.values())), desc="Loading weights", unit="tensor", leave=False,
+              disable=are_progress_bars_disabled()) as bar:
+        for path in files:
+            with safe_open(path, framework="pt") as handle:
+                for name in names[path]:
+                    bar.update()
+                    plain = name.removeprefix("model.")
+                    if plain.endswith("rotary_emb.inv_freq"):  # older checkpoints saved the derived table
+                        continue
+                    if plain == "lm_head.weight":
+                        if output_rows and not shape.tie_word_embeddings:
+                            rows = handle.get_slice(name)
+                            head = torch.cat([rows[row:row + 1] for row in output_rows]).to(dtype)
+                        continue
+                    if plain in weights:
+                        raise ModelLoadError(f"{path} holds the weight {plain!r} twice (with and without 'model.')")
+                    weights[plain] = handle.get_tensor(name).to(dtype)
     if output_rows and head is None:
         if not shape.tie_word_embeddings or "embed_tokens.weight" not in weights:
             raise ModelLoadError("the checkpoint has no output layer (lm_head.weight) and does not tie it to the "
