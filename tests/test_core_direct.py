@@ -189,6 +189,15 @@ def test_weights_that_do_not_fit_the_config_are_clear_errors(tiny_models, tmp_pa
     with pytest.raises(ModelLoadError, match=r"no output layer \(lm_head.weight\)"):
         Reranker(str(untied), device="cpu")
 
+    for lie in ({"num_hidden_layers": 10**9}, {"head_dim": 2**40}):  # would build a billion layers, a 4 TiB table
+        liar = tmp_path / f"liar-{next(iter(lie))}"
+        shutil.copytree(tiny_models.embedding, liar)
+        config = json.loads((liar / "config.json").read_text())
+        (liar / "config.json").write_text(json.dumps({**config, **lie}))
+        with pytest.raises(ModelLoadError, match=r"its config.json does not describe its weights \((the weights hold 2 "
+                                                 r"layers where config.json says 1000000000|layers.0.self_attn.q_norm)"):
+            Embedder(str(liar), device="cpu")
+
     damaged = tmp_path / "damaged"
     shutil.copytree(tiny_models.embedding, damaged)
     (damaged / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")

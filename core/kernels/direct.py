@@ -135,10 +135,12 @@ def load_decoder(shape: DecoderShape, files: list[str], device: torch.device, dt
 
     weights: dict[str, torch.Tensor] = {}
     head = None
-    names = {}
-    for path in files:  # each file's header only, for the bar's total
+    names, shapes = {}, {}
+    for path in files:  # the headers only: names for the bar's total, shapes to check before building
         with safe_open(path, framework="pt") as handle:
             names[path] = list(handle.keys())  # noqa: SIM118 - safe_open is not a mapping
+            shapes.update({name.removeprefix("model."): handle.get_slice(name).get_shape() for name in names[path]})
+    _check_sizes(shape, shapes)
     # The bar transformers shows too, silenced by the same setting (`qwen3-rag -q`, HF_HUB_DISABLE_PROGRESS_BARS).
     with tqdm(total=sum(map(len, names.values())), desc="Loading weights", unit="tensor", leave=False,
               disable=are_progress_bars_disabled()) as bar:
@@ -163,6 +165,26 @@ def load_decoder(shape: DecoderShape, files: list[str], device: torch.device, dt
                                  "input embeddings (tie_word_embeddings)")
         head = weights["embed_tokens.weight"][output_rows].clone()
     return build_decoder(shape, weights, device), head
+
+
+def _check_sizes(shape: DecoderShape, shapes: dict[str, list[int]]) -> None:
+    """config.json's sizes against the weights' headers, before anything is built from them.
+
+    A config.json that lies (a billion layers, a huge head_dim) would otherwise make the decoder,
+    or its rotary table, before strict loading could notice the difference.
+    """
+    layers = {int(name.split(".")[1]) for name in shapes if name.startswith("layers.") and name.split(".")[1].isdigit()}
+    expected = {
+        "embed_tokens.weight": [shape.vocab_size, shape.hidden_size],
+        "layers.0.self_attn.q_norm.weight": [shape.head_dim],
+        "layers.0.mlp.gate_proj.weight": [shape.intermediate_size, shape.hidden_size],
+    }
+    wrong = [f"{name} is {list(shapes.get(name, []))} where config.json implies {size}"
+             for name, size in expected.items() if list(shapes.get(name, [])) != size]
+    if len(layers) != shape.num_hidden_layers or layers != set(range(len(layers))):  # the length first: it may be huge
+        wrong.append(f"the weights hold {len(layers)} layers where config.json says {shape.num_hidden_layers}")
+    if wrong:
+        raise ModelLoadError(f"its config.json does not describe its weights ({'; '.join(wrong)})")
 
 
 def _find(source: str, name: str, access: dict[str, Any]) -> str | None:
