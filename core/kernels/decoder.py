@@ -129,6 +129,5 @@ class Decoder(nn.Module):
 def build_decoder(shape: DecoderShape, weights: dict[str, torch.Tensor], device: torch.device) -> Decoder:
     """A decoder holding exactly `weights` (names and shapes checked; each tensor already in its dtype)."""
     decoder = Decoder(shape)
-    decoder.load_state_dict(weights, strict=True, assign=True)
-    decoder.requires_grad_(False)
+    decoder.load_state_dict(weights, strict=True, assign=True)  # assign keeps each parameter's requires_grad=False
     return decoder.to(device).eval()
