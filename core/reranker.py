@@ -150,5 +150,5 @@ class Reranker(RebuiltOnCopy, RankingMethods):
 
     def __repr__(self) -> str:
         return (f"Reranker(model={self.model.key.source!r}, device='{self.model.device}', "
-                f"dtype={self.model.dtype}, attention='{self.model.attention_path}', "
+                f"dtype={self.model.dtype}, attention='{self.model.attention_path}', loader='{self.model.loader}', "
                 f"max_length={self.max_length})")

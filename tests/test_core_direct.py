@@ -75,7 +75,7 @@ def test_hub_layout_tokenizer_is_read_directly_with_the_official_ids(hub_layout)
     """tokenizer_class Qwen2Tokenizer, as on the hub: transformers rebuilds it, and the file must agree."""
     checkpoint = hub_layout
     embedder = Embedder(str(checkpoint), device="cpu")
-    assert embedder.model.loader == "direct"
+    assert embedder.model.loader == "direct" and "loader='direct'" in repr(embedder)
     official = AutoTokenizer.from_pretrained(checkpoint)
     assert encode(embedder.model.tokenizer, TEXTS) == [official(t, add_special_tokens=False)["input_ids"] for t in
                                                        VARIED_TEXTS] + encode(official.backend_tokenizer, HOSTILE)
