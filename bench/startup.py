@@ -1,10 +1,13 @@
-"""Start-up time of the command line: `qwen3-rag search` on an index of tiny models, from a cold process.
+"""Start-up time of the command line, from a cold process, on the tests' tiny checkpoints.
 
-Each run is a new process, as a user's would be. The direct loader (the default) alternates with
-QWEN3_RAG_LOADER=transformers, which loads the same checkpoints through transformers as every
-version before it did; then the floor: what the imports and tokenizer files alone cost.
+Each run is a new process, as a user's would be. The commands run with this tree's code, and,
+given `--baseline DIR` (a checkout of an earlier commit), with that code too, alternating run by
+run so that a slow minute of the machine hits both alike. `QWEN3_RAG_LOADER=transformers` is a
+third variant: the checkpoints loaded through transformers, as before the direct loader. Then
+the floor: what the imports and tokenizer files alone cost.
 
     make setup && .venv/bin/python bench/startup.py --out out/startup
+    git worktree add /tmp/base <commit> && .venv/bin/python bench/startup.py --baseline /tmp/base
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ FLOOR = {
     "import torch": "import torch",
     "import lancedb": "import lancedb",
     "import torch, lancedb": "import torch, lancedb",
+    "import torch; two tokenizer.json files": "import sys, torch, tokenizers; "
+                                              "[tokenizers.Tokenizer.from_file(p) for p in sys.argv[1:]]",
     "two tokenizer.json files (tokenizers)": "import sys, tokenizers; [tokenizers.Tokenizer.from_file(p) for p in "
                                              "sys.argv[1:]]",
 }
@@ -39,9 +44,21 @@ def seconds(argv: list[str], cwd: Path, environment: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
+def variants(baseline: Path | None, root: Path) -> dict[str, dict[str, str]]:
+    """Environments: this tree, this tree through transformers, and the baseline's code on PYTHONPATH."""
+    found = {"this tree": {**os.environ, "QWEN3_RAG_LOADER": "auto"},
+             "through transformers": {**os.environ, "QWEN3_RAG_LOADER": "transformers"}}
+    if baseline is not None:
+        (root / "baseline").mkdir()
+        (root / "baseline" / "qwen3_rag").symlink_to(baseline.resolve() / "core")  # ahead of the editable install
+        found["baseline"] = {**os.environ, "QWEN3_RAG_LOADER": "auto", "PYTHONPATH": str(root / "baseline")}
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--baseline", type=Path, default=None, help="a checkout of the commit to compare with")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="qwen3-rag-startup-bench-"))
@@ -50,30 +67,34 @@ def main() -> None:
     folder.mkdir()
     for i in range(20):
         (folder / f"note{i}.md").write_text(f"# Topic {i}\nThis note is about topic {i} and apples {i}.\n")
-    quiet = {**os.environ, "QWEN3_RAG_LOADER": "auto"}
+    (root / "lines.txt").write_text("topic 3\n")
+    environments = variants(args.baseline, root)
     subprocess.run([COMMAND, "index", ".", "--embedding-model", str(embedding), "--reranker-model", str(reranker),
-                    "-q"], cwd=folder, env=quiet, check=True)
+                    "-q"], cwd=folder, env=environments["this tree"], check=True)
 
-    commands = {"search": [COMMAND, "search", "topic 3", "-q"],
+    commands = {"--help": [COMMAND, "--help"],
+                "embed (one line)": [COMMAND, "embed", str(root / "lines.txt"), "--embedding-model", str(embedding),
+                                     "-q"],
+                "search": [COMMAND, "search", "topic 3", "-q"],
                 "search --no-rerank": [COMMAND, "search", "topic 3", "--no-rerank", "-q"]}
-    times: dict[str, dict[str, list[float]]] = {name: {"direct": [], "transformers": []} for name in commands}
-    for _ in range(args.repeats):  # alternating, so that a slow minute of the machine hits both alike
+    times: dict[str, dict[str, list[float]]] = {name: {variant: [] for variant in environments} for name in commands}
+    for _ in range(args.repeats):
         for name, argv in commands.items():
-            for loader in ("direct", "transformers"):
-                environment = {**os.environ, "QWEN3_RAG_LOADER": "auto" if loader == "direct" else "transformers"}
-                times[name][loader].append(seconds(argv, folder, environment))
+            for variant, environment in environments.items():
+                times[name][variant].append(seconds(argv, folder, environment))
     tokenizer_files = [str(embedding / "tokenizer.json"), str(reranker / "tokenizer.json")]
     floor = {name: statistics.median(seconds([sys.executable, "-c", code, *tokenizer_files], folder, dict(os.environ))
                                      for _ in range(args.repeats)) for name, code in FLOOR.items()}
 
-    medians = {name: {loader: statistics.median(runs) for loader, runs in by_loader.items()}
-               for name, by_loader in times.items()}
-    result = {"cpu": cpu_name(), "cores": os.cpu_count(), "repeats": args.repeats, "times_s": times,
-              "median_s": medians, "floor_median_s": floor}
-    lines = ["| command | direct loader (s) | through transformers (s) | saved |", "|---|---|---|---|"]
+    medians = {name: {variant: statistics.median(runs) for variant, runs in by_variant.items()}
+               for name, by_variant in times.items()}
+    result = {"cpu": cpu_name(), "cores": os.cpu_count(), "repeats": args.repeats,
+              "baseline": str(args.baseline) if args.baseline else None, "times_s": times, "median_s": medians,
+              "floor_median_s": floor}
+    names = list(environments)
+    lines = ["| command | " + " | ".join(f"{v} (s)" for v in names) + " |", "|---" * (len(names) + 1) + "|"]
     for name, median in medians.items():
-        lines.append(f"| `qwen3-rag {name}` | {median['direct']:.2f} | {median['transformers']:.2f} | "
-                     f"{1 - median['direct'] / median['transformers']:.0%} |")
+        lines.append(f"| `qwen3-rag {name}` | " + " | ".join(f"{median[v]:.2f}" for v in names) + " |")
     lines += ["", "| floor: a process that only does this | median (s) |", "|---|---|"]
     lines += [f"| {name} | {value:.2f} |" for name, value in floor.items()]
     print(f"CPU: {result['cpu']} ({result['cores']} cores), median of {args.repeats} cold runs")

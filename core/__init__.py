@@ -2,9 +2,15 @@
 
 `from qwen3_rag import Embedder, Reranker`. Framework adapters live in `qwen3_rag.integrations`;
 importing this package imports no RAG framework.
+
+The model classes are imported on first use: `import qwen3_rag` (and so `qwen3-rag --help`, or
+a command that needs only one of torch and LanceDB) does not pay for torch, which takes seconds.
 """
 
-from .embedder import DEFAULT_EMBEDDING_MODEL, Embedder
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from .errors import (
     InvalidArgumentError,
     InvalidInputError,
@@ -13,12 +19,21 @@ from .errors import (
     Qwen3RagError,
     RemoteServerError,
 )
+from .lazy import exports_on_use
 from .presets import PRESETS, Task
-from .registry import DEFAULT_INSTRUCTION
-from .remote import RemoteEmbedder, RemoteReranker
-from .reranker import DEFAULT_RERANKER_MODEL, Ranked, Reranker
+from .registry import DEFAULT_EMBEDDING_MODEL, DEFAULT_INSTRUCTION, DEFAULT_RERANKER_MODEL
+
+if TYPE_CHECKING:
+    from .embedder import Embedder
+    from .remote import RemoteEmbedder, RemoteReranker
+    from .reranker import Ranked, Reranker
 
 __version__ = "0.1.0"
+
+__getattr__, __dir__ = exports_on_use(globals(), {
+    "Embedder": ".embedder", "Ranked": ".reranker", "Reranker": ".reranker",
+    "RemoteEmbedder": ".remote", "RemoteReranker": ".remote",
+})
 
 __all__ = [
     "DEFAULT_EMBEDDING_MODEL",
@@ -38,3 +53,4 @@ __all__ = [
     "Reranker",
     "Task",
 ]
+

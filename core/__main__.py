@@ -1,7 +1,5 @@
 """`python -m qwen3_rag ...` runs the `qwen3-rag` command."""
 
-import sys
+from .cli import run
 
-from .cli import main
-
-sys.exit(main())
+run()

@@ -8,6 +8,8 @@ line of output; a bidirectional override could make a name read backwards.
 from __future__ import annotations
 
 import json
+import sys
+from typing import IO
 
 
 def escaped(text: str) -> str:
@@ -46,3 +48,9 @@ def _json_escape(ch: str) -> str:
 def plural(count: int, word: str, words: str | None = None) -> str:
     """'1 file', '2 files' (or `words` where the plural is not `word` + s)."""
     return f"{count} {word if count == 1 else (words or word + 's')}"
+
+
+def show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: IO[str] | None = None, line: str | None = None) -> None:
+    """A `warnings.showwarning` for the command line: one escaped line on stderr, no source location."""
+    print(f"qwen3-rag: warning: {escaped(str(message))}", file=sys.stderr)

@@ -14,11 +14,9 @@ from .kernels.runtime import token_budget
 from .presets import Task, resolve_task
 from .progress import track
 from .rebuild import RebuiltOnCopy, records_arguments
-from .registry import KNOWN_CHECKPOINTS
+from .registry import DEFAULT_EMBEDDING_MODEL, KNOWN_CHECKPOINTS
 from .tokenization import embedding_tokens, format_query
 from .validation import check_bool, check_dim, check_positive_int, check_texts
-
-DEFAULT_EMBEDDING_MODEL = "Qwen/Qwen3-Embedding-0.6B"
 
 
 class EmbeddingMethods:

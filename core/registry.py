@@ -13,6 +13,8 @@ END_OF_TEXT = "<|endoftext|>"  # id 151643: ends every embedded sequence and pad
 YES_TOKEN = "yes"  # id 9693 on the real vocabulary
 NO_TOKEN = "no"  # id 2152
 
+DEFAULT_EMBEDDING_MODEL = "Qwen/Qwen3-Embedding-0.6B"
+DEFAULT_RERANKER_MODEL = "Qwen/Qwen3-Reranker-0.6B"
 DEFAULT_INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query"
 MIN_EMBEDDING_DIM = 32  # smallest Matryoshka dimension the models were trained for
 

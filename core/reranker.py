@@ -16,10 +16,9 @@ from .kernels.runtime import token_budget
 from .presets import resolve_task
 from .progress import track
 from .rebuild import RebuiltOnCopy, records_arguments
+from .registry import DEFAULT_RERANKER_MODEL
 from .tokenization import RerankPrompt
 from .validation import check_bool, check_positive_int, check_text, check_texts
-
-DEFAULT_RERANKER_MODEL = "Qwen/Qwen3-Reranker-0.6B"
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,10 @@ def test_built_wheel_installs_and_imports(tmp_path):
     assert {"qwen3_rag/__init__.py", "qwen3_rag/py.typed", "qwen3_rag/kernels/__init__.py",
             "qwen3_rag/integrations/__init__.py", "qwen3_rag/integrations/langchain/rerank.py",
             "qwen3_rag/integrations/llama_index/rerank.py", "qwen3_rag/integrations/haystack/ranker.py",
-            "qwen3_rag/integrations/ray/jobs.py", "qwen3_rag/cli/commands.py", "qwen3_rag/local_index/store.py",
+            "qwen3_rag/integrations/ray/jobs.py", "qwen3_rag/cli/search_command.py", "qwen3_rag/local_index/store.py",
             "qwen3_rag/evaluation/beir.py", "qwen3_rag/__main__.py"} <= names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert "qwen3-rag = qwen3_rag.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "qwen3-rag = qwen3_rag.cli:run" in zipfile.ZipFile(wheel).read(entry_points).decode()
     assert not any(name.startswith(("core/", "integrations/", "tests/")) for name in names)
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target), str(wheel)],

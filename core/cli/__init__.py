@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import importlib
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 # LanceDB's engine logs warnings (empty IVF partitions, API deprecations) straight to stderr; the
 # command line reports problems itself. A LANCE_LOG set by the user still wins.
 os.environ.setdefault("LANCE_LOG", "error")
 
-from ..display import escaped  # noqa: E402
+from ..display import escaped, show_warning  # noqa: E402
 from ..errors import Qwen3RagError  # noqa: E402
-from .commands import COMMANDS  # noqa: E402
 from .parser import build_parser  # noqa: E402
 
 EXPECTED_ERRORS = (Qwen3RagError, OSError, ValueError)  # the user's to fix: no traceback needed
+# Each command's module, imported only when it runs: torch and LanceDB take seconds to import, and
+# `--help`, a usage error or `embed` (no LanceDB) need not wait for what they do not use.
+COMMAND_MODULES = {"index": "index_command", "search": "search_command", "embed": "stream_commands",
+                   "rerank": "stream_commands", "eval": "eval_command"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,9 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # (later, and only for checkpoints loaded through transformers).
         disable_progress_bars()
     with warnings.catch_warnings():
-        warnings.showwarning = _show_warning
+        warnings.showwarning = show_warning
         try:
-            return COMMANDS[args.command](args)
+            return _command(args.command)(args)
         except KeyboardInterrupt:
             print("qwen3-rag: interrupted", file=sys.stderr)
             return 130
@@ -47,8 +54,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001 - warnings API
-    print(f"qwen3-rag: warning: {escaped(str(message))}", file=sys.stderr)
+def run() -> NoReturn:
+    """The console script and `python -m qwen3_rag`: `main`, then an exit without the interpreter's teardown.
+
+    Tearing down an interpreter that imported torch takes 0.3-0.9 s on a small CPU, longer than
+    some commands' work. By then every file the command wrote is closed and the index helper has
+    ended; only the standard streams are left to flush.
+    """
+    status = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):  # a reader that went away (`| head`) has all it wanted
+            stream.flush()
+    os._exit(status)
 
 
-__all__ = ["main"]
+def _command(name: str) -> Callable[[argparse.Namespace], int]:
+    run: Callable[[argparse.Namespace], int] = getattr(
+        importlib.import_module(f".{COMMAND_MODULES[name]}", __name__), f"run_{name}")
+    return run
+
+
+__all__ = ["main", "run"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..embedder import DEFAULT_EMBEDDING_MODEL
+from .. import __version__
 from ..presets import PRESETS
-from ..reranker import DEFAULT_RERANKER_MODEL
+from ..registry import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
 
 DEFAULT_INDEX = ".qwen3-rag"
 # Environment defaults for the models, e.g. local directories on a machine without hub access.
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Index a folder with Qwen3-Embedding, search it with Qwen3-Reranker, and evaluate retrieval.",
         epilog="Example: qwen3-rag index docs/ && qwen3-rag search \"how do I rotate the keys?\"",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _output_options(parser, default=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     output = argparse.ArgumentParser(add_help=False)  # also after the command name: `qwen3-rag search -q ...`

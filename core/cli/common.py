@@ -1,0 +1,55 @@
+"""What every `qwen3-rag` command shares: the summary line and the models named by the options."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from ..embedder import Embedder
+from ..kernels.loading import normalise_source
+from ..presets import resolve_task
+from ..registry import DEFAULT_RERANKER_MODEL
+from ..reranker import Reranker
+from .parser import RERANKER_MODEL_VARIABLE
+
+
+def say(args: argparse.Namespace, line: str) -> None:
+    """The run's summary, on stderr; silent under --quiet."""
+    if not args.quiet:
+        print(line, file=sys.stderr)
+
+
+def make_embedder(args: argparse.Namespace, model: str, **settings: Any) -> Embedder:
+    return Embedder(model, device=args.device, dtype=args.dtype, batch_tokens=args.batch_tokens,
+                    allow_pickle=args.allow_pickle, **settings)
+
+
+def make_reranker(args: argparse.Namespace, recorded: dict[str, Any] | None = None) -> Reranker:
+    model, revision = reranker_choice(args, recorded or {})
+    return Reranker(model, device=args.device, dtype=args.dtype, instruction=args.instruction,
+                    batch_tokens=args.batch_tokens, revision=revision, allow_pickle=args.allow_pickle)
+
+
+def reranker_choice(args: argparse.Namespace, recorded: dict[str, Any]) -> tuple[str, str | None]:
+    """The reranker and revision: named on the command line, else the index's, else $QWEN3_RAG_RERANKER_MODEL."""
+    if args.reranker_model is not None:
+        return args.reranker_model, args.reranker_revision
+    if recorded.get("reranker_model"):
+        return recorded["reranker_model"], args.reranker_revision or recorded.get("reranker_revision")
+    return os.environ.get(RERANKER_MODEL_VARIABLE) or DEFAULT_RERANKER_MODEL, args.reranker_revision
+
+
+def asked_settings(args: argparse.Namespace, include_instruction: bool) -> dict[str, Any]:
+    """The index settings the user named on the command line (the others default to the index's)."""
+    asked: dict[str, Any] = {}
+    if args.embedding_model is not None:
+        asked["embedding_model"] = normalise_source(args.embedding_model)
+    if args.embedding_revision is not None:
+        asked["revision"] = args.embedding_revision
+    if args.dim is not None:
+        asked["dim"] = args.dim
+    if include_instruction and args.instruction is not None:
+        asked["instruction"] = resolve_task(args.instruction).instruction
+    return asked

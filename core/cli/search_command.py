@@ -1,0 +1,67 @@
+"""`qwen3-rag search`: ask a question of an index. Results go to stdout, the summary line to
+stderr, so `--json` output can be piped."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from ..display import escaped, json_text, plural
+from ..errors import InvalidArgumentError
+from ..local_index.reader import IndexReader
+from ..validation import check_positive_int
+
+
+def run_search(args: argparse.Namespace) -> int:
+    top_k = check_positive_int(args.top_k, "--top-k")
+    candidates = check_positive_int(args.candidates, "--candidates")
+    if not args.no_rerank and candidates < top_k:
+        raise InvalidArgumentError(f"--candidates={candidates} must be at least --top-k={top_k}")
+    started = time.perf_counter()
+    with IndexReader(args.index) as store:  # a helper process imports LanceDB and opens the index ...
+        from .common import asked_settings, make_embedder, make_reranker, say  # ... while torch imports here
+
+        recorded = store.settings
+        # Documents carry the instruction only in a symmetric index; otherwise a query may use its own.
+        store.check_settings(asked_settings(args, include_instruction=recorded["symmetric"]))
+        embedder = make_embedder(args, recorded["embedding_model"], revision=recorded["revision"],
+                                 dim=recorded["dim"], max_length=recorded["max_length"],
+                                 instruction=args.instruction or recorded["instruction"],
+                                 symmetric=recorded["symmetric"])
+        query = embedder.embed_queries([args.question])[0]
+        found = store.search(query, top_k if args.no_rerank else candidates,
+                             text=args.question if args.hybrid else None)
+    hits = found.hits
+    results = [(h.score, h) for h in hits[:top_k]]  # (score shown, hit); the hit's own score is its similarity
+    if not args.no_rerank and hits:
+        ranked = make_reranker(args, recorded).rerank(args.question, [h.text for h in hits], top_k=top_k)
+        results = [(r.score, hits[r.index]) for r in ranked]
+    if args.json:
+        print(json_text({"question": args.question, "reranked": not args.no_rerank, "hybrid": found.hybrid,
+                         "exact": found.exact, "index_version": found.version, "results": [
+            {"rank": rank, "score": score, "similarity": hit.score, "path": _shown_path(hit.path),
+             "start_line": hit.start_line, "end_line": hit.end_line, "text": hit.text}
+            for rank, (score, hit) in enumerate(results, start=1)]}))
+    else:
+        for rank, (score, hit) in enumerate(results, start=1):
+            print(f"{rank}. {score:.4f}  {escaped(_shown_path(hit.path))}:{hit.start_line}-{hit.end_line}")
+            print(f"   {_snippet(hit.text)}")
+    recall = ("hybrid" if found.hybrid else "embedding") + (" exact" if found.exact else " approximate (ANN)")
+    say(args, f"{plural(len(results), 'result')} from {plural(len(hits), 'candidate')}, {recall} recall "
+              f"({time.perf_counter() - started:.2f} s)")
+    return 0
+
+
+def _shown_path(path: str) -> str:
+    """Relative to the working folder when under it, else absolute: the same in text and JSON output."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # not a path this platform can relate (a damaged or planted index's string)
+        return path
+    return path if relative.startswith("..") else relative
+
+
+def _snippet(text: str, width: int = 160) -> str:
+    flat = escaped(" ".join(text.split()))
+    return flat if len(flat) <= width else flat[: width - 1] + "…"

@@ -1,0 +1,139 @@
+"""An index opened for searching in a helper process.
+
+`qwen3-rag search` needs LanceDB and torch, and importing each takes about 1.5 s on a small CPU.
+In one process the two imports run one after the other (both hold the GIL); here the helper
+imports LanceDB and opens the index on another core while the command imports torch and loads
+the models. The helper only reads, so ending it at any moment is safe.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import warnings
+from collections.abc import Mapping
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..display import show_warning
+from ..errors import LocalIndexError
+from .search import Found
+
+CALLS = ("check_settings", "search")  # the IndexStore methods the helper answers
+
+
+class IndexReader:
+    """`IndexStore.open(directory)` in a helper process: `settings`, `check_settings` and `search` as there."""
+
+    def __init__(self, directory: str | os.PathLike[str]):
+        context = multiprocessing.get_context("spawn")  # a fork would copy whatever threads torch started
+        self._connection, child_end = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child_end, os.fspath(directory)), daemon=True,
+                                        name="qwen3-rag index reader")
+        self._process.start()
+        child_end.close()
+        self._settings: dict[str, Any] | None = None
+        self._opening_error: Exception | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The helper's process id (None once it has been reaped)."""
+        return self._process.pid if self._process.exitcode is None else None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The index's settings; waits for the helper to open the index, and raises what opening raised."""
+        return self._opened()
+
+    def _opened(self) -> dict[str, Any]:
+        if self._opening_error is not None:
+            raise self._opening_error
+        if self._settings is None:
+            try:
+                self._settings = self._answer()  # the helper's first answer
+            except Exception as error:
+                self._opening_error = error
+                raise
+        return self._settings
+
+    def check_settings(self, wanted: Mapping[str, Any]) -> None:
+        self._call("check_settings", dict(wanted))
+
+    def search(self, query: NDArray[np.float32], top_n: int, text: str | None = None) -> Found:
+        found: Found = self._call("search", np.asarray(query), top_n, text)
+        return found
+
+    def close(self) -> None:
+        self._connection.close()
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+
+    def __enter__(self) -> IndexReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _call(self, name: str, *args: Any) -> Any:
+        self._opened()  # calls go to an open index; this raises why it did not open
+        try:
+            self._connection.send((name, args))
+        except OSError:  # a broken pipe here is the helper's, not the user's stdout
+            raise self._stopped() from None
+        return self._answer()
+
+    def _answer(self) -> Any:
+        try:
+            failed, value = self._connection.recv()
+        except (EOFError, OSError):
+            raise self._stopped() from None
+        if failed:
+            raise value
+        return value
+
+    def _stopped(self) -> LocalIndexError:
+        self._process.join(timeout=5)
+        return LocalIndexError(f"the index reader stopped unexpectedly (exit code {self._process.exitcode})")
+
+
+def _serve(connection: Connection, directory: str) -> None:
+    """The helper's loop: open the index, send its settings, then answer calls until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the command's to handle; it then ends this process
+    warnings.showwarning = show_warning
+    from .store import IndexStore
+
+    try:
+        store = IndexStore.open(directory)
+    except Exception as error:  # noqa: BLE001 - every failure goes back to the command, which reports it
+        connection.send((True, _portable(error)))
+        return
+    connection.send((False, dict(store.settings)))
+    while True:
+        try:
+            name, args = connection.recv()
+        except EOFError:
+            return
+        if name not in CALLS:
+            connection.send((True, LocalIndexError(f"the index reader has no call {name!r}")))
+            continue
+        try:
+            connection.send((False, getattr(store, name)(*args)))
+        except Exception as error:  # noqa: BLE001
+            connection.send((True, _portable(error)))
+
+
+def _portable(error: Exception) -> Exception:
+    """`error` if it survives the trip to the command; else a LocalIndexError with its type and message."""
+    from pickle import PicklingError, dumps, loads
+
+    try:
+        loads(dumps(error))
+    except (PicklingError, TypeError, AttributeError, ValueError):
+        return LocalIndexError(f"{type(error).__name__}: {error}")
+    return error
+
