@@ -25,7 +25,7 @@ import workload  # noqa: F401 - puts tests/ on sys.path
 from report import cpu_name, save
 from tiny_qwen3 import write_embedding_model, write_reranker_model
 
-COMMAND = str(Path(sys.executable).with_name("qwen3-rag"))
+COMMAND = [sys.executable, "-m", "qwen3_rag"]  # what the console script runs, in this tree and in the baseline
 FLOOR = {
     "python alone": "pass",
     "import torch": "import torch",
@@ -69,14 +69,14 @@ def main() -> None:
         (folder / f"note{i}.md").write_text(f"# Topic {i}\nThis note is about topic {i} and apples {i}.\n")
     (root / "lines.txt").write_text("topic 3\n")
     environments = variants(args.baseline, root)
-    subprocess.run([COMMAND, "index", ".", "--embedding-model", str(embedding), "--reranker-model", str(reranker),
+    subprocess.run([*COMMAND, "index", ".", "--embedding-model", str(embedding), "--reranker-model", str(reranker),
                     "-q"], cwd=folder, env=environments["this tree"], check=True)
 
-    commands = {"--help": [COMMAND, "--help"],
-                "embed (one line)": [COMMAND, "embed", str(root / "lines.txt"), "--embedding-model", str(embedding),
+    commands = {"--help": [*COMMAND, "--help"],
+                "embed (one line)": [*COMMAND, "embed", str(root / "lines.txt"), "--embedding-model", str(embedding),
                                      "-q"],
-                "search": [COMMAND, "search", "topic 3", "-q"],
-                "search --no-rerank": [COMMAND, "search", "topic 3", "--no-rerank", "-q"]}
+                "search": [*COMMAND, "search", "topic 3", "-q"],
+                "search --no-rerank": [*COMMAND, "search", "topic 3", "--no-rerank", "-q"]}
     times: dict[str, dict[str, list[float]]] = {name: {variant: [] for variant in environments} for name in commands}
     for _ in range(args.repeats):
         for name, argv in commands.items():
