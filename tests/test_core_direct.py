@@ -8,7 +8,10 @@ checkpoint it does not fully recognise goes to transformers instead.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -204,6 +207,30 @@ def test_weights_that_do_not_fit_the_config_are_clear_errors(tiny_models, tmp_pa
     (damaged / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
     with pytest.raises(ModelLoadError, match="could not load embedding model"):
         Embedder(str(damaged), device="cpu")
+
+
+@pytest.mark.parametrize(("lie", "why"), [
+    ({"num_hidden_layers": 10**9, "layer_types": "<drop>"}, "its config.json does not describe its weights ("),
+    ({"intermediate_size": 2**40}, "its config.json does not describe its weights ("),
+    ({"num_hidden_layers": 10**9}, "its config.json does not describe its weights ("),  # before transformers' checks
+    ({"layer_types": ["full_attention"]}, "Class validation error"),  # 1 type for 2 layers: transformers' raw error
+])
+def test_a_lying_config_is_refused_before_transformers_builds_it(tiny_models, tmp_path, lie, why):
+    """The fallback path gets the same check: transformers would build (and fill memory with) the lie first.
+
+    Run under a 6 GiB address-space limit, so that a regression fails here instead of taking the machine."""
+    liar = edited(tiny_models.embedding, tmp_path / "liar", config=lie)
+    probe = ("import resource, sys\n"
+             "resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))\n"
+             "from qwen3_rag import Embedder, ModelLoadError\n"
+             "try:\n"
+             f"    Embedder({liar!r}, device='cpu')\n"
+             "except ModelLoadError as error:\n"
+             "    print(error)\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "QWEN3_RAG_LOADER": "transformers"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith(f"could not load embedding model {liar!r}: {why}")
 
 
 def test_the_environment_can_turn_the_direct_loader_off(tiny_models, monkeypatch):

@@ -14,8 +14,10 @@ be faster, never different.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,16 +49,22 @@ class Checkpoint:
 
 def read_checkpoint(source: str, access: dict[str, Any]) -> Checkpoint | None:
     """The shape and tokenizer of `source` (a directory or hub id), or None when transformers must read it."""
-    config_file, tokenizer_file, tokenizer_config_file = (
-        _find(source, name, access) for name in ("config.json", "tokenizer.json", "tokenizer_config.json"))
-    if config_file is None or tokenizer_file is None or tokenizer_config_file is None:
+    tokenizer_file, tokenizer_config_file = (_find(source, name, access)
+                                             for name in ("tokenizer.json", "tokenizer_config.json"))
+    if tokenizer_file is None or tokenizer_config_file is None:
         return None
-    config, tokenizer_config = _read_json(config_file), _read_json(tokenizer_config_file)
+    config, tokenizer_config = read_config(source, access), _read_json(tokenizer_config_file)
     if config is None or tokenizer_config is None:
         return None
     shape = decoder_shape(config)
     tokenizer = load_tokenizer(tokenizer_file, tokenizer_config) if shape is not None else None
     return Checkpoint(shape, tokenizer) if shape is not None and tokenizer is not None else None
+
+
+def read_config(source: str, access: dict[str, Any]) -> dict[str, Any] | None:
+    """`source`'s config.json as written (no default filled in), or None when it has no readable one."""
+    config_file = _find(source, "config.json", access)
+    return _read_json(config_file) if config_file is not None else None
 
 
 def weight_files(source: str, access: dict[str, Any]) -> list[str] | None:
@@ -135,18 +143,14 @@ def load_decoder(shape: DecoderShape, files: list[str], device: torch.device, dt
 
     weights: dict[str, torch.Tensor] = {}
     head = None
-    names, shapes = {}, {}
-    for path in files:  # the headers only: names for the bar's total, shapes to check before building
-        with safe_open(path, framework="pt") as handle:
-            names[path] = list(handle.keys())  # noqa: SIM118 - safe_open is not a mapping
-            shapes.update({name.removeprefix("model."): handle.get_slice(name).get_shape() for name in names[path]})
-    _check_sizes(shape, shapes)
+    shapes = weight_shapes(files)
+    check_sizes(dataclasses.asdict(shape), shapes)
     # The bar transformers shows too, silenced by the same setting (`qwen3-rag -q`, HF_HUB_DISABLE_PROGRESS_BARS).
-    with tqdm(total=sum(map(len, names.values())), desc="Loading weights", unit="tensor", leave=False,
+    with tqdm(total=len(shapes), desc="Loading weights", unit="tensor", leave=False,
               disable=are_progress_bars_disabled()) as bar:
         for path in files:
             with safe_open(path, framework="pt") as handle:
-                for name in names[path]:
+                for name in handle.keys():  # noqa: SIM118 - safe_open is not a mapping
                     bar.update()
                     plain = name.removeprefix("model.")
                     if plain.endswith("rotary_emb.inv_freq"):  # older checkpoints saved the derived table
@@ -167,22 +171,44 @@ def load_decoder(shape: DecoderShape, files: list[str], device: torch.device, dt
     return build_decoder(shape, weights, device), head
 
 
-def _check_sizes(shape: DecoderShape, shapes: dict[str, list[int]]) -> None:
-    """config.json's sizes against the weights' headers, before anything is built from them.
+def weight_shapes(files: list[str]) -> dict[str, list[int]]:
+    """Every weight's shape, from the safetensors headers alone, by name without the "model." prefix."""
+    from safetensors import safe_open
+
+    shapes: dict[str, list[int]] = {}
+    for path in files:
+        try:
+            with safe_open(path, framework="pt") as handle:
+                shapes.update({name.removeprefix("model."): handle.get_slice(name).get_shape()
+                               for name in handle.keys()})  # noqa: SIM118 - safe_open is not a mapping
+        except Exception as error:  # noqa: BLE001 - safetensors' own error type for a damaged file
+            raise ModelLoadError(f"{os.path.basename(path)} is not a readable safetensors file "
+                                 f"({type(error).__name__}: {error})") from error
+    return shapes
+
+
+def check_sizes(stated: Mapping[str, Any], shapes: dict[str, list[int]]) -> None:
+    """The sizes config.json states, against the weights' headers, before anything is built from them.
 
     A config.json that lies (a billion layers, a huge head_dim) would otherwise make the decoder,
-    or its rotary table, before strict loading could notice the difference.
+    its rotary table or transformers' config objects before strict loading could notice. A size it
+    leaves out is transformers' default, which strict loading checks.
     """
-    layers = {int(name.split(".")[1]) for name in shapes if name.startswith("layers.") and name.split(".")[1].isdigit()}
+    def stated_sizes(*keys: str) -> list[Any] | None:
+        return None if any(stated.get(key) is None for key in keys) else [stated[key] for key in keys]
+
     expected = {
-        "embed_tokens.weight": [shape.vocab_size, shape.hidden_size],
-        "layers.0.self_attn.q_norm.weight": [shape.head_dim],
-        "layers.0.mlp.gate_proj.weight": [shape.intermediate_size, shape.hidden_size],
+        "embed_tokens.weight": stated_sizes("vocab_size", "hidden_size"),
+        "layers.0.self_attn.q_norm.weight": stated_sizes("head_dim"),
+        "layers.0.mlp.gate_proj.weight": stated_sizes("intermediate_size", "hidden_size"),
     }
     wrong = [f"{name} is {list(shapes.get(name, []))} where config.json implies {size}"
-             for name, size in expected.items() if list(shapes.get(name, [])) != size]
-    if len(layers) != shape.num_hidden_layers or layers != set(range(len(layers))):  # the length first: it may be huge
-        wrong.append(f"the weights hold {len(layers)} layers where config.json says {shape.num_hidden_layers}")
+             for name, size in expected.items() if size is not None and list(shapes.get(name, [])) != size]
+    if "num_hidden_layers" in stated:
+        layers = {int(part) for name in shapes if name.startswith("layers.") and (part := name.split(".")[1]).isdigit()}
+        said = stated["num_hidden_layers"]
+        if len(layers) != said or layers != set(range(len(layers))):  # the length first: `said` may be huge
+            wrong.append(f"the weights hold {len(layers)} layers where config.json says {said!r}")
     if wrong:
         raise ModelLoadError(f"its config.json does not describe its weights ({'; '.join(wrong)})")
 

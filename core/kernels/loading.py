@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
+from huggingface_hub.errors import StrictDataclassError
 from packaging.version import Version
 from tokenizers import Tokenizer
 
@@ -21,6 +22,10 @@ from .attention import Attend, choose
 from .hub import resolve_access
 from .packed import unsupported
 from .runtime import cpu_runs_bf16_natively, resolve_device, resolve_dtype
+
+# How transformers reports checkpoint files it cannot use; its config classes validate themselves
+# through huggingface_hub's strict dataclasses, whose errors are plain Exceptions.
+UNUSABLE_FILES = (OSError, ValueError, StrictDataclassError)
 
 Kind = Literal["embedding", "reranker"]
 Loader = Literal["direct", "transformers"]
@@ -170,6 +175,7 @@ def _load_with_transformers(key: LoadKey, device: torch.device, dtype: torch.dty
                             access: dict[str, Any], plain_attention: tuple[str, Attend | None]) -> LoadedModel:
     transformers = _transformers()
     common = {**access, "trust_remote_code": False}
+    _check_weight_sizes(key, access)
     try:
         config = transformers.AutoConfig.from_pretrained(key.source, **common)
         _check_qwen3(key.source, config)
@@ -182,7 +188,7 @@ def _load_with_transformers(key: LoadKey, device: torch.device, dtype: torch.dty
         )
     except ModelLoadError:
         raise
-    except (OSError, ValueError, RuntimeError) as error:  # RuntimeError: weights of other shapes than config.json
+    except (*UNUSABLE_FILES, RuntimeError) as error:  # RuntimeError: weights of other shapes than config.json
         if not allow_pickle and _has_only_pickle_weights(key.source):
             raise ModelLoadError(
                 f"{key.source} holds only pickle weights (*.bin / *.pt); qwen3-rag loads safetensors, because "
@@ -202,6 +208,19 @@ def _load_with_transformers(key: LoadKey, device: torch.device, dtype: torch.dty
     return LoadedModel(key, tokenizer, model.model, yes_minus_no.detach().clone(), attention, "transformers")
 
 
+def _check_weight_sizes(key: LoadKey, access: dict[str, Any]) -> None:
+    """transformers builds whatever config.json says (its config objects too) before it reads a weight,
+    so a config that lies (a billion layers) would fill memory first: its sizes are checked against
+    the safetensors headers."""
+    config, files = direct.read_config(key.source, access), direct.weight_files(key.source, access)
+    if config is None or files is None:  # no config, or pickle weights only: transformers says what is wrong
+        return
+    try:
+        direct.check_sizes(config, direct.weight_shapes(files))
+    except ModelLoadError as error:
+        raise ModelLoadError(f"could not load {key.kind} model {key.source!r}{_at(key.revision)}: {error}") from None
+
+
 def load_tokenizer(kind: Kind, source: str, *, revision: str | None = None, token: str | bool | None = None,
                    local_files_only: bool = False) -> tuple[Tokenizer, Any]:
     """The tokenizer and config (its `hidden_size`, `vocab_size`) of a checkpoint, without its weights
@@ -219,7 +238,7 @@ def load_tokenizer(kind: Kind, source: str, *, revision: str | None = None, toke
         config = transformers.AutoConfig.from_pretrained(source, **common)
         _check_qwen3(source, config)
         tokenizer = _rust_tokenizer(transformers.AutoTokenizer.from_pretrained(source, **common))
-    except (OSError, ValueError) as error:
+    except UNUSABLE_FILES as error:
         raise ModelLoadError(f"could not load the tokenizer of {kind} model {source!r}{_at(revision)}: "
                              f"{error}") from error
     _check_tokenizer(key, tokenizer, config)
