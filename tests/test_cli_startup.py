@@ -170,3 +170,14 @@ def test_the_console_script_exits_without_teardown_yet_delivers_all_output(built
         failed = subprocess.run([*argv, "search", "q", "--index", str(tmp_path / "none")], capture_output=True,
                                 text=True, timeout=300)
         assert failed.returncode == 1 and failed.stderr.startswith("qwen3-rag: error: no index at")
+
+
+def test_a_script_without_a_main_guard_runs_search_once(built_index, tmp_path):
+    """The helper is not multiprocessing's spawn, which would import the caller's script again."""
+    script = tmp_path / "unguarded.py"
+    script.write_text("from qwen3_rag.cli import main\n"
+                      f"print('status', main(['search', 'key rotated', '--index', {str(built_index)!r}, '-k', '1', "
+                      "'-q']))\n")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout.count("status") == 1 and result.stdout.rstrip().endswith("status 0")

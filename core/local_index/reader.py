@@ -8,9 +8,11 @@ the models. The helper only reads, so ending it at any moment is safe.
 
 from __future__ import annotations
 
-import multiprocessing
+import json
 import os
-import signal
+import socket
+import subprocess
+import sys
 import warnings
 from collections.abc import Mapping
 from multiprocessing.connection import Connection
@@ -24,25 +26,32 @@ from ..errors import LocalIndexError
 from .search import Found
 
 CALLS = ("check_settings", "search")  # the IndexStore methods the helper answers
+# The helper's start: deaf to Ctrl-C (the command handles it, then ends the helper), the command's
+# import path, then `serve` on the socket it was handed. Not multiprocessing's spawn, which imports
+# the caller's main script again (an unguarded script calling `main()` would run twice); not a
+# fork, which would copy whatever threads torch started.
+BOOT = ("import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+        "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+        "from qwen3_rag.local_index.reader import serve; serve(int(sys.argv[2]), sys.argv[3])")
 
 
 class IndexReader:
     """`IndexStore.open(directory)` in a helper process: `settings`, `check_settings` and `search` as there."""
 
     def __init__(self, directory: str | os.PathLike[str]):
-        context = multiprocessing.get_context("spawn")  # a fork would copy whatever threads torch started
-        self._connection, child_end = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child_end, os.fspath(directory)), daemon=True,
-                                        name="qwen3-rag index reader")
-        self._process.start()
-        child_end.close()
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", BOOT, json.dumps(sys.path), str(theirs.fileno()), os.fspath(directory)],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+            self._connection = Connection(ours.detach())
         self._settings: dict[str, Any] | None = None
         self._opening_error: Exception | None = None
 
     @property
     def pid(self) -> int | None:
         """The helper's process id (None once it has been reaped)."""
-        return self._process.pid if self._process.exitcode is None else None
+        return self._process.pid if self._process.returncode is None else None
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -69,9 +78,9 @@ class IndexReader:
 
     def close(self) -> None:
         self._connection.close()
-        if self._process.is_alive():
+        if self._process.poll() is None:
             self._process.terminate()
-        self._process.join()
+        self._process.wait()
 
     def __enter__(self) -> IndexReader:
         return self
@@ -97,14 +106,18 @@ class IndexReader:
         return value
 
     def _stopped(self) -> LocalIndexError:
-        self._process.join(timeout=5)
-        return LocalIndexError(f"the index reader stopped unexpectedly (exit code {self._process.exitcode})")
+        try:
+            code: int | None = self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        return LocalIndexError(f"the index reader stopped unexpectedly (exit code {code})")
 
 
-def _serve(connection: Connection, directory: str) -> None:
-    """The helper's loop: open the index, send its settings, then answer calls until the pipe closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the command's to handle; it then ends this process
+def serve(fd: int, directory: str) -> None:
+    """The helper's loop on socket `fd`: open the index, send its settings, then answer calls until
+    the command closes its end."""
     warnings.showwarning = show_warning
+    connection = Connection(fd)
     from .store import IndexStore
 
     try:
