@@ -212,8 +212,11 @@ def _check_weight_sizes(key: LoadKey, access: dict[str, Any]) -> None:
     """transformers builds whatever config.json says (its config objects too) before it reads a weight,
     so a config that lies (a billion layers) would fill memory first: its sizes are checked against
     the safetensors headers."""
-    config, files = direct.read_config(key.source, access), direct.weight_files(key.source, access)
-    if config is None or files is None:  # no config, or pickle weights only: transformers says what is wrong
+    config = direct.read_config(key.source, access)
+    if config is None or config.get("model_type") != "qwen3":  # reported below, before any weight is fetched
+        return
+    files = direct.weight_files(key.source, access)
+    if files is None:  # pickle weights only: refused, or read as allowed, below
         return
     try:
         direct.check_sizes(config, direct.weight_shapes(files))
