@@ -10,7 +10,7 @@ from ..kernels.loading import normalise_source
 from ..local_index import IndexStore, index_settings, update_index
 from ..local_index.builder import DEFAULT_CHUNKING, resolve_roots
 from ..local_index.chunking import check_chunking
-from ..local_index.store import check_same_settings
+from ..local_index.folder import check_same_settings
 from ..registry import DEFAULT_EMBEDDING_MODEL
 from .common import asked_settings, make_embedder, reranker_choice, say
 

@@ -16,7 +16,9 @@ import os
 import re
 import shutil
 import stat
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ..display import quoted as _quoted
 from ..errors import LocalIndexError
@@ -32,6 +34,15 @@ MAX_DEPTH = 8  # LanceDB's deepest entry is table/_indices/<uuid>/<file>: a deep
 
 def rebuild_hint(directory: Path) -> str:
     return f"rebuild it with: qwen3-rag index DIR --index {_quoted(directory)} --rebuild"
+
+
+def check_same_settings(directory: Path, recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
+    """Refuse to mix vectors: every setting in `wanted` must equal the one recorded."""
+    clashes = [f"{key}: index has {recorded.get(key)!r}, asked for {value!r}"
+               for key, value in wanted.items() if recorded.get(key) != value]
+    if clashes:
+        raise LocalIndexError(f"the index at {_quoted(directory)} was built with other settings "
+                              f"({'; '.join(clashes)}); use the index's settings, or {rebuild_hint(directory)}")
 
 
 def check_folder(directory: Path) -> bool:

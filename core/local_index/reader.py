@@ -16,6 +16,7 @@ import sys
 import warnings
 from collections.abc import Mapping
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,9 +24,9 @@ from numpy.typing import NDArray
 
 from ..display import show_warning
 from ..errors import LocalIndexError
+from .folder import check_same_settings
 from .search import Found
 
-CALLS = ("check_settings", "search")  # the IndexStore methods the helper answers
 # The helper's start: deaf to Ctrl-C (the command handles it, then ends the helper), the command's
 # import path, then `serve` on the socket it was handed. Not multiprocessing's spawn, which imports
 # the caller's main script again (an unguarded script calling `main()` would run twice); not a
@@ -45,6 +46,7 @@ class IndexReader:
                 [sys.executable, "-c", BOOT, json.dumps(sys.path), str(theirs.fileno()), os.fspath(directory)],
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
             self._connection = Connection(ours.detach())
+        self._directory = Path(directory)
         self._settings: dict[str, Any] | None = None
         self._opening_error: Exception | None = None
 
@@ -70,10 +72,16 @@ class IndexReader:
         return self._settings
 
     def check_settings(self, wanted: Mapping[str, Any]) -> None:
-        self._call("check_settings", dict(wanted))
+        """As `IndexStore.check_settings`: the settings are here already, so no call to the helper."""
+        check_same_settings(self._directory, self._opened(), wanted)
 
     def search(self, query: NDArray[np.float32], top_n: int, text: str | None = None) -> Found:
-        found: Found = self._call("search", np.asarray(query), top_n, text)
+        self._opened()  # searches go to an open index; this raises why it did not open
+        try:
+            self._connection.send((query, top_n, text))
+        except OSError:  # a broken pipe here is the helper's, not the user's stdout
+            raise self._stopped() from None
+        found: Found = self._answer()
         return found
 
     def close(self) -> None:
@@ -87,14 +95,6 @@ class IndexReader:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def _call(self, name: str, *args: Any) -> Any:
-        self._opened()  # calls go to an open index; this raises why it did not open
-        try:
-            self._connection.send((name, args))
-        except OSError:  # a broken pipe here is the helper's, not the user's stdout
-            raise self._stopped() from None
-        return self._answer()
 
     def _answer(self) -> Any:
         try:
@@ -114,7 +114,7 @@ class IndexReader:
 
 
 def serve(fd: int, directory: str) -> None:
-    """The helper's loop on socket `fd`: open the index, send its settings, then answer calls until
+    """The helper's loop on socket `fd`: open the index, send its settings, then answer searches until
     the command closes its end."""
     warnings.showwarning = show_warning
     connection = Connection(fd)
@@ -128,14 +128,11 @@ def serve(fd: int, directory: str) -> None:
     connection.send((False, dict(store.settings)))
     while True:
         try:
-            name, args = connection.recv()
+            query, top_n, text = connection.recv()
         except EOFError:
             return
-        if name not in CALLS:
-            connection.send((True, LocalIndexError(f"the index reader has no call {name!r}")))
-            continue
         try:
-            connection.send((False, getattr(store, name)(*args)))
+            connection.send((False, store.search(query, top_n, text)))
         except Exception as error:  # noqa: BLE001
             connection.send((True, _portable(error)))
 

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from ..display import escaped, quoted
 from ..errors import InvalidArgumentError, LocalIndexError
 from .chunking import Chunk
-from .folder import WriteLock, check_folder, clear_folder, make_folder, rebuild_hint
+from .folder import WriteLock, check_folder, check_same_settings, clear_folder, make_folder, rebuild_hint
 from .search import Found, ensure_indexes, search_table
 
 FORMAT_VERSION = 2
@@ -289,15 +289,6 @@ class IndexStore:
         keys = [(m["path"], m["start_line"], m["end_line"], t)
                 for m, t in zip(places, table.column("text").to_pylist(), strict=True)]
         return dict(zip(keys, vectors.reshape(-1, self.dim), strict=True))
-
-
-def check_same_settings(directory: Path, recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
-    """Refuse to mix vectors: every setting in `wanted` must equal the one recorded."""
-    clashes = [f"{key}: index has {recorded.get(key)!r}, asked for {value!r}"
-               for key, value in wanted.items() if recorded.get(key) != value]
-    if clashes:
-        raise LocalIndexError(f"the index at {quoted(directory)} was built with other settings "
-                              f"({'; '.join(clashes)}); use the index's settings, or {rebuild_hint(directory)}")
 
 
 def damaged_error(directory: Path, problem: object) -> LocalIndexError:
