@@ -2,6 +2,7 @@
 
     python bench/profile_embedding.py --tokenizers DIR                  # CUDA, bf16: 256 texts of 507 tokens
     python bench/profile_embedding.py --device cpu --tokenizers DIR     # CPU, fp32: 6 texts of about 300 tokens
+    python bench/profile_embedding.py --device cpu --dtype int8         # CPU, the int8 mode
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda", choices=["cpu", "cuda"])
     parser.add_argument("--tokenizers", type=Path, default=None)
+    parser.add_argument("--dtype", default=None, help="default: bfloat16 on cuda, float32 on cpu; or int8 on cpu")
     args = parser.parse_args()
     cuda = args.device == "cuda"
-    dtype = torch.bfloat16 if cuda else torch.float32
-    dirs = write_checkpoints(Path(tempfile.mkdtemp()), dtype, args.device, args.tokenizers)
-    embedder = Embedder(str(dirs["embedding"]), device=args.device)
+    dtype = args.dtype or ("bfloat16" if cuda else "float32")
+    weights = torch.bfloat16 if dtype == "bfloat16" else torch.float32
+    dirs = write_checkpoints(Path(tempfile.mkdtemp()), weights, args.device, args.tokenizers)
+    embedder = Embedder(str(dirs["embedding"]), device=args.device, dtype=dtype)
     batch = texts(256, 507, 507, seed=3) if cuda else texts(6, 300, 300, seed=3)
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     embedder.embed_documents(batch)

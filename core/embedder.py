@@ -139,5 +139,5 @@ class Embedder(RebuiltOnCopy, EmbeddingMethods):
 
     def __repr__(self) -> str:
         return (f"Embedder(model={self.model.key.source!r}, device='{self.model.device}', "
-                f"dtype={self.model.dtype}, attention='{self.model.attention_path}', loader='{self.model.loader}', "
+                f"dtype={self.model.precision}, attention='{self.model.attention_path}', loader='{self.model.loader}', "
                 f"dim={self.dim}, symmetric={self.symmetric})")

@@ -149,5 +149,5 @@ class Reranker(RebuiltOnCopy, RankingMethods):
 
     def __repr__(self) -> str:
         return (f"Reranker(model={self.model.key.source!r}, device='{self.model.device}', "
-                f"dtype={self.model.dtype}, attention='{self.model.attention_path}', loader='{self.model.loader}', "
+                f"dtype={self.model.precision}, attention='{self.model.attention_path}', loader='{self.model.loader}', "
                 f"max_length={self.max_length})")

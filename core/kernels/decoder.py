@@ -1,7 +1,7 @@
 """A Qwen3 decoder's weights in transformers' module layout, for the packed forward pass alone.
 
 `packed.py` reads a backbone's weights by name (`layers[i].self_attn.q_proj.weight`, ...) and runs
-the arithmetic itself, so these modules only hold tensors; the state-dict names equal a
+the arithmetic itself, so these modules only hold tensors (linear layers are called, as nn.Linear is); the state-dict names equal a
 `Qwen3Model` checkpoint's, so strict loading checks every name and shape. The one piece of
 computation here is the rotary table, done as transformers' Qwen3RotaryEmbedding does it
 (default rope type): the same float32 operations in the same order.
@@ -47,6 +47,13 @@ class Weights(nn.Module):
             self.variance_epsilon = eps
 
 
+class Linear(Weights):
+    """A linear layer's weight and bias; called like nn.Linear, so the int8 mode can replace it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+
 class Embedding(Weights):
     """The token embedding table; a module (not a bare tensor) so that forward hooks see each lookup."""
 
@@ -65,10 +72,10 @@ class Attention(nn.Module):
 
         self.head_dim = head_dim
         self.scaling = head_dim ** -0.5
-        self.q_proj = Weights(heads, hidden, bias=bias(heads))
-        self.k_proj = Weights(kv_heads, hidden, bias=bias(kv_heads))
-        self.v_proj = Weights(kv_heads, hidden, bias=bias(kv_heads))
-        self.o_proj = Weights(hidden, heads, bias=bias(hidden))
+        self.q_proj = Linear(heads, hidden, bias=bias(heads))
+        self.k_proj = Linear(kv_heads, hidden, bias=bias(kv_heads))
+        self.v_proj = Linear(kv_heads, hidden, bias=bias(kv_heads))
+        self.o_proj = Linear(hidden, heads, bias=bias(hidden))
         self.q_norm = Weights(head_dim, eps=shape.rms_norm_eps)
         self.k_norm = Weights(head_dim, eps=shape.rms_norm_eps)
 
@@ -76,9 +83,9 @@ class Attention(nn.Module):
 class Mlp(nn.Module):
     def __init__(self, shape: DecoderShape):
         super().__init__()
-        self.gate_proj = Weights(shape.intermediate_size, shape.hidden_size)
-        self.up_proj = Weights(shape.intermediate_size, shape.hidden_size)
-        self.down_proj = Weights(shape.hidden_size, shape.intermediate_size)
+        self.gate_proj = Linear(shape.intermediate_size, shape.hidden_size)
+        self.up_proj = Linear(shape.intermediate_size, shape.hidden_size)
+        self.down_proj = Linear(shape.hidden_size, shape.intermediate_size)
 
 
 class Layer(nn.Module):

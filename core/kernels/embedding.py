@@ -8,6 +8,7 @@ import torch
 from .guards import check_finite, split_on_out_of_memory
 from .loading import LoadedModel
 from .packed import last_hidden_states, pack
+from .threads import threads_for_load
 
 
 def right_padded(batch: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -26,8 +27,9 @@ def right_padded(batch: list[list[int]], pad_id: int, device: torch.device) -> t
 
 def embed_batch(model: LoadedModel, batch: list[list[int]], dim: int) -> np.ndarray:
     """L2-normalised float32 embeddings (len(batch), dim) of sequences already ending in <|endoftext|>."""
-    return split_on_out_of_memory(lambda rows: _embed_rows(model, [batch[i] for i in rows], dim),
-                                  list(range(len(batch))))
+    with threads_for_load(model.device):
+        return split_on_out_of_memory(lambda rows: _embed_rows(model, [batch[i] for i in rows], dim),
+                                      list(range(len(batch))))
 
 
 @torch.inference_mode()

@@ -21,7 +21,8 @@ from . import direct
 from .attention import Attend, choose
 from .hub import resolve_access
 from .packed import unsupported
-from .runtime import cpu_runs_bf16_natively, resolve_device, resolve_dtype
+from .int8 import quantize_decoder, warn_if_slower
+from .runtime import cpu_runs_bf16_natively, quantized_mode, resolve_device, resolve_dtype
 
 # How transformers reports checkpoint files it cannot use; its config classes validate themselves
 # through huggingface_hub's strict dataclasses, whose errors are plain Exceptions.
@@ -55,6 +56,9 @@ class LoadedModel:
 
     `attention_path` names how forward passes run (see `attention.py`); `attend` is the packed
     attention for it, or None when transformers' own padded forward runs.
+
+    `quantization` is "int8" when the decoder's linear layers run in int8 (`int8.py`); `dtype` is
+    then float32, the dtype of everything else.
     """
 
     # Any: transformers' modules are typed as plain nn.Module, whose attributes mypy cannot see.
@@ -70,10 +74,16 @@ class LoadedModel:
         self.hidden_size: int = backbone.config.hidden_size
         self.pad_id: int = token_id(tokenizer, END_OF_TEXT)
         self.attention_path, self.attend = attention
+        self.quantization: str | None = None
         plain_text_tokenizer(tokenizer)  # built once here, as part of loading, not inside the first call
         # One call at a time per model: fast tokenizers are not safe to share across threads, and the
         # device runs one forward at a time anyway. Async adapters call in from worker threads.
         self.lock = threading.Lock()
+
+    @property
+    def precision(self) -> str:
+        """What the linear layers compute in: "int8", or the torch dtype's name ("torch.float32")."""
+        return self.quantization or str(self.dtype)
 
     @property
     def packs_batches(self) -> bool:
@@ -99,7 +109,8 @@ def load_model(kind: Kind, source: str, *, revision: str | None = None,
     """
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
-    key = LoadKey(kind, normalise_source(source), revision, str(resolved_device), str(resolved_dtype))
+    quantization = quantized_mode(dtype, resolved_device)
+    key = LoadKey(kind, normalise_source(source), revision, str(resolved_device), quantization or str(resolved_dtype))
     with _lock:
         model = _loaded.get(key)
         if model is None:
@@ -111,8 +122,17 @@ def load_model(kind: Kind, source: str, *, revision: str | None = None,
                 raise ModelLoadError(f"{key.source} is a {known.kind} checkpoint, not a {kind} one")
             access = resolve_access(kind, key.source, revision, token, local_files_only)
             model = _load(key, resolved_device, resolved_dtype, allow_pickle, access)
+            if quantization is not None:
+                _quantize(model)
             _loaded[key] = model
         return model
+
+
+def _quantize(model: LoadedModel) -> None:
+    """The int8 mode: built once here, shared with every caller of this model like its weights."""
+    warn_if_slower()
+    quantize_decoder(model.backbone)
+    model.quantization = "int8"
 
 
 def normalise_source(source: str) -> str:

@@ -7,6 +7,7 @@ queries, attention output and MLP for each sequence's last position only.
 
 The arithmetic is transformers' Qwen3 layer, op for op (RMSNorm in fp32, rotary embedding from
 the model's own `rotary_emb`, SiLU-gated MLP); only the grouping of elementwise work differs.
+Linear layers are called as modules, so the int8 mode's `Int8Linear` (see `int8.py`) slots in.
 """
 
 from __future__ import annotations
@@ -112,13 +113,13 @@ def _run_layers(backbone: Any, packed: Packed, attend: Attend, head: HeadCache |
         queries = _rotate(_rms_norm(_project(normed, attn.q_proj, attn.head_dim), attn.q_norm), q_cos, q_sin)
         past = None if head is None else (head.keys[index], head.values[index])
         mixed = attend(queries, keys, values, packed, attn.scaling, last_only=final, head=past)
-        hidden = hidden + F.linear(mixed.flatten(1), attn.o_proj.weight, attn.o_proj.bias)
+        hidden = hidden + attn.o_proj(mixed.flatten(1))
         hidden += _mlp(_rms_norm(hidden, layer.post_attention_layernorm), layer.mlp)
     return hidden
 
 
 def _project(x: torch.Tensor, linear: Any, head_dim: int) -> torch.Tensor:
-    return F.linear(x, linear.weight, linear.bias).view(x.shape[0], -1, head_dim)
+    return linear(x).view(x.shape[0], -1, head_dim)
 
 
 def _rms_norm(x: torch.Tensor, norm: Any) -> torch.Tensor:
@@ -145,6 +146,6 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
 
 
 def _mlp(x: torch.Tensor, mlp: Any) -> torch.Tensor:
-    gate = F.silu(F.linear(x, mlp.gate_proj.weight, mlp.gate_proj.bias), inplace=True)
-    gate.mul_(F.linear(x, mlp.up_proj.weight, mlp.up_proj.bias))
-    return F.linear(gate, mlp.down_proj.weight, mlp.down_proj.bias)
+    gate = F.silu(mlp.gate_proj(x), inplace=True)
+    gate.mul_(mlp.up_proj(x))
+    return mlp.down_proj(gate)

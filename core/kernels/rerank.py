@@ -17,6 +17,7 @@ from .embedding import right_padded
 from .guards import check_finite, split_on_out_of_memory
 from .loading import LoadedModel
 from .packed import HeadCache, encode_head, last_hidden_states, pack
+from .threads import threads_for_load
 
 if TYPE_CHECKING:
     from .prefix_cache import SharedPrefixCache
@@ -29,7 +30,9 @@ def score_batches(model: LoadedModel, head: list[int], tails: list[list[int]],
     if model.yes_minus_no is None:
         raise TypeError(f"{model.key.source} was loaded as an embedding model; scoring needs a reranker")
     if model.attend is not None:
-        run = partial(_score_packed, model, encode_head(model.backbone, head, model.attend), tails)
+        with threads_for_load(model.device):
+            encoded = encode_head(model.backbone, head, model.attend)
+        run = partial(_score_packed, model, encoded, tails)
     else:
         from .prefix_cache import SharedPrefixCache  # transformers' cache API, only for its own forward pass
 
@@ -38,7 +41,8 @@ def score_batches(model: LoadedModel, head: list[int], tails: list[list[int]],
         run = partial(_score_padded, model, cache, len(head), tails)
     logits = np.empty(len(tails), dtype=np.float32)
     for batch in batches:
-        logits[batch] = split_on_out_of_memory(run, batch)
+        with threads_for_load(model.device):  # per batch: other processes come and go
+            logits[batch] = split_on_out_of_memory(run, batch)
     return logits
 
 

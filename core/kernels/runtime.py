@@ -15,6 +15,7 @@ _DTYPES = {
     "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
 }
 _DEVICE_TYPES = ("cpu", "cuda", "mps")
+QUANTIZED_DTYPES = ("int8",)  # linear layers in int8, everything else in float32 (see int8.py)
 
 
 def parse_device(device: str | torch.device) -> torch.device:
@@ -50,7 +51,20 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return resolved
 
 
+def quantized_mode(dtype: str | torch.dtype | None, device: torch.device) -> str | None:
+    """"int8" when `dtype` asks for the int8 mode (CPU only), else None."""
+    if not (isinstance(dtype, str) and dtype.lower() in QUANTIZED_DTYPES):
+        return None
+    if device.type != "cpu":
+        raise InvalidArgumentError(f"dtype={dtype!r} is the CPU fast mode; on {device.type} use 'bfloat16' "
+                                   "(or 'float32')")
+    return dtype.lower()
+
+
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """The dtype of the model's tensors; the int8 mode keeps float32 outside its linear layers."""
+    if quantized_mode(dtype, device) is not None:
+        return torch.float32
     if dtype is None:
         # fp16 is never a default: the 8B embedder overflows to NaN in it on some inputs.
         return torch.bfloat16 if device.type == "cuda" else torch.float32
@@ -59,7 +73,8 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     if isinstance(dtype, str) and dtype.lower() in _DTYPES:
         return _DTYPES[dtype.lower()]
     raise InvalidArgumentError(
-        f"dtype={dtype!r} is not supported; use 'float32', 'bfloat16', 'float16' (or the torch dtypes) or None"
+        f"dtype={dtype!r} is not supported; use 'float32', 'bfloat16', 'float16' (or the torch dtypes), "
+        "'int8' (CPU fast mode) or None"
     )
 
 

@@ -1,0 +1,66 @@
+"""How many threads a CPU forward pass should use now: the cores no other process is running on.
+
+Every matrix product ends at a barrier, so one thread that shares its core with another busy
+process holds up all the others: on the 2-core machines of this project, a second CPU-bound
+process slowed a 2-thread pass 2.2-3.7x (bench/RESULTS.md), while a 1-thread pass kept its speed.
+The kernel state says how many threads are runnable right now (/proc/loadavg, /proc/self/task),
+so each batch can take only the cores that are free. It never uses more than torch's own setting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import torch
+
+
+def runnable_elsewhere() -> int | None:
+    """Threads of other processes that are running or ready to run now; None where Linux's files are absent."""
+    try:
+        with open("/proc/loadavg", encoding="ascii") as loadavg:
+            runnable = int(loadavg.read().split()[3].split("/")[0])
+        return max(0, runnable - _own_runnable_threads())
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _own_runnable_threads() -> int:
+    count = 0
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/stat", encoding="ascii", errors="replace") as stat:
+                state = stat.read().rpartition(")")[2].split()[0]  # the name before ")" may hold spaces
+        except (OSError, IndexError):
+            continue  # a thread that ended meanwhile
+        count += state == "R"
+    return count
+
+
+def free_threads(limit: int | None = None) -> int:
+    """Threads for the next pass: `limit` (torch's setting) less the cores other processes keep busy, at least 1."""
+    limit = torch.get_num_threads() if limit is None else limit
+    busy = runnable_elsewhere()
+    if busy is None:
+        return limit
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(limit, cores - busy))
+
+
+@contextlib.contextmanager
+def threads_for_load(device: torch.device) -> Iterator[int]:
+    """Run the block with `free_threads()` torch threads on CPU (restored after); a no-op elsewhere."""
+    if device.type != "cpu":
+        yield torch.get_num_threads()
+        return
+    setting = torch.get_num_threads()
+    threads = free_threads(setting)
+    if threads == setting:
+        yield threads
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(setting)
