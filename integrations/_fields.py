@@ -20,7 +20,8 @@ from ..validation import check_positive_int
 from ._shared import EMBEDDER_SETTINGS, RERANKER_SETTINGS, check_threshold, core_instance
 
 _DEVICE = "'cpu', 'cuda', 'cuda:N', 'mps', or None for the best available."
-_DTYPE = "'float32', 'bfloat16', 'float16', or None (bf16 on CUDA, fp32 elsewhere)."
+_DTYPE = ("'float32', 'bfloat16', 'float16', 'int8' (CPU fast mode: int8 linear layers), or None (bf16 on CUDA, "
+          "fp32 elsewhere).")
 _INSTRUCTION = "A preset name (see qwen3_rag.PRESETS) or a free instruction sentence; None: web search."
 
 

@@ -102,7 +102,8 @@ def _output_options(parser: argparse.ArgumentParser, default: object) -> None:
 def _shared_model_options() -> argparse.ArgumentParser:
     shared = argparse.ArgumentParser(add_help=False)
     shared.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
-    shared.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default: bf16 on CUDA, else fp32)")
+    shared.add_argument("--dtype", default=None,
+                        help="float32, bfloat16, float16, or int8 (CPU fast mode) (default: bf16 on CUDA, else fp32)")
     shared.add_argument("--instruction", default=None,
                         help=f"task instruction: a preset ({', '.join(PRESETS)}) or a sentence")
     shared.add_argument("--batch-tokens", type=int, default=None, help="padded tokens per forward pass")

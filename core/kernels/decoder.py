@@ -1,9 +1,9 @@
 """A Qwen3 decoder's weights in transformers' module layout, for the packed forward pass alone.
 
 `packed.py` reads a backbone's weights by name (`layers[i].self_attn.q_proj.weight`, ...) and runs
-the arithmetic itself, so these modules only hold tensors (linear layers are called, as nn.Linear is); the state-dict names equal a
-`Qwen3Model` checkpoint's, so strict loading checks every name and shape. The one piece of
-computation here is the rotary table, done as transformers' Qwen3RotaryEmbedding does it
+the arithmetic itself, so these modules only hold tensors (linear layers are called, as nn.Linear
+is); the state-dict names equal a `Qwen3Model` checkpoint's, so strict loading checks every name
+and shape. The one piece of computation here, besides the linear layers' own product, is the rotary table, done as transformers' Qwen3RotaryEmbedding does it
 (default rope type): the same float32 operations in the same order.
 """
 

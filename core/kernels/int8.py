@@ -33,7 +33,11 @@ def quantize_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class Int8Linear(nn.Module):
     """A linear layer with int8 weights (a scale per output channel) and int8 activations (one per token)."""
 
-    def __init__(self, linear: nn.Module):
+    weight_t: torch.Tensor
+    weight_scale: torch.Tensor
+    bias: torch.Tensor | None
+
+    def __init__(self, linear: Any):
         """From an `nn.Linear` or anything with its `weight` (out, in) and `bias` (out or None)."""
         super().__init__()
         weight = linear.weight.detach().float()

@@ -20,8 +20,8 @@ from ..tokenization import plain_text_tokenizer, token_id
 from . import direct
 from .attention import Attend, choose
 from .hub import resolve_access
-from .packed import unsupported
 from .int8 import quantize_decoder, warn_if_slower
+from .packed import unsupported
 from .runtime import cpu_runs_bf16_natively, quantized_mode, resolve_device, resolve_dtype
 
 # How transformers reports checkpoint files it cannot use; its config classes validate themselves

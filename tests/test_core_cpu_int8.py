@@ -1,0 +1,116 @@
+"""The opt-in int8 mode (dtype="int8"): the plain quantised arithmetic, closeness to fp32, sharing, errors."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from conftest import VARIED_TEXTS
+
+from qwen3_rag import Embedder, InvalidArgumentError, Reranker
+from qwen3_rag.kernels import int8
+from qwen3_rag.kernels.runtime import quantized_mode
+
+
+def plain_int8_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """The W8A8 recipe written out: symmetric codes per token and per output channel (found in float32,
+    where a value at a rounding boundary must land as the kernel's does), then exact float64 sums."""
+    x_scale = x.abs().amax(dim=1, keepdim=True) / 127
+    w_scale = weight.abs().amax(dim=1, keepdim=True) / 127
+    x_codes = torch.where(x_scale > 0, torch.round(x / x_scale), 0.0)  # an all-zero row stays zero
+    w_codes = torch.round(weight / w_scale)
+    out = (x_codes.double() @ w_codes.double().T) * x_scale.double() * w_scale.double().T
+    return out if bias is None else out + bias.double()
+
+
+@pytest.mark.parametrize("rows", [1, 7, 300])  # 300 crosses the chunk boundary of every shape below
+@pytest.mark.parametrize("bias", [False, True])
+def test_int8_linear_is_the_plain_recipe(rows, bias):
+    generator = torch.Generator().manual_seed(rows)
+    linear = torch.nn.Linear(96, 4000, bias=bias)
+    with torch.no_grad():
+        linear.weight.copy_(torch.randn(4000, 96, generator=generator))
+    x = torch.randn(rows, 96, generator=generator) * torch.rand(rows, 1, generator=generator) * 10
+    x[0, :5] = 0.0  # zero entries and (below) an all-zero row must not divide by zero
+    if rows > 1:
+        x[1] = 0.0
+    with torch.inference_mode():
+        got = int8.Int8Linear(linear)(x)
+    expected = plain_int8_linear(x, linear.weight.detach(), linear.bias.detach() if bias else None)
+    assert got.dtype == torch.float32 and got.shape == (rows, 4000)
+    torch.testing.assert_close(got.double(), expected, rtol=1e-5, atol=1e-4)
+    # and it is a quantisation: close to the fp32 product, not equal to it
+    exact = linear(x).detach().double()
+    relative = (got.double() - exact).norm() / exact.norm()
+    assert 0 < relative < 2e-2
+
+
+def test_int8_linear_keeps_leading_dimensions():
+    linear = torch.nn.Linear(32, 48)
+    x = torch.randn(2, 5, 32)
+    with torch.inference_mode():
+        out = int8.Int8Linear(linear)(x)
+    assert out.shape == (2, 5, 48)
+    torch.testing.assert_close(out[1], int8.Int8Linear(linear)(x[1]))
+
+
+def test_int8_embeddings_stay_close_to_fp32_and_share_one_quantised_model(tiny_models, embedder):
+    fast = Embedder(tiny_models.embedding, device="cpu", dtype="int8")
+    assert fast.model is not embedder.model  # its own load key ...
+    assert Embedder(tiny_models.embedding, device="cpu", dtype="INT8").model is fast.model  # ... shared
+    assert fast.model.quantization == "int8" and fast.model.dtype == torch.float32
+    assert "dtype=int8" in repr(fast)
+    layer = fast.model.backbone.layers[0]
+    assert isinstance(layer.self_attn.q_proj, int8.Int8Linear) and isinstance(layer.mlp.down_proj, int8.Int8Linear)
+    assert layer.mlp.down_proj.weight_t.dtype == torch.int8
+    assert embedder.model.backbone.layers[0].self_attn.q_proj.weight.dtype == torch.float32  # fp32 model untouched
+    vectors, exact = fast.embed_documents(VARIED_TEXTS), embedder.embed_documents(VARIED_TEXTS)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-6)
+    cosine = (vectors * exact).sum(axis=1)
+    assert cosine.min() > 0.99 and cosine.max() < 1 - 1e-7  # close, and really quantised
+    # a text's vector does not depend on its batch, in this mode too
+    alone = np.vstack([fast.embed_documents([text]) for text in VARIED_TEXTS])
+    np.testing.assert_allclose(alone, vectors, atol=1e-5)
+
+
+def test_int8_reranker_keeps_the_order_of_clear_gaps(tiny_models, reranker):
+    fast = Reranker(tiny_models.reranker, device="cpu", dtype="int8")
+    query = "What is the capital of China?"
+    logits, exact = fast.logits(query, VARIED_TEXTS), reranker.logits(query, VARIED_TEXTS)
+    error = np.abs(logits - exact).max()
+    assert 0 < error < 0.1
+    for i in range(len(exact)):
+        for j in range(len(exact)):
+            if exact[i] - exact[j] > 2 * error:
+                assert logits[i] > logits[j]
+
+
+def test_int8_is_a_cpu_mode():
+    assert quantized_mode("int8", torch.device("cpu")) == "int8"
+    assert quantized_mode("float32", torch.device("cpu")) is None and quantized_mode(None, torch.device("cpu")) is None
+    with pytest.raises(InvalidArgumentError, match=r"dtype='int8' is the CPU fast mode; on cuda use 'bfloat16'"):
+        quantized_mode("int8", torch.device("cuda"))
+
+
+def test_unknown_dtype_names_the_int8_mode(tiny_models):
+    with pytest.raises(InvalidArgumentError, match=r"dtype='int4'.*'int8' \(CPU fast mode\)"):
+        Embedder(tiny_models.embedding, device="cpu", dtype="int4")
+
+
+def test_the_speed_probe_times_both_products():
+    fp32, quantised = int8.timed_products(rows=16, width=64, repeats=1)
+    assert fp32 > 0 and quantised > 0
+
+
+@pytest.mark.parametrize(("times", "warns"), [((1.0, 2.0), True), ((2.0, 1.0), False)])
+def test_loading_warns_only_where_int8_measured_slower(monkeypatch, times, warns):
+    monkeypatch.setattr(int8, "timed_products", lambda: times)  # the probe's timing itself is tested above
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        int8.warn_if_slower()
+    assert [str(w.message) for w in caught if "int8" in str(w.message)] == (
+        ["dtype='int8' measured slower than float32 on this CPU (2000.0 ms against 1000.0 ms for one product); "
+         "use dtype='float32' here"] if warns else [])
