@@ -3,8 +3,9 @@
 `packed.py` reads a backbone's weights by name (`layers[i].self_attn.q_proj.weight`, ...) and runs
 the arithmetic itself, so these modules only hold tensors (linear layers are called, as nn.Linear
 is); the state-dict names equal a `Qwen3Model` checkpoint's, so strict loading checks every name
-and shape. The one piece of computation here, besides the linear layers' own product, is the rotary table, done as transformers' Qwen3RotaryEmbedding does it
-(default rope type): the same float32 operations in the same order.
+and shape. Besides the linear layers' own product, the one piece of computation here is the rotary
+table, done as transformers' Qwen3RotaryEmbedding does it (default rope type): the same float32
+operations in the same order.
 """
 
 from __future__ import annotations
