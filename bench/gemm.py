@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 
 import torch
 
@@ -52,11 +53,10 @@ def linear_rates() -> dict:
             x = torch.randn(rows, width, generator=generator)
             codes, _ = quantize_rows(x)
             flops = 2 * rows * out * width / 1e9
+            runs = {"fp32": partial(linear, x), "int8": partial(quantized, x),
+                    "int8 product": partial(torch._int_mm, codes, quantized.weight_t)}
             rates["shapes"][f"{name} {rows}x{width}->{out}"] = {
-                "fp32": round(flops / _seconds(lambda: linear(x)), 1),
-                "int8": round(flops / _seconds(lambda: quantized(x)), 1),
-                "int8 product": round(flops / _seconds(lambda: torch._int_mm(codes, quantized.weight_t)), 1),
-            }
+                kind: round(flops / _seconds(run), 1) for kind, run in runs.items()}
     return rates
 
 
