@@ -35,4 +35,4 @@ test: setup
 	$(PY) -m pytest
 
 bench: setup
-	$(PY) bench/run.py --repeats 3 --out out/cpu
+	$(PY) bench/run.py --repeats 2 --out out/cpu

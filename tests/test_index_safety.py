@@ -137,6 +137,9 @@ def test_a_garbled_version_file_is_reported(tmp_path, tiny_models, capsys):
         manifest.write_bytes(b"garbage")
     capsys.readouterr()
     assert search_json(tmp_path / "idx") == 1
+    assert "was not written by this account, or was changed since" in last_error(capsys)  # the seal sees it first
+    assert main(["-q", "index", "--index", str(tmp_path / "idx"), "--trust"]) == 0  # vouched for: LanceDB reads it
+    assert search_json(tmp_path / "idx") == 1
     assert "is damaged" in last_error(capsys)
 
 
@@ -149,7 +152,11 @@ def test_rows_qwen3_rag_did_not_write_are_refused(tmp_path, tiny_models, capsys)
     row.update(id="forged#0", vector=[10.0] * 64)
     table.add(pa.Table.from_pylist([row], schema=table.schema))
     capsys.readouterr()
-    assert main(["-q", "search", "capital", "--index", str(tmp_path / "idx"), "--no-rerank", "-k", "9"]) == 1
+    search = ["-q", "search", "capital", "--index", str(tmp_path / "idx"), "--no-rerank", "-k", "9"]
+    assert main(search) == 1
+    assert "is not one this account sealed" in last_error(capsys)  # a commit qwen3-rag did not make
+    assert main(["-q", "index", "--index", str(tmp_path / "idx"), "--trust"]) == 0
+    assert main(search) == 1  # trusted, the rows themselves are still checked
     assert "is damaged (chunk 'forged#0' has a vector that is not a unit vector)" in last_error(capsys)
 
 
@@ -166,7 +173,7 @@ def test_an_index_of_the_old_format_asks_for_a_rebuild(tmp_path, tiny_models, ca
     assert index(folder, old, tiny_models.embedding) == 1
     assert "qwen3-rag index DIR --index" in last_error(capsys)
     assert index(folder, old, tiny_models.embedding, "--rebuild") == 0
-    assert sorted(p.name for p in old.iterdir()) == ["chunks.lance", "files.lance", "write.lock"]
+    assert sorted(p.name for p in old.iterdir()) == ["chunks.lance", "files.lance", "qwen3-rag.seal", "write.lock"]
 
 
 # ----- 3. the walk stays inside the folders -----

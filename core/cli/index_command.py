@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..display import quoted
+from ..errors import InvalidArgumentError
 from ..kernels.loading import normalise_source
 from ..local_index import IndexStore, index_settings, update_index
 from ..local_index.builder import DEFAULT_CHUNKING, resolve_roots
@@ -24,8 +26,15 @@ def recorded_settings(index: Path, asked: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_index(args: argparse.Namespace) -> int:
-    roots = resolve_roots([Path(d) for d in args.dirs])
     index = Path(args.index)
+    if not args.dirs and not args.trust:
+        raise InvalidArgumentError("index needs at least one DIR to index (or --trust alone, to accept --index)")
+    if args.trust:
+        sealed = IndexStore.trust(index)
+        say(args, f"trusted the index at {quoted(index)}: {sealed} manifests sealed with this account's key")
+        if not args.dirs:
+            return 0
+    roots = resolve_roots([Path(d) for d in args.dirs])
     chunking = {"chunk_tokens": args.chunk_tokens, "overlap": args.overlap, "text_field": args.text_field}
     asked = asked_settings(args, include_instruction=True) | {k: v for k, v in chunking.items() if v is not None}
     recorded = {} if args.rebuild else recorded_settings(index, asked)  # a damaged index's are not read

@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="index (or update the index of) folders",
                                 description="Chunk, embed and store the text files under DIR; re-running "
                                             "updates changed files, skips unchanged ones and drops deleted ones.")
-    index.add_argument("dirs", nargs="+", metavar="DIR", help="folder(s) to index")
+    index.add_argument("dirs", nargs="*", metavar="DIR", help="folder(s) to index (none with --trust alone)")
     index.add_argument("--chunk-tokens", type=int, default=None,
                        help="tokens per chunk (default 512; an existing index keeps its own)")
     index.add_argument("--overlap", type=int, default=None,
@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--rebuild", action="store_true",
                        help="delete the index's own files first and build it anew (after damage, or to change "
                             "settings)")
+    index.add_argument("--trust", action="store_true",
+                       help="accept an index this account did not write (copied or moved from a source you "
+                            "trust), sealing it with this account's key; with DIR, then update it")
 
     search = commands.add_parser("search", parents=[output, embedding, reranking, where],
                                  help="ask a question of an index",

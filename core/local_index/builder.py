@@ -21,7 +21,6 @@ from .files import (
     MALFORMED_RECORD,
     MAX_FILE_BYTES,
     RECORD_WITHOUT_TEXT,
-    UNREADABLE,
     Walk,
     is_indexable,
     is_under,
@@ -106,14 +105,9 @@ def update_index(store: IndexStore, roots: Sequence[Path], embedder: Embedder, *
     known = store.files()
     seen: set[str] = set()
     to_read: list[tuple[Path, FileRecord]] = []
-    for path in walk.files():
+    for path, info in walk.entries():  # each status read through its folder's descriptor, not by path
         if not is_indexable(path):
             report.other_files += 1
-            continue
-        try:
-            info = os.stat(path, follow_symlinks=follow_symlinks)
-        except OSError:  # removed or made unreachable while we walked
-            report.skipped[UNREADABLE] += 1
             continue
         record = FileRecord(str(path), "", info.st_size, info.st_mtime_ns)
         seen.add(record.path)
@@ -135,7 +129,7 @@ def update_index(store: IndexStore, roots: Sequence[Path], embedder: Embedder, *
     touched: list[FileRecord] = []
     with tqdm(total=len(to_read), desc="Indexing", unit="file", disable=not progress) as bar:
         for path, record in to_read:
-            content = read_file(path, text_field, follow_symlinks, max_file_bytes)
+            content = read_file(path, text_field, follow_symlinks, max_file_bytes, roots)
             record = FileRecord(record.path, content.sha256, record.size, record.mtime_ns)
             old = known.get(record.path)
             bar.update(1)

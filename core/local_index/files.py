@@ -3,7 +3,14 @@
 The walk never leaves the folders it was given: symbolic links are not followed unless asked,
 and even then only to places inside those folders. Hidden and build/vendor folders are skipped.
 Every entry that cannot be used (a name that is not UTF-8, a folder that cannot be listed, a
-pipe, a file too large, a malformed record) is skipped and counted by reason; none stops a run.
+pipe, a file too large, a malformed record, a folder nested too deep) is skipped and counted by
+reason; none stops a run.
+
+The folder may change while it is walked, by a process racing us. So the walk holds a descriptor
+of each folder and opens what is inside relative to it, never by a path that the kernel would
+resolve again; and a file is read by opening each folder on its path in turn from its root,
+without following links (or, where links are followed, checking where the opened file really
+is). A folder swapped for a link between the walk and the read is refused, not followed.
 """
 
 from __future__ import annotations
@@ -42,6 +49,10 @@ BINARY = "binary"
 TOO_LARGE = "too large"
 RECORD_WITHOUT_TEXT = "JSONL record without text"
 MALFORMED_RECORD = "malformed JSONL record"
+TOO_DEEP = "folder nested too deep"
+
+MAX_DEPTH = 64  # folders below a root; deeper ones are skipped and counted (a walk never recurses)
+FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 @dataclass(frozen=True)
 class Section:
@@ -75,54 +86,146 @@ class Walk:
     follow_symlinks: bool = False
     skipped: Counter[str] = field(default_factory=Counter)
     excluded: frozenset[str] = frozenset()  # real paths of folders never walked (the index's own)
+    max_depth: int = MAX_DEPTH
 
     def files(self) -> Iterator[Path]:
         """Every regular file under the roots, in a stable order; a followed link keeps its own path."""
+        for path, _ in self.entries():
+            yield path
+
+    def entries(self) -> Iterator[tuple[Path, os.stat_result]]:
+        """`files()`, each with its status as read through its folder's descriptor."""
         visited: set[tuple[int, int]] = set()  # folders already walked: a link cycle ends here
         for root in self.roots:
-            yield from self._folder(root, visited)
+            yield from self._tree(root, visited)
 
-    def _folder(self, folder: Path, visited: set[tuple[int, int]]) -> Iterator[Path]:
+    def _tree(self, root: Path, visited: set[tuple[int, int]]) -> Iterator[tuple[Path, os.stat_result]]:
+        """Depth first with an explicit stack of (path, descriptor, remaining entries): no recursion."""
         try:
-            info = os.stat(folder)
-            if (info.st_dev, info.st_ino) in visited:
-                return
-            visited.add((info.st_dev, info.st_ino))
-            with os.scandir(folder) as listing:
-                entries = sorted(listing, key=lambda e: e.name)
+            root_fd = os.open(root, FOLDER_FLAGS)
         except OSError:
             self.skipped[UNREADABLE_FOLDER] += 1
             return
+        stack = [(root, root_fd, self._listing(root_fd, visited))]
+        try:
+            while stack:
+                path, fd, entries = stack[-1]
+                entry = next(entries, None)
+                if entry is None:
+                    os.close(fd)
+                    stack.pop()
+                    continue
+                found = self._entry(fd, path / entry.name, entry)
+                if isinstance(found, os.stat_result):
+                    yield path / entry.name, found
+                elif found is not None:
+                    if len(stack) > self.max_depth:
+                        os.close(found)
+                        self.skipped[TOO_DEEP] += 1
+                    else:
+                        stack.append((path / entry.name, found, self._listing(found, visited)))
+        finally:
+            for _, fd, _ in stack:
+                os.close(fd)
+
+    def _listing(self, fd: int, visited: set[tuple[int, int]]) -> Iterator[os.DirEntry[str]]:
+        """The usable names in the folder open as `fd`, sorted; nothing when it was walked already."""
+        try:
+            info = os.fstat(fd)
+            if (info.st_dev, info.st_ino) in visited:
+                return iter(())
+            visited.add((info.st_dev, info.st_ino))
+            with os.scandir(fd) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError:
+            self.skipped[UNREADABLE_FOLDER] += 1
+            return iter(())
+        usable = []
         for entry in entries:
             if not is_unicode(entry.name):
                 self.skipped[NAME_NOT_UTF8] += 1
             elif not entry.name.startswith("."):
-                yield from self._entry(Path(entry.path), entry, visited)
+                usable.append(entry)
+        return iter(usable)
 
-    def _entry(self, path: Path, entry: os.DirEntry[str], visited: set[tuple[int, int]]) -> Iterator[Path]:
+    def _entry(self, folder: int, path: Path, entry: os.DirEntry[str]) -> os.stat_result | int | None:
+        """A file's status, a subfolder's open descriptor, or None (skipped, and counted)."""
         try:
-            if entry.is_symlink():
-                if not self.follow_symlinks:
-                    self.skipped[SYMLINK] += 1
-                    return
-                if not self.inside_roots(path):
-                    self.skipped[LINK_OUT] += 1
-                    return
-            mode = os.stat(path).st_mode  # the link's target, which is inside the roots
+            link = entry.is_symlink()
+            if link and not self.follow_symlinks:
+                self.skipped[SYMLINK] += 1
+                return None
+            info = os.stat(entry.name, dir_fd=folder, follow_symlinks=link)
         except OSError:  # vanished, or a dangling link
             self.skipped[UNREADABLE] += 1
-            return
-        if stat.S_ISDIR(mode):
-            if path.name not in SKIPPED_DIRECTORIES and os.path.realpath(path) not in self.excluded:
-                yield from self._folder(path, visited)
-        elif stat.S_ISREG(mode):
-            yield path
-        else:
+            return None
+        if link and not self.inside_roots(path):
+            self.skipped[LINK_OUT] += 1
+            return None
+        if stat.S_ISREG(info.st_mode):
+            return info
+        if not stat.S_ISDIR(info.st_mode):
             self.skipped[NOT_REGULAR] += 1
+            return None
+        if entry.name in SKIPPED_DIRECTORIES:
+            return None
+        return self._open_folder(folder, entry.name, follow=link)
+
+    def _open_folder(self, parent: int, name: str, follow: bool) -> int | None:
+        try:
+            fd = os.open(name, FOLDER_FLAGS | (0 if follow else os.O_NOFOLLOW), dir_fd=parent)
+        except OSError:  # swapped for a link or a file since it was listed, or unreadable
+            self.skipped[UNREADABLE_FOLDER] += 1
+            return None
+        real = opened_path(fd)
+        if real in self.excluded or (follow and real is not None and not is_under(real, self.roots)):
+            os.close(fd)  # the index's own folder, or a followed link that a racer pointed outside
+            if real not in self.excluded:
+                self.skipped[LINK_OUT] += 1
+            return None
+        return fd
 
     def inside_roots(self, path: Path) -> bool:
         """True when `path`, every link in it resolved, is one of the roots or lies under one."""
         return is_under(os.path.realpath(path), self.roots)
+
+
+def opened_path(fd: int) -> str | None:
+    """Where the file or folder open as `fd` really is (Linux's /proc), whatever path led to it; None
+    where the system cannot tell."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None
+
+
+def open_inside(path: Path, roots: Sequence[Path], follow_symlinks: bool = False) -> int:
+    """Open the file `path` for reading from the root it lies under, one folder at a time.
+
+    Without `follow_symlinks` no component is followed if it is a link (ELOOP/ENOTDIR instead), so a
+    folder on the path swapped for a link after the walk cannot lead outside. With it, links are
+    followed but the opened file must really lie under a root. Raises OSError otherwise.
+    """
+    text = str(path)
+    root = max((r for r in roots if is_under(text, [r])), key=lambda r: len(str(r)), default=None)
+    if root is None or text == str(root):
+        raise OSError(f"{text!r} is not inside the folders being indexed")
+    no_follow = 0 if follow_symlinks else os.O_NOFOLLOW
+    *folders, name = path.relative_to(root).parts
+    fd = os.open(root, FOLDER_FLAGS)
+    try:
+        for folder in folders:
+            inner = os.open(folder, FOLDER_FLAGS | no_follow, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        opened = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | no_follow, dir_fd=fd)
+    finally:
+        os.close(fd)
+    real = opened_path(opened)
+    if follow_symlinks and real is not None and not is_under(real, roots):
+        os.close(opened)
+        raise OSError(f"{text!r} leads outside the folders being indexed")
+    return opened
 
 
 def is_under(path: str, roots: Sequence[Path]) -> bool:
@@ -131,15 +234,17 @@ def is_under(path: str, roots: Sequence[Path]) -> bool:
 
 
 def read_file(path: Path, text_field: str = "text", follow_symlinks: bool = False,
-              max_bytes: int = MAX_FILE_BYTES) -> FileText:
+              max_bytes: int = MAX_FILE_BYTES, roots: Sequence[Path] | None = None) -> FileText:
     """Hash and decode one file; JSONL gives one section per record's `text_field`.
 
     Opened without following a link (unless asked) and without blocking, so a file swapped for a
-    link or a pipe after the walk is refused rather than followed or waited on.
+    link or a pipe after the walk is refused rather than followed or waited on. Given the walk's
+    `roots`, every folder on the way is opened in turn from the root (`open_inside`), so a swapped
+    folder is refused too.
     """
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
     try:
-        fd = os.open(path, flags)
+        fd = open_inside(path, roots, follow_symlinks) if roots is not None else os.open(path, flags)
     except OSError:
         return FileText("", [], skipped=UNREADABLE)
     with os.fdopen(fd, "rb") as stream:

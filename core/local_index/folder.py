@@ -26,6 +26,9 @@ from ..errors import LocalIndexError
 TABLES = ("chunks", "files")
 TABLE_FOLDERS = frozenset(f"{table}.lance" for table in TABLES)
 LOCK = "write.lock"
+SEAL = "qwen3-rag.seal"  # see seal.py
+SEAL_DRAFT = "qwen3-rag.seal.draft"  # written whole, then renamed over SEAL
+SEAL_FILES = frozenset({SEAL, SEAL_DRAFT})
 OLD_FORMAT = re.compile(r"index\.sqlite(-wal|-shm|-journal)?|vectors-[0-9a-f]+\.f32\Z")  # qwen3-rag 0.1's store
 # What LanceDB names its files and folders (".tmpXXXXXX" while a file is being written).
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.=#-]{1,255}\Z")
@@ -58,7 +61,7 @@ def check_folder(directory: Path) -> bool:
     if old:
         raise LocalIndexError(f"the index at {_quoted(directory)} is in the format of qwen3-rag 0.1 "
                               f"({', '.join(old)}); {rebuild_hint(directory)}")
-    foreign = sorted(names - TABLE_FOLDERS - {LOCK})
+    foreign = sorted(names - TABLE_FOLDERS - SEAL_FILES - {LOCK})
     if foreign:
         raise LocalIndexError(f"the index folder {_quoted(directory)} holds entries qwen3-rag did not create "
                               f"({', '.join(_quoted(n) for n in foreign[:5])}); it is not an index: choose "
@@ -157,7 +160,7 @@ def clear_folder(directory: Path) -> None:
     (`shutil.rmtree` works through folder descriptors on this platform).
     """
     names = _entries(directory) or set()
-    foreign = sorted(n for n in names - TABLE_FOLDERS - {LOCK} if not OLD_FORMAT.match(n))
+    foreign = sorted(n for n in names - TABLE_FOLDERS - SEAL_FILES - {LOCK} if not OLD_FORMAT.match(n))
     if foreign:
         raise LocalIndexError(f"the index folder {_quoted(directory)} holds entries qwen3-rag did not create "
                               f"({', '.join(_quoted(n) for n in foreign[:5])}); --rebuild deletes only an index's "

@@ -30,7 +30,8 @@ from numpy.typing import NDArray
 from ..display import escaped, quoted
 from ..errors import InvalidArgumentError, LocalIndexError
 from .chunking import Chunk
-from .folder import WriteLock, check_folder, check_same_settings, clear_folder, make_folder, rebuild_hint
+from .folder import TABLE_FOLDERS, WriteLock, check_folder, check_same_settings, clear_folder, make_folder, rebuild_hint
+from .seal import check_sealed, current, write_seal
 from .search import Found, ensure_indexes, search_table
 
 FORMAT_VERSION = 2
@@ -38,6 +39,7 @@ SETTINGS_KEY = b"qwen3_rag.settings"
 # Old versions stay readable this long after a newer one is committed, for searches that opened them.
 KEEP_OLD_VERSIONS = timedelta(minutes=10)
 LANCE_ERRORS = (RuntimeError, OSError, ValueError, pa.ArrowException)  # how LanceDB reports a bad table
+SEALED_TABLES = tuple(sorted(TABLE_FOLDERS))
 
 FILES_SCHEMA = pa.schema([pa.field("file_id", pa.int64(), nullable=False), pa.field("path", pa.string()),
                           pa.field("sha256", pa.string()), pa.field("size", pa.int64()),
@@ -101,6 +103,7 @@ class IndexStore:
         if not check_folder(directory):
             raise LocalIndexError(f"no index at {quoted(directory)}; build one with: qwen3-rag index DIR "
                                   f"--index {quoted(directory)}")
+        check_sealed(directory, SEALED_TABLES, writer=False)  # before LanceDB reads a byte of it
         chunks = _open_table(_connect(directory), "chunks", directory)
         if version is not None:
             try:
@@ -116,6 +119,7 @@ class IndexStore:
         directory = Path(directory)
         if not check_folder(directory) or not _has_versions(directory / "chunks.lance"):
             return {}
+        check_sealed(directory, SEALED_TABLES, writer=False)
         return dict(IndexStore(directory, _open_table(_connect(directory), "chunks", directory)).settings)
 
     @classmethod
@@ -133,6 +137,8 @@ class IndexStore:
             if rebuild:
                 clear_folder(directory)
             check_folder(directory)
+            # The manifests on disk, proven ours, sealed again as a writer's (a killed writer's commits too).
+            write_seal(directory, check_sealed(directory, SEALED_TABLES, writer=True), writing=True)
             db = _connect(directory)
             if not _has_versions(directory / "chunks.lance"):  # new, or killed before its first commit
                 if _has_versions(directory / "files.lance"):  # made after chunks: its versions were lost
@@ -144,9 +150,11 @@ class IndexStore:
             files = (_open_table(db, "files", directory) if _has_versions(directory / "files.lance")
                      else db.create_table("files", schema=FILES_SCHEMA, exist_ok=True))
             store = cls(directory, chunks, files, lock)
+            store.seal()
             store.check_settings(settings)
             store._check_files_schema()
             store._drop_orphans()
+            store.seal()
             return store
         except BaseException:
             lock.release()
@@ -158,8 +166,31 @@ class IndexStore:
 
     def close(self) -> None:
         if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+            try:
+                self.seal(writing=False)
+            finally:
+                self._lock.release()
+                self._lock = None
+
+    def seal(self, writing: bool = True) -> None:
+        """Seal what is committed now as this account's (see seal.py); a writer does it after each commit."""
+        write_seal(self.directory, current(self.directory, SEALED_TABLES), writing=writing)
+
+    @staticmethod
+    def trust(directory: str | os.PathLike[str]) -> int:
+        """Accept an index this account did not seal (copied, moved from a drive, restored from a backup):
+        its folder is checked as for any open, then its manifests are sealed with this account's key.
+        Returns how many manifests were sealed. Only for an index from a source you trust."""
+        directory = Path(directory)
+        if not check_folder(directory):
+            raise LocalIndexError(f"no index at {quoted(directory)} to trust")
+        lock = WriteLock(directory)
+        try:
+            found = current(directory, SEALED_TABLES)
+            write_seal(directory, found, writing=False)
+        finally:
+            lock.release()
+        return sum(len(names) for names in found.values())
 
     def __enter__(self) -> IndexStore:
         return self
@@ -225,7 +256,7 @@ class IndexStore:
         rows = _chunk_rows(updates, self.dim, self.chunks.schema)
         if rows.num_rows:
             self.chunks.add(rows)
-        self.record([u.record for u in updates])
+        self.record([u.record for u in updates])  # seals
 
     def record(self, records: Sequence[FileRecord]) -> None:
         """Insert or update these files' rows (size and time too, so unchanged files are not read again)."""
@@ -235,6 +266,7 @@ class IndexStore:
                               "mtime_ns": [r.mtime_ns for r in records]}, schema=FILES_SCHEMA)
             self.files_table.merge_insert("file_id").when_matched_update_all().when_not_matched_insert_all() \
                 .execute(table)
+        self.seal()
 
     def remove(self, paths: Iterable[str]) -> None:
         """Forget these files: chunks first, so no chunk is ever left without its file's row."""
@@ -242,12 +274,15 @@ class IndexStore:
         if ids:
             self.chunks.delete(_id_filter(ids))
             self.files_table.delete(_id_filter(ids))
+            self.seal()
 
     def optimize(self, vector_index_from: int) -> None:
         """Compact small commits, keep the full-text (and, from `vector_index_from` chunks, vector) index current."""
         ensure_indexes(self.chunks, vector_index_from)
+        self.seal()
         for table in (self.chunks, self.files_table):
             table.optimize(cleanup_older_than=KEEP_OLD_VERSIONS)
+            self.seal()
 
     # ----- reading -----
 

@@ -16,7 +16,7 @@ from ..progress import counter
 from ..rebuild import RebuiltOnCopy, records_arguments
 from ..tokenization import EmbeddingTokens, embedding_tokens
 from ..validation import check_bool, check_dim, check_positive_int
-from .http import Server, ordered_rows
+from .http import DEFAULT_MAX_REPLY_BYTES, Server, ordered_rows
 from .served import connect
 
 EMBEDDINGS_PATH = "/v1/embeddings"
@@ -38,7 +38,10 @@ class RemoteEmbedder(RebuiltOnCopy, EmbeddingMethods):
             (revision, token and local_files_only apply to the tokenizer download).
         max_length: tokens per text; the server's own context length caps it.
         api_key: sent as a bearer token.
-        timeout: seconds to connect and for each read; retries: resends when the transport fails.
+        timeout: seconds for one request, to the last byte of its reply; retries: resends when the
+            transport fails or a request runs out of time.
+        max_reply_bytes: the most bytes read from one reply (compressed or decompressed); a larger
+            reply is a RemoteServerError, read no further.
         max_batch: texts per request; concurrency: requests in flight per call.
     """
 
@@ -47,12 +50,14 @@ class RemoteEmbedder(RebuiltOnCopy, EmbeddingMethods):
                  instruction: str | None = None, symmetric: bool | None = None, dim: int | None = None,
                  max_length: int = 8192, api_key: str | None = None, timeout: float = 120.0, retries: int = 3,
                  max_batch: int = 64, concurrency: int = 4, progress_bar: bool = False, revision: str | None = None,
-                 token: str | bool | None = None, local_files_only: bool = False):
+                 token: str | bool | None = None, local_files_only: bool = False,
+                 max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES):
         self.task = resolve_task(instruction)
         self.symmetric = self.task.symmetric if symmetric is None else check_bool(symmetric, "symmetric")
         self.max_batch = check_positive_int(max_batch, "max_batch")
         self.progress_bar = check_bool(progress_bar, "progress_bar")
-        self.server = Server(base_url, api_key=api_key, timeout=timeout, retries=retries, concurrency=concurrency)
+        self.server = Server(base_url, api_key=api_key, timeout=timeout, retries=retries, concurrency=concurrency,
+                             max_reply_bytes=max_reply_bytes)
         served = connect(self.server, "embedding", model, tokenizer, max_length, revision=revision, token=token,
                          local_files_only=check_bool(local_files_only, "local_files_only"))
         self.model_name, self.tokenizer, self.max_length = served.name, served.tokenizer, served.max_length
@@ -99,20 +104,28 @@ class RemoteEmbedder(RebuiltOnCopy, EmbeddingMethods):
         return vectors if len(unique) == len(tokens.ids) else vectors[owner]
 
     def _vectors(self, answer: Any, count: int) -> NDArray[np.float32]:
-        """The batch's vectors by their `index`, each checked, cut to `dim` and normalised."""
-        rows = ordered_rows(answer, count, self.server.base_url + EMBEDDINGS_PATH)
+        """The batch's vectors by their `index`, each checked, cut to `dim` and normalised.
+
+        Checked and normalised in float64, so that values as large as 1e30 or as small as 1e-30 (whose
+        squares leave float32's range) still give the unit vector; a row that has no direction (all
+        zero) or is not finite is the server's error, named with its row.
+        """
+        where = self.server.base_url + EMBEDDINGS_PATH
+        rows = ordered_rows(answer, count, where)
         try:
-            full = np.array([row["embedding"] for row in rows], dtype=np.float32)
+            full = np.array([row["embedding"] for row in rows], dtype=np.float64)
         except (KeyError, TypeError, ValueError):
-            raise RemoteServerError(f"{self.server.base_url}{EMBEDDINGS_PATH} answered rows without a numeric "
-                                    "'embedding' list") from None
-        if full.ndim != 2 or full.shape[1] < self.dim or not np.isfinite(full).all():
-            raise RemoteServerError(f"{self.server.base_url}{EMBEDDINGS_PATH} answered vectors of shape "
-                                    f"{full.shape} (or not finite) where {count} of at least {self.dim} numbers "
-                                    "were expected; is an embedding model served there?")
+            raise RemoteServerError(f"{where} answered rows without a numeric 'embedding' list") from None
+        if full.ndim != 2 or full.shape[1] < self.dim:
+            raise RemoteServerError(f"{where} answered vectors of shape {full.shape} where {count} of at least "
+                                    f"{self.dim} numbers were expected; is an embedding model served there?")
         cut = full[:, : self.dim]
-        norms = np.linalg.norm(cut, axis=1, keepdims=True)
-        return cut / np.maximum(norms, np.float32(1e-12))
+        norms = np.linalg.norm(cut, axis=1)
+        bad = np.flatnonzero(~np.isfinite(norms) | (norms == 0) | ~np.isfinite(cut).all(axis=1))
+        if bad.size:
+            raise RemoteServerError(f"{where} answered a vector that cannot be normalised (row {int(bad[0])} of the "
+                                    f"batch: {'all zero' if norms[bad[0]] == 0 else 'not finite'})")
+        return (cut / norms[:, None]).astype(np.float32)
 
     def __repr__(self) -> str:
         return f"RemoteEmbedder(base_url={self.server.base_url!r}, model={self.model_name!r}, dim={self.dim}, " \

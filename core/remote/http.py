@@ -1,17 +1,27 @@
-"""Talking to an OpenAI-style model server: one place for timeouts, retries, concurrency and errors.
+"""Talking to an OpenAI-style model server: one place for timeouts, retries, concurrency, limits and errors.
 
 Requests are retried only when the transport failed (no connection, a dropped connection, a
 timeout), with exponential backoff; an HTTP error status is the server's answer and is raised at
 once. Every batch keeps its place: results are put back by batch, never by arrival.
+
+A server's reply is read as a stranger's: at most `max_reply_bytes` of it, counted both as sent
+and as decompressed (the client decompresses gzip and deflate itself, with that bound, and
+refuses other encodings); the whole request, not only each read, ends at `timeout`; JSON is
+parsed with bounded integers, finite floats and bounded nesting; and any text quoted from the
+server has the API key blanked out. Requests run on asyncio, where a deadline cancels a request
+wherever it is (a sync call runs on one event-loop thread per server).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+import json
+import math
+import os
+import threading
+import zlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,6 +31,10 @@ from ..errors import InvalidArgumentError, RemoteServerError
 from ..validation import check_positive_int
 
 BACKOFF_SECONDS = 0.25  # first wait; doubled on each retry
+DEFAULT_MAX_REPLY_BYTES = 64 * 2**20  # a batch of 64 vectors of 4,096 floats is about 6 MB of JSON
+MAX_INTEGER_DIGITS = 18  # any index or count a server sends fits in int64
+WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+T = TypeVar("T")
 
 
 def check_base_url(base_url: object) -> str:
@@ -48,72 +62,54 @@ class Server:
 
     Args:
         base_url: the server's address, e.g. "http://localhost:8000" (a trailing /v1 is accepted).
-        api_key: sent as a bearer token; None sends none.
-        timeout: seconds for connecting and for each read.
+        api_key: sent as a bearer token; None sends none. Never shown in a message.
+        timeout: seconds for one request, from connecting to the last byte of the reply; a request
+            still running then is cancelled (and retried, as a transport failure is).
         retries: how many times a request whose transport failed is sent again.
         concurrency: requests in flight at once, per call.
+        max_reply_bytes: the most bytes read from one reply, compressed or decompressed.
     """
 
     def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float = 120.0, retries: int = 3,
-                 concurrency: int = 4):
+                 concurrency: int = 4, max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES):
         self.base_url = check_base_url(base_url)
         if api_key is not None and (not isinstance(api_key, str) or not api_key.isprintable()):
             raise InvalidArgumentError("api_key must be a printable string or None")
         self.timeout = check_timeout(timeout)
         self.retries = check_positive_int(retries, "retries", minimum=0)
         self.concurrency = check_positive_int(concurrency, "concurrency")
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client: httpx.Client | None = None
+        self.max_reply_bytes = check_positive_int(max_reply_bytes, "max_reply_bytes", minimum=1024)
+        # Only encodings decoded here with a bound; a server that sends another is refused.
+        self._headers = {"Accept-Encoding": "gzip, deflate", **({"Authorization": f"Bearer {api_key}"} if api_key
+                                                                   else {})}
+        self._secret = api_key
+        self._loop: _EventLoopThread | None = None
 
     def __repr__(self) -> str:
         return f"Server({self.base_url!r})"  # never the api_key
 
-    # ----- one request -----
+    # ----- sync calls: run on this server's event-loop thread -----
 
     def get(self, path: str) -> Any:
-        return self._retrying(lambda: self._sync_client().get(self.base_url + path), "GET", path)
+        return self._run(lambda client: self._request(client, "GET", path, None))
 
     def post(self, path: str, payload: dict[str, Any]) -> Any:
-        return self._retrying(lambda: self._sync_client().post(self.base_url + path, json=payload), "POST", path)
-
-    async def apost(self, client: httpx.AsyncClient, path: str, payload: dict[str, Any]) -> Any:
-        for attempt in range(self.retries + 1):
-            try:
-                response = await client.post(self.base_url + path, json=payload)
-            except httpx.TransportError as error:
-                if attempt == self.retries:
-                    raise self._unreachable("POST", path, error) from None
-                await asyncio.sleep(BACKOFF_SECONDS * 2**attempt)
-                continue
-            return self._answer(response, "POST", path)
-        raise AssertionError("unreachable")
-
-    # ----- many requests, bounded -----
+        return self._run(lambda client: self._request(client, "POST", path, payload))
 
     def post_all(self, path: str, payloads: Sequence[dict[str, Any]],
                  on_done: Callable[[int], None] | None = None) -> list[Any]:
         """Answers to `payloads`, in their order, at most `concurrency` in flight; `on_done(i)` as each arrives."""
-        def send(index: int) -> Any:
-            answer = self.post(path, payloads[index])
-            if on_done is not None:
-                on_done(index)
-            return answer
+        return self._run(lambda client: self._send_all(client, path, payloads, on_done))
 
-        if len(payloads) <= 1 or self.concurrency == 1:
-            return [send(index) for index in range(len(payloads))]
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(payloads)),
-                                thread_name_prefix="qwen3-rag-http") as pool:
-            return list(pool.map(send, range(len(payloads))))  # map keeps input order; the first error is raised
+    # ----- async calls: on the caller's event loop -----
+
+    async def apost(self, client: httpx.AsyncClient, path: str, payload: dict[str, Any]) -> Any:
+        return await self._request(client, "POST", path, payload)
 
     async def apost_all(self, path: str, payloads: Sequence[dict[str, Any]]) -> list[Any]:
         """`post_all` on the event loop: an async client, a semaphore for the bound."""
-        limit = asyncio.Semaphore(self.concurrency)
         async with self.async_client() as client:
-            async def send(payload: dict[str, Any]) -> Any:
-                async with limit:
-                    return await self.apost(client, path, payload)
-
-            return list(await asyncio.gather(*(send(payload) for payload in payloads)))
+            return await self._send_all(client, path, payloads, None)
 
     def async_client(self) -> httpx.AsyncClient:
         # One per call: an AsyncClient belongs to the event loop it was first used on.
@@ -121,52 +117,163 @@ class Server:
                                  limits=httpx.Limits(max_connections=self.concurrency))
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None
 
     # ----- details -----
 
-    def _sync_client(self) -> httpx.Client:
-        if self._client is None:
-            self._client = httpx.Client(headers=self._headers, timeout=self.timeout,
-                                        limits=httpx.Limits(max_connections=max(self.concurrency, 4)))
-        return self._client
+    def _run(self, call: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
+        if self._loop is None or self._loop.pid != os.getpid():  # a forked child (Ray, multiprocessing) starts anew
+            self._loop = _EventLoopThread(self.async_client)
+        return self._loop.run(call)
 
-    def _retrying(self, send: Callable[[], httpx.Response], method: str, path: str) -> Any:
+    async def _send_all(self, client: httpx.AsyncClient, path: str, payloads: Sequence[dict[str, Any]],
+                        on_done: Callable[[int], None] | None) -> list[Any]:
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def send(index: int) -> Any:
+            async with limit:
+                answer = await self._request(client, "POST", path, payloads[index])
+            if on_done is not None:
+                on_done(index)
+            return answer
+
+        tasks = [asyncio.ensure_future(send(index)) for index in range(len(payloads))]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:  # the first failure is raised as itself; the other requests are cancelled
+            for task in tasks:
+                task.cancel()
+            raise
+
+    async def _request(self, client: httpx.AsyncClient, method: str, path: str, payload: dict[str, Any] | None) -> Any:
         for attempt in range(self.retries + 1):
             try:
-                response = send()
-            except httpx.TransportError as error:
+                async with asyncio.timeout(self.timeout):
+                    status, body = await self._exchange(client, method, path, payload)
+            except (httpx.TransportError, TimeoutError) as error:
                 if attempt == self.retries:
                     raise self._unreachable(method, path, error) from None
-                time.sleep(BACKOFF_SECONDS * 2**attempt)
+                await asyncio.sleep(BACKOFF_SECONDS * 2**attempt)
                 continue
-            return self._answer(response, method, path)
+            return self._answer(status, body, method, path)
         raise AssertionError("unreachable")
 
-    def _answer(self, response: httpx.Response, method: str, path: str) -> Any:
-        if response.status_code >= 400:
-            raise RemoteServerError(f"{self.base_url} refused {method} {path} with HTTP {response.status_code}: "
-                                    f"{_server_message(response)}", status=response.status_code)
+    async def _exchange(self, client: httpx.AsyncClient, method: str, path: str,
+                        payload: dict[str, Any] | None) -> tuple[int, bytes]:
+        async with client.stream(method, self.base_url + path, json=payload) as response:
+            return response.status_code, await self._read_body(response, method, path)
+
+    async def _read_body(self, response: httpx.Response, method: str, path: str) -> bytes:
+        """The reply's bytes, decompressed here with a bound, or a RemoteServerError past `max_reply_bytes`."""
+        limit, where = self.max_reply_bytes, f"{self.base_url} answered {method} {path} with"
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("identity", "", *WBITS):
+            raise RemoteServerError(f"{where} a body in the encoding {escaped(encoding[:40])!r}, which qwen3-rag does "
+                                    "not read (it asks for gzip or deflate)")
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise RemoteServerError(f"{where} {declared} bytes, more than max_reply_bytes={limit}")
+        decoder = zlib.decompressobj(WBITS[encoding]) if encoding in WBITS else None
+        body, received = bytearray(), 0
+        async for chunk in response.aiter_raw():
+            received += len(chunk)
+            body += decoder.decompress(chunk, limit + 1 - len(body)) if decoder else chunk
+            if received > limit or len(body) > limit:
+                raise RemoteServerError(f"{where} more than max_reply_bytes={limit} bytes"
+                                        f"{' once decompressed' if received <= limit else ''}; nothing more was read")
+        return bytes(body)
+
+    def _answer(self, status: int, body: bytes, method: str, path: str) -> Any:
+        if status >= 400:
+            raise RemoteServerError(f"{self.base_url} refused {method} {path} with HTTP {status}: "
+                                    f"{self._redacted(_server_message(body))}", status=status)
         try:
-            return response.json()
-        except ValueError:
-            raise RemoteServerError(f"{self.base_url} answered {method} {path} with something that is not JSON: "
-                                    f"{escaped(response.text[:200])}") from None
+            return parse_json(body)
+        except ValueError as error:
+            start = self._redacted(escaped(body[:200].decode("utf-8", "replace")))
+            raise RemoteServerError(f"{self.base_url} answered {method} {path} with something that is not JSON "
+                                    f"qwen3-rag reads ({error}): {start}") from None
 
-    def _unreachable(self, method: str, path: str, error: httpx.TransportError) -> RemoteServerError:
+    def _unreachable(self, method: str, path: str, error: Exception) -> RemoteServerError:
         tries = self.retries + 1
+        what = f"{type(error).__name__}: {escaped(str(error)) or '-'}" if not isinstance(error, TimeoutError) \
+            else "the reply was not complete in time"
         return RemoteServerError(f"could not {method} {self.base_url}{path} ({tries} {'try' if tries == 1 else 'tries'}"
-                                 f", timeout {self.timeout:g} s): {type(error).__name__}: {escaped(str(error)) or '-'}")
+                                 f", timeout {self.timeout:g} s): {self._redacted(what)}")
+
+    def _redacted(self, text: str) -> str:
+        """`text` without the API key (a server may echo the Authorization header back)."""
+        if not self._secret:
+            return text
+        for form in {self._secret, escaped(self._secret)}:
+            text = text.replace(form, "[api key]")
+        return text
 
 
-def _server_message(response: httpx.Response) -> str:
-    """The server's own explanation (OpenAI-style `error.message`, or FastAPI's `detail`), escaped and short."""
+class _EventLoopThread:
+    """An event loop on a daemon thread, with one HTTP client bound to it, for a server's sync calls."""
+
+    def __init__(self, make_client: Callable[[], httpx.AsyncClient]):
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self._client: httpx.AsyncClient | None = None
+        self._make_client = make_client
+        self._thread = threading.Thread(target=self.loop.run_forever, name="qwen3-rag-http", daemon=True)
+        self._thread.start()
+
+    def run(self, call: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
+        async def with_client() -> T:
+            if self._client is None:
+                self._client = self._make_client()
+            return await call(self._client)
+
+        return asyncio.run_coroutine_threadsafe(with_client(), self.loop).result()
+
+    def close(self) -> None:
+        if self._client is not None:
+            asyncio.run_coroutine_threadsafe(self._client.aclose(), self.loop).result()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+def parse_json(body: bytes) -> Any:
+    """JSON with the limits a stranger's reply needs: integers of at most 18 digits, finite floats,
+    no NaN/Infinity constants, and nesting within Python's recursion limit (else ValueError)."""
     try:
-        body = response.json()
+        return json.loads(body, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8") from None
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise ValueError(f"an integer of {len(text)} digits")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"a number out of range ({escaped(text[:20])})")
+    return value
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name}, which is not a number JSON allows")
+
+
+def _server_message(raw: bytes) -> str:
+    """The server's own explanation (OpenAI-style `error.message`, or FastAPI's `detail`), escaped and short."""
+    body: Any
+    try:
+        body = parse_json(raw)
     except ValueError:
-        body = response.text
+        body = raw[:2000].decode("utf-8", "replace")
     if isinstance(body, dict):
         error = body.get("error")
         body = error.get("message", error) if isinstance(error, dict) else error or body.get("message") or \

@@ -23,7 +23,7 @@ from ..rebuild import RebuiltOnCopy, records_arguments
 from ..reranker import RankingMethods
 from ..tokenization import RerankPrompt, RerankTokens
 from ..validation import check_bool, check_positive_int, check_text, check_texts
-from .http import Server, ordered_rows
+from .http import DEFAULT_MAX_REPLY_BYTES, Server, ordered_rows
 from .served import connect
 
 CLASSIFY_PATH = "/classify"
@@ -40,7 +40,7 @@ class RemoteReranker(RebuiltOnCopy, RankingMethods):
         model: the served model id; None takes the server's only model.
         tokenizer: hub id or local directory of the served checkpoint; None: the one the server names.
         instruction, max_length, progress_bar, revision, token, local_files_only: as for `Reranker`.
-        api_key, timeout, retries, concurrency: as for `RemoteEmbedder`.
+        api_key, timeout, retries, concurrency, max_reply_bytes: as for `RemoteEmbedder`.
         max_batch: (query, document) prompts per request.
     """
 
@@ -49,11 +49,12 @@ class RemoteReranker(RebuiltOnCopy, RankingMethods):
                  instruction: str | None = None, max_length: int = 8192, api_key: str | None = None,
                  timeout: float = 120.0, retries: int = 3, max_batch: int = 32, concurrency: int = 4,
                  progress_bar: bool = False, revision: str | None = None, token: str | bool | None = None,
-                 local_files_only: bool = False):
+                 local_files_only: bool = False, max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES):
         self.instruction = resolve_task(instruction).instruction
         self.max_batch = check_positive_int(max_batch, "max_batch")
         self.progress_bar = check_bool(progress_bar, "progress_bar")
-        self.server = Server(base_url, api_key=api_key, timeout=timeout, retries=retries, concurrency=concurrency)
+        self.server = Server(base_url, api_key=api_key, timeout=timeout, retries=retries, concurrency=concurrency,
+                             max_reply_bytes=max_reply_bytes)
         served = connect(self.server, "reranker", model, tokenizer, max_length, revision=revision, token=token,
                          local_files_only=check_bool(local_files_only, "local_files_only"))
         self.model_name, self.max_length = served.name, served.max_length

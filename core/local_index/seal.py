@@ -1,0 +1,217 @@
+"""Proof that an index was written by this account, checked before LanceDB reads any of it.
+
+LanceDB trusts its manifests: a manifest can point it at files outside the index (base paths,
+data-file paths), at a pipe, or at a 17 MB list of fragments. So an index folder that arrived with
+other files (a repository that ships its own `.qwen3-rag/`, an archive, a shared drive) must not
+reach LanceDB at all. Each writer keeps a seal beside the tables: the SHA-256 of every manifest it
+committed, with an HMAC under a key that only this account can read (created on first use, mode
+0600). Before an index is opened, every manifest on disk must be in the seal with the same hash.
+
+While a writer works (`writing` in the seal), manifests newer than the sealed ones are its own
+commits in flight: readers accept them while the writer still holds the write lock, and the next
+writer reseals those of a writer that was killed. Anything else is refused, with the fix.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..display import quoted
+from ..errors import LocalIndexError
+from .folder import LOCK, SEAL, SEAL_DRAFT
+
+KEY_VARIABLE = "QWEN3_RAG_KEY_FILE"  # where the account's key lives, when not the default
+KEY_BYTES = 32
+MAX_MANIFEST_BYTES = 64 * 2**20  # LanceDB's manifests of a large index are a few MB
+MAX_SEAL_BYTES = 16 * 2**20
+MANIFEST_SUFFIX = ".manifest"
+SEAL_FORMAT = 1
+
+
+def key_path() -> Path:
+    configured = os.environ.get(KEY_VARIABLE)
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "qwen3-rag" / "index.key"
+
+
+def account_key() -> bytes:
+    """This account's key: read from its private file, or created there (mode 0600) on first use."""
+    path = key_path()
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return _read_key(path)
+    except OSError as error:
+        raise LocalIndexError(f"cannot create the index key {quoted(path)} ({error.strerror}); set "
+                              f"${KEY_VARIABLE} to a file path this account can write") from None
+    with os.fdopen(fd, "wb") as key_file:
+        key_file.write(secrets.token_bytes(KEY_BYTES))
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as error:
+        raise LocalIndexError(f"cannot read the index key {quoted(path)} ({error.strerror})") from None
+    with os.fdopen(fd, "rb") as key_file:
+        info = os.fstat(key_file.fileno())
+        key = key_file.read(KEY_BYTES + 1)
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise LocalIndexError(f"the index key {quoted(path)} is not a private file of this account; "
+                              f"make it one (chmod 600 {quoted(path)}) or remove it to make a new key")
+    if len(key) != KEY_BYTES:  # a second writer created it a moment ago and is still writing it
+        raise LocalIndexError(f"the index key {quoted(path)} is not {KEY_BYTES} bytes; remove it to make a new key "
+                              "(indexes sealed with the old one then need --trust)")
+    return key
+
+
+@dataclass(frozen=True)
+class Seal:
+    tables: Mapping[str, Mapping[str, str]]  # table folder -> manifest name -> SHA-256
+    writing: bool
+
+
+def manifests(table_folder: Path) -> dict[str, str]:
+    """Every manifest of one table, by name, with its SHA-256 (read without following links, size-capped)."""
+    versions = table_folder / "_versions"
+    try:
+        names = sorted(name for name in os.listdir(versions) if name.endswith(MANIFEST_SUFFIX))
+    except FileNotFoundError:
+        return {}
+    return {name: _file_hash(versions / name) for name in names}
+
+
+def _file_hash(path: Path) -> str:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as manifest:
+        info = os.fstat(manifest.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_MANIFEST_BYTES:
+            raise LocalIndexError(f"{quoted(path)} is not a manifest qwen3-rag wrote (not a plain file, or over "
+                                  f"{MAX_MANIFEST_BYTES >> 20} MiB)")
+        return hashlib.sha256(manifest.read(MAX_MANIFEST_BYTES + 1)).hexdigest()
+
+
+def current(directory: Path, tables: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    return {table: manifests(directory / table) for table in tables}
+
+
+def write_seal(directory: Path, tables: Mapping[str, Mapping[str, str]], writing: bool) -> None:
+    """Seal these manifests under this account's key (by the writer, who holds the write lock)."""
+    body = _canonical({"format": SEAL_FORMAT, "tables": tables, "writing": writing})
+    mac = hmac.new(account_key(), body, hashlib.sha256).hexdigest()
+    folder = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        fd = os.open(SEAL_DRAFT, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+                     dir_fd=folder)
+        with os.fdopen(fd, "wb") as draft:
+            draft.write(json.dumps({"seal": json.loads(body), "mac": mac}).encode())
+            draft.flush()
+            os.fsync(draft.fileno())
+        os.replace(SEAL_DRAFT, SEAL, src_dir_fd=folder, dst_dir_fd=folder)
+    finally:
+        os.close(folder)
+
+
+def read_seal(directory: Path) -> Seal | None:
+    """The seal, if present and made with this account's key; None when there is none."""
+    try:
+        fd = os.open(directory / SEAL, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise not_ours(directory, f"its seal cannot be read ({error.strerror})") from None
+    with os.fdopen(fd, "rb") as seal_file:
+        if not stat.S_ISREG(os.fstat(seal_file.fileno()).st_mode):
+            raise not_ours(directory, "its seal is not a plain file")
+        raw = seal_file.read(MAX_SEAL_BYTES + 1)
+    try:
+        document = json.loads(raw)
+        body, mac = _canonical(document["seal"]), document["mac"]
+        valid = isinstance(mac, str) and hmac.compare_digest(
+            hmac.new(account_key(), body, hashlib.sha256).hexdigest(), mac)
+        seal = document["seal"]
+        tables, writing = seal["tables"], seal["writing"]
+    except (ValueError, KeyError, TypeError, RecursionError):
+        raise not_ours(directory, "its seal is not one qwen3-rag wrote") from None
+    if not valid or seal.get("format") != SEAL_FORMAT or not isinstance(writing, bool):
+        raise not_ours(directory, "it was sealed by another account or changed since")
+    return Seal(tables, writing)
+
+
+def check_sealed(directory: Path, tables: tuple[str, ...], *, writer: bool) -> dict[str, dict[str, str]]:
+    """Refuse the index unless every manifest on disk is one this account sealed (see the module doc).
+
+    Returns the manifests on disk, which a writer then seals as its own.
+    """
+    seal = read_seal(directory)
+    on_disk = current(directory, tables)
+    if seal is None:
+        if any(on_disk.values()):
+            raise not_ours(directory, "it has no seal of this account")
+        return on_disk
+    for table, found in on_disk.items():
+        sealed = seal.tables.get(table, {})
+        for name, digest in found.items():
+            if sealed.get(name) == digest:
+                continue
+            if name in sealed or not _in_flight(seal, sealed, name, directory, writer):
+                raise not_ours(directory, f"{table}/_versions/{name} is not one this account sealed")
+    return on_disk
+
+
+def _in_flight(seal: Seal, sealed: Mapping[str, str], name: str, directory: Path, writer: bool) -> bool:
+    """A commit of a writer of ours that has not sealed yet: newer than every sealed manifest, made
+    while the seal says a writer works, and that writer is still at work (or this is the next
+    writer, taking over from a killed one)."""
+    version = manifest_version(name)
+    newer = version is not None and all(version > (manifest_version(other) or 0) for other in sealed)
+    return seal.writing and newer and (writer or writer_active(directory))
+
+
+def manifest_version(name: str) -> int | None:
+    """The version a manifest file holds: LanceDB names it `N.manifest`, or (its newer scheme, so that
+    the newest sorts first) `2**64 - 1 - N`."""
+    number = name[: -len(MANIFEST_SUFFIX)]
+    if not number.isdigit() or len(number) > 20:
+        return None
+    value = int(number)
+    return (2**64 - 1 - value) if value >= 2**63 else value
+
+
+def writer_active(directory: Path) -> bool:
+    try:
+        fd = os.open(directory / LOCK, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing also drops the shared lock, if it was taken
+    return False
+
+
+def not_ours(directory: Path, why: str) -> LocalIndexError:
+    return LocalIndexError(
+        f"the index at {quoted(directory)} was not written by this account, or was changed since ({why}); "
+        "qwen3-rag opens only indexes it can prove this account wrote. If you copied or moved it from a source "
+        f"you trust, accept it with: qwen3-rag index --index {quoted(directory)} --trust; otherwise rebuild it "
+        f"with: qwen3-rag index DIR --index {quoted(directory)} --rebuild")
+
+
+def _canonical(value: object) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
