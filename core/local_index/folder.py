@@ -11,6 +11,7 @@ links. (A process racing us on the same disk is out of scope: the threat is host
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import os
 import re
@@ -29,6 +30,7 @@ LOCK = "write.lock"
 SEAL = "qwen3-rag.seal"  # see seal.py
 SEAL_DRAFT = "qwen3-rag.seal.draft"  # written whole, then renamed over SEAL
 SEAL_FILES = frozenset({SEAL, SEAL_DRAFT})
+STAGING = "rebuild"  # a whole index built aside by --rebuild, swapped in when complete
 OLD_FORMAT = re.compile(r"index\.sqlite(-wal|-shm|-journal)?|vectors-[0-9a-f]+\.f32\Z")  # qwen3-rag 0.1's store
 # What LanceDB names its files and folders (".tmpXXXXXX" while a file is being written).
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.=#-]{1,255}\Z")
@@ -61,7 +63,7 @@ def check_folder(directory: Path) -> bool:
     if old:
         raise LocalIndexError(f"the index at {_quoted(directory)} is in the format of qwen3-rag 0.1 "
                               f"({', '.join(old)}); {rebuild_hint(directory)}")
-    foreign = sorted(names - TABLE_FOLDERS - SEAL_FILES - {LOCK})
+    foreign = sorted(names - TABLE_FOLDERS - SEAL_FILES - {LOCK, STAGING})
     if foreign:
         raise LocalIndexError(f"the index folder {_quoted(directory)} holds entries qwen3-rag did not create "
                               f"({', '.join(_quoted(n) for n in foreign[:5])}); it is not an index: choose "
@@ -160,7 +162,7 @@ def clear_folder(directory: Path) -> None:
     (`shutil.rmtree` works through folder descriptors on this platform).
     """
     names = _entries(directory) or set()
-    foreign = sorted(n for n in names - TABLE_FOLDERS - SEAL_FILES - {LOCK} if not OLD_FORMAT.match(n))
+    foreign = sorted(n for n in names - TABLE_FOLDERS - SEAL_FILES - {LOCK, STAGING} if not OLD_FORMAT.match(n))
     if foreign:
         raise LocalIndexError(f"the index folder {_quoted(directory)} holds entries qwen3-rag did not create "
                               f"({', '.join(_quoted(n) for n in foreign[:5])}); --rebuild deletes only an index's "
@@ -172,3 +174,22 @@ def clear_folder(directory: Path) -> None:
         else:
             path.unlink()
 
+
+
+def exchange(first: Path, second: Path) -> None:
+    """Swap two folders in one step (Linux renameat2 RENAME_EXCHANGE), so a reader finds one or the
+    other at each path, never neither. Where the call is missing, two renames leave a moment without
+    `second`."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is not None:
+        at_cwd, rename_exchange = -100, 2
+        if renameat2(at_cwd, os.fsencode(first), at_cwd, os.fsencode(second), rename_exchange) == 0:
+            return
+        errno = ctypes.get_errno()
+        if errno not in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: this file system cannot; rename instead
+            raise OSError(errno, os.strerror(errno), str(first))
+    aside = first.with_name(first.name + ".old")
+    os.rename(second, aside)
+    os.rename(first, second)
+    os.rename(aside, first)

@@ -80,8 +80,14 @@ def _read_key(path: Path) -> bytes:
 
 @dataclass(frozen=True)
 class Seal:
-    tables: Mapping[str, Mapping[str, str]]  # table folder -> manifest name -> SHA-256
+    tables: Mapping[str, list[str]]  # table folder -> sealed "manifest-name sha256" entries
     writing: bool
+
+    def has(self, table: str, name: str, digest: str) -> bool:
+        return f"{name} {digest}" in self.tables.get(table, ())
+
+    def names(self, table: str) -> list[str]:
+        return [entry.split(" ")[0] for entry in self.tables.get(table, ())]
 
 
 def manifests(table_folder: Path) -> dict[str, str]:
@@ -108,8 +114,14 @@ def current(directory: Path, tables: tuple[str, ...]) -> dict[str, dict[str, str
     return {table: manifests(directory / table) for table in tables}
 
 
-def write_seal(directory: Path, tables: Mapping[str, Mapping[str, str]], writing: bool) -> None:
-    """Seal these manifests under this account's key (by the writer, who holds the write lock)."""
+def write_seal(directory: Path, *states: Mapping[str, Mapping[str, str]], writing: bool) -> None:
+    """Seal the manifests of these states (table -> name -> SHA-256; several while a rebuild swaps
+    tables) under this account's key. Only the writer, who holds the write lock, calls this."""
+    tables: dict[str, list[str]] = {}
+    for state in states:
+        for table, found in state.items():
+            tables.setdefault(table, []).extend(f"{name} {digest}" for name, digest in found.items())
+    tables = {table: sorted(set(entries)) for table, entries in tables.items()}
     body = _canonical({"format": SEAL_FORMAT, "tables": tables, "writing": writing})
     mac = hmac.new(account_key(), body, hashlib.sha256).hexdigest()
     folder = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -146,7 +158,8 @@ def read_seal(directory: Path) -> Seal | None:
         tables, writing = seal["tables"], seal["writing"]
     except (ValueError, KeyError, TypeError, RecursionError):
         raise not_ours(directory, "its seal is not one qwen3-rag wrote") from None
-    if not valid or seal.get("format") != SEAL_FORMAT or not isinstance(writing, bool):
+    if not valid or seal.get("format") != SEAL_FORMAT or not isinstance(writing, bool) or \
+            not isinstance(tables, dict) or not all(isinstance(v, list) for v in tables.values()):
         raise not_ours(directory, "it was sealed by another account or changed since")
     return Seal(tables, writing)
 
@@ -163,16 +176,16 @@ def check_sealed(directory: Path, tables: tuple[str, ...], *, writer: bool) -> d
             raise not_ours(directory, "it has no seal of this account")
         return on_disk
     for table, found in on_disk.items():
-        sealed = seal.tables.get(table, {})
+        sealed = seal.names(table)
         for name, digest in found.items():
-            if sealed.get(name) == digest:
+            if seal.has(table, name, digest):
                 continue
             if name in sealed or not _in_flight(seal, sealed, name, directory, writer):
                 raise not_ours(directory, f"{table}/_versions/{name} is not one this account sealed")
     return on_disk
 
 
-def _in_flight(seal: Seal, sealed: Mapping[str, str], name: str, directory: Path, writer: bool) -> bool:
+def _in_flight(seal: Seal, sealed: list[str], name: str, directory: Path, writer: bool) -> bool:
     """A commit of a writer of ours that has not sealed yet: newer than every sealed manifest, made
     while the seal says a writer works, and that writer is still at work (or this is the next
     writer, taking over from a killed one)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,7 +31,17 @@ from numpy.typing import NDArray
 from ..display import escaped, quoted
 from ..errors import InvalidArgumentError, LocalIndexError
 from .chunking import Chunk
-from .folder import TABLE_FOLDERS, WriteLock, check_folder, check_same_settings, clear_folder, make_folder, rebuild_hint
+from .folder import (
+    STAGING,
+    TABLE_FOLDERS,
+    WriteLock,
+    check_folder,
+    check_same_settings,
+    clear_folder,
+    exchange,
+    make_folder,
+    rebuild_hint,
+)
 from .seal import check_sealed, current, write_seal
 from .search import Found, ensure_indexes, search_table
 
@@ -89,6 +100,7 @@ class IndexStore:
     def __init__(self, directory: Path, chunks: Any, files: Any | None = None, lock: WriteLock | None = None):
         self.directory = directory
         self.chunks, self._lock = chunks, lock
+        self._publish: tuple[Path, WriteLock] | None = None  # a rebuild's target index and its lock
         self.files_table: Any = files  # None when opened for searching, which never touches it
         self.settings = self._read_settings()
         self.dim: int = self.settings["dim"]
@@ -127,13 +139,22 @@ class IndexStore:
                        rebuild: bool = False) -> IndexStore:
         """Open for writing (one writer at a time), creating the index with `settings` if needed.
 
-        An existing index must have been built with the same `settings`. `rebuild` first deletes
-        the index's own tables (and nothing else), e.g. after damage.
+        An existing index must have been built with the same `settings`. With `rebuild`, a healthy
+        index this account wrote is built anew aside (in its `rebuild` folder) and swapped in when
+        the store is closed after success, so searches meanwhile answer from the old one; anything
+        else (damage, a planted or old-format folder) has its own files deleted first, and nothing else.
         """
         directory = Path(directory)
         make_folder(directory)
         lock = WriteLock(directory)
         try:
+            if rebuild and _healthy(directory):
+                staging = directory / STAGING
+                if staging.exists():
+                    shutil.rmtree(staging)  # a rebuild that did not finish; checked by check_folder above
+                store = cls.create_or_open(staging, settings)
+                store._publish = (directory, lock)
+                return store
             if rebuild:
                 clear_folder(directory)
             check_folder(directory)
@@ -164,13 +185,22 @@ class IndexStore:
         """Refuse to mix vectors: every setting in `wanted` must equal the one the index was built with."""
         check_same_settings(self.directory, self.settings, wanted)
 
-    def close(self) -> None:
+    def close(self, publish: bool = True) -> None:
+        """Seal and unlock; a rebuild is swapped in here (after success: `publish`), or dropped."""
         if self._lock is not None:
             try:
                 self.seal(writing=False)
             finally:
                 self._lock.release()
                 self._lock = None
+        if self._publish is not None:
+            target, lock = self._publish
+            self._publish = None
+            try:
+                if publish:
+                    _swap_in(self.directory, target)
+            finally:
+                lock.release()
 
     def seal(self, writing: bool = True) -> None:
         """Seal what is committed now as this account's (see seal.py); a writer does it after each commit."""
@@ -195,8 +225,8 @@ class IndexStore:
     def __enter__(self) -> IndexStore:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc_info: object) -> None:
+        self.close(publish=exc_type is None)  # a rebuild that failed never replaces the index
 
     # ----- checks -----
 
@@ -307,13 +337,14 @@ class IndexStore:
         if query.shape != (self.dim,):
             raise InvalidArgumentError(f"query vector must have shape ({self.dim},), got {query.shape}")
         for attempt in range(2):
-            version = self.chunks.version
             try:
                 return search_table(self.chunks, query, top_n, text, self.damaged)
             except LANCE_ERRORS as error:
-                self.chunks.checkout_latest()
-                if attempt or self.chunks.version == version:
+                if attempt:
                     raise self.damaged(error) from None
+                # A writer's clean-up removed this version, or a rebuild swapped the table: the newest, sealed.
+                check_sealed(self.directory, SEALED_TABLES, writer=False)
+                self.chunks = _open_table(_connect(self.directory), "chunks", self.directory)
         raise AssertionError("unreachable")
 
     def vectors_by_chunk(self) -> dict[tuple[str, int, int, str], NDArray[np.float32]]:
@@ -324,6 +355,32 @@ class IndexStore:
         keys = [(m["path"], m["start_line"], m["end_line"], t)
                 for m, t in zip(places, table.column("text").to_pylist(), strict=True)]
         return dict(zip(keys, vectors.reshape(-1, self.dim), strict=True))
+
+
+def _healthy(directory: Path) -> bool:
+    """Whether `directory` holds an index this account sealed that LanceDB opens (a rebuild can go aside)."""
+    try:
+        if not check_folder(directory) or not _has_versions(directory / "chunks.lance"):
+            return False
+        check_sealed(directory, SEALED_TABLES, writer=True)
+        _open_table(_connect(directory), "chunks", directory).schema  # noqa: B018 - reads the manifest
+    except LocalIndexError:
+        return False
+    return True
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Put the rebuilt tables in `staging` in place of `target`'s. The seal covers both sets while they
+    swap; chunks go last, and searches read only chunks, so each search sees the old or the new index."""
+    old, new = current(target, SEALED_TABLES), current(staging, SEALED_TABLES)
+    write_seal(target, old, new, writing=True)
+    for table in ("files.lance", "chunks.lance"):
+        if (target / table).exists():
+            exchange(staging / table, target / table)
+        else:
+            os.rename(staging / table, target / table)
+    write_seal(target, current(target, SEALED_TABLES), writing=False)
+    shutil.rmtree(staging)  # the old tables; a search still reading them reopens the new ones
 
 
 def damaged_error(directory: Path, problem: object) -> LocalIndexError:

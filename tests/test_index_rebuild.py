@@ -1,0 +1,94 @@
+"""--rebuild builds aside and swaps in when complete: searches meanwhile answer from the old index."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from test_index_safety import index, make_folder, search_json
+
+from qwen3_rag.local_index import IndexStore
+
+# Opens the index afresh, and also keeps one store open across the swap; counts hits per search.
+SEARCHER = """
+import json, sys, time
+import numpy as np
+from qwen3_rag.local_index import IndexStore
+index, stop_file, out = sys.argv[1], sys.argv[2], sys.argv[3]
+kept = IndexStore.open(index)
+query = np.zeros(kept.dim, dtype=np.float32); query[0] = 1.0
+answers, errors = [], []
+deadline = time.monotonic() + 120
+import os
+while not os.path.exists(stop_file) and time.monotonic() < deadline:
+    for store in (kept, None):
+        try:
+            fresh = store or IndexStore.open(index)
+            answers.append(len(fresh.search(query, 3).hits))
+        except Exception as error:
+            errors.append(f"{type(error).__name__}: {error}")
+json.dump({"answers": answers, "errors": errors}, open(out, "w"))
+"""
+
+
+def test_searches_during_a_rebuild_answer_from_the_old_index(tmp_path, tiny_models, capsys):
+    folder = make_folder(tmp_path / "docs", {f"note{i}.txt": f"note {i} about the capital city\n" * 20
+                                             for i in range(12)})
+    idx = tmp_path / "idx"
+    assert index(folder, idx, tiny_models.embedding) == 0
+    stop, out = tmp_path / "stop", tmp_path / "answers.json"
+    searcher = subprocess.Popen([sys.executable, "-c", SEARCHER, str(idx), str(stop), str(out)])
+    try:
+        time.sleep(8)  # the searcher has imported and is answering
+        assert index(folder, idx, tiny_models.embedding, "--rebuild", "--chunk-tokens", "48") == 0
+        time.sleep(2)
+    finally:
+        stop.touch()
+        searcher.wait(timeout=150)
+    result = json.loads(out.read_text())
+    assert result["errors"] == [] and len(result["answers"]) > 4
+    assert min(result["answers"]) == 3  # never 0 hits
+    with IndexStore.open(idx) as store:
+        assert store.settings["chunk_tokens"] == 48  # the rebuilt index is the one in place
+    assert sorted(p.name for p in idx.iterdir()) == ["chunks.lance", "files.lance", "qwen3-rag.seal", "write.lock"]
+    capsys.readouterr()
+    assert search_json(idx) == 0
+
+
+def test_a_failed_rebuild_leaves_the_old_index(tmp_path, tiny_models):
+    folder = make_folder(tmp_path / "docs")
+    idx = tmp_path / "idx"
+    assert index(folder, idx, tiny_models.embedding) == 0
+    settings = IndexStore.recorded_settings(idx)
+    try:
+        with IndexStore.create_or_open(idx, settings, rebuild=True) as store:
+            assert store.directory == idx / "rebuild"
+            raise RuntimeError("killed half way")
+    except RuntimeError:
+        pass
+    with IndexStore.open(idx) as store:
+        assert store.chunk_count() > 0
+    assert index(folder, idx, tiny_models.embedding, "--rebuild") == 0  # the leftover is cleared
+    assert not (idx / "rebuild").exists()
+
+
+def test_rebuild_of_a_planted_folder_still_starts_anew(tmp_path, tiny_models):
+    folder = make_folder(tmp_path / "docs")
+    idx = tmp_path / "idx"
+    assert index(folder, idx, tiny_models.embedding) == 0
+    (idx / "qwen3-rag.seal").unlink()  # not provably ours any more: rebuilt in place, as before
+    assert index(folder, idx, tiny_models.embedding, "--rebuild") == 0
+    assert IndexStore.open(idx).chunk_count() > 0
+
+
+def test_a_search_path_recorded_in_answers_is_the_index_path(tmp_path, tiny_models, capsys):
+    folder = make_folder(tmp_path / "docs")
+    idx = tmp_path / "idx"
+    assert index(folder, idx, tiny_models.embedding, "--rebuild") == 0  # a first build with --rebuild
+    capsys.readouterr()
+    assert search_json(idx) == 0
+    assert json.loads(capsys.readouterr().out)["results"]
+    assert Path(idx / "chunks.lance").is_dir()
