@@ -62,3 +62,15 @@ def test_reranker_checkpoints_load_on_every_attention_path_and_match_the_officia
                                        err_msg=f"{size} on {device} {dtype} ({reranker.model.attention_path})")
             if reranker.model.packs_batches:
                 assert reranker.model.loader == "direct"
+
+
+def test_int8_keeps_the_published_ranking():
+    """The int8 mode is a tolerance, not parity: each query still prefers its own document, as published,
+    and the scores stay near the published ones."""
+    embedder = Embedder(needs("Qwen/Qwen3-Embedding-0.6B"), device="cpu", dtype="int8")
+    scores = embedder.embed_queries(QUERIES) @ embedder.embed_documents(DOCUMENTS).T
+    assert scores[0, 0] > scores[0, 1] and scores[1, 1] > scores[1, 0]
+    np.testing.assert_allclose(scores, PUBLISHED, rtol=0, atol=5e-2)
+    reranker = Reranker(needs("Qwen/Qwen3-Reranker-0.6B"), device="cpu", dtype="int8")
+    relevant, unrelated = reranker.score(QUERIES[0], DOCUMENTS)
+    assert relevant > unrelated
