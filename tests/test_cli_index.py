@@ -308,3 +308,16 @@ def test_shared_options_work_after_the_command_name_too(folder, tmp_path, tiny_m
     assert capsys.readouterr().err == ""  # no summary line: -q after the name counts
     with pytest.raises(Exception, match="no index at"):
         main(["search", "q", "--index", str(tmp_path / "none"), "--debug"])
+
+
+def test_the_summary_states_the_throughput_and_a_log_gets_no_bar(tmp_path, tiny_models, capsys):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"n{i}.txt").write_text(f"note {i} about the capital of China\n" * 5)
+    assert main(["index", str(folder), "--index", str(tmp_path / "idx"), "--embedding-model",
+                 tiny_models.embedding, "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    summary = err.strip().splitlines()[-1]
+    assert "3 files indexed" in summary and "tokens at" in summary and summary.endswith("tokens/s)")
+    assert "\r" not in err and "Indexing" not in err  # stderr is not a terminal here

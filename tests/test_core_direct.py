@@ -240,3 +240,16 @@ def test_the_environment_can_turn_the_direct_loader_off(tiny_models, monkeypatch
     monkeypatch.setenv("QWEN3_RAG_LOADER", "fast")
     with pytest.raises(InvalidArgumentError, match=r"\$QWEN3_RAG_LOADER='fast' is not a loader; use 'auto'"):
         load_model("reranker", tiny_models.reranker, device="cpu", dtype="bfloat16")
+
+
+def test_loading_writes_no_progress_bar_into_a_log(tiny_models, tmp_path):
+    """Off a terminal, the 'Loading weights' bar would leave carriage returns and no newline in the log."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "stderr.log"
+    script = f"from qwen3_rag import Embedder; Embedder({tiny_models.embedding!r}, device='cpu')"
+    with open(log, "wb") as stderr:
+        subprocess.run([sys.executable, "-c", script], stderr=stderr, check=True)
+    text = log.read_text()
+    assert "Loading weights" not in text and "\r" not in text

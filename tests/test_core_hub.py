@@ -113,8 +113,21 @@ def test_offline_mode_reads_the_cache_without_asking_the_hub(tiny_models, silent
 
 
 def test_local_files_only_without_a_cached_copy_is_a_load_error():
-    with pytest.raises(ModelLoadError, match="qwen3-rag-tests/not-cached"):
+    with pytest.raises(ModelLoadError, match="qwen3-rag-tests/not-cached") as caught:
         Embedder("qwen3-rag-tests/not-cached", device="cpu", local_files_only=True)
+    message = str(caught.value)
+    assert "\n" not in message and "is not in the local cache" in message and "local_files_only=True" in message
+    assert "model= in Python" in message and "couldn't connect" not in message
+
+
+def test_offline_without_a_cached_copy_is_one_line_of_ours(tmp_path):
+    """Not transformers' two lines about an internet connection: ours, naming the cache and what to do."""
+    env = {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
+    result, _ = run_embed(HUB_ID, env)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert "is not in the local cache" in lines[0] and str(tmp_path / "hf") in lines[0]
+    assert "HF_HUB_OFFLINE is set" in lines[0] and "couldn't connect" not in lines[0]
 
 
 def test_local_files_only_must_be_a_bool(tiny_models):

@@ -175,3 +175,18 @@ def test_scale_score_false_gives_log_odds(tiny_models, reranker):
     assert [d.score for d in raw["documents"]] == pytest.approx(sorted(logits, reverse=True)[:3], abs=1e-5)
     with pytest.raises(InvalidArgumentError, match="scale_score='no' must be True or False"):
         Qwen3Ranker(scale_score="no")
+
+
+def test_from_dict_leaves_the_callers_dict_as_it_was(tiny_models):
+    import copy
+    import json
+
+    from haystack.utils import Secret
+
+    from qwen3_rag.integrations.haystack import Qwen3TextEmbedder
+
+    data = Qwen3TextEmbedder(base_url="http://127.0.0.1:9", api_key=Secret.from_env_var("QWEN3_TEST_KEY")).to_dict()
+    before = copy.deepcopy(data)
+    Qwen3TextEmbedder.from_dict(data)
+    assert data == before
+    json.dumps(data)  # still plain JSON: the secret stays a reference

@@ -24,9 +24,9 @@ from huggingface_hub.errors import (
 from ..errors import ModelLoadError
 
 TIMEOUT_VARIABLE = "HF_HUB_ETAG_TIMEOUT"  # huggingface_hub's own setting for metadata requests
-WHERE_TO_NAME = {
-    "embedding": "--embedding-model DIR or $QWEN3_RAG_EMBEDDING_MODEL",
-    "reranker": "--reranker-model DIR or $QWEN3_RAG_RERANKER_MODEL",
+WHERE_TO_NAME = {  # the environment variables are read by the command line only
+    "embedding": "model= in Python; --embedding-model DIR or $QWEN3_RAG_EMBEDDING_MODEL on the command line",
+    "reranker": "model= in Python; --reranker-model DIR or $QWEN3_RAG_RERANKER_MODEL on the command line",
 }
 
 
@@ -52,6 +52,9 @@ def resolve_access(kind: str, source: str, revision: str | None, token: str | bo
     if os.path.isdir(source):
         return access
     if local_files_only or offline():
+        if not in_cache(source, revision):
+            why = "local_files_only=True" if local_files_only else "HF_HUB_OFFLINE is set"
+            raise _unavailable(kind, source, revision, why)
         return {**access, "local_files_only": True}
     timeout = timeout_seconds()
     failure = _ask_hub(source, revision, token, timeout)
@@ -61,13 +64,17 @@ def resolve_access(kind: str, source: str, revision: str | None, token: str | bo
         raise _refused(source, revision, failure) from None
     if in_cache(source, revision):
         return {**access, "local_files_only": True}
+    raise _unavailable(kind, source, revision, f"could not reach the model hub ({constants.ENDPOINT}) within "
+                                                f"{timeout:g} s: {_reason(failure)}") from None
+
+
+def _unavailable(kind: str, source: str, revision: str | None, why: str) -> ModelLoadError:
+    """One line: the checkpoint can be had neither from the hub nor from the cache, and what to do."""
     where = f" at revision {revision!r}" if revision else ""
-    raise ModelLoadError(
-        f"could not reach the model hub ({constants.ENDPOINT}) within {timeout:g} s to fetch {kind} model "
-        f"{source!r}{where} ({_reason(failure)}), and it is not in the local cache ({constants.HF_HUB_CACHE}). "
-        f"Pass a local checkpoint directory instead ({WHERE_TO_NAME[kind]}; model= in Python), set HF_ENDPOINT to "
-        f"a reachable mirror, or raise {TIMEOUT_VARIABLE}"
-    ) from None
+    return ModelLoadError(
+        f"{kind} model {source!r}{where} is not in the local cache ({constants.HF_HUB_CACHE}) and cannot be "
+        f"fetched ({why}). Pass a local checkpoint directory instead ({WHERE_TO_NAME[kind]}), download it where "
+        f"the hub is reachable, set HF_ENDPOINT to a reachable mirror, or raise {TIMEOUT_VARIABLE}")
 
 
 def in_cache(source: str, revision: str | None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -45,6 +46,12 @@ class IndexReport:
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> files, folders or JSONL records
     other_files: int = 0  # files whose type is not indexed
     seconds: float = 0.0
+    tokens: int = 0  # tokens of the chunks embedded by this run
+    embedding_seconds: float = 0.0  # of `seconds`, the time the embedder took
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        return self.tokens / self.embedding_seconds if self.embedding_seconds > 0 else None
 
     def summary(self, store: IndexStore) -> str:
         parts = [f"{plural(self.indexed, 'file')} indexed ({plural(self.chunks, 'chunk')})",
@@ -53,7 +60,11 @@ class IndexReport:
         if self.other_files:
             parts.append(f"{plural(self.other_files, 'file')} of other types ignored")
         return (", ".join(parts) + f"; index holds {plural(store.file_count(), 'file')}, "
-                f"{plural(store.chunk_count(), 'chunk')} ({self.seconds:.1f} s)")
+                f"{plural(store.chunk_count(), 'chunk')} ({self.seconds:.1f} s{self._rate()})")
+
+    def _rate(self) -> str:
+        rate = self.tokens_per_second
+        return "" if rate is None else f"; embedded {plural(self.tokens, 'token')} at {rate:.0f} tokens/s"
 
 
 def index_settings(embedder: Embedder, chunk_tokens: int, overlap: int, text_field: str,
@@ -125,14 +136,17 @@ def update_index(store: IndexStore, roots: Sequence[Path], embedder: Embedder, *
 
     tokenizer = plain_text_tokenizer(embedder.model.tokenizer)
     pending: list[tuple[FileRecord, list[Chunk]]] = []
-    writer = _Writer(store, embedder, known, report)
+    writer = _Writer(store, embedder, known, report, tokenizer)
     touched: list[FileRecord] = []
-    with tqdm(total=len(to_read), desc="Indexing", unit="file", disable=not progress) as bar:
+    # Off a terminal (a log, a pipe) the bar's carriage returns would garble the lines; the summary stays.
+    with tqdm(total=len(to_read), desc="Indexing", unit="file", disable=not progress or not sys.stderr.isatty()) as bar:
         for path, record in to_read:
             content = read_file(path, text_field, follow_symlinks, max_file_bytes, roots)
             record = FileRecord(record.path, content.sha256, record.size, record.mtime_ns)
             old = known.get(record.path)
             bar.update(1)
+            if report.tokens_per_second is not None:  # what a CPU user needs to judge the time left
+                bar.set_postfix_str(f"{report.tokens_per_second:.0f} tokens/s", refresh=False)
             if content.skipped:
                 report.skipped[content.skipped] += 1
                 if old is not None:  # it was text before: its old chunks no longer describe it
@@ -160,15 +174,21 @@ def update_index(store: IndexStore, roots: Sequence[Path], embedder: Embedder, *
 class _Writer:
     """Embeds files' chunks in batches and commits the results every `COMMIT_EVERY_SECONDS`."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder, known: dict[str, FileRecord], report: IndexReport):
+    def __init__(self, store: IndexStore, embedder: Embedder, known: dict[str, FileRecord], report: IndexReport,
+                 tokenizer: Any):
         self.store, self.embedder, self.known, self.report = store, embedder, known, report
+        self.tokenizer = tokenizer
         self.embedded: list[FileUpdate] = []
         self.committed_at = time.monotonic()
 
     def embed(self, pending: list[tuple[FileRecord, list[Chunk]]]) -> None:
         if not pending:
             return
-        vectors = self.embedder.embed_documents([chunk.text for _, chunks in pending for chunk in chunks])
+        texts = [chunk.text for _, chunks in pending for chunk in chunks]
+        started = time.perf_counter()
+        vectors = self.embedder.embed_documents(texts)
+        self.report.embedding_seconds += time.perf_counter() - started
+        self.report.tokens += sum(len(ids) for ids in self.tokenizer.encode_batch(texts, add_special_tokens=False))
         start = 0
         for record, chunks in pending:
             self.embedded.append(FileUpdate(record, chunks, vectors[start:start + len(chunks)]))

@@ -81,7 +81,9 @@ class CoreComponent(Generic[Core]):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CoreComponent:
-        deserialize_secrets_inplace(data.get("init_parameters", {}), keys=list(SECRETS))
+        """The component `to_dict` described; `data` itself is left as it was (Haystack's own do the same)."""
+        data = {**data, "init_parameters": dict(data.get("init_parameters", {}))}
+        deserialize_secrets_inplace(data["init_parameters"], keys=list(SECRETS))
         return default_from_dict(cls, data)
 
 
