@@ -60,3 +60,53 @@ def test_readme_cli_commands_run_in_order(tiny_models, tmp_path):
                                 env=environment)
         assert result.returncode == 0, (command, result.stderr[-3000:])
     assert (tmp_path / "questions.npy").exists() and (tmp_path / "scored.jsonl").read_text().count("score") == 1
+
+
+INSTALL_BLOCK = SHELL_BLOCKS[0]
+
+
+def _pyproject() -> dict:
+    import tomllib
+
+    return tomllib.loads((README.parent / "pyproject.toml").read_text())
+
+
+def _names(requirements: list[str]) -> set[str]:
+    """Distribution names of requirement strings, normalised; extras of qwen3-rag itself expanded."""
+    from packaging.requirements import Requirement
+
+    extras = _pyproject()["project"]["optional-dependencies"]
+    names = set()
+    for text in requirements:
+        requirement = Requirement(text)
+        if requirement.name == "qwen3-rag":
+            for extra in requirement.extras:
+                names |= _names(extras[extra])
+        else:
+            names.add(re.sub(r"[-_.]+", "-", requirement.name).lower())
+    return names
+
+
+def test_the_install_block_works_from_what_a_user_has():
+    extras = _pyproject()["project"]["optional-dependencies"]
+    named = re.findall(r'pip install "\.\[([a-z-]+)\]"', INSTALL_BLOCK)
+    assert named and all(extra in extras for extra in named)
+    assert "<repository URL>" not in README.read_text()  # nothing a user cannot fill in
+    assert ".[gpu]" not in INSTALL_BLOCK  # flash-attn builds only with CUDA: not in the lines a CPU user copies
+    assert "torch==" in INSTALL_BLOCK.replace('"', "")  # the CPU build, pinned as CI installs it
+
+
+@pytest.mark.parametrize(("framework", "extra"), [("langchain", "langchain"), ("llama_index", "llama-index"),
+                                                  ("haystack", "haystack")])
+def test_each_framework_snippet_needs_only_its_extra(framework, extra):
+    """Every package a framework's README block imports comes with `pip install ".[extra]"`."""
+    from importlib.metadata import packages_distributions
+
+    project = _pyproject()["project"]
+    installed = _names(project["dependencies"]) | _names(project["optional-dependencies"][extra])
+    block = next(b for b in BLOCKS if f"qwen3_rag.integrations.{framework}" in b)
+    modules = {m.split(".")[0] for m in re.findall(r"^\s*(?:from|import) ([\w.]+)", block, flags=re.M)}
+    providers = packages_distributions()
+    for module in modules - {"qwen3_rag"} - set(sys.stdlib_module_names):
+        distributions = {re.sub(r"[-_.]+", "-", d).lower() for d in providers.get(module, [module])}
+        assert distributions & installed, f"the {framework} block imports {module}, which [{extra}] does not install"
