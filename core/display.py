@@ -12,6 +12,13 @@ import sys
 from typing import IO
 
 
+def progress_shows() -> bool:
+    """Whether a progress bar can draw on stderr: a terminal or a notebook. In a log or a pipe its
+    carriage returns and missing newline would garble the lines after it."""
+    stream = sys.stderr
+    return stream is not None and (bool(getattr(stream, "isatty", lambda: False)()) or "ipykernel" in sys.modules)
+
+
 def escaped(text: str) -> str:
     """`text` with every non-printable character written as a Python escape (\\n, \\x1b, \\u202e, \\ud800).
 

@@ -127,7 +127,7 @@ def test_offline_without_a_cached_copy_is_one_line_of_ours(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 1 and len(lines) == 1, result.stderr
     assert "is not in the local cache" in lines[0] and str(tmp_path / "hf") in lines[0]
-    assert "HF_HUB_OFFLINE is set" in lines[0] and "couldn't connect" not in lines[0]
+    assert "offline mode" in lines[0] and "HF_ENDPOINT" not in lines[0] and "couldn't connect" not in lines[0]
 
 
 def test_local_files_only_must_be_a_bool(tiny_models):

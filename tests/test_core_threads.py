@@ -70,3 +70,25 @@ def test_vectors_do_not_depend_on_the_thread_count(embedder):
     finally:
         torch.set_num_threads(setting)
     np.testing.assert_allclose(embedder.embed_documents(VARIED_TEXTS), single, atol=1e-6)
+
+
+def test_overlapping_passes_in_two_threads_leave_the_setting_as_it_was(busy_process):
+    import threading as _threading
+
+    setting = torch.get_num_threads()
+    assert wait_for(lambda: (threads.runnable_elsewhere() or 0) >= 1)
+    first_in, second_done = _threading.Event(), _threading.Event()
+
+    def first() -> None:
+        with threads.threads_for_load(torch.device("cpu")):
+            first_in.set()
+            second_done.wait(10)
+
+    worker = _threading.Thread(target=first)
+    worker.start()
+    first_in.wait(10)
+    with threads.threads_for_load(torch.device("cpu")) as inside:
+        assert 1 <= inside <= setting
+    second_done.set()
+    worker.join()
+    assert torch.get_num_threads() == setting

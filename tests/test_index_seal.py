@@ -95,7 +95,7 @@ def test_a_changed_manifest_or_seal_is_refused(tmp_path, tiny_models, own_key, c
         IndexStore.open(mine)
 
 
-def test_commits_of_a_killed_writer_are_taken_over_by_the_next_writer(tmp_path, tiny_models, own_key):
+def test_commits_of_a_killed_writer_are_rolled_back_by_the_next_writer(tmp_path, tiny_models, own_key):
     mine = build(tmp_path, "mine", tiny_models.embedding)
     settings = IndexStore.recorded_settings(mine)
     store = IndexStore.create_or_open(mine, settings)
@@ -106,9 +106,10 @@ def test_commits_of_a_killed_writer_are_taken_over_by_the_next_writer(tmp_path, 
     IndexStore.open(mine)  # while the writer holds the lock, its commit in flight is accepted
     store._lock.release()  # killed: the lock goes with the process, the seal still says "writing"
     store._lock = None
-    with pytest.raises(LocalIndexError, match="not one this account sealed"):
-        IndexStore.open(mine)  # a reader cannot tell it from a planted manifest
-    IndexStore.create_or_open(mine, settings).close()  # the next writer reseals its own account's commit
+    with pytest.raises(LocalIndexError, match="an indexing run that was interrupted; run qwen3-rag index on it"):
+        IndexStore.open(mine)  # readers leave it to the next writer
+    with IndexStore.create_or_open(mine, settings) as writer:  # which rolls the unsealed commit back
+        assert "x" not in writer.files()
     IndexStore.open(mine)
 
 

@@ -234,3 +234,29 @@ async def test_the_async_path_has_the_same_limits(hostile):
 def test_limits_are_validated():
     with pytest.raises(Exception, match="max_reply_bytes"):
         Server("http://127.0.0.1:9", max_reply_bytes=10)
+
+
+def test_a_broken_or_raw_deflate_body(hostile):
+    import zlib
+
+    client = embedder(hostile)
+    body = json.dumps({"data": [{"index": 0, "embedding": [3] * HIDDEN}]}).encode()
+    raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    raw_deflate = raw.compress(body) + raw.flush()
+    hostile.reply = lambda handler: handler.send(200, raw_deflate, [("Content-Encoding", "deflate")])
+    np.testing.assert_allclose(client.embed_documents(["a"])[0], 1 / np.sqrt(HIDDEN), rtol=1e-6)  # as httpx reads it
+    hostile.reply = lambda handler: handler.send(200, b"\x1f\x8b not gzip at all", [("Content-Encoding", "gzip")])
+    with pytest.raises(RemoteServerError, match="a body that is not valid gzip"):
+        client.embed_documents(["b"])
+
+
+def test_servers_share_one_event_loop_thread():
+    import gc
+
+    servers = [Server("http://127.0.0.1:9", retries=0, timeout=1) for _ in range(5)]
+    for server in servers:
+        with pytest.raises(RemoteServerError):
+            server.get("/v1/models")
+    del servers
+    gc.collect()
+    assert sum(t.name == "qwen3-rag-http" for t in threading.enumerate()) == 1

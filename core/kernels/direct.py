@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import torch
 from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
 
+from ..display import progress_shows
 from ..errors import ModelLoadError
 from .decoder import Decoder, DecoderShape, build_decoder
 
@@ -131,10 +131,6 @@ def load_tokenizer(tokenizer_file: str, tokenizer_config: dict[str, Any]) -> Tok
     return tokenizer if _same_added_tokens(tokenizer, tokenizer_config, both_ways=rebuilt) else None
 
 
-def _stderr_is_terminal() -> bool:
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
-
-
 def load_decoder(shape: DecoderShape, files: list[str], device: torch.device, dtype: torch.dtype,
                  output_rows: list[int]) -> tuple[Decoder, torch.Tensor | None]:
     """The decoder on `device` in `dtype`, and the output layer's `output_rows` (None when none asked).
@@ -153,7 +149,7 @@ def load_decoder(shape: DecoderShape, files: list[str], device: torch.device, dt
     # The bar transformers shows too, silenced by the same setting (`qwen3-rag -q`, HF_HUB_DISABLE_PROGRESS_BARS),
     # and off where stderr is not a terminal: a log would keep its carriage returns and no newline.
     with tqdm(total=len(shapes), desc="Loading weights", unit="tensor", leave=False,
-              disable=are_progress_bars_disabled() or not _stderr_is_terminal()) as bar:
+              disable=are_progress_bars_disabled() or not progress_shows()) as bar:
         for path in files:
             with safe_open(path, framework="pt") as handle:
                 for name in handle.keys():  # noqa: SIM118 - safe_open is not a mapping

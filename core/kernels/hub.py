@@ -53,8 +53,9 @@ def resolve_access(kind: str, source: str, revision: str | None, token: str | bo
         return access
     if local_files_only or offline():
         if not in_cache(source, revision):
-            why = "local_files_only=True" if local_files_only else "HF_HUB_OFFLINE is set"
-            raise _unavailable(kind, source, revision, why)
+            why = ("local_files_only=True" if local_files_only
+                   else "offline mode: HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE")
+            raise _unavailable(kind, source, revision, why, "download it where the hub is reachable")
         return {**access, "local_files_only": True}
     timeout = timeout_seconds()
     failure = _ask_hub(source, revision, token, timeout)
@@ -65,16 +66,16 @@ def resolve_access(kind: str, source: str, revision: str | None, token: str | bo
     if in_cache(source, revision):
         return {**access, "local_files_only": True}
     raise _unavailable(kind, source, revision, f"could not reach the model hub ({constants.ENDPOINT}) within "
-                                                f"{timeout:g} s: {_reason(failure)}") from None
+                                                f"{timeout:g} s: {_reason(failure)}",
+                       f"set HF_ENDPOINT to a reachable mirror, or raise {TIMEOUT_VARIABLE}") from None
 
 
-def _unavailable(kind: str, source: str, revision: str | None, why: str) -> ModelLoadError:
+def _unavailable(kind: str, source: str, revision: str | None, why: str, other_fix: str) -> ModelLoadError:
     """One line: the checkpoint can be had neither from the hub nor from the cache, and what to do."""
     where = f" at revision {revision!r}" if revision else ""
     return ModelLoadError(
         f"{kind} model {source!r}{where} is not in the local cache ({constants.HF_HUB_CACHE}) and cannot be "
-        f"fetched ({why}). Pass a local checkpoint directory instead ({WHERE_TO_NAME[kind]}), download it where "
-        f"the hub is reachable, set HF_ENDPOINT to a reachable mirror, or raise {TIMEOUT_VARIABLE}")
+        f"fetched ({why}). Pass a local checkpoint directory instead ({WHERE_TO_NAME[kind]}), or {other_fix}")
 
 
 def in_cache(source: str, revision: str | None) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 
 import torch
@@ -39,28 +40,46 @@ def _own_runnable_threads() -> int:
 
 
 def free_threads(limit: int | None = None) -> int:
-    """Threads for the next pass: `limit` (torch's setting) less the cores other processes keep busy, at least 1."""
+    """Threads for the next pass: `limit` (torch's setting) less the cores other processes keep busy, at least 1.
+
+    Only where this process may run on every CPU of the machine: /proc/loadavg counts the whole
+    machine's threads, so in a container limited to a few of its CPUs it would say nothing useful.
+    """
     limit = torch.get_num_threads() if limit is None else limit
-    busy = runnable_elsewhere()
-    if busy is None:
-        return limit
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(limit, cores - busy))
+    if cores != os.cpu_count():
+        return limit
+    busy = runnable_elsewhere()
+    return limit if busy is None else max(1, min(limit, cores - busy))
+
+
+_lock = threading.Lock()
+_passes = 0  # passes running now, in any thread
+_setting = 0  # torch's thread count before the first of them lowered it
 
 
 @contextlib.contextmanager
 def threads_for_load(device: torch.device) -> Iterator[int]:
-    """Run the block with `free_threads()` torch threads on CPU (restored after); a no-op elsewhere."""
+    """Run the block with `free_threads()` torch threads on CPU; a no-op elsewhere.
+
+    torch keeps the count per thread and process-wide, and passes of two models may overlap in two
+    threads: the setting is read when the first pass starts (not from a count another pass lowered),
+    and each pass puts it back in its own thread when it ends.
+    """
+    global _passes, _setting
     if device.type != "cpu":
         yield torch.get_num_threads()
         return
-    setting = torch.get_num_threads()
-    threads = free_threads(setting)
-    if threads == setting:
-        yield threads
-        return
-    torch.set_num_threads(threads)
+    with _lock:
+        if _passes == 0:
+            _setting = torch.get_num_threads()
+        _passes += 1
+        setting = _setting
     try:
+        threads = free_threads(setting)
+        torch.set_num_threads(threads)
         yield threads
     finally:
         torch.set_num_threads(setting)
+        with _lock:
+            _passes -= 1

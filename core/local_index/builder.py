@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -13,7 +12,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ..display import plural
+from ..display import plural, progress_shows
 from ..embedder import Embedder
 from ..errors import InvalidArgumentError
 from ..tokenization import plain_text_tokenizer
@@ -112,7 +111,7 @@ def update_index(store: IndexStore, roots: Sequence[Path], embedder: Embedder, *
     check_chunking(chunk_tokens, overlap)
     started, report = time.perf_counter(), IndexReport()
     roots = resolve_roots(roots)
-    walk = Walk(roots, follow_symlinks, excluded=frozenset({os.path.realpath(store.directory)}))
+    walk = Walk(roots, follow_symlinks, excluded=frozenset({os.path.realpath(store.home)}))
     known = store.files()
     seen: set[str] = set()
     to_read: list[tuple[Path, FileRecord]] = []
@@ -139,7 +138,7 @@ def update_index(store: IndexStore, roots: Sequence[Path], embedder: Embedder, *
     writer = _Writer(store, embedder, known, report, tokenizer)
     touched: list[FileRecord] = []
     # Off a terminal (a log, a pipe) the bar's carriage returns would garble the lines; the summary stays.
-    with tqdm(total=len(to_read), desc="Indexing", unit="file", disable=not progress or not sys.stderr.isatty()) as bar:
+    with tqdm(total=len(to_read), desc="Indexing", unit="file", disable=not progress or not progress_shows()) as bar:
         for path, record in to_read:
             content = read_file(path, text_field, follow_symlinks, max_file_bytes, roots)
             record = FileRecord(record.path, content.sha256, record.size, record.mtime_ns)

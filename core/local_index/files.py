@@ -102,7 +102,7 @@ class Walk:
     def _tree(self, root: Path, visited: set[tuple[int, int]]) -> Iterator[tuple[Path, os.stat_result]]:
         """Depth first with an explicit stack of (path, descriptor, remaining entries): no recursion."""
         try:
-            root_fd = os.open(root, FOLDER_FLAGS)
+            root_fd = os.open(root, FOLDER_FLAGS | os.O_NOFOLLOW)  # a root is a real path: a link now is a swap
         except OSError:
             self.skipped[UNREADABLE_FOLDER] += 1
             return
@@ -169,19 +169,21 @@ class Walk:
             return None
         if entry.name in SKIPPED_DIRECTORIES:
             return None
-        return self._open_folder(folder, entry.name, follow=link)
+        return self._open_folder(folder, path, follow=link)
 
-    def _open_folder(self, parent: int, name: str, follow: bool) -> int | None:
+    def _open_folder(self, parent: int, path: Path, follow: bool) -> int | None:
         try:
-            fd = os.open(name, FOLDER_FLAGS | (0 if follow else os.O_NOFOLLOW), dir_fd=parent)
+            fd = os.open(path.name, FOLDER_FLAGS | (0 if follow else os.O_NOFOLLOW), dir_fd=parent)
         except OSError:  # swapped for a link or a file since it was listed, or unreadable
             self.skipped[UNREADABLE_FOLDER] += 1
             return None
         real = opened_path(fd)
-        if real in self.excluded or (follow and real is not None and not is_under(real, self.roots)):
-            os.close(fd)  # the index's own folder, or a followed link that a racer pointed outside
-            if real not in self.excluded:
-                self.skipped[LINK_OUT] += 1
+        if (real or os.path.realpath(path)) in self.excluded:  # the index's own folder
+            os.close(fd)
+            return None
+        if follow and (real is None or not is_under(real, self.roots)):
+            os.close(fd)  # a followed link a racer pointed outside, or (no /proc) one that cannot be checked
+            self.skipped[LINK_OUT] += 1
             return None
         return fd
 
@@ -212,7 +214,7 @@ def open_inside(path: Path, roots: Sequence[Path], follow_symlinks: bool = False
         raise OSError(f"{text!r} is not inside the folders being indexed")
     no_follow = 0 if follow_symlinks else os.O_NOFOLLOW
     *folders, name = path.relative_to(root).parts
-    fd = os.open(root, FOLDER_FLAGS)
+    fd = os.open(root, FOLDER_FLAGS | os.O_NOFOLLOW)
     try:
         for folder in folders:
             inner = os.open(folder, FOLDER_FLAGS | no_follow, dir_fd=fd)
@@ -222,9 +224,9 @@ def open_inside(path: Path, roots: Sequence[Path], follow_symlinks: bool = False
     finally:
         os.close(fd)
     real = opened_path(opened)
-    if follow_symlinks and real is not None and not is_under(real, roots):
+    if follow_symlinks and (real is None or not is_under(real, roots)):  # unknown where it is: refused
         os.close(opened)
-        raise OSError(f"{text!r} leads outside the folders being indexed")
+        raise OSError(f"{text!r} leads outside the folders being indexed, or cannot be checked")
     return opened
 
 

@@ -8,12 +8,15 @@ committed, with an HMAC under a key that only this account can read (created on 
 0600). Before an index is opened, every manifest on disk must be in the seal with the same hash.
 
 While a writer works (`writing` in the seal), manifests newer than the sealed ones are its own
-commits in flight: readers accept them while the writer still holds the write lock, and the next
-writer reseals those of a writer that was killed. Anything else is refused, with the fix.
+commits in flight: readers accept them while the writer still holds the write lock. A writer that
+was killed leaves them behind; the next writer removes them, which rolls each table back to its
+last sealed version (consistent: a writer seals after both tables of a write committed), and its
+own run redoes that work. Anything else is refused, with the fix.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import hmac
@@ -21,19 +24,21 @@ import json
 import os
 import secrets
 import stat
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..display import quoted
 from ..errors import LocalIndexError
-from .folder import LOCK, SEAL, SEAL_DRAFT
+from .folder import LOCK, SEAL, SEAL_DRAFT, rebuild_hint
 
 KEY_VARIABLE = "QWEN3_RAG_KEY_FILE"  # where the account's key lives, when not the default
 KEY_BYTES = 32
 MAX_MANIFEST_BYTES = 64 * 2**20  # LanceDB's manifests of a large index are a few MB
 MAX_SEAL_BYTES = 16 * 2**20
 MANIFEST_SUFFIX = ".manifest"
+RETRIES, RETRY_SECONDS = 5, 0.05  # a reader racing a writer's seal looks again this often
 SEAL_FORMAT = 1
 
 
@@ -46,18 +51,30 @@ def key_path() -> Path:
 
 
 def account_key() -> bytes:
-    """This account's key: read from its private file, or created there (mode 0600) on first use."""
+    """This account's key: read from its private file, or created there (mode 0600) on first use.
+
+    Written whole under a temporary name and then linked into place, so two processes starting at
+    once never read a half-written key: the second link fails and that process reads the first's.
+    """
     path = key_path()
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    except FileExistsError:
-        return _read_key(path)
-    except OSError as error:
-        raise LocalIndexError(f"cannot create the index key {quoted(path)} ({error.strerror}); set "
-                              f"${KEY_VARIABLE} to a file path this account can write") from None
-    with os.fdopen(fd, "wb") as key_file:
-        key_file.write(secrets.token_bytes(KEY_BYTES))
+    if not os.path.lexists(path):
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            with os.fdopen(fd, "wb") as key_file:
+                key_file.write(secrets.token_bytes(KEY_BYTES))
+                key_file.flush()
+                os.fsync(key_file.fileno())
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process made it first: its key is the key
+        except OSError as error:
+            raise LocalIndexError(f"cannot create the index key {quoted(path)} ({error.strerror}); set "
+                                  f"${KEY_VARIABLE} to a file path this account can write") from None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(draft)
     return _read_key(path)
 
 
@@ -72,13 +89,13 @@ def _read_key(path: Path) -> bytes:
     if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
         raise LocalIndexError(f"the index key {quoted(path)} is not a private file of this account; "
                               f"make it one (chmod 600 {quoted(path)}) or remove it to make a new key")
-    if len(key) != KEY_BYTES:  # a second writer created it a moment ago and is still writing it
+    if len(key) != KEY_BYTES:
         raise LocalIndexError(f"the index key {quoted(path)} is not {KEY_BYTES} bytes; remove it to make a new key "
                               "(indexes sealed with the old one then need --trust)")
     return key
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=True)
 class Seal:
     tables: Mapping[str, list[str]]  # table folder -> sealed "manifest-name sha256" entries
     writing: bool
@@ -91,17 +108,30 @@ class Seal:
 
 
 def manifests(table_folder: Path) -> dict[str, str]:
-    """Every manifest of one table, by name, with its SHA-256 (read without following links, size-capped)."""
+    """Every manifest of one table, by name, with its SHA-256 (read without following links, size-capped).
+
+    A manifest that a writer's clean-up removes between the listing and the read is left out.
+    """
     versions = table_folder / "_versions"
     try:
         names = sorted(name for name in os.listdir(versions) if name.endswith(MANIFEST_SUFFIX))
     except FileNotFoundError:
         return {}
-    return {name: _file_hash(versions / name) for name in names}
+    found = {}
+    for name in names:
+        digest = _file_hash(versions / name)
+        if digest is not None:
+            found[name] = digest
+    return found
 
 
-def _file_hash(path: Path) -> str:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+def _file_hash(path: Path) -> str | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise LocalIndexError(f"{quoted(path)} cannot be read as a manifest ({error.strerror})") from None
     with os.fdopen(fd, "rb") as manifest:
         info = os.fstat(manifest.fileno())
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_MANIFEST_BYTES:
@@ -167,31 +197,59 @@ def read_seal(directory: Path) -> Seal | None:
 def check_sealed(directory: Path, tables: tuple[str, ...], *, writer: bool) -> dict[str, dict[str, str]]:
     """Refuse the index unless every manifest on disk is one this account sealed (see the module doc).
 
-    Returns the manifests on disk, which a writer then seals as its own.
+    Returns the manifests on disk. A `writer` (holding the lock) first removes the commits a killed
+    writer left unsealed. A reader that finds the seal changing under it (a writer sealing, closing or
+    swapping a rebuild in) looks again, a few times, before it refuses.
     """
-    seal = read_seal(directory)
-    on_disk = current(directory, tables)
+    retries = 0
+    while True:
+        seal = read_seal(directory)
+        on_disk = current(directory, tables)
+        problem = _unsealed(seal, on_disk, directory, writer)
+        if problem is None:
+            return on_disk
+        table, name, left_by_killed_writer = problem
+        if writer and left_by_killed_writer:
+            os.unlink(directory / table / "_versions" / name)  # roll back to the last sealed version
+            continue
+        if retries == RETRIES or (retries and read_seal(directory) == seal):  # nothing moved: it is as it is
+            break
+        retries += 1
+        time.sleep(RETRY_SECONDS)
     if seal is None:
-        if any(on_disk.values()):
-            raise not_ours(directory, "it has no seal of this account")
-        return on_disk
+        raise not_ours(directory, "it has no seal of this account (indexes written before qwen3-rag sealed "
+                                  "them have none either)")
+    if left_by_killed_writer:
+        raise LocalIndexError(f"the index at {quoted(directory)} holds a commit of an indexing run that was "
+                              "interrupted; run qwen3-rag index on it again (as this account) to roll that commit "
+                              f"back and finish the work, or {rebuild_hint(directory)}")
+    raise not_ours(directory, f"{table}/_versions/{name} is not one this account sealed")
+
+
+def _unsealed(seal: Seal | None, on_disk: Mapping[str, Mapping[str, str]], directory: Path,
+              writer: bool) -> tuple[str, str, bool] | None:
+    """The first manifest on disk the seal does not cover (table, name, whether a killed writer of ours
+    left it), or None when the seal covers all, or they are a live writer's commits in flight."""
     for table, found in on_disk.items():
+        if seal is None:
+            if found:
+                return table, next(iter(found)), False
+            continue
         sealed = seal.names(table)
         for name, digest in found.items():
             if seal.has(table, name, digest):
                 continue
-            if name in sealed or not _in_flight(seal, sealed, name, directory, writer):
-                raise not_ours(directory, f"{table}/_versions/{name} is not one this account sealed")
-    return on_disk
+            newer = name not in sealed and _newer(name, sealed) and seal.writing
+            if newer and not writer and writer_active(directory):
+                continue  # the commit of a writer at work now
+            return table, name, newer
+    return None
 
 
-def _in_flight(seal: Seal, sealed: list[str], name: str, directory: Path, writer: bool) -> bool:
-    """A commit of a writer of ours that has not sealed yet: newer than every sealed manifest, made
-    while the seal says a writer works, and that writer is still at work (or this is the next
-    writer, taking over from a killed one)."""
+def _newer(name: str, sealed: list[str]) -> bool:
+    """Whether manifest `name` holds a version after every sealed one."""
     version = manifest_version(name)
-    newer = version is not None and all(version > (manifest_version(other) or 0) for other in sealed)
-    return seal.writing and newer and (writer or writer_active(directory))
+    return version is not None and all(version > (manifest_version(other) or 0) for other in sealed)
 
 
 def manifest_version(name: str) -> int | None:

@@ -165,6 +165,7 @@ class IndexStore:
                 if _has_versions(directory / "files.lance"):  # made after chunks: its versions were lost
                     raise damaged_error(directory, "the chunks table has no committed version")
                 clear_folder(directory)
+                write_seal(directory, writing=True)  # before the first commit: a kill after it leaves ours
                 chunks = db.create_table("chunks", schema=chunks_schema(settings["dim"], settings))
             else:
                 chunks = _open_table(db, "chunks", directory)
@@ -185,8 +186,13 @@ class IndexStore:
         """Refuse to mix vectors: every setting in `wanted` must equal the one the index was built with."""
         check_same_settings(self.directory, self.settings, wanted)
 
-    def close(self, publish: bool = True) -> None:
-        """Seal and unlock; a rebuild is swapped in here (after success: `publish`), or dropped."""
+    @property
+    def home(self) -> Path:
+        """The index folder this store is for (a rebuild writes in its `rebuild` folder, then swaps in)."""
+        return self._publish[0] if self._publish is not None else self.directory
+
+    def close(self, publish: bool = False) -> None:
+        """Seal and unlock. A rebuild is swapped in only when `publish` (the `with` block succeeded)."""
         if self._lock is not None:
             try:
                 self.seal(writing=False)

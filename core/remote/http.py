@@ -19,8 +19,9 @@ import json
 import math
 import os
 import threading
+import weakref
 import zlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -83,7 +84,8 @@ class Server:
         self._headers = {"Accept-Encoding": "gzip, deflate", **({"Authorization": f"Bearer {api_key}"} if api_key
                                                                    else {})}
         self._secret = api_key
-        self._loop: _EventLoopThread | None = None
+        self._client: tuple[int, httpx.AsyncClient] | None = None  # (pid, client on the shared loop)
+        self._client_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Server({self.base_url!r})"  # never the api_key
@@ -117,16 +119,27 @@ class Server:
                                  limits=httpx.Limits(max_connections=self.concurrency))
 
     def close(self) -> None:
-        if self._loop is not None:
-            self._loop.close()
-            self._loop = None
+        """Close the client of this server's sync calls (also done when the server is garbage-collected)."""
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None and client[0] == os.getpid():
+            _close_on_loop(client[1])
 
     # ----- details -----
 
-    def _run(self, call: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
-        if self._loop is None or self._loop.pid != os.getpid():  # a forked child (Ray, multiprocessing) starts anew
-            self._loop = _EventLoopThread(self.async_client)
-        return self._loop.run(call)
+    def _run(self, call: Callable[[httpx.AsyncClient], Coroutine[Any, Any, T]]) -> T:
+        """`call(client)` on the process's HTTP event loop; a caller interrupted (Ctrl-C) cancels it."""
+        with self._client_lock:
+            if self._client is None or self._client[0] != os.getpid():  # a forked child (Ray) starts anew
+                self._client = (os.getpid(), self.async_client())
+                weakref.finalize(self, _close_on_loop, self._client[1])
+            client = self._client[1]
+        future = asyncio.run_coroutine_threadsafe(call(client), _event_loop())
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
 
     async def _send_all(self, client: httpx.AsyncClient, path: str, payloads: Sequence[dict[str, Any]],
                         on_done: Callable[[int], None] | None) -> list[Any]:
@@ -179,7 +192,16 @@ class Server:
         body, received = bytearray(), 0
         async for chunk in response.aiter_raw():
             received += len(chunk)
-            body += decoder.decompress(chunk, limit + 1 - len(body)) if decoder else chunk
+            try:
+                body += _inflate(decoder, chunk, limit + 1 - len(body)) if decoder else chunk
+            except zlib.error:
+                if encoding != "deflate" or received != len(chunk):
+                    raise RemoteServerError(f"{where} a body that is not valid {encoding}") from None
+                decoder = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate without the zlib header, as some send
+                try:
+                    body += _inflate(decoder, chunk, limit + 1 - len(body))
+                except zlib.error:
+                    raise RemoteServerError(f"{where} a body that is not valid deflate") from None
             if received > limit or len(body) > limit:
                 raise RemoteServerError(f"{where} more than max_reply_bytes={limit} bytes"
                                         f"{' once decompressed' if received <= limit else ''}; nothing more was read")
@@ -188,11 +210,11 @@ class Server:
     def _answer(self, status: int, body: bytes, method: str, path: str) -> Any:
         if status >= 400:
             raise RemoteServerError(f"{self.base_url} refused {method} {path} with HTTP {status}: "
-                                    f"{self._redacted(_server_message(body))}", status=status)
+                                    f"{_server_message(body, self._redacted)}", status=status)
         try:
             return parse_json(body)
         except ValueError as error:
-            start = self._redacted(escaped(body[:200].decode("utf-8", "replace")))
+            start = escaped(self._redacted(body[:2000].decode("utf-8", "replace"))[:200])  # redacted, then cut
             raise RemoteServerError(f"{self.base_url} answered {method} {path} with something that is not JSON "
                                     f"qwen3-rag reads ({error}): {start}") from None
 
@@ -212,31 +234,30 @@ class Server:
         return text
 
 
-class _EventLoopThread:
-    """An event loop on a daemon thread, with one HTTP client bound to it, for a server's sync calls."""
+_loop_lock = threading.Lock()
+_loop: tuple[int, asyncio.AbstractEventLoop] | None = None
 
-    def __init__(self, make_client: Callable[[], httpx.AsyncClient]):
-        self.pid = os.getpid()
-        self.loop = asyncio.new_event_loop()
-        self._client: httpx.AsyncClient | None = None
-        self._make_client = make_client
-        self._thread = threading.Thread(target=self.loop.run_forever, name="qwen3-rag-http", daemon=True)
-        self._thread.start()
 
-    def run(self, call: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
-        async def with_client() -> T:
-            if self._client is None:
-                self._client = self._make_client()
-            return await call(self._client)
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """One event loop on one daemon thread per process, shared by every server's sync calls."""
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop[0] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="qwen3-rag-http", daemon=True).start()
+            _loop = (os.getpid(), loop)
+        return _loop[1]
 
-        return asyncio.run_coroutine_threadsafe(with_client(), self.loop).result()
 
-    def close(self) -> None:
-        if self._client is not None:
-            asyncio.run_coroutine_threadsafe(self._client.aclose(), self.loop).result()
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join()
-        self.loop.close()
+def _close_on_loop(client: httpx.AsyncClient) -> None:
+    """Close `client` on the loop its connections belong to, without waiting for it."""
+    if _loop is not None and _loop[0] == os.getpid() and not _loop[1].is_closed():
+        asyncio.run_coroutine_threadsafe(client.aclose(), _loop[1])
+
+
+def _inflate(decoder: Any, chunk: bytes, most: int) -> bytes:
+    """At most `most` bytes of `chunk` decompressed (the rest stays in the decoder, never inflated)."""
+    return decoder.decompress(chunk, max(most, 1))
 
 
 def parse_json(body: bytes) -> Any:
@@ -267,18 +288,19 @@ def _no_constant(name: str) -> float:
     raise ValueError(f"{name}, which is not a number JSON allows")
 
 
-def _server_message(raw: bytes) -> str:
-    """The server's own explanation (OpenAI-style `error.message`, or FastAPI's `detail`), escaped and short."""
+def _server_message(raw: bytes, redacted: Callable[[str], str]) -> str:
+    """The server's own explanation (OpenAI-style `error.message`, or FastAPI's `detail`), without secrets
+    (blanked before anything is cut, so no part of one is left), escaped and short."""
     body: Any
     try:
         body = parse_json(raw)
     except ValueError:
-        body = raw[:2000].decode("utf-8", "replace")
+        body = raw.decode("utf-8", "replace")
     if isinstance(body, dict):
         error = body.get("error")
         body = error.get("message", error) if isinstance(error, dict) else error or body.get("message") or \
             body.get("detail") or body
-    text = escaped(str(body))
+    text = escaped(redacted(str(body)))
     return text if len(text) <= 500 else text[:500] + "..."
 
 
