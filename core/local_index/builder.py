@@ -135,7 +135,7 @@ def update_index(store: IndexStore, roots: Sequence[Path], embedder: Embedder, *
 
     tokenizer = plain_text_tokenizer(embedder.model.tokenizer)
     pending: list[tuple[FileRecord, list[Chunk]]] = []
-    writer = _Writer(store, embedder, known, report, tokenizer)
+    writer = _Writer(store, embedder, known, report)
     touched: list[FileRecord] = []
     # Off a terminal (a log, a pipe) the bar's carriage returns would garble the lines; the summary stays.
     with tqdm(total=len(to_read), desc="Indexing", unit="file", disable=not progress or not progress_shows()) as bar:
@@ -173,10 +173,8 @@ def update_index(store: IndexStore, roots: Sequence[Path], embedder: Embedder, *
 class _Writer:
     """Embeds files' chunks in batches and commits the results every `COMMIT_EVERY_SECONDS`."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder, known: dict[str, FileRecord], report: IndexReport,
-                 tokenizer: Any):
+    def __init__(self, store: IndexStore, embedder: Embedder, known: dict[str, FileRecord], report: IndexReport):
         self.store, self.embedder, self.known, self.report = store, embedder, known, report
-        self.tokenizer = tokenizer
         self.embedded: list[FileUpdate] = []
         self.committed_at = time.monotonic()
 
@@ -187,7 +185,7 @@ class _Writer:
         started = time.perf_counter()
         vectors = self.embedder.embed_documents(texts)
         self.report.embedding_seconds += time.perf_counter() - started
-        self.report.tokens += sum(len(ids) for ids in self.tokenizer.encode_batch(texts, add_special_tokens=False))
+        self.report.tokens += sum(chunk.tokens for _, chunks in pending for chunk in chunks)
         start = 0
         for record, chunks in pending:
             self.embedded.append(FileUpdate(record, chunks, vectors[start:start + len(chunks)]))

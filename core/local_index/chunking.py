@@ -18,6 +18,7 @@ class Chunk:
     text: str
     start_line: int
     end_line: int
+    tokens: int = 0  # the window's size in tokens, where chunking counted it (for the throughput line)
 
 
 def check_chunking(chunk_tokens: int, overlap: int) -> None:
@@ -68,7 +69,7 @@ def chunk_section(section: Section, tokenizer: Tokenizer, chunk_tokens: int, ove
         end = offsets[stop][0] if stop < len(offsets) else len(text)
         piece = text[begin:end]
         if piece.strip():
-            chunks.append(Chunk(piece, line_of(begin), line_of(max(begin, end - 1))))
+            chunks.append(Chunk(piece, line_of(begin), line_of(max(begin, end - 1)), stop - first))
         if grid + chunk_tokens >= len(offsets):
             break
     return chunks
