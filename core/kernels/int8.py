@@ -11,6 +11,7 @@ scaling it back in one piece cost as much as the product itself; a chunk's stays
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from typing import Any
@@ -73,10 +74,12 @@ def quantize_decoder(backbone: Any) -> None:
                 setattr(block, name, Int8Linear(getattr(block, name)))
 
 
+@functools.cache
 def timed_products(rows: int = 256, width: int = 1024, repeats: int = 3) -> tuple[float, float]:
     """Seconds of one fp32 and one int8 product of a (rows, width) by (width, 3 * width) shape on this CPU.
 
-    A probe, so that loading can say when int8 would be slower here (no VNNI, an old oneDNN).
+    A probe, so that loading can say when int8 would be slower here (no VNNI, an old oneDNN); taken
+    once per process, not again for each model loaded in int8.
     """
     generator = torch.Generator().manual_seed(0)
     linear = nn.Linear(width, 3 * width, bias=False)

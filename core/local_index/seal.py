@@ -78,14 +78,26 @@ def account_key() -> bytes:
     return _read_key(path)
 
 
+def _read_plain(path: Path, limit: int) -> tuple[bytes, os.stat_result] | None:
+    """At most `limit` + 1 bytes of the file at `path`, opened without following a link or blocking on a
+    pipe, and its status; None when it does not exist. The caller checks that status."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "rb") as opened:
+        info = os.fstat(opened.fileno())
+        return (opened.read(limit + 1) if stat.S_ISREG(info.st_mode) else b""), info
+
+
 def _read_key(path: Path) -> bytes:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        found = _read_plain(path, KEY_BYTES)
     except OSError as error:
         raise LocalIndexError(f"cannot read the index key {quoted(path)} ({error.strerror})") from None
-    with os.fdopen(fd, "rb") as key_file:
-        info = os.fstat(key_file.fileno())
-        key = key_file.read(KEY_BYTES + 1)
+    if found is None:
+        raise LocalIndexError(f"cannot read the index key {quoted(path)} (it was removed)")
+    key, info = found
     if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
         raise LocalIndexError(f"the index key {quoted(path)} is not a private file of this account; "
                               f"make it one (chmod 600 {quoted(path)}) or remove it to make a new key")
@@ -125,19 +137,35 @@ def manifests(table_folder: Path) -> dict[str, str]:
     return found
 
 
+# Digests of manifests already read, by what identifies the file's bytes: LanceDB writes each version
+# to a new file, so a writer that seals after every commit hashes only the new ones (ctime changes
+# with any write, and cannot be set back).
+_digests: dict[tuple[int, int, int, int, int], str] = {}
+MAX_CACHED_DIGESTS = 4096
+
+
 def _file_hash(path: Path) -> str | None:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        info = os.stat(path, follow_symlinks=False)
+        key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        if stat.S_ISREG(info.st_mode) and key in _digests:
+            return _digests[key]
+        found = _read_plain(path, MAX_MANIFEST_BYTES)
     except FileNotFoundError:
         return None
     except OSError as error:
         raise LocalIndexError(f"{quoted(path)} cannot be read as a manifest ({error.strerror})") from None
-    with os.fdopen(fd, "rb") as manifest:
-        info = os.fstat(manifest.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_MANIFEST_BYTES:
-            raise LocalIndexError(f"{quoted(path)} is not a manifest qwen3-rag wrote (not a plain file, or over "
-                                  f"{MAX_MANIFEST_BYTES >> 20} MiB)")
-        return hashlib.sha256(manifest.read(MAX_MANIFEST_BYTES + 1)).hexdigest()
+    if found is None:
+        return None
+    data, info = found
+    if not stat.S_ISREG(info.st_mode) or len(data) > MAX_MANIFEST_BYTES:
+        raise LocalIndexError(f"{quoted(path)} is not a manifest qwen3-rag wrote (not a plain file, or over "
+                              f"{MAX_MANIFEST_BYTES >> 20} MiB)")
+    if len(_digests) >= MAX_CACHED_DIGESTS:
+        _digests.clear()
+    digest = _digests[(info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)] = \
+        hashlib.sha256(data).hexdigest()
+    return digest
 
 
 def current(directory: Path, tables: tuple[str, ...]) -> dict[str, dict[str, str]]:
@@ -170,15 +198,14 @@ def write_seal(directory: Path, *states: Mapping[str, Mapping[str, str]], writin
 def read_seal(directory: Path) -> Seal | None:
     """The seal, if present and made with this account's key; None when there is none."""
     try:
-        fd = os.open(directory / SEAL, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None
+        found = _read_plain(directory / SEAL, MAX_SEAL_BYTES)
     except OSError as error:
         raise not_ours(directory, f"its seal cannot be read ({error.strerror})") from None
-    with os.fdopen(fd, "rb") as seal_file:
-        if not stat.S_ISREG(os.fstat(seal_file.fileno()).st_mode):
-            raise not_ours(directory, "its seal is not a plain file")
-        raw = seal_file.read(MAX_SEAL_BYTES + 1)
+    if found is None:
+        return None
+    raw, info = found
+    if not stat.S_ISREG(info.st_mode):
+        raise not_ours(directory, "its seal is not a plain file")
     try:
         document = json.loads(raw)
         body, mac = _canonical(document["seal"]), document["mac"]

@@ -105,9 +105,6 @@ class Server:
 
     # ----- async calls: on the caller's event loop -----
 
-    async def apost(self, client: httpx.AsyncClient, path: str, payload: dict[str, Any]) -> Any:
-        return await self._request(client, "POST", path, payload)
-
     async def apost_all(self, path: str, payloads: Sequence[dict[str, Any]]) -> list[Any]:
         """`post_all` on the event loop: an async client, a semaphore for the bound."""
         async with self.async_client() as client:
