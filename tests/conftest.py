@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from tiny_qwen3 import write_embedding_model, write_reranker_model
@@ -39,6 +40,16 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
         embedding_plain_tokenizer=str(write_embedding_model(root / "embedding-plain", append_end_of_text=False)),
         reranker=str(write_reranker_model(root / "reranker")),
     )
+
+
+@pytest.fixture
+def own_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's own account key for sealing indexes (see core/local_index/seal.py)."""
+    from qwen3_rag.local_index.seal import KEY_VARIABLE
+
+    key = tmp_path / "keys" / "mine.key"
+    monkeypatch.setenv(KEY_VARIABLE, str(key))
+    return key
 
 
 @pytest.fixture(scope="session")

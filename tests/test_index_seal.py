@@ -21,13 +21,6 @@ from qwen3_rag.local_index.seal import KEY_VARIABLE, account_key, manifest_versi
 PRIVATE = "the private plans of the other index"
 
 
-@pytest.fixture
-def own_key(tmp_path, monkeypatch) -> Path:
-    key = tmp_path / "keys" / "mine.key"
-    monkeypatch.setenv(KEY_VARIABLE, str(key))
-    return key
-
-
 def build(tmp_path: Path, name: str, model: str, files: dict[str, str] | None = None) -> Path:
     folder = make_folder(tmp_path / f"{name}-docs", files or {"notes.txt": f"notes of {name}\n"})
     assert index(folder, tmp_path / name, model) == 0

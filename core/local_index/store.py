@@ -42,6 +42,7 @@ from .folder import (
     make_folder,
     rebuild_hint,
 )
+from .manifest_check import check_table
 from .seal import check_sealed, current, write_seal
 from .search import Found, ensure_indexes, search_table
 
@@ -215,14 +216,17 @@ class IndexStore:
     @staticmethod
     def trust(directory: str | os.PathLike[str]) -> int:
         """Accept an index this account did not seal (copied, moved from a drive, restored from a backup):
-        its folder is checked as for any open, then its manifests are sealed with this account's key.
-        Returns how many manifests were sealed. Only for an index from a source you trust."""
+        its folder is checked as for any open, every manifest is decoded in Python and must name only
+        plain files inside its own table (manifest_check.py), then the manifests are sealed with this
+        account's key. Returns how many were sealed. Only for an index from a source you trust."""
         directory = Path(directory)
         if not check_folder(directory):
             raise LocalIndexError(f"no index at {quoted(directory)} to trust")
         lock = WriteLock(directory)
         try:
             found = current(directory, SEALED_TABLES)
+            for table, names in found.items():
+                check_table(directory / table, names)
             write_seal(directory, found, writing=False)
         finally:
             lock.release()
