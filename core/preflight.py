@@ -16,7 +16,7 @@ import torch
 
 from .embedder import Embedder
 from .errors import InvalidArgumentError
-from .kernels.loading import normalise_source
+from .checkpoint.tokenizer import normalise_source
 from .kernels.runtime import parse_device, resolve_dtype
 from .presets import resolve_task
 from .registry import KNOWN_CHECKPOINTS

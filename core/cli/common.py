@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..embedder import Embedder
-from ..kernels.loading import normalise_source
+from ..checkpoint.tokenizer import normalise_source
 from ..presets import resolve_task
 from ..registry import DEFAULT_RERANKER_MODEL
 from ..reranker import Reranker

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..display import quoted
 from ..errors import InvalidArgumentError
-from ..kernels.loading import normalise_source
+from ..checkpoint.tokenizer import normalise_source
 from ..local_index import IndexStore, index_settings, update_index
 from ..local_index.builder import DEFAULT_CHUNKING, resolve_roots
 from ..local_index.chunking import check_chunking

@@ -10,31 +10,11 @@ operations in the same order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-@dataclass(frozen=True)
-class DecoderShape:
-    """The parts of a Qwen3 config.json that decide the weights and the forward pass."""
-
-    vocab_size: int
-    hidden_size: int
-    intermediate_size: int
-    num_hidden_layers: int
-    num_attention_heads: int
-    num_key_value_heads: int
-    head_dim: int
-    rms_norm_eps: float
-    rope_theta: float
-    attention_bias: bool
-    tie_word_embeddings: bool
-    model_type: str = "qwen3"
-    hidden_act: str = "silu"            # read by packed.unsupported(); other values never get here
-    layer_types: tuple[str, ...] = ()   # likewise: full attention everywhere
+from ..checkpoint.files import DecoderShape
 
 
 class Weights(nn.Module):

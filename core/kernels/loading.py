@@ -10,29 +10,31 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
-from huggingface_hub.errors import StrictDataclassError
-from packaging.version import Version
 from tokenizers import Tokenizer
 
-from ..errors import InvalidArgumentError, ModelLoadError
+from ..checkpoint.files import read_checkpoint, read_config, weight_files
+from ..checkpoint.hub import resolve_access
+from ..checkpoint.tokenizer import (
+    UNUSABLE_FILES,
+    Kind,
+    check_qwen3,
+    check_tokenizer,
+    direct_allowed,
+    normalise_source,
+    rust_tokenizer,
+    transformers_module,
+)
+from ..checkpoint.tokenizer import at_revision as _at
+from ..errors import ModelLoadError
 from ..registry import END_OF_TEXT, KNOWN_CHECKPOINTS, NO_TOKEN, YES_TOKEN
 from ..tokenization import plain_text_tokenizer, token_id
-from . import direct
+from . import weights
 from .attention import Attend, choose
-from .hub import resolve_access
 from .int8 import quantize_decoder, warn_if_slower
 from .packed import unsupported
 from .runtime import cpu_runs_bf16_natively, quantized_mode, resolve_device, resolve_dtype
 
-# How transformers reports checkpoint files it cannot use; its config classes validate themselves
-# through huggingface_hub's strict dataclasses, whose errors are plain Exceptions.
-UNUSABLE_FILES = (OSError, ValueError, StrictDataclassError)
-
-Kind = Literal["embedding", "reranker"]
 Loader = Literal["direct", "transformers"]
-LOADER_VARIABLE = "QWEN3_RAG_LOADER"  # "transformers" turns the direct loader off (read at each load)
-BYTE_TOKENS = 256  # a byte-level BPE's vocabulary starts with one token per byte
-MIN_TRANSFORMERS = Version("5.0.0")  # the cache-layer API the reranker kernel builds on
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class LoadedModel:
 
     `tokenizer` is the Rust tokenizer (`tokenizers.Tokenizer`) the checkpoint defines. `backbone`
     is transformers' `Qwen3Model`, or the same weights in `decoder.Decoder` when `loader` is
-    "direct" (read without transformers; see `direct.py`).
+    "direct" (read without transformers; see `weights.py`).
 
     `yes_minus_no` is the fp32 vector W[yes] - W[no] from the output layer, so that a score is one
     dot product with the last hidden state; the vocabulary-sized head itself is not kept.
@@ -135,51 +137,29 @@ def _quantize(model: LoadedModel) -> None:
     model.quantization = "int8"
 
 
-def normalise_source(source: str) -> str:
-    if not isinstance(source, str | os.PathLike):
-        raise ModelLoadError(f"model must be a hub id or a local directory, got {type(source).__name__}")
-    text = os.fspath(source)
-    if os.path.isdir(text):
-        return os.path.realpath(text)
-    looks_like_path = text.startswith((".", "/", "~", "\\")) or text.count("/") > 1 or os.path.exists(text)
-    if looks_like_path:
-        raise ModelLoadError(
-            f"model={text!r} is not an existing directory (nor a hub id like 'Qwen/Qwen3-Embedding-0.6B')"
-        )
-    return text
-
-
 def _load(key: LoadKey, device: torch.device, dtype: torch.dtype, allow_pickle: bool,
           access: dict[str, Any]) -> LoadedModel:
     """Straight from the checkpoint's files when `direct` can read them and the packed pass runs, else
     through transformers; both give the same tokenizer and weights (the parity tests run both)."""
     attention = choose(device, dtype, None)
-    if attention[1] is not None and _direct_allowed():
+    if attention[1] is not None and direct_allowed():
         loaded = _load_directly(key, device, dtype, attention, access)
         if loaded is not None:
             return loaded
     return _load_with_transformers(key, device, dtype, allow_pickle, access, attention)
 
 
-def _direct_allowed() -> bool:
-    setting = os.environ.get(LOADER_VARIABLE, "auto").strip().lower() or "auto"
-    if setting not in ("auto", "transformers"):
-        raise InvalidArgumentError(f"${LOADER_VARIABLE}={setting!r} is not a loader; use 'auto' (the default: read "
-                                   "standard checkpoints directly) or 'transformers'")
-    return setting == "auto"
-
-
 def _load_directly(key: LoadKey, device: torch.device, dtype: torch.dtype, attention: tuple[str, Attend | None],
                    access: dict[str, Any]) -> LoadedModel | None:
-    checkpoint = direct.read_checkpoint(key.source, access)
-    files = direct.weight_files(key.source, access) if checkpoint is not None else None
+    checkpoint = read_checkpoint(key.source, access)
+    files = weight_files(key.source, access) if checkpoint is not None else None
     if checkpoint is None or files is None:
         return None
-    _check_tokenizer(key, checkpoint.tokenizer, checkpoint.shape)
+    check_tokenizer(key.source, checkpoint.tokenizer, checkpoint.shape)
     rows = [token_id(checkpoint.tokenizer, YES_TOKEN), token_id(checkpoint.tokenizer, NO_TOKEN)] \
         if key.kind == "reranker" else []
     try:
-        backbone, head = direct.load_decoder(checkpoint.shape, files, device, dtype, rows)
+        backbone, head = weights.load_decoder(checkpoint.shape, files, device, dtype, rows)
     except ModelLoadError as error:
         raise ModelLoadError(f"could not load {key.kind} model {key.source!r}{_at(key.revision)}: {error}") from None
     except RuntimeError as error:  # strict loading: names or shapes other than config.json describes
@@ -193,14 +173,14 @@ def _load_directly(key: LoadKey, device: torch.device, dtype: torch.dtype, atten
 
 def _load_with_transformers(key: LoadKey, device: torch.device, dtype: torch.dtype, allow_pickle: bool,
                             access: dict[str, Any], plain_attention: tuple[str, Attend | None]) -> LoadedModel:
-    transformers = _transformers()
+    transformers = transformers_module()
     common = {**access, "trust_remote_code": False}
     _check_weight_sizes(key, access)
     try:
         config = transformers.AutoConfig.from_pretrained(key.source, **common)
-        _check_qwen3(key.source, config)
-        tokenizer = _rust_tokenizer(transformers.AutoTokenizer.from_pretrained(key.source, **common))
-        _check_tokenizer(key, tokenizer, config)
+        check_qwen3(key.source, config)
+        tokenizer = rust_tokenizer(transformers.AutoTokenizer.from_pretrained(key.source, **common))
+        check_tokenizer(key.source, tokenizer, config)
         model_class = transformers.AutoModel if key.kind == "embedding" else transformers.AutoModelForCausalLM
         model: Any = model_class.from_pretrained(
             key.source, config=config, use_safetensors=None if allow_pickle else True, attn_implementation="sdpa",
@@ -232,64 +212,16 @@ def _check_weight_sizes(key: LoadKey, access: dict[str, Any]) -> None:
     """transformers builds whatever config.json says (its config objects too) before it reads a weight,
     so a config that lies (a billion layers) would fill memory first: its sizes are checked against
     the safetensors headers."""
-    config = direct.read_config(key.source, access)
+    config = read_config(key.source, access)
     if config is None or config.get("model_type") != "qwen3":  # reported below, before any weight is fetched
         return
-    files = direct.weight_files(key.source, access)
+    files = weight_files(key.source, access)
     if files is None:  # pickle weights only: refused, or read as allowed, below
         return
     try:
-        direct.check_sizes(config, direct.weight_shapes(files))
+        weights.check_sizes(config, weights.weight_shapes(files))
     except ModelLoadError as error:
         raise ModelLoadError(f"could not load {key.kind} model {key.source!r}{_at(key.revision)}: {error}") from None
-
-
-def load_tokenizer(kind: Kind, source: str, *, revision: str | None = None, token: str | bool | None = None,
-                   local_files_only: bool = False) -> tuple[Tokenizer, Any]:
-    """The tokenizer and config (its `hidden_size`, `vocab_size`) of a checkpoint, without its weights
-    (for a model served elsewhere)."""
-    source = normalise_source(source)
-    access = resolve_access(kind, source, revision, token, local_files_only)
-    key = LoadKey(kind, source, revision, "cpu", "-")
-    checkpoint = direct.read_checkpoint(source, access) if _direct_allowed() else None
-    if checkpoint is not None:
-        _check_tokenizer(key, checkpoint.tokenizer, checkpoint.shape)
-        return checkpoint.tokenizer, checkpoint.shape
-    transformers = _transformers()
-    common = {**access, "trust_remote_code": False}
-    try:
-        config = transformers.AutoConfig.from_pretrained(source, **common)
-        _check_qwen3(source, config)
-        tokenizer = _rust_tokenizer(transformers.AutoTokenizer.from_pretrained(source, **common))
-    except UNUSABLE_FILES as error:
-        raise ModelLoadError(f"could not load the tokenizer of {kind} model {source!r}{_at(revision)}: "
-                             f"{error}") from error
-    _check_tokenizer(key, tokenizer, config)
-    return tokenizer, config
-
-
-def _transformers() -> Any:
-    """transformers, imported on first use (seconds on a small CPU) and checked for the API used here."""
-    import transformers
-
-    if Version(transformers.__version__) < MIN_TRANSFORMERS:
-        raise ModelLoadError(f"transformers {transformers.__version__} is too old for qwen3-rag; install "
-                             f"'transformers>={MIN_TRANSFORMERS}'")
-    return transformers
-
-
-def _rust_tokenizer(tokenizer: Any) -> Tokenizer:
-    """The Rust tokenizer inside a transformers one, with no truncation or padding of its own."""
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if not isinstance(backend, Tokenizer):
-        raise ModelLoadError(f"qwen3-rag needs a fast (Rust) tokenizer, got {type(tokenizer).__name__}")
-    backend.no_truncation()
-    backend.no_padding()
-    return backend
-
-
-def _at(revision: str | None) -> str:
-    return f" at revision {revision!r}" if revision else ""
 
 
 def _weights_error(key: LoadKey, error: RuntimeError) -> ModelLoadError:
@@ -301,34 +233,6 @@ def _weights_error(key: LoadKey, error: RuntimeError) -> ModelLoadError:
                               "config.json")
     return ModelLoadError(f"could not load {key.kind} model {key.source!r}{_at(key.revision)}: its weights do not "
                           f"match a Qwen3 {key.kind} model ({detail})")
-
-
-def _check_qwen3(source: str, config: Any) -> None:
-    if config.model_type != "qwen3":
-        raise ModelLoadError(
-            f"{source} is a {config.model_type!r} model; qwen3-rag runs Qwen3-Embedding and "
-            "Qwen3-Reranker checkpoints (model_type 'qwen3')"
-        )
-
-
-def _check_tokenizer(key: LoadKey, tokenizer: Tokenizer, config: Any) -> None:
-    """A byte-level BPE with the closing token, inside the model's vocabulary, or a clear error.
-
-    Without tokenizer files transformers still returns a tokenizer (a one-token vocabulary), and a
-    mismatched one would produce ids the embedding table does not have.
-    """
-    try:
-        end_of_text = token_id(tokenizer, END_OF_TEXT)
-    except KeyError:
-        end_of_text = None
-    base, size = tokenizer.get_vocab_size(with_added_tokens=False), tokenizer.get_vocab_size(with_added_tokens=True)
-    if end_of_text is None or base < BYTE_TOKENS or size > config.vocab_size:
-        found = "no '<|endoftext|>' token" if end_of_text is None else (
-            f"a vocabulary of {base} tokens, not a byte-level BPE" if base < BYTE_TOKENS else
-            f"{size} tokens for a model of {config.vocab_size}")
-        raise ModelLoadError(f"{key.source} has no usable Qwen3 tokenizer ({found}): its tokenizer files "
-                             "(tokenizer.json, tokenizer_config.json) are missing or belong to another model; copy "
-                             "them from the same hub checkpoint")
 
 
 def _has_only_pickle_weights(source: str) -> bool:

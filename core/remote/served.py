@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ModelLoadError, RemoteServerError
-from ..kernels.loading import Kind, load_tokenizer
+from ..checkpoint.tokenizer import Kind, normalise_source, read_tokenizer
 from ..validation import check_positive_int
 from .http import Server
 
@@ -44,7 +44,7 @@ def connect(server: Server, kind: Kind, model: str | None, tokenizer: str | None
         card = matching[0]
     source = tokenizer if tokenizer is not None else _tokenizer_source(card)
     try:
-        loaded, config = load_tokenizer(kind, source, revision=revision, token=token,
+        loaded, config = read_tokenizer(kind, source, revision=revision, token=token,
                                         local_files_only=local_files_only)
     except ModelLoadError as error:
         if tokenizer is not None:

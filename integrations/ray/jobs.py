@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from ...embedder import Embedder
 from ...errors import InvalidArgumentError
-from ...kernels.loading import normalise_source
+from ...checkpoint.tokenizer import normalise_source
 from ...local_index import IndexStore, index_settings
 from ...local_index.builder import DEFAULT_CHUNKING
 from ...local_index.imports import add_documents

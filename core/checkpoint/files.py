@@ -1,32 +1,24 @@
-"""Loading a standard Qwen3 checkpoint straight from its files, without transformers' model classes.
+"""A checkpoint's config.json, tokenizer files and weight-file list, read without torch or transformers.
 
-Importing transformers' modeling code takes 2-3 s on a small CPU (it pulls in torch.distributed,
-dynamo and scipy), and its tokenizer classes parse the 151k-token vocabulary a second time in
-Python. For a checkpoint that spells out a standard Qwen3 decoder, this module reads config.json,
-tokenizer.json and the safetensors weights itself, and yields exactly what transformers would: the
-same token ids and the same tensors, in `decoder.py`'s copy of transformers' module layout.
-
-Anything it does not recognise as equal to transformers' reading (a missing config key, another
-rope type, another tokenizer pipeline, pickle weights, ...) makes `read_checkpoint` or
-`weight_files` return None, and the caller loads through transformers instead: this path may only
-be faster, never different.
+transformers' tokenizer classes parse the 151k-token vocabulary a second time in Python, and its
+config classes fill in defaults. For a checkpoint that spells out a standard Qwen3 decoder, this
+module reads config.json and tokenizer.json itself and yields exactly what transformers would: the
+same token ids and the same sizes. Anything it does not recognise as equal to transformers' reading
+(a missing config key, another rope type, another tokenizer pipeline, ...) makes `read_checkpoint`
+return None, and the caller reads through transformers instead: this path may only be faster,
+never different. The remote client and the index use it without importing torch.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
 
-from ..display import progress_shows
 from ..errors import ModelLoadError
-from .decoder import Decoder, DecoderShape, build_decoder
 
 WEIGHTS, WEIGHTS_INDEX = "model.safetensors", "model.safetensors.index.json"
 # Tokenizer classes whose transformers loading keeps tokenizer.json as it is.
@@ -41,14 +33,34 @@ SHAPE_INTEGERS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_
 
 
 @dataclass(frozen=True)
-class Checkpoint:
-    """A checkpoint's shape and tokenizer, read without transformers."""
+class DecoderShape:
+    """The parts of a Qwen3 config.json that decide the weights and the forward pass."""
+
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    head_dim: int
+    rms_norm_eps: float
+    rope_theta: float
+    attention_bias: bool
+    tie_word_embeddings: bool
+    model_type: str = "qwen3"
+    hidden_act: str = "silu"            # read by packed.unsupported(); other values never get here
+    layer_types: tuple[str, ...] = ()   # likewise: full attention everywhere
+
+
+@dataclass(frozen=True)
+class CheckpointFiles:
+    """A checkpoint's shape and tokenizer, read from its files without transformers or torch."""
 
     shape: DecoderShape
     tokenizer: Tokenizer
 
 
-def read_checkpoint(source: str, access: dict[str, Any]) -> Checkpoint | None:
+def read_checkpoint(source: str, access: dict[str, Any]) -> CheckpointFiles | None:
     """The shape and tokenizer of `source` (a directory or hub id), or None when transformers must read it."""
     tokenizer_file, tokenizer_config_file = (_find(source, name, access)
                                              for name in ("tokenizer.json", "tokenizer_config.json"))
@@ -58,8 +70,8 @@ def read_checkpoint(source: str, access: dict[str, Any]) -> Checkpoint | None:
     if config is None or tokenizer_config is None:
         return None
     shape = decoder_shape(config)
-    tokenizer = load_tokenizer(tokenizer_file, tokenizer_config) if shape is not None else None
-    return Checkpoint(shape, tokenizer) if shape is not None and tokenizer is not None else None
+    tokenizer = tokenizer_from_files(tokenizer_file, tokenizer_config) if shape is not None else None
+    return CheckpointFiles(shape, tokenizer) if shape is not None and tokenizer is not None else None
 
 
 def read_config(source: str, access: dict[str, Any]) -> dict[str, Any] | None:
@@ -114,7 +126,7 @@ def decoder_shape(config: dict[str, Any]) -> DecoderShape | None:
                         tie_word_embeddings=tied)
 
 
-def load_tokenizer(tokenizer_file: str, tokenizer_config: dict[str, Any]) -> Tokenizer | None:
+def tokenizer_from_files(tokenizer_file: str, tokenizer_config: dict[str, Any]) -> Tokenizer | None:
     """tokenizer.json as transformers would build it from these files, or None where they might differ."""
     tokenizer_class = tokenizer_config.get("tokenizer_class")
     rebuilt = tokenizer_class in QWEN2_CLASSES
@@ -129,90 +141,6 @@ def load_tokenizer(tokenizer_file: str, tokenizer_config: dict[str, Any]) -> Tok
     if rebuilt and not _has_qwen2_pipeline(tokenizer, tokenizer_config):
         return None
     return tokenizer if _same_added_tokens(tokenizer, tokenizer_config, both_ways=rebuilt) else None
-
-
-def load_decoder(shape: DecoderShape, files: list[str], device: torch.device, dtype: torch.dtype,
-                 output_rows: list[int]) -> tuple[Decoder, torch.Tensor | None]:
-    """The decoder on `device` in `dtype`, and the output layer's `output_rows` (None when none asked).
-
-    The output rows come from the LM head, or from the embedding table when the two are tied, and
-    are rounded to `dtype` as transformers' head would hold them; the full head is never built.
-    """
-    from huggingface_hub.utils import are_progress_bars_disabled
-    from safetensors import safe_open
-    from tqdm.auto import tqdm
-
-    weights: dict[str, torch.Tensor] = {}
-    head = None
-    shapes = weight_shapes(files)
-    check_sizes(dataclasses.asdict(shape), shapes)
-    # The bar transformers shows too, silenced by the same setting (`qwen3-rag -q`, HF_HUB_DISABLE_PROGRESS_BARS),
-    # and off where stderr is not a terminal: a log would keep its carriage returns and no newline.
-    with tqdm(total=len(shapes), desc="Loading weights", unit="tensor", leave=False,
-              disable=are_progress_bars_disabled() or not progress_shows()) as bar:
-        for path in files:
-            with safe_open(path, framework="pt") as handle:
-                for name in handle.keys():  # noqa: SIM118 - safe_open is not a mapping
-                    bar.update()
-                    plain = name.removeprefix("model.")
-                    if plain.endswith("rotary_emb.inv_freq"):  # older checkpoints saved the derived table
-                        continue
-                    if plain == "lm_head.weight":
-                        if output_rows and not shape.tie_word_embeddings:
-                            rows = handle.get_slice(name)
-                            head = torch.cat([rows[row:row + 1] for row in output_rows]).to(dtype)
-                        continue
-                    if plain in weights:
-                        raise ModelLoadError(f"{path} holds the weight {plain!r} twice (with and without 'model.')")
-                    weights[plain] = handle.get_tensor(name).to(dtype)
-    if output_rows and head is None:
-        if not shape.tie_word_embeddings or "embed_tokens.weight" not in weights:
-            raise ModelLoadError("the checkpoint has no output layer (lm_head.weight) and does not tie it to the "
-                                 "input embeddings (tie_word_embeddings)")
-        head = weights["embed_tokens.weight"][output_rows].clone()
-    return build_decoder(shape, weights, device), head
-
-
-def weight_shapes(files: list[str]) -> dict[str, list[int]]:
-    """Every weight's shape, from the safetensors headers alone, by name without the "model." prefix."""
-    from safetensors import safe_open
-
-    shapes: dict[str, list[int]] = {}
-    for path in files:
-        try:
-            with safe_open(path, framework="pt") as handle:
-                shapes.update({name.removeprefix("model."): handle.get_slice(name).get_shape()
-                               for name in handle.keys()})  # noqa: SIM118 - safe_open is not a mapping
-        except Exception as error:  # noqa: BLE001 - safetensors' own error type for a damaged file
-            raise ModelLoadError(f"{os.path.basename(path)} is not a readable safetensors file "
-                                 f"({type(error).__name__}: {error})") from error
-    return shapes
-
-
-def check_sizes(stated: Mapping[str, Any], shapes: dict[str, list[int]]) -> None:
-    """The sizes config.json states, against the weights' headers, before anything is built from them.
-
-    A config.json that lies (a billion layers, a huge head_dim) would otherwise make the decoder,
-    its rotary table or transformers' config objects before strict loading could notice. A size it
-    leaves out is transformers' default, which strict loading checks.
-    """
-    def stated_sizes(*keys: str) -> list[Any] | None:
-        return None if any(stated.get(key) is None for key in keys) else [stated[key] for key in keys]
-
-    expected = {
-        "embed_tokens.weight": stated_sizes("vocab_size", "hidden_size"),
-        "layers.0.self_attn.q_norm.weight": stated_sizes("head_dim"),
-        "layers.0.mlp.gate_proj.weight": stated_sizes("intermediate_size", "hidden_size"),
-    }
-    wrong = [f"{name} is {list(shapes.get(name, []))} where config.json implies {size}"
-             for name, size in expected.items() if size is not None and list(shapes.get(name, [])) != size]
-    if "num_hidden_layers" in stated:
-        layers = {int(part) for name in shapes if name.startswith("layers.") and (part := name.split(".")[1]).isdigit()}
-        said = stated["num_hidden_layers"]
-        if len(layers) != said or layers != set(range(len(layers))):  # the length first: `said` may be huge
-            wrong.append(f"the weights hold {len(layers)} layers where config.json says {said!r}")
-    if wrong:
-        raise ModelLoadError(f"its config.json does not describe its weights ({'; '.join(wrong)})")
 
 
 def _find(source: str, name: str, access: dict[str, Any]) -> str | None:
