@@ -2,68 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
-
-import numpy as np
-from numpy.typing import NDArray
-
-from .batching import distinct, plan_batches
-from .kernels import LoadedModel, embed_batch, load_model
+from .kernels.backend import LocalEmbedding
+from .kernels.loading import LoadedModel, load_model
 from .kernels.runtime import token_budget
-from .presets import Task, resolve_task
-from .progress import track
+from .pipeline import EmbeddingMethods
+from .presets import resolve_task
 from .rebuild import RebuiltOnCopy, records_arguments
 from .registry import DEFAULT_EMBEDDING_MODEL, KNOWN_CHECKPOINTS
-from .tokenization import embedding_tokens, format_query
-from .validation import check_bool, check_dim, check_positive_int, check_texts
-
-
-class EmbeddingMethods:
-    """The query/document API over `_embed`, shared by `Embedder` and `RemoteEmbedder`.
-
-    Subclasses set `task`, `symmetric` and `dim`, and embed fully formatted texts in `_embed`.
-    """
-
-    task: Task
-    symmetric: bool
-    dim: int
-
-    @property
-    def instruction(self) -> str:
-        return self.task.instruction
-
-    def embed_queries(self, texts: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
-        """Embed search queries; the instruction (this call's, else the embedder's) is prepended."""
-        return self._embed(self._query_texts(texts, instruction))
-
-    def embed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """Embed documents as they are, or with the instruction when the embedder is symmetric."""
-        return self._embed(self._document_texts(texts))
-
-    async def aembed_queries(self, texts: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
-        """`embed_queries` without blocking the event loop."""
-        return await self._aembed(self._query_texts(texts, instruction))
-
-    async def aembed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """`embed_documents` without blocking the event loop."""
-        return await self._aembed(self._document_texts(texts))
-
-    def _query_texts(self, texts: Sequence[str], instruction: str | None) -> list[str]:
-        texts = check_texts(texts)
-        task_instruction = self.task.instruction if instruction is None else resolve_task(instruction).instruction
-        return [format_query(task_instruction, text) for text in texts]
-
-    def _document_texts(self, texts: Sequence[str]) -> list[str]:
-        texts = check_texts(texts)
-        return [format_query(self.task.instruction, text) for text in texts] if self.symmetric else texts
-
-    def _embed(self, texts: list[str]) -> NDArray[np.float32]:
-        raise NotImplementedError
-
-    async def _aembed(self, texts: list[str]) -> NDArray[np.float32]:
-        # In-process work runs in a worker thread; a remote embedder awaits its server instead.
-        return await asyncio.to_thread(self._embed, texts)
+from .validation import check_bool, check_dim, check_positive_int
 
 
 class Embedder(RebuiltOnCopy, EmbeddingMethods):
@@ -113,20 +59,8 @@ class Embedder(RebuiltOnCopy, EmbeddingMethods):
         self.dim = check_dim(dim, self.model.hidden_size, model)
         self.batch_tokens = token_budget(batch_tokens, self.model.device)
         self.batch_size = None if batch_size is None else check_positive_int(batch_size, "batch_size")
+        self.backend = LocalEmbedding(self.model, self.batch_tokens, self.batch_size)
         self.progress_bar = progress_bar
-
-    def _embed(self, texts: list[str]) -> NDArray[np.float32]:
-        with self.model.lock:
-            tokens = embedding_tokens(self.model.tokenizer, texts, self.max_length)
-            first, owner = distinct(tokens.ids)
-            unique = [tokens.ids[i] for i in first]
-            vectors = np.empty((len(unique), self.dim), dtype=np.float32)
-            batches = plan_batches([len(ids) for ids in unique], self.batch_tokens, self.batch_size,
-                                   padded=not self.model.packs_batches)
-            for batch in track(batches, self.progress_bar, "Embedding"):
-                vectors[batch] = embed_batch(self.model, [unique[i] for i in batch], self.dim)
-        tokens.warn_if_cut(self.max_length, stacklevel=3)
-        return vectors if len(unique) == len(texts) else vectors[owner]
 
     @property
     def name(self) -> str:
@@ -136,6 +70,11 @@ class Embedder(RebuiltOnCopy, EmbeddingMethods):
     @property
     def revision(self) -> str | None:
         return self.model.key.revision
+
+    @property
+    def checkpoint(self) -> str:
+        """Where the weights come from (hub id or resolved local directory): what an index records."""
+        return self.model.key.source
 
     def __repr__(self) -> str:
         return (f"Embedder(model={self.model.key.source!r}, device='{self.model.device}', "

@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 
+from .checkpoint.tokenizer import normalise_source
 from .embedder import Embedder
 from .errors import InvalidArgumentError
-from .checkpoint.tokenizer import normalise_source
 from .kernels.runtime import parse_device, resolve_dtype
 from .presets import resolve_task
 from .registry import KNOWN_CHECKPOINTS

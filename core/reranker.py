@@ -2,96 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
-from dataclasses import dataclass
-
-import numpy as np
-from numpy.typing import NDArray
-
-from .batching import distinct, plan_batches
-from .errors import InvalidArgumentError
-from .kernels import LoadedModel, load_model, score_batches
+from .kernels.backend import LocalScoring
+from .kernels.loading import LoadedModel, load_model
 from .kernels.runtime import token_budget
+from .pipeline import Ranked, RankingMethods, sigmoid
 from .presets import resolve_task
-from .progress import track
 from .rebuild import RebuiltOnCopy, records_arguments
 from .registry import DEFAULT_RERANKER_MODEL
 from .tokenization import RerankPrompt
-from .validation import check_bool, check_positive_int, check_text, check_texts
+from .validation import check_bool, check_positive_int
 
-
-@dataclass(frozen=True)
-class Ranked:
-    """One document's place in a ranking: its input index, probability and log-odds."""
-
-    index: int
-    score: float
-    logit: float
-
-
-def sigmoid(logits: NDArray[np.float32]) -> NDArray[np.float32]:
-    """softmax([no, yes])[yes] written without overflow for large |logit|."""
-    return np.exp(-np.logaddexp(0.0, -logits.astype(np.float64))).astype(np.float32)
-
-
-class RankingMethods:
-    """Scores, pairs and rankings over `logits`, shared by `Reranker` and `RemoteReranker`."""
-
-    def score(self, query: str, documents: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
-        """Probability that each document meets the query, in input order (the official score)."""
-        return sigmoid(self.logits(query, documents, instruction))
-
-    def logits(self, query: str, documents: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
-        raise NotImplementedError
-
-    async def alogits(self, query: str, documents: Sequence[str],
-                      instruction: str | None = None) -> NDArray[np.float32]:
-        """`logits` without blocking the event loop (a worker thread here; a remote reranker awaits its server)."""
-        return await asyncio.to_thread(self.logits, query, documents, instruction)
-
-    async def ascore(self, query: str, documents: Sequence[str],
-                     instruction: str | None = None) -> NDArray[np.float32]:
-        """`score` without blocking the event loop."""
-        return sigmoid(await self.alogits(query, documents, instruction))
-
-    def pair_logits(self, queries: Sequence[str], documents: Sequence[str],
-                    instruction: str | None = None) -> NDArray[np.float32]:
-        """Log-odds of (queries[i], documents[i]) pairs, in input order.
-
-        Pairs are grouped by query, so each distinct query's prompt head is computed once.
-        """
-        queries, documents = check_texts(queries, "queries"), check_texts(documents, "documents")
-        if len(queries) != len(documents):
-            raise InvalidArgumentError(f"queries and documents must pair up, got {len(queries)} queries "
-                                       f"and {len(documents)} documents")
-        positions: dict[str, list[int]] = {}
-        for position, query in enumerate(queries):
-            positions.setdefault(query, []).append(position)
-        logits = np.empty(len(queries), dtype=np.float32)
-        for query, where in positions.items():
-            logits[where] = self.logits(query, [documents[i] for i in where], instruction)
-        return logits
-
-    def rerank(self, query: str, documents: Sequence[str], top_k: int | None = None,
-               instruction: str | None = None) -> list[Ranked]:
-        """Documents best first (ties keep input order), at most `top_k` of them."""
-        if top_k is not None:
-            check_positive_int(top_k, "top_k")
-        return ranking(self.logits(query, documents, instruction), top_k)
-
-    async def arerank(self, query: str, documents: Sequence[str], top_k: int | None = None,
-                      instruction: str | None = None) -> list[Ranked]:
-        """`rerank` without blocking the event loop."""
-        if top_k is not None:
-            check_positive_int(top_k, "top_k")
-        return ranking(await self.alogits(query, documents, instruction), top_k)
-
-
-def ranking(logits: NDArray[np.float32], top_k: int | None) -> list[Ranked]:
-    order = np.argsort(-logits, kind="stable")[:top_k]
-    scores = sigmoid(logits)
-    return [Ranked(int(i), float(scores[i]), float(logits[i])) for i in order]
+__all__ = ["Ranked", "Reranker", "sigmoid"]  # Ranked and sigmoid are defined in pipeline.py
 
 
 class Reranker(RebuiltOnCopy, RankingMethods):
@@ -123,24 +44,8 @@ class Reranker(RebuiltOnCopy, RankingMethods):
         self.max_length = max_length
         self.batch_tokens = token_budget(batch_tokens, self.model.device)
         self.batch_size = None if batch_size is None else check_positive_int(batch_size, "batch_size")
+        self.backend = LocalScoring(self.model, self.batch_tokens, self.batch_size)
         self.progress_bar = progress_bar
-
-    def logits(self, query: str, documents: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
-        """Log-odds logit(yes) - logit(no) per document: the score before the sigmoid, never saturated."""
-        query = check_text(query, "query")
-        documents = check_texts(documents, "documents")
-        if not documents:
-            return np.empty(0, dtype=np.float32)
-        task_instruction = self.instruction if instruction is None else resolve_task(instruction).instruction
-        with self.model.lock:
-            tokens = self.prompt.tokens(task_instruction, query, documents)
-            first, owner = distinct(tokens.tails)
-            tails = [tokens.tails[i] for i in first]
-            batches = plan_batches([len(tail) for tail in tails], self.batch_tokens, self.batch_size,
-                                   padded=not self.model.packs_batches)
-            logits = score_batches(self.model, tokens.head, tails, track(batches, self.progress_bar, "Reranking"))
-        tokens.warn_if_cut(self.max_length, stacklevel=3)
-        return logits if len(tails) == len(documents) else logits[owner]
 
     @property
     def name(self) -> str:

@@ -7,8 +7,8 @@ import os
 import sys
 from typing import Any
 
-from ..embedder import Embedder
 from ..checkpoint.tokenizer import normalise_source
+from ..embedder import Embedder
 from ..presets import resolve_task
 from ..registry import DEFAULT_RERANKER_MODEL
 from ..reranker import Reranker

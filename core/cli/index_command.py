@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..checkpoint.tokenizer import normalise_source
 from ..display import quoted
 from ..errors import InvalidArgumentError
-from ..checkpoint.tokenizer import normalise_source
 from ..local_index import IndexStore, index_settings, update_index
 from ..local_index.builder import DEFAULT_CHUNKING, resolve_roots
 from ..local_index.chunking import check_chunking

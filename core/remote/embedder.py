@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-import numpy as np
-from numpy.typing import NDArray
-
-from ..batching import distinct, in_runs
-from ..embedder import EmbeddingMethods
-from ..errors import RemoteServerError
+from ..pipeline import EmbeddingMethods
 from ..presets import resolve_task
-from ..progress import counter
 from ..rebuild import RebuiltOnCopy, records_arguments
-from ..tokenization import EmbeddingTokens, embedding_tokens
 from ..validation import check_bool, check_dim, check_positive_int
-from .http import DEFAULT_MAX_REPLY_BYTES, Server, ordered_rows
+from .backend import EMBEDDINGS_PATH, ServedEmbedding
+from .http import DEFAULT_MAX_REPLY_BYTES, Server
 from .served import connect
 
-EMBEDDINGS_PATH = "/v1/embeddings"
+__all__ = ["EMBEDDINGS_PATH", "RemoteEmbedder"]
 
 
 class RemoteEmbedder(RebuiltOnCopy, EmbeddingMethods):
@@ -60,9 +51,10 @@ class RemoteEmbedder(RebuiltOnCopy, EmbeddingMethods):
                              max_reply_bytes=max_reply_bytes)
         served = connect(self.server, "embedding", model, tokenizer, max_length, revision=revision, token=token,
                          local_files_only=check_bool(local_files_only, "local_files_only"))
-        self.model_name, self.tokenizer, self.max_length = served.name, served.tokenizer, served.max_length
+        self.model_name, self.max_length, self.checkpoint = served.name, served.max_length, served.checkpoint
         self.hidden_size: int = served.config.hidden_size
         self.dim = check_dim(dim, self.hidden_size, served.name)
+        self.backend = ServedEmbedding(self.server, served.name, served.tokenizer, self.hidden_size, self.max_batch)
         self._revision = revision
 
     @property
@@ -73,59 +65,6 @@ class RemoteEmbedder(RebuiltOnCopy, EmbeddingMethods):
     @property
     def revision(self) -> str | None:
         return self._revision
-
-    def _embed(self, texts: list[str]) -> NDArray[np.float32]:
-        tokens, unique, owner, batches = self._plan(texts)
-        with counter(len(unique), self.progress_bar, "Embedding") as advance:
-            answers = self.server.post_all(EMBEDDINGS_PATH, [self._payload(unique, b) for b in batches],
-                                           on_done=lambda i: advance(len(batches[i])))
-        return self._assemble(tokens, unique, owner, batches, answers)
-
-    async def _aembed(self, texts: list[str]) -> NDArray[np.float32]:
-        tokens, unique, owner, batches = self._plan(texts)
-        answers = await self.server.apost_all(EMBEDDINGS_PATH, [self._payload(unique, b) for b in batches])
-        return self._assemble(tokens, unique, owner, batches, answers)
-
-    def _plan(self, texts: list[str]) -> tuple[EmbeddingTokens, list[list[int]], list[int], list[range]]:
-        tokens = embedding_tokens(self.tokenizer, texts, self.max_length)
-        first, owner = distinct(tokens.ids)
-        unique = [tokens.ids[i] for i in first]
-        return tokens, unique, owner, in_runs(len(unique), self.max_batch)
-
-    def _payload(self, unique: list[list[int]], batch: range) -> dict[str, Any]:
-        return {"model": self.model_name, "input": [unique[i] for i in batch], "encoding_format": "float"}
-
-    def _assemble(self, tokens: EmbeddingTokens, unique: list[list[int]], owner: list[int], batches: list[range],
-                  answers: Sequence[Any]) -> NDArray[np.float32]:
-        vectors = np.empty((len(unique), self.dim), dtype=np.float32)
-        for batch, answer in zip(batches, answers, strict=True):
-            vectors[batch.start:batch.stop] = self._vectors(answer, len(batch))
-        tokens.warn_if_cut(self.max_length, stacklevel=4)
-        return vectors if len(unique) == len(tokens.ids) else vectors[owner]
-
-    def _vectors(self, answer: Any, count: int) -> NDArray[np.float32]:
-        """The batch's vectors by their `index`, each checked, cut to `dim` and normalised.
-
-        Checked and normalised in float64, so that values as large as 1e30 or as small as 1e-30 (whose
-        squares leave float32's range) still give the unit vector; a row that has no direction (all
-        zero) or is not finite is the server's error, named with its row.
-        """
-        where = self.server.base_url + EMBEDDINGS_PATH
-        rows = ordered_rows(answer, count, where)
-        try:
-            full = np.array([row["embedding"] for row in rows], dtype=np.float64)
-        except (KeyError, TypeError, ValueError):
-            raise RemoteServerError(f"{where} answered rows without a numeric 'embedding' list") from None
-        if full.ndim != 2 or full.shape[1] < self.dim:
-            raise RemoteServerError(f"{where} answered vectors of shape {full.shape} where {count} of at least "
-                                    f"{self.dim} numbers were expected; is an embedding model served there?")
-        cut = full[:, : self.dim]
-        norms = np.linalg.norm(cut, axis=1)
-        bad = np.flatnonzero(~np.isfinite(norms) | (norms == 0) | ~np.isfinite(cut).all(axis=1))
-        if bad.size:
-            raise RemoteServerError(f"{where} answered a vector that cannot be normalised (row {int(bad[0])} of the "
-                                    f"batch: {'all zero' if norms[bad[0]] == 0 else 'not finite'})")
-        return (cut / norms[:, None]).astype(np.float32)
 
     def __repr__(self) -> str:
         return f"RemoteEmbedder(base_url={self.server.base_url!r}, model={self.model_name!r}, dim={self.dim}, " \

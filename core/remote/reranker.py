@@ -9,27 +9,17 @@ builds the official prompt (prefix, instruction, query, document, suffix) as tok
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-import numpy as np
-from numpy.typing import NDArray
-
-from ..batching import distinct, in_runs
 from ..errors import RemoteServerError
+from ..pipeline import RankingMethods
 from ..presets import resolve_task
-from ..progress import counter
 from ..rebuild import RebuiltOnCopy, records_arguments
-from ..reranker import RankingMethods
-from ..tokenization import RerankPrompt, RerankTokens
-from ..validation import check_bool, check_positive_int, check_text, check_texts
-from .http import DEFAULT_MAX_REPLY_BYTES, Server, ordered_rows
+from ..tokenization import RerankPrompt
+from ..validation import check_bool, check_positive_int
+from .backend import CLASSIFY_PATH, SERVE_HINT, ServedScoring
+from .http import DEFAULT_MAX_REPLY_BYTES, Server
 from .served import connect
 
-CLASSIFY_PATH = "/classify"
-SERVE_HINT = ("start the reranker as vLLM documents it: vllm serve MODEL --runner pooling --hf-overrides "
-              "'{\"architectures\": [\"Qwen3ForSequenceClassification\"], "
-              "\"classifier_from_token\": [\"no\", \"yes\"], \"is_original_qwen3_reranker\": true}'")
+__all__ = ["CLASSIFY_PATH", "SERVE_HINT", "RemoteReranker"]
 
 
 class RemoteReranker(RebuiltOnCopy, RankingMethods):
@@ -57,64 +47,15 @@ class RemoteReranker(RebuiltOnCopy, RankingMethods):
                              max_reply_bytes=max_reply_bytes)
         served = connect(self.server, "reranker", model, tokenizer, max_length, revision=revision, token=token,
                          local_files_only=check_bool(local_files_only, "local_files_only"))
-        self.model_name, self.max_length = served.name, served.max_length
+        self.model_name, self.max_length, self.checkpoint = served.name, served.max_length, served.checkpoint
         self.prompt = RerankPrompt(served.tokenizer, self.max_length)
+        self.backend = ServedScoring(self.server, served.name, served.tokenizer, self.max_batch)
         self._check_classifier()
 
     @property
     def name(self) -> str:
         """The served model id."""
         return self.model_name
-
-    def logits(self, query: str, documents: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
-        """Log-odds logit(yes) - logit(no) per document, in input order, as `Reranker.logits`."""
-        tokens, first, owner, batches = self._plan(query, documents, instruction)
-        with counter(len(first), self.progress_bar, "Reranking") as advance:
-            answers = self.server.post_all(CLASSIFY_PATH, [self._payload(tokens, first, b) for b in batches],
-                                           on_done=lambda i: advance(len(batches[i])))
-        return self._assemble(tokens, first, owner, batches, answers)
-
-    async def alogits(self, query: str, documents: Sequence[str],
-                      instruction: str | None = None) -> NDArray[np.float32]:
-        """`logits` with an async HTTP client: the event loop keeps running while the server works."""
-        tokens, first, owner, batches = self._plan(query, documents, instruction)
-        answers = await self.server.apost_all(CLASSIFY_PATH, [self._payload(tokens, first, b) for b in batches])
-        return self._assemble(tokens, first, owner, batches, answers)
-
-    def _plan(self, query: str, documents: Sequence[str],
-              instruction: str | None) -> tuple[RerankTokens, list[int], list[int], list[range]]:
-        query = check_text(query, "query")
-        documents = check_texts(documents, "documents")
-        task_instruction = self.instruction if instruction is None else resolve_task(instruction).instruction
-        tokens = self.prompt.tokens(task_instruction, query, documents)
-        first, owner = distinct(tokens.tails)
-        batches = in_runs(len(first), self.max_batch)
-        return tokens, first, owner, batches
-
-    def _payload(self, tokens: RerankTokens, first: list[int], batch: range) -> dict[str, Any]:
-        return {"model": self.model_name, "input": [tokens.head + tokens.tails[first[i]] for i in batch],
-                "use_activation": False}
-
-    def _assemble(self, tokens: RerankTokens, first: list[int], owner: list[int],
-                  batches: list[range], answers: Sequence[Any]) -> NDArray[np.float32]:
-        logits = np.empty(len(first), dtype=np.float32)
-        for batch, answer in zip(batches, answers, strict=True):
-            logits[batch.start:batch.stop] = self._logits(answer, len(batch))
-        tokens.warn_if_cut(self.max_length, stacklevel=4)
-        return logits if len(first) == len(tokens.tails) else logits[owner]
-
-    def _logits(self, answer: Any, count: int) -> NDArray[np.float32]:
-        where = self.server.base_url + CLASSIFY_PATH
-        rows = ordered_rows(answer, count, where)
-        outputs = [row.get("probs") for row in rows]
-        if not all(isinstance(o, list) and len(o) == 1 and isinstance(o[0], int | float) for o in outputs):
-            sizes = sorted({len(o) if isinstance(o, list) else 0 for o in outputs})
-            raise RemoteServerError(f"{where} answered {sizes} outputs per prompt where the Qwen3 reranker "
-                                    f"gives one (the yes-no log-odds); {SERVE_HINT}")
-        logits = np.array([row["probs"][0] for row in rows], dtype=np.float32)
-        if not np.isfinite(logits).all():
-            raise RemoteServerError(f"{where} answered non-finite scores")
-        return logits
 
     def _check_classifier(self) -> None:
         """One tiny request now, so that a server not set up as the reranker fails here, explained."""

@@ -12,8 +12,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ModelLoadError, RemoteServerError
 from ..checkpoint.tokenizer import Kind, normalise_source, read_tokenizer
+from ..errors import ModelLoadError, RemoteServerError
 from ..validation import check_positive_int
 from .http import Server
 
@@ -24,6 +24,7 @@ class ServedModel:
     tokenizer: Any
     config: Any
     max_length: int  # the smaller of the caller's max_length and the server's context length
+    checkpoint: str  # what the server says it loaded (hub id or its directory), as Embedder.checkpoint names it
 
 
 def connect(server: Server, kind: Kind, model: str | None, tokenizer: str | None, max_length: int, *,
@@ -53,7 +54,7 @@ def connect(server: Server, kind: Kind, model: str | None, tokenizer: str | None
                              "id or a local copy of that checkpoint (its tokenizer and config files suffice)") from None
     server_limit = card.get("max_model_len")
     limit = min(max_length, server_limit) if isinstance(server_limit, int) and server_limit > 1 else max_length
-    return ServedModel(card["id"], loaded, config, limit)
+    return ServedModel(card["id"], loaded, config, limit, normalise_source(source))
 
 
 def _model_cards(server: Server) -> list[dict[str, Any]]:

@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 import ray.data
 from numpy.typing import NDArray
 
+from ...checkpoint.tokenizer import normalise_source
 from ...embedder import Embedder
 from ...errors import InvalidArgumentError
-from ...checkpoint.tokenizer import normalise_source
 from ...local_index import IndexStore, index_settings
 from ...local_index.builder import DEFAULT_CHUNKING
 from ...local_index.imports import add_documents

@@ -1,0 +1,194 @@
+"""The one pipeline of every embedder and reranker, local or served, over a backend (`backend.py`):
+format the prompts (instruction on queries), tokenize, compute each distinct sequence once, put
+results back in input order, warn when texts were cut; then rankings and pairs over the scores.
+
+Torch-free: the remote classes and the index import it without the kernels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from tokenizers import Tokenizer
+
+from .backend import EmbeddingBackend, ScoringBackend
+from .batching import distinct
+from .errors import InvalidArgumentError
+from .presets import Task, resolve_task
+from .progress import counter
+from .tokenization import EmbeddingTokens, RerankPrompt, RerankTokens, embedding_tokens, format_query
+from .validation import check_positive_int, check_text, check_texts
+
+
+class EmbeddingMethods:
+    """The query/document API of `Embedder` and `RemoteEmbedder`, over their `backend`.
+
+    Subclasses set `backend`, `task`, `symmetric`, `dim`, `max_length` and `progress_bar`.
+    """
+
+    backend: EmbeddingBackend
+    task: Task
+    symmetric: bool
+    dim: int
+    max_length: int
+    progress_bar: bool
+
+    @property
+    def instruction(self) -> str:
+        return self.task.instruction
+
+    def embed_queries(self, texts: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
+        """Embed search queries; the instruction (this call's, else the embedder's) is prepended."""
+        return self._embed(self._query_texts(texts, instruction))
+
+    def embed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Embed documents as they are, or with the instruction when the embedder is symmetric."""
+        return self._embed(self._document_texts(texts))
+
+    async def aembed_queries(self, texts: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
+        """`embed_queries` without blocking the event loop."""
+        return await self._aembed(self._query_texts(texts, instruction))
+
+    async def aembed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """`embed_documents` without blocking the event loop."""
+        return await self._aembed(self._document_texts(texts))
+
+    def _query_texts(self, texts: Sequence[str], instruction: str | None) -> list[str]:
+        texts = check_texts(texts)
+        task_instruction = self.task.instruction if instruction is None else resolve_task(instruction).instruction
+        return [format_query(task_instruction, text) for text in texts]
+
+    def _document_texts(self, texts: Sequence[str]) -> list[str]:
+        texts = check_texts(texts)
+        return [format_query(self.task.instruction, text) for text in texts] if self.symmetric else texts
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The checkpoint's tokenizer (the index chunks text with it)."""
+        return self.backend.tokenizer
+
+    def _embed(self, texts: list[str]) -> NDArray[np.float32]:
+        tokens, unique, owner = self._tokens(texts)
+        with counter(len(unique), self.progress_bar, "Embedding") as advance:
+            vectors = self.backend.embed(unique, self.dim, advance)
+        return self._restore(tokens, vectors, owner)
+
+    async def _aembed(self, texts: list[str]) -> NDArray[np.float32]:
+        tokens, unique, owner = await asyncio.to_thread(self._tokens, texts)  # long texts take a while
+        return self._restore(tokens, await self.backend.aembed(unique, self.dim), owner)
+
+    def _tokens(self, texts: list[str]) -> tuple[EmbeddingTokens, list[list[int]], list[int]]:
+        tokens = embedding_tokens(self.backend.tokenizer, texts, self.max_length)
+        first, owner = distinct(tokens.ids)
+        return tokens, [tokens.ids[i] for i in first], owner
+
+    def _restore(self, tokens: EmbeddingTokens, vectors: NDArray[np.float32],
+                 owner: list[int]) -> NDArray[np.float32]:
+        tokens.warn_if_cut(self.max_length, stacklevel=4)  # the caller of embed_queries/embed_documents
+        return vectors if len(vectors) == len(tokens.ids) else vectors[owner]
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One document's place in a ranking: its input index, probability and log-odds."""
+
+    index: int
+    score: float
+    logit: float
+
+
+def sigmoid(logits: NDArray[np.float32]) -> NDArray[np.float32]:
+    """softmax([no, yes])[yes] written without overflow for large |logit|."""
+    return np.exp(-np.logaddexp(0.0, -logits.astype(np.float64))).astype(np.float32)
+
+
+class RankingMethods:
+    """Scores, pairs and rankings of `Reranker` and `RemoteReranker`, over their `backend`.
+
+    Subclasses set `backend`, `prompt`, `instruction`, `max_length` and `progress_bar`.
+    """
+
+    backend: ScoringBackend
+    prompt: RerankPrompt
+    instruction: str
+    max_length: int
+    progress_bar: bool
+
+    def score(self, query: str, documents: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
+        """Probability that each document meets the query, in input order (the official score)."""
+        return sigmoid(self.logits(query, documents, instruction))
+
+    def logits(self, query: str, documents: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
+        """Log-odds logit(yes) - logit(no) per document, in input order: the score before the sigmoid,
+        never saturated."""
+        tokens, tails, owner = self._tokens(query, documents, instruction)
+        with counter(len(tails), self.progress_bar, "Reranking") as advance:
+            logits = self.backend.score(tokens.head, tails, advance) if tails else np.empty(0, np.float32)
+        return self._restore(tokens, logits, owner)
+
+    async def alogits(self, query: str, documents: Sequence[str],
+                      instruction: str | None = None) -> NDArray[np.float32]:
+        """`logits` without blocking the event loop."""
+        tokens, tails, owner = await asyncio.to_thread(self._tokens, query, documents, instruction)
+        logits = await self.backend.ascore(tokens.head, tails) if tails else np.empty(0, np.float32)
+        return self._restore(tokens, logits, owner)
+
+    def _tokens(self, query: str, documents: Sequence[str],
+                instruction: str | None) -> tuple[RerankTokens, list[list[int]], list[int]]:
+        query = check_text(query, "query")
+        documents = check_texts(documents, "documents")
+        task_instruction = self.instruction if instruction is None else resolve_task(instruction).instruction
+        tokens = self.prompt.tokens(task_instruction, query, documents)
+        first, owner = distinct(tokens.tails)
+        return tokens, [tokens.tails[i] for i in first], owner
+
+    def _restore(self, tokens: RerankTokens, logits: NDArray[np.float32], owner: list[int]) -> NDArray[np.float32]:
+        tokens.warn_if_cut(self.max_length, stacklevel=4)  # the caller of logits/score/rerank
+        return logits if len(logits) == len(tokens.tails) else logits[owner]
+
+    async def ascore(self, query: str, documents: Sequence[str],
+                     instruction: str | None = None) -> NDArray[np.float32]:
+        """`score` without blocking the event loop."""
+        return sigmoid(await self.alogits(query, documents, instruction))
+
+    def pair_logits(self, queries: Sequence[str], documents: Sequence[str],
+                    instruction: str | None = None) -> NDArray[np.float32]:
+        """Log-odds of (queries[i], documents[i]) pairs, in input order.
+
+        Pairs are grouped by query, so each distinct query's prompt head is computed once.
+        """
+        queries, documents = check_texts(queries, "queries"), check_texts(documents, "documents")
+        if len(queries) != len(documents):
+            raise InvalidArgumentError(f"queries and documents must pair up, got {len(queries)} queries "
+                                       f"and {len(documents)} documents")
+        positions: dict[str, list[int]] = {}
+        for position, query in enumerate(queries):
+            positions.setdefault(query, []).append(position)
+        logits = np.empty(len(queries), dtype=np.float32)
+        for query, where in positions.items():
+            logits[where] = self.logits(query, [documents[i] for i in where], instruction)
+        return logits
+
+    def rerank(self, query: str, documents: Sequence[str], top_k: int | None = None,
+               instruction: str | None = None) -> list[Ranked]:
+        """Documents best first (ties keep input order), at most `top_k` of them."""
+        if top_k is not None:
+            check_positive_int(top_k, "top_k")
+        return ranking(self.logits(query, documents, instruction), top_k)
+
+    async def arerank(self, query: str, documents: Sequence[str], top_k: int | None = None,
+                      instruction: str | None = None) -> list[Ranked]:
+        """`rerank` without blocking the event loop."""
+        if top_k is not None:
+            check_positive_int(top_k, "top_k")
+        return ranking(await self.alogits(query, documents, instruction), top_k)
+
+
+def ranking(logits: NDArray[np.float32], top_k: int | None) -> list[Ranked]:
+    order = np.argsort(-logits, kind="stable")[:top_k]
+    scores = sigmoid(logits)
+    return [Ranked(int(i), float(scores[i]), float(logits[i])) for i in order]
