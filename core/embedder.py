@@ -57,6 +57,7 @@ class Embedder(RebuiltOnCopy, EmbeddingMethods):
                                               allow_pickle=allow_pickle, token=token,
                                               local_files_only=check_bool(local_files_only, "local_files_only"))
         self.dim = check_dim(dim, self.model.hidden_size, model)
+        self.checkpoint = self.model.key.source  # what an index records
         self.batch_tokens = token_budget(batch_tokens, self.model.device)
         self.batch_size = None if batch_size is None else check_positive_int(batch_size, "batch_size")
         self.backend = LocalEmbedding(self.model, self.batch_tokens, self.batch_size)
@@ -71,10 +72,6 @@ class Embedder(RebuiltOnCopy, EmbeddingMethods):
     def revision(self) -> str | None:
         return self.model.key.revision
 
-    @property
-    def checkpoint(self) -> str:
-        """Where the weights come from (hub id or resolved local directory): what an index records."""
-        return self.model.key.source
 
     def __repr__(self) -> str:
         return (f"Embedder(model={self.model.key.source!r}, device='{self.model.device}', "

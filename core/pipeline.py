@@ -27,7 +27,7 @@ from .validation import check_positive_int, check_text, check_texts
 class EmbeddingMethods:
     """The query/document API of `Embedder` and `RemoteEmbedder`, over their `backend`.
 
-    Subclasses set `backend`, `task`, `symmetric`, `dim`, `max_length` and `progress_bar`.
+    Subclasses set `backend`, `task`, `symmetric`, `dim`, `max_length`, `progress_bar` and `checkpoint`.
     """
 
     backend: EmbeddingBackend
@@ -36,6 +36,11 @@ class EmbeddingMethods:
     dim: int
     max_length: int
     progress_bar: bool
+    checkpoint: str  # where the weights come from (hub id or local directory), served or not
+
+    @property
+    def revision(self) -> str | None:
+        return None
 
     @property
     def instruction(self) -> str:

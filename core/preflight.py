@@ -18,10 +18,10 @@ from .checkpoint.tokenizer import normalise_source
 from .embedder import Embedder
 from .errors import InvalidArgumentError
 from .kernels.runtime import parse_device, resolve_dtype
+from .model_factory import model_class_and_arguments
 from .presets import resolve_task
 from .registry import KNOWN_CHECKPOINTS
 from .remote.http import check_base_url, check_timeout
-from .remote.settings import model_class_and_arguments
 from .reranker import Reranker
 from .validation import check_bool, check_dim, check_positive_int
 

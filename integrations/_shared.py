@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from ..embedder import EmbeddingMethods
 from ..errors import InvalidArgumentError
-from ..remote.settings import make_model
+from ..model_factory import make_model
 from ..reranker import Ranked, RankingMethods
 from ..validation import check_positive_int
 

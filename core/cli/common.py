@@ -8,11 +8,10 @@ import sys
 from typing import Any
 
 from ..checkpoint.tokenizer import normalise_source
-from ..embedder import Embedder
+from ..pipeline import EmbeddingMethods, RankingMethods
 from ..presets import resolve_task
 from ..registry import DEFAULT_RERANKER_MODEL
-from ..reranker import Reranker
-from .parser import RERANKER_MODEL_VARIABLE
+from .parser import API_KEY_VARIABLE, RERANKER_MODEL_VARIABLE
 
 
 def say(args: argparse.Namespace, line: str) -> None:
@@ -21,12 +20,29 @@ def say(args: argparse.Namespace, line: str) -> None:
         print(line, file=sys.stderr)
 
 
-def make_embedder(args: argparse.Namespace, model: str, **settings: Any) -> Embedder:
+def make_embedder(args: argparse.Namespace, model: str, **settings: Any) -> EmbeddingMethods:
+    """`model` in this process, or, with --embedding-url, the served checkpoint (`model` is then only the
+    default: an index compares the checkpoint the server reports with the one it recorded)."""
+    if args.embedding_url is not None:
+        from ..remote import RemoteEmbedder
+
+        return RemoteEmbedder(args.embedding_url, tokenizer=args.embedding_model,
+                              api_key=os.environ.get(API_KEY_VARIABLE), **settings)
+    from ..embedder import Embedder
+
     return Embedder(model, device=args.device, dtype=args.dtype, batch_tokens=args.batch_tokens,
                     allow_pickle=args.allow_pickle, **settings)
 
 
-def make_reranker(args: argparse.Namespace, recorded: dict[str, Any] | None = None) -> Reranker:
+def make_reranker(args: argparse.Namespace, recorded: dict[str, Any] | None = None) -> RankingMethods:
+    """The reranker named (see `reranker_choice`), or, with --reranker-url, the one that server runs."""
+    if args.reranker_url is not None:
+        from ..remote import RemoteReranker
+
+        return RemoteReranker(args.reranker_url, tokenizer=args.reranker_model, instruction=args.instruction,
+                              revision=args.reranker_revision, api_key=os.environ.get(API_KEY_VARIABLE))
+    from ..reranker import Reranker
+
     model, revision = reranker_choice(args, recorded or {})
     return Reranker(model, device=args.device, dtype=args.dtype, instruction=args.instruction,
                     batch_tokens=args.batch_tokens, revision=revision, allow_pickle=args.allow_pickle)
@@ -44,7 +60,7 @@ def reranker_choice(args: argparse.Namespace, recorded: dict[str, Any]) -> tuple
 def asked_settings(args: argparse.Namespace, include_instruction: bool) -> dict[str, Any]:
     """The index settings the user named on the command line (the others default to the index's)."""
     asked: dict[str, Any] = {}
-    if args.embedding_model is not None:
+    if args.embedding_model is not None:  # with --embedding-url too: it names the checkpoint served
         asked["embedding_model"] = normalise_source(args.embedding_model)
     if args.embedding_revision is not None:
         asked["revision"] = args.embedding_revision

@@ -13,6 +13,7 @@ DEFAULT_INDEX = ".qwen3-rag"
 # Environment defaults for the models, e.g. local directories on a machine without hub access.
 EMBEDDING_MODEL_VARIABLE = "QWEN3_RAG_EMBEDDING_MODEL"
 RERANKER_MODEL_VARIABLE = "QWEN3_RAG_RERANKER_MODEL"
+API_KEY_VARIABLE = "QWEN3_RAG_API_KEY"  # sent to --embedding-url / --reranker-url; never on the command line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,6 +122,10 @@ def _embedding_options() -> argparse.ArgumentParser:
                          help=f"hub id or local directory (default: ${EMBEDDING_MODEL_VARIABLE}, else the index's "
                               f"model, else {DEFAULT_EMBEDDING_MODEL})")
     options.add_argument("--embedding-revision", default=None, help="hub revision of the embedding model")
+    options.add_argument("--embedding-url", default=None, metavar="URL",
+                         help="embed through this server (vLLM, OpenAI-style) instead of in this process; "
+                              "--embedding-model then names the checkpoint it serves (default: the one it "
+                              f"reports); a key, if needed, in ${API_KEY_VARIABLE}")
     options.add_argument("--dim", type=int, default=None, help="embedding size, 32..hidden size (default: full)")
     return options
 
@@ -131,6 +136,9 @@ def _reranker_options() -> argparse.ArgumentParser:
                          help=f"hub id or local directory (default: the index's reranker, else "
                               f"${RERANKER_MODEL_VARIABLE}, else {DEFAULT_RERANKER_MODEL})")
     options.add_argument("--reranker-revision", default=None, help="hub revision of the reranker")
+    options.add_argument("--reranker-url", default=None, metavar="URL",
+                         help="rerank through this vLLM server instead of in this process; --reranker-model then "
+                              "names the checkpoint it serves")
     return options
 
 

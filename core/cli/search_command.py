@@ -29,6 +29,8 @@ def run_search(args: argparse.Namespace) -> int:
                                  dim=recorded["dim"], max_length=recorded["max_length"],
                                  instruction=args.instruction or recorded["instruction"],
                                  symmetric=recorded["symmetric"])
+        # A served model (--embedding-url) must be the checkpoint the index's vectors came from.
+        store.check_settings({"embedding_model": embedder.checkpoint, "dim": embedder.dim})
         query = embedder.embed_queries([args.question])[0]
         found = store.search(query, top_k if args.no_rerank else candidates,
                              text=args.question if args.hybrid else None)

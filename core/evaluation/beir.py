@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..embedder import Embedder
 from ..errors import InvalidArgumentError, InvalidInputError
 from ..jsonl import jsonl_values
-from ..reranker import Reranker
+from ..pipeline import EmbeddingMethods, RankingMethods
 from ..validation import check_positive_int
 from .metrics import mean_metrics
 
@@ -84,8 +83,8 @@ def _jsonl(path: Path, required: tuple[str, ...]) -> Iterator[dict]:
             yield record
 
 
-def evaluate(dataset: BeirDataset, embedder: Embedder, reranker: Reranker | None, *, candidates: int = 100,
-             limit: int | None = None, progress: bool = True) -> EvalReport:
+def evaluate(dataset: BeirDataset, embedder: EmbeddingMethods, reranker: RankingMethods | None, *,
+             candidates: int = 100, limit: int | None = None, progress: bool = True) -> EvalReport:
     """nDCG@10, Recall@100 and MRR@10 for embedding-only retrieval and, with a reranker, for reranking
     the embedder's top `candidates` of each query.
 

@@ -13,9 +13,10 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..display import plural, progress_shows
-from ..embedder import Embedder
 from ..errors import InvalidArgumentError
+from ..pipeline import EmbeddingMethods
 from ..tokenization import plain_text_tokenizer
+from ..vector_settings import VectorSettings
 from .chunking import Chunk, check_chunking, chunk_section
 from .files import (
     MALFORMED_RECORD,
@@ -66,17 +67,13 @@ class IndexReport:
         return "" if rate is None else f"; embedded {plural(self.tokens, 'token')} at {rate:.0f} tokens/s"
 
 
-def index_settings(embedder: Embedder, chunk_tokens: int, overlap: int, text_field: str,
+def index_settings(vectors: EmbeddingMethods | VectorSettings, chunk_tokens: int, overlap: int, text_field: str,
                    reranker: dict[str, str | None] | None = None) -> dict[str, Any]:
     """What the vectors depend on (an index refuses to be extended or searched with anything else),
-    and the reranker that a plain `qwen3-rag search` uses."""
+    from any embedder, local or served, and the reranker that a plain `qwen3-rag search` uses."""
+    described = vectors if isinstance(vectors, VectorSettings) else VectorSettings.of(vectors)
     return {
-        "embedding_model": embedder.model.key.source,
-        "revision": embedder.model.key.revision,
-        "dim": embedder.dim,
-        "instruction": embedder.instruction,
-        "symmetric": embedder.symmetric,
-        "max_length": embedder.max_length,
+        **described.record(),
         "chunk_tokens": chunk_tokens,
         "overlap": overlap,
         "text_field": text_field,
@@ -99,7 +96,7 @@ def resolve_roots(roots: Sequence[Path]) -> list[Path]:
     return resolved
 
 
-def update_index(store: IndexStore, roots: Sequence[Path], embedder: Embedder, *, chunk_tokens: int,
+def update_index(store: IndexStore, roots: Sequence[Path], embedder: EmbeddingMethods, *, chunk_tokens: int,
                  overlap: int, text_field: str = "text", progress: bool = True, follow_symlinks: bool = False,
                  max_file_bytes: int = MAX_FILE_BYTES, vector_index_from: int = VECTOR_INDEX_FROM) -> IndexReport:
     """Make the index match the indexable files under `roots` now.
@@ -133,7 +130,7 @@ def update_index(store: IndexStore, roots: Sequence[Path], embedder: Embedder, *
     store.remove(gone)
     report.removed = len(gone)
 
-    tokenizer = plain_text_tokenizer(embedder.model.tokenizer)
+    tokenizer = plain_text_tokenizer(embedder.tokenizer)
     pending: list[tuple[FileRecord, list[Chunk]]] = []
     writer = _Writer(store, embedder, known, report)
     touched: list[FileRecord] = []
@@ -173,7 +170,8 @@ def update_index(store: IndexStore, roots: Sequence[Path], embedder: Embedder, *
 class _Writer:
     """Embeds files' chunks in batches and commits the results every `COMMIT_EVERY_SECONDS`."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder, known: dict[str, FileRecord], report: IndexReport):
+    def __init__(self, store: IndexStore, embedder: EmbeddingMethods, known: dict[str, FileRecord],
+                 report: IndexReport):
         self.store, self.embedder, self.known, self.report = store, embedder, known, report
         self.embedded: list[FileUpdate] = []
         self.committed_at = time.monotonic()

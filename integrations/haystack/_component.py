@@ -9,7 +9,7 @@ from haystack import Document, default_from_dict, default_to_dict
 from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
 
 from ...errors import InvalidArgumentError
-from ...remote.settings import make_model
+from ...model_factory import make_model
 from ...validation import check_items
 from .._shared import Core
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from ...embedder import Embedder
 from ...errors import InvalidInputError
-from ...remote.settings import make_model
+from ...model_factory import make_model
 from ...reranker import Reranker, sigmoid
 
 Batch = pa.Table | dict[str, np.ndarray]  # batch_format="pyarrow" (ours) or "numpy"

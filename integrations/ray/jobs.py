@@ -14,7 +14,6 @@ import ray.data
 from numpy.typing import NDArray
 
 from ...checkpoint.tokenizer import normalise_source
-from ...embedder import Embedder
 from ...errors import InvalidArgumentError
 from ...local_index import IndexStore, index_settings
 from ...local_index.builder import DEFAULT_CHUNKING
@@ -23,6 +22,7 @@ from ...local_index.search import VECTOR_INDEX_FROM
 from ...preflight import check_embedder_settings, check_reranker_settings
 from ...reranker import DEFAULT_RERANKER_MODEL
 from ...validation import check_positive_int
+from ...vector_settings import VectorSettings
 from .batches import Qwen3EmbedBatch, Qwen3RerankBatch
 
 
@@ -133,13 +133,15 @@ def write_index(source: ray.data.Dataset | str, index_path: str, *, id_column: s
     _check_columns(dataset, {id_column, text_column})
     settings = {k: v for k, v in options.items() if k not in RAY_OPTIONS}
     check_embedder_settings(settings)
-    recorder = Embedder(**{**settings, "device": "cpu"})  # the driver's copy only names what the vectors are
+    # Named from the settings (a checkpoint's config and tokenizer, or what a server reports): the driver
+    # never loads the weights, which only the actors need.
+    vectors = VectorSettings.from_settings(settings)
     # Recorded as `qwen3-rag index` records it, so that command can later add folders to this index.
     reranker = {"reranker_model": normalise_source(reranker_model or DEFAULT_RERANKER_MODEL), "reranker_revision": None}
     started = time.perf_counter()
     embedded = embed_dataset(dataset.select_columns([id_column, text_column]), text_column=text_column,
                              output_column="embedding", **options)
-    with IndexStore.create_or_open(index_path, index_settings(recorder, **DEFAULT_CHUNKING, reranker=reranker),
+    with IndexStore.create_or_open(index_path, index_settings(vectors, **DEFAULT_CHUNKING, reranker=reranker),
                                    rebuild=rebuild) as store:
         rows = add_documents(store, ((batch.column(id_column).to_pylist(), batch.column(text_column).to_pylist(),
                                       _vectors(batch.column("embedding")))

@@ -1,15 +1,16 @@
-"""Turning model settings into a local or a remote model: one rule for the adapters, Ray and preflight."""
+"""Settings to a model object: `Embedder`/`Reranker` in this process, or `RemoteEmbedder`/`RemoteReranker`
+when `base_url` names a server. One rule for the adapters, Ray, preflight and the index."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from ..embedder import Embedder
-from ..errors import InvalidArgumentError
-from ..reranker import Reranker
-from .embedder import RemoteEmbedder
-from .reranker import RemoteReranker
+from .embedder import Embedder
+from .errors import InvalidArgumentError
+from .remote.embedder import RemoteEmbedder
+from .remote.reranker import RemoteReranker
+from .reranker import Reranker
 
 # Settings of a model running in this process, with their defaults; with base_url= the server decides them.
 LOCAL_ONLY = {"device": None, "dtype": None, "batch_tokens": None, "allow_pickle": False}
