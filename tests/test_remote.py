@@ -110,7 +110,7 @@ def test_remote_cuts_long_texts_like_the_core(served, local_embedder):
     with pytest.warns(UserWarning):
         expected = local.embed_documents(long)
     np.testing.assert_allclose(vectors, expected, atol=TOLERANCE, rtol=0)
-    assert RemoteEmbedder(served.embedding_url).max_length == 4096  # capped by the server's context
+    assert RemoteEmbedder(served.embedding_url, max_length=20000).max_length == 8192  # capped by the server's context
 
 
 @pytest.mark.parametrize("instruction", [None, "code_search"])
@@ -434,3 +434,104 @@ class Proxy:
     def __exit__(self, *exc) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+# ----- the folder index and Ray through served models -----
+
+def cli_index(folder, index, *model_options: str) -> int:
+    from qwen3_rag.cli import main
+
+    return main(["-q", "index", str(folder), "--index", str(index), "--chunk-tokens", "24", "--overlap", "4",
+                 *model_options])
+
+
+def cli_search(index, *options: str, capsys) -> dict:
+    from qwen3_rag.cli import main
+
+    assert main(["-q", "search", QUESTION, "--index", str(index), "--json", "-k", "4", *options]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture(scope="module")
+def corpus_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("served-corpus")
+    for number, text in enumerate(CORPUS + VARIED_TEXTS):
+        (folder / f"doc{number:02d}.txt").write_text(f"{text}\n{text[::-1]}\n")
+    return folder
+
+
+def test_an_index_built_through_the_server_equals_the_one_built_here(served, corpus_folder, tmp_path):
+    from qwen3_rag.local_index import IndexStore
+
+    assert cli_index(corpus_folder, tmp_path / "served", "--embedding-url", served.embedding_url,
+                     "--reranker-model", served.reranker_dir) == 0
+    assert cli_index(corpus_folder, tmp_path / "local", "--embedding-model", served.embedding_dir, "--device", "cpu",
+                     "--reranker-model", served.reranker_dir) == 0
+    recorded = [IndexStore.recorded_settings(tmp_path / name) for name in ("served", "local")]
+    assert recorded[0] == recorded[1] and recorded[0]["embedding_model"] == os.path.realpath(served.embedding_dir)
+    with IndexStore.open(tmp_path / "served") as store:
+        through_server = store.vectors_by_chunk()
+    with IndexStore.open(tmp_path / "local") as store:
+        here = store.vectors_by_chunk()
+    assert through_server.keys() == here.keys() and len(here) > len(CORPUS)
+    for key, vector in here.items():
+        np.testing.assert_allclose(through_server[key], vector, atol=TOLERANCE)
+    # Interchangeable: the served index takes folders in-process, and the other way round.
+    (corpus_folder / "late.txt").write_text("a file added later\n")
+    try:
+        assert cli_index(corpus_folder, tmp_path / "served", "--device", "cpu") == 0
+        assert cli_index(corpus_folder, tmp_path / "local", "--embedding-url", served.embedding_url) == 0
+    finally:
+        (corpus_folder / "late.txt").unlink()
+
+
+def test_search_through_served_models_equals_search_here(served, corpus_folder, tmp_path, capsys):
+    assert cli_index(corpus_folder, tmp_path / "idx", "--embedding-model", served.embedding_dir, "--device", "cpu",
+                     "--reranker-model", served.reranker_dir) == 0
+    for rerank in ([], ["--no-rerank"]):
+        here = cli_search(tmp_path / "idx", "--device", "cpu", *rerank, capsys=capsys)
+        served_answer = cli_search(tmp_path / "idx", "--embedding-url", served.embedding_url,
+                                   "--reranker-url", served.reranker_url, *rerank, capsys=capsys)
+        assert [r["path"] for r in served_answer["results"]] == [r["path"] for r in here["results"]]
+        for ours, theirs in zip(here["results"], served_answer["results"], strict=True):
+            assert theirs["score"] == pytest.approx(ours["score"], abs=TOLERANCE)
+            assert theirs["similarity"] == pytest.approx(ours["similarity"], abs=TOLERANCE)
+
+
+def test_a_server_running_another_checkpoint_is_refused_by_the_index(served, corpus_folder, tiny_models, tmp_path,
+                                                                      capsys):
+    from qwen3_rag.cli import main
+
+    assert cli_index(corpus_folder, tmp_path / "idx", "--embedding-model", tiny_models.embedding,
+                     "--device", "cpu") == 0
+    capsys.readouterr()
+    assert main(["-q", "search", QUESTION, "--index", str(tmp_path / "idx"), "--no-rerank",
+                 "--embedding-url", served.embedding_url]) == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "built with other settings" in error and "embedding_model" in error
+    assert cli_index(corpus_folder, tmp_path / "idx", "--embedding-url", served.embedding_url) == 1
+    assert "built with other settings" in capsys.readouterr().err
+
+
+def test_write_index_through_a_server_on_the_local_ray_cluster(served, local_embedder, tmp_path):
+    import ray
+
+    from qwen3_rag.integrations.ray import write_index
+    from qwen3_rag.local_index import IndexStore
+
+    texts = [f"{text} ({n})" for n, text in enumerate(VARIED_TEXTS)]
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        summary = write_index(ray.data.from_items([{"id": n, "text": t} for n, t in enumerate(texts)]),
+                              str(tmp_path / "idx"), base_url=served.embedding_url, batch_size=4,
+                              reranker_model=served.reranker_dir)
+    finally:
+        ray.shutdown()
+    assert summary.rows == len(texts)
+    with IndexStore.open(tmp_path / "idx") as store:
+        assert store.settings["embedding_model"] == os.path.realpath(served.embedding_dir)
+        vectors = {path: vector for (path, *_), vector in store.vectors_by_chunk().items()}
+    expected = local_embedder.embed_documents(texts)
+    for n in range(len(texts)):
+        np.testing.assert_allclose(vectors[str(n)], expected[n], atol=TOLERANCE)

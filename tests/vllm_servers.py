@@ -20,7 +20,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 VLLM_PYTHON = Path(os.environ.get("QWEN3_RAG_VLLM_PYTHON", ROOT / ".venv-vllm" / "bin" / "python"))
 VLLM_SHAPE = dict(hidden_size=128, intermediate_size=256, num_attention_heads=2, num_key_value_heads=1, head_dim=64,
-                  max_position_embeddings=4096)
+                  max_position_embeddings=8192)
 RERANKER_OVERRIDES = {"architectures": ["Qwen3ForSequenceClassification"], "classifier_from_token": ["no", "yes"],
                       "is_original_qwen3_reranker": True}
 START_SECONDS = 600  # a cold start takes 40-120 s on 2 cores; both servers start at once
@@ -47,7 +47,7 @@ def start(model: str, log: Path, *extra: str, one_thread: bool = True,
     """
     port = free_port()
     command = [str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server", "--model", model, "--runner", "pooling",
-               "--dtype", "float32", "--gpu-memory-utilization", str(memory_fraction), "--max-model-len", "4096",
+               "--dtype", "float32", "--gpu-memory-utilization", str(memory_fraction), "--max-model-len", "8192",
                "--host", "127.0.0.1", "--port", str(port), *extra]
     environment = {**os.environ, "VLLM_LOGGING_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1"}
     if one_thread:

@@ -14,6 +14,7 @@ from ..local_index.builder import DEFAULT_CHUNKING, resolve_roots
 from ..local_index.chunking import check_chunking
 from ..local_index.folder import check_same_settings
 from ..registry import DEFAULT_EMBEDDING_MODEL
+from ..vector_settings import DEFAULT_MAX_LENGTH
 from .common import asked_settings, make_embedder, reranker_choice, say
 
 
@@ -45,6 +46,7 @@ def run_index(args: argparse.Namespace) -> int:
         revision=args.embedding_revision or recorded.get("revision"), dim=args.dim or recorded.get("dim"),
         instruction=args.instruction or recorded.get("instruction"),
         symmetric=recorded.get("symmetric"),  # a recorded instruction is a sentence, not the preset that set this
+        max_length=recorded.get("max_length", DEFAULT_MAX_LENGTH),  # e.g. Ray's write_index(max_length=...)
     )
     reranker, reranker_revision = reranker_choice(args, recorded)
     settings = index_settings(embedder, **chunking, reranker={"reranker_model": normalise_source(reranker),
