@@ -21,8 +21,9 @@ from transformers import Qwen3Model
 from qwen3_rag import Embedder, Reranker
 from qwen3_rag.batching import plan_batches
 from qwen3_rag.kernels import attention, embed_batch, loading, score_batches
+from qwen3_rag.kernels.forward import encode_head, last_hidden_states, unsupported
 from qwen3_rag.kernels.loading import LoadedModel
-from qwen3_rag.kernels.packed import encode_head, last_hidden_states, pack, unsupported
+from qwen3_rag.kernels.packing import pack
 from qwen3_rag.tokenization import embedding_tokens
 
 LENGTHS = [1, 2, 7, 40, 3, 65]

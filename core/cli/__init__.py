@@ -11,13 +11,9 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-# LanceDB's engine logs warnings (empty IVF partitions, API deprecations) straight to stderr; the
-# command line reports problems itself. A LANCE_LOG set by the user still wins.
-os.environ.setdefault("LANCE_LOG", "error")
-
-from ..display import escaped, show_warning  # noqa: E402
-from ..errors import Qwen3RagError  # noqa: E402
-from .parser import build_parser  # noqa: E402
+from ..display import escaped, show_warning
+from ..errors import Qwen3RagError
+from .parser import build_parser
 
 EXPECTED_ERRORS = (Qwen3RagError, OSError, ValueError)  # the user's to fix: no traceback needed
 # Each command's module, imported only when it runs: torch and LanceDB take seconds to import, and
@@ -29,6 +25,9 @@ COMMAND_MODULES = {"index": "index_command", "search": "search_command", "embed"
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors become one line on stderr and a non-zero exit status."""
     args = build_parser().parse_args(argv)
+    # LanceDB's engine logs warnings (empty IVF partitions, API deprecations) straight to stderr; the
+    # command line reports problems itself. Set before a command imports LanceDB; the user's LANCE_LOG wins.
+    os.environ.setdefault("LANCE_LOG", "error")
     if args.quiet:
         from huggingface_hub.utils import disable_progress_bars
 

@@ -15,26 +15,14 @@ from __future__ import annotations
 import inspect
 import warnings
 from collections.abc import Callable
-from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 
-from .packed import Packed, pack
+from .packing import KV, Attend, Packed, pack
 
-KV = tuple[torch.Tensor, torch.Tensor]
 # (q, k, v, cu_seqlens_q, cu_seqlens_k, max_q, max_k, scale) -> out; causal, bottom-right aligned, GQA.
 VarlenKernel = Callable[..., torch.Tensor]
-
-
-class Attend(Protocol):
-    def __call__(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, packed: Packed,
-                 scale: float, *, last_only: bool, head: KV | None) -> torch.Tensor:
-        """Causal attention within each packed sequence, after the shared `head` keys/values if given.
-
-        queries: (tokens, heads, head_dim), or (sequences, heads, head_dim) when `last_only` holds
-        each sequence's last token only; keys/values: (tokens, kv_heads, head_dim).
-        """
 
 
 def sdpa_per_sequence(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, packed: Packed,

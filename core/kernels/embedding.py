@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .forward import last_hidden_states
 from .guards import check_finite, split_on_out_of_memory
 from .loading import LoadedModel
-from .packed import last_hidden_states, pack
+from .packing import pack
 from .threads import threads_for_load
 
 

@@ -30,8 +30,8 @@ from ..registry import END_OF_TEXT, KNOWN_CHECKPOINTS, NO_TOKEN, YES_TOKEN
 from ..tokenization import plain_text_tokenizer, token_id
 from . import weights
 from .attention import Attend, choose
+from .forward import unsupported
 from .int8 import quantize_decoder, warn_if_slower
-from .packed import unsupported
 from .runtime import cpu_runs_bf16_natively, quantized_mode, resolve_device, resolve_dtype
 
 Loader = Literal["direct", "transformers"]

@@ -14,9 +14,10 @@ import numpy as np
 import torch
 
 from .embedding import right_padded
+from .forward import HeadCache, encode_head, last_hidden_states
 from .guards import check_finite, split_on_out_of_memory
 from .loading import LoadedModel
-from .packed import HeadCache, encode_head, last_hidden_states, pack
+from .packing import Attend, pack
 from .threads import threads_for_load
 
 if TYPE_CHECKING:
@@ -27,18 +28,19 @@ if TYPE_CHECKING:
 def score_batches(model: LoadedModel, head: list[int], tails: list[list[int]],
                   batches: Iterable[list[int]]) -> np.ndarray:
     """Log-odds logit(yes) - logit(no) for `head + tails[i]`, for every index in `batches`."""
-    if model.yes_minus_no is None:
+    yes_minus_no = model.yes_minus_no
+    if yes_minus_no is None:
         raise TypeError(f"{model.key.source} was loaded as an embedding model; scoring needs a reranker")
     if model.attend is not None:
         with threads_for_load(model.device):
             encoded = encode_head(model.backbone, head, model.attend)
-        run = partial(_score_packed, model, encoded, tails)
+        run = partial(_score_packed, model, model.attend, yes_minus_no, encoded, tails)
     else:
         from .prefix_cache import SharedPrefixCache  # transformers' cache API, only for its own forward pass
 
         cache = SharedPrefixCache()
         model.backbone(input_ids=torch.tensor([head], device=model.device), past_key_values=cache, use_cache=True)
-        run = partial(_score_padded, model, cache, len(head), tails)
+        run = partial(_score_padded, model, yes_minus_no, cache, len(head), tails)
     logits = np.empty(len(tails), dtype=np.float32)
     for batch in batches:
         with threads_for_load(model.device):  # per batch: other processes come and go
@@ -46,24 +48,23 @@ def score_batches(model: LoadedModel, head: list[int], tails: list[list[int]],
     return logits
 
 
-def _score_packed(model: LoadedModel, head: HeadCache, tails: list[list[int]], rows: list[int]) -> np.ndarray:
+def _score_packed(model: LoadedModel, attend: Attend, yes_minus_no: torch.Tensor, head: HeadCache,
+                  tails: list[list[int]], rows: list[int]) -> np.ndarray:
     """Log-odds of documents `rows`, packed after the head's cached keys and values."""
-    assert model.attend is not None  # chosen by score_batches
     packed = pack([tails[i] for i in rows], model.device, offset=head.length)
-    return _log_odds(model, last_hidden_states(model.backbone, packed, model.attend, head))
+    return _log_odds(model, yes_minus_no, last_hidden_states(model.backbone, packed, attend, head))
 
 
 @torch.inference_mode()
-def _score_padded(model: LoadedModel, cache: SharedPrefixCache, offset: int, tails: list[list[int]],
-                  rows: list[int]) -> np.ndarray:
+def _score_padded(model: LoadedModel, yes_minus_no: torch.Tensor, cache: SharedPrefixCache, offset: int,
+                  tails: list[list[int]], rows: list[int]) -> np.ndarray:
     """Log-odds of documents `rows`, which continue the cached head ending at position `offset`."""
     ids, last = right_padded([tails[i] for i in rows], model.pad_id, model.device)
     positions = torch.arange(offset, offset + ids.shape[1], device=model.device).expand(len(rows), -1)
     hidden = model.backbone(input_ids=ids, past_key_values=cache, position_ids=positions,
                             use_cache=True).last_hidden_state
-    return _log_odds(model, hidden[torch.arange(len(rows), device=ids.device), last])
+    return _log_odds(model, yes_minus_no, hidden[torch.arange(len(rows), device=ids.device), last])
 
 
-def _log_odds(model: LoadedModel, final: torch.Tensor) -> np.ndarray:
-    assert model.yes_minus_no is not None  # checked by score_batches
-    return check_finite(final.float() @ model.yes_minus_no, model.dtype, "reranker logits").cpu().numpy()
+def _log_odds(model: LoadedModel, yes_minus_no: torch.Tensor, final: torch.Tensor) -> np.ndarray:
+    return check_finite(final.float() @ yes_minus_no, model.dtype, "reranker logits").cpu().numpy()

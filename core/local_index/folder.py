@@ -31,14 +31,17 @@ SEAL = "qwen3-rag.seal"  # see seal.py
 SEAL_DRAFT = "qwen3-rag.seal.draft"  # written whole, then renamed over SEAL
 SEAL_FILES = frozenset({SEAL, SEAL_DRAFT})
 STAGING = "rebuild"  # a whole index built aside by --rebuild, swapped in when complete
-OLD_FORMAT = re.compile(r"index\.sqlite(-wal|-shm|-journal)?|vectors-[0-9a-f]+\.f32\Z")  # qwen3-rag 0.1's store
+# The first store format (SQLite and a vector file, before LanceDB).
+OLD_FORMAT = re.compile(r"index\.sqlite(-wal|-shm|-journal)?|vectors-[0-9a-f]+\.f32\Z")
 # What LanceDB names its files and folders (".tmpXXXXXX" while a file is being written).
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.=#-]{1,255}\Z")
 MAX_DEPTH = 8  # LanceDB's deepest entry is table/_indices/<uuid>/<file>: a deeper tree is not its own
 
 
 def rebuild_hint(directory: Path) -> str:
-    return f"rebuild it with: qwen3-rag index DIR --index {_quoted(directory)} --rebuild"
+    """The fix, for a shell and for Python (Ray's write_index, IndexStore) alike."""
+    return (f"rebuild it with: qwen3-rag index DIR --index {_quoted(directory)} --rebuild "
+            "(in Python: rebuild=True)")
 
 
 def check_same_settings(directory: Path, recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
@@ -54,14 +57,14 @@ def check_folder(directory: Path) -> bool:
     """True when `directory` holds an index, False when it is missing or empty; raises when it is unsafe.
 
     Unsafe: a symbolic link, not a folder, an entry qwen3-rag did not create, or a link, pipe or
-    device anywhere inside. An index of qwen3-rag 0.1 (SQLite and a vector file) asks for a rebuild.
+    device anywhere inside. An index in the first format (SQLite and a vector file, before LanceDB) asks for a rebuild.
     """
     names = _entries(directory)
     if names is None:
         return False
     old = sorted(name for name in names if OLD_FORMAT.match(name))
     if old:
-        raise LocalIndexError(f"the index at {_quoted(directory)} is in the format of qwen3-rag 0.1 "
+        raise LocalIndexError(f"the index at {_quoted(directory)} is in the format of qwen3-rag 0.1 before LanceDB "
                               f"({', '.join(old)}); {rebuild_hint(directory)}")
     foreign = sorted(names - TABLE_FOLDERS - SEAL_FILES - {LOCK, STAGING})
     if foreign:
@@ -156,7 +159,7 @@ def make_folder(directory: Path) -> None:
 
 
 def clear_folder(directory: Path) -> None:
-    """Delete an index's tables (or qwen3-rag 0.1's files) for `--rebuild`, never anything else.
+    """Delete an index's tables (or the first format's files) for `--rebuild`, never anything else.
 
     Only entries qwen3-rag creates are deleted; links are removed as links, never followed
     (`shutil.rmtree` works through folder descriptors on this platform).

@@ -17,7 +17,7 @@ from ...checkpoint.tokenizer import normalise_source
 from ...errors import InvalidArgumentError
 from ...local_index import IndexStore, index_settings
 from ...local_index.builder import DEFAULT_CHUNKING
-from ...local_index.imports import add_documents
+from ...local_index.documents import add_documents
 from ...local_index.search import VECTOR_INDEX_FROM
 from ...preflight import check_embedder_settings, check_reranker_settings
 from ...reranker import DEFAULT_RERANKER_MODEL

@@ -12,18 +12,18 @@ from numpy.typing import NDArray
 from .chunking import Chunk
 from .store import FileRecord, FileUpdate, IndexStore
 
-Batch = tuple[Sequence[object], Sequence[str], NDArray[np.float32]]  # ids, texts, one vector per text
+DocumentBlock = tuple[Sequence[object], Sequence[str], NDArray[np.float32]]  # ids, texts, one vector per text
 
 
-def add_documents(store: IndexStore, batches: Iterable[Batch]) -> int:
+def add_documents(store: IndexStore, blocks: Iterable[DocumentBlock]) -> int:
     """Write each (id, text, vector) as a one-chunk entry whose path is the id; returns the documents written.
 
-    One commit per batch. An id seen again (in this call or an earlier one) replaces its entry,
+    One commit per block. An id seen again (in this call or an earlier one) replaces its entry,
     the last occurrence winning, so re-running an import does not duplicate anything.
     """
     known = set(store.files())
     written = 0
-    for ids, texts, vectors in batches:
+    for ids, texts, vectors in blocks:
         last = {str(key): position for position, key in enumerate(ids)}
         updates = [FileUpdate(FileRecord(key, hashlib.sha256(texts[p].encode("utf-8", "surrogatepass")).hexdigest(),
                                          0, 0),

@@ -1,7 +1,7 @@
 """Padding-free forward pass of a Qwen3 decoder, reading the weights of transformers' own modules.
 
-A batch's sequences sit side by side in one token matrix, so every linear layer sees real tokens
-only, whatever the mix of lengths; attention keeps them apart (`attention.py`). Both consumers
+A batch's sequences sit side by side in one token matrix (`packing.py`), so every linear layer sees
+real tokens only, whatever the mix of lengths; attention keeps them apart (`attention.py`). Both consumers
 read one vector per sequence (last-token pooling, the yes/no head), so the last layer computes its
 queries, attention output and MLP for each sequence's last position only.
 
@@ -13,38 +13,12 @@ Linear layers are called as modules, so the int8 mode's `Int8Linear` (see `int8.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-if TYPE_CHECKING:
-    from .attention import Attend
-
-
-@dataclass(frozen=True)
-class Packed:
-    """Token ids of several sequences laid end to end, with their positions and boundaries."""
-
-    ids: torch.Tensor        # (tokens,)
-    positions: torch.Tensor  # (tokens,) each sequence counts from `offset`
-    starts: list[int]        # sequence i is ids[starts[i]:starts[i + 1]]
-    last: torch.Tensor       # (sequences,) index of each sequence's last token
-
-    @property
-    def count(self) -> int:
-        return len(self.starts) - 1
-
-
-def pack(sequences: list[list[int]], device: torch.device, offset: int = 0) -> Packed:
-    """Lay `sequences` (none empty) end to end; positions start at `offset` (the length of a cached head)."""
-    starts = [0]
-    for ids in sequences:
-        starts.append(starts[-1] + len(ids))
-    flat = torch.tensor([token for ids in sequences for token in ids], dtype=torch.long)
-    positions = torch.cat([torch.arange(offset, offset + len(ids)) for ids in sequences])
-    last = torch.tensor(starts[1:]) - 1
-    return Packed(flat.to(device), positions.to(device), starts, last.to(device))
+from .packing import Attend, Packed, pack
 
 
 @dataclass
