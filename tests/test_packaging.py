@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -37,8 +38,16 @@ def test_each_adapter_imports_only_its_own_framework(adapter, own):
 
 @pytest.mark.slow
 def test_built_wheel_installs_and_imports(tmp_path):
+    # Built from a copy of the tracked files: an earlier build/ folder would hand stale packages to the wheel.
+    tracked = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                             check=True, capture_output=True, text=True).stdout.split("\0")
+    source = tmp_path / "source"
+    for name in filter(None, tracked):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path / "dist"),
-                    str(ROOT)], check=True, capture_output=True)
+                    str(source)], check=True, capture_output=True)
     wheel = next((tmp_path / "dist").glob("qwen3_rag-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"qwen3_rag/__init__.py", "qwen3_rag/py.typed", "qwen3_rag/kernels/__init__.py",
@@ -46,6 +55,10 @@ def test_built_wheel_installs_and_imports(tmp_path):
             "qwen3_rag/integrations/llama_index/rerank.py", "qwen3_rag/integrations/haystack/ranker.py",
             "qwen3_rag/integrations/ray/jobs.py", "qwen3_rag/cli/search_command.py", "qwen3_rag/local_index/store.py",
             "qwen3_rag/evaluation/beir.py", "qwen3_rag/__main__.py"} <= names
+    packages = {f"qwen3_rag/{init.relative_to(ROOT / 'core')}" for init in (ROOT / "core").glob("**/__init__.py")}
+    packages |= {f"qwen3_rag/integrations/{init.relative_to(ROOT / 'integrations')}"
+                 for init in (ROOT / "integrations").glob("**/__init__.py")}
+    assert packages <= names, f"packages missing from pyproject.toml's list: {sorted(packages - names)}"
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "qwen3-rag = qwen3_rag.cli:run" in zipfile.ZipFile(wheel).read(entry_points).decode()
     assert not any(name.startswith(("core/", "integrations/", "tests/")) for name in names)
