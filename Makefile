@@ -31,6 +31,7 @@ $(VLLM_VENV)/.installed: Makefile
 
 test: setup
 	$(PY) -m ruff check core integrations tests examples bench
+	$(PY) -m ruff format --check core integrations tests examples bench
 	$(PY) -m mypy
 	$(PY) -m pytest
 

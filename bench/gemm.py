@@ -19,8 +19,13 @@ import torch
 from qwen3_rag.kernels.int8 import Int8Linear, quantize_rows
 
 # (out, in) of each linear layer of Qwen3-0.6B: q, k and v, o, gate and up, down.
-SHAPES = {"q_proj": (2048, 1024), "k_proj/v_proj": (1024, 1024), "o_proj": (1024, 2048),
-          "gate_proj/up_proj": (3072, 1024), "down_proj": (1024, 3072)}
+SHAPES = {
+    "q_proj": (2048, 1024),
+    "k_proj/v_proj": (1024, 1024),
+    "o_proj": (1024, 2048),
+    "gate_proj/up_proj": (3072, 1024),
+    "down_proj": (1024, 3072),
+}
 ROWS = (2048, 256)
 
 
@@ -53,10 +58,14 @@ def linear_rates() -> dict:
             x = torch.randn(rows, width, generator=generator)
             codes, _ = quantize_rows(x)
             flops = 2 * rows * out * width / 1e9
-            runs = {"fp32": partial(linear, x), "int8": partial(quantized, x),
-                    "int8 product": partial(torch._int_mm, codes, quantized.weight_t)}
+            runs = {
+                "fp32": partial(linear, x),
+                "int8": partial(quantized, x),
+                "int8 product": partial(torch._int_mm, codes, quantized.weight_t),
+            }
             rates["shapes"][f"{name} {rows}x{width}->{out}"] = {
-                kind: round(flops / _seconds(run), 1) for kind, run in runs.items()}
+                kind: round(flops / _seconds(run), 1) for kind, run in runs.items()
+            }
     return rates
 
 

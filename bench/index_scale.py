@@ -38,8 +38,10 @@ from qwen3_rag.local_index import Chunk, IndexStore  # noqa: E402
 from qwen3_rag.local_index.search import ensure_indexes  # noqa: E402
 from qwen3_rag.local_index.store import FileRecord, FileUpdate  # noqa: E402
 
-WORDS = ("index vector search rerank query document chunk token model kernel batch cache shard "
-         "replica latency throughput memory disk network cluster").split()
+WORDS = (
+    "index vector search rerank query document chunk token model kernel batch cache shard "
+    "replica latency throughput memory disk network cluster"
+).split()
 DIM = 1024
 
 
@@ -47,8 +49,9 @@ def unit_vectors(rng: np.random.Generator, centres: np.ndarray | None, count: in
     if centres is None:
         vectors = rng.standard_normal((count, DIM), dtype=np.float32)
     else:
-        vectors = centres[rng.integers(0, len(centres), count)] + 0.7 * rng.standard_normal((count, DIM),
-                                                                                          dtype=np.float32)
+        vectors = centres[rng.integers(0, len(centres), count)] + 0.7 * rng.standard_normal(
+            (count, DIM), dtype=np.float32
+        )
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
@@ -72,11 +75,19 @@ def bench_search(work: Path, chunks: int, clustered: bool, queries: int = 20) ->
         for start in range(0, chunks, block):
             vectors = unit_vectors(rng, centres, block)
             texts = [" ".join(words[rng.integers(0, len(words), 8)]) for _ in range(block)]
-            store.write([FileUpdate(FileRecord(f"/synthetic/{f}.md", "0", 0, 0),
-                                    [Chunk(texts[i], i + 1, i + 1) for i in range(f * per_file - start,
-                                                                                  (f + 1) * per_file - start)],
-                                    vectors[f * per_file - start:(f + 1) * per_file - start])
-                         for f in range(start // per_file, (start + block) // per_file)])
+            store.write(
+                [
+                    FileUpdate(
+                        FileRecord(f"/synthetic/{f}.md", "0", 0, 0),
+                        [
+                            Chunk(texts[i], i + 1, i + 1)
+                            for i in range(f * per_file - start, (f + 1) * per_file - start)
+                        ],
+                        vectors[f * per_file - start : (f + 1) * per_file - start],
+                    )
+                    for f in range(start // per_file, (start + block) // per_file)
+                ]
+            )
         write_seconds = time.perf_counter() - started
         ensure_indexes(store.chunks, vector_index_from=chunks + 1)  # the full-text index only
         query_vectors = unit_vectors(rng, centres, queries)
@@ -97,11 +108,18 @@ def bench_search(work: Path, chunks: int, clustered: bool, queries: int = 20) ->
             assert truth.exact and not found.exact
             recalls.append(len({h.text + h.path for h in found.hits} & {h.text + h.path for h in truth.hits}) / 10)
         ann_hybrid_ms, _ = timed(lambda: store.search(query_vectors[0], 50, text="kernel cache latency"), 5)
-    return {"chunks": chunks, "dim": DIM, "vectors": "clustered" if clustered else "isotropic",
-            "write_seconds": write_seconds, "exact_median_ms": statistics.median(exact_latencies) * 1e3,
-            "exact_hybrid_top50_median_ms": hybrid_ms, "ann_build_seconds": build_seconds,
-            "ann_median_ms": statistics.median(ann_latencies) * 1e3, "ann_recall_at_10": float(np.mean(recalls)),
-            "ann_hybrid_top50_median_ms": ann_hybrid_ms}
+    return {
+        "chunks": chunks,
+        "dim": DIM,
+        "vectors": "clustered" if clustered else "isotropic",
+        "write_seconds": write_seconds,
+        "exact_median_ms": statistics.median(exact_latencies) * 1e3,
+        "exact_hybrid_top50_median_ms": hybrid_ms,
+        "ann_build_seconds": build_seconds,
+        "ann_median_ms": statistics.median(ann_latencies) * 1e3,
+        "ann_recall_at_10": float(np.mean(recalls)),
+        "ann_hybrid_top50_median_ms": ann_hybrid_ms,
+    }
 
 
 def generated_folder(root: Path, files: int, lines_per_file: int, seed: int = 0) -> Path:
@@ -118,8 +136,21 @@ def bench_indexing(work: Path, files: int, lines_per_file: int, chunk_tokens: in
     model = write_embedding_model(work / "tiny-embedding")
     folder = generated_folder(work / "docs", files, lines_per_file)
     index = work / "index"
-    argv = ["-q", "index", str(folder), "--index", str(index), "--embedding-model", str(model), "--device", "cpu",
-            "--chunk-tokens", str(chunk_tokens), "--overlap", "0"]
+    argv = [
+        "-q",
+        "index",
+        str(folder),
+        "--index",
+        str(index),
+        "--embedding-model",
+        str(model),
+        "--device",
+        "cpu",
+        "--chunk-tokens",
+        str(chunk_tokens),
+        "--overlap",
+        "0",
+    ]
     started = time.perf_counter()
     assert main(argv) == 0
     first = time.perf_counter() - started
@@ -131,16 +162,23 @@ def bench_indexing(work: Path, files: int, lines_per_file: int, chunk_tokens: in
     started = time.perf_counter()
     assert main(["-q", "search", "kernel cache latency", "--index", str(index), "--no-rerank", "--json"]) == 0
     search = time.perf_counter() - started
-    return {"files": indexed_files, "chunks": chunks, "seconds": first, "chunks_per_s": chunks / first,
-            "files_per_s": indexed_files / first, "rerun_unchanged_seconds": unchanged,
-            "search_command_seconds_tiny_model": search}
+    return {
+        "files": indexed_files,
+        "chunks": chunks,
+        "seconds": first,
+        "chunks_per_s": chunks / first,
+        "files_per_s": indexed_files / first,
+        "rerun_unchanged_seconds": unchanged,
+        "search_command_seconds_tiny_model": search,
+    }
 
 
 def main_bench() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("out/index-scale"))
-    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000],
-                        help="chunks for the search test (none: skip it)")
+    parser.add_argument(
+        "--sizes", type=int, nargs="*", default=[100_000], help="chunks for the search test (none: skip it)"
+    )
     parser.add_argument("--isotropic", action="store_true", help="also measure uniform random vectors")
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--lines-per-file", type=int, default=40)
@@ -152,7 +190,7 @@ def main_bench() -> None:
         results["indexing_tiny_model"] = bench_indexing(work, args.files, args.lines_per_file, args.chunk_tokens)
         print(json.dumps(results["indexing_tiny_model"]), flush=True)
         for size in args.sizes:
-            for clustered in ([True, False] if args.isotropic and size == args.sizes[0] else [True]):
+            for clustered in [True, False] if args.isotropic and size == args.sizes[0] else [True]:
                 results["search"].append(bench_search(work, size, clustered))
                 print(json.dumps(results["search"][-1]), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)

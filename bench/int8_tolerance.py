@@ -39,8 +39,12 @@ def embedding_tolerance(model: Path, documents: list[str], queries: list[str]) -
         del embedder
     (docs, qs), (docs8, qs8) = vectors["float32"], vectors["int8"]
     cosines = np.concatenate([(docs * docs8).sum(1), (qs * qs8).sum(1)])
-    return {"texts": len(cosines), "cosine_min": float(cosines.min()), "cosine_mean": float(cosines.mean()),
-            "top10_agreement": top10_agreement(qs @ docs.T, qs8 @ docs8.T)}
+    return {
+        "texts": len(cosines),
+        "cosine_min": float(cosines.min()),
+        "cosine_mean": float(cosines.mean()),
+        "top10_agreement": top10_agreement(qs @ docs.T, qs8 @ docs8.T),
+    }
 
 
 def reranker_tolerance(model: Path, queries: list[str], candidates: list[list[str]]) -> dict:
@@ -51,9 +55,13 @@ def reranker_tolerance(model: Path, queries: list[str], candidates: list[list[st
         del reranker
     exact, fast = logits["float32"], logits["int8"]
     probability = 1 / (1 + np.exp(-exact)), 1 / (1 + np.exp(-fast))
-    return {"pairs": exact.size, "probability_max_abs_diff": float(np.abs(probability[0] - probability[1]).max()),
-            "log_odds_max_abs_diff": float(np.abs(exact - fast).max()),
-            "log_odds_spread": float(exact.std()), "top10_agreement": top10_agreement(exact, fast)}
+    return {
+        "pairs": exact.size,
+        "probability_max_abs_diff": float(np.abs(probability[0] - probability[1]).max()),
+        "log_odds_max_abs_diff": float(np.abs(exact - fast).max()),
+        "log_odds_spread": float(exact.std()),
+        "top10_agreement": top10_agreement(exact, fast),
+    }
 
 
 def main() -> None:
@@ -67,21 +75,30 @@ def main() -> None:
     documents = texts(args.documents, 20, 120, seed=11)
     queries = [" ".join(text.split()[:8]) + "?" for text in texts(args.queries, 8, 8, seed=12)]
     candidates = [texts(args.candidates, 20, 120, seed=13 + i) for i in range(4)]
-    result = {"cpu": cpu_name(), "cpu_flags": cpu_flags(), "torch": torch.__version__,
-              "embedding": embedding_tolerance(models["embedding"], documents, queries),
-              "reranker": reranker_tolerance(models["reranker"], queries[:4], candidates)}
+    result = {
+        "cpu": cpu_name(),
+        "cpu_flags": cpu_flags(),
+        "torch": torch.__version__,
+        "embedding": embedding_tolerance(models["embedding"], documents, queries),
+        "reranker": reranker_tolerance(models["reranker"], queries[:4], candidates),
+    }
     e, r = result["embedding"], result["reranker"]
-    table = "\n".join([
-        "| int8 against fp32 (0.6B shape) | value |", "|---|---|",
-        f"| embedding: cosine to fp32, min / mean over {e['texts']} texts | {e['cosine_min']:.4f} / "
-        f"{e['cosine_mean']:.4f} |",
-        f"| embedding: top-10 agreement ({args.queries} queries, {args.documents} documents) | "
-        f"{e['top10_agreement'] * 100:.1f} % |",
-        f"| reranker: max abs difference of probabilities ({r['pairs']} pairs) | {r['probability_max_abs_diff']:.2e} |",
-        f"| reranker: max abs difference of log-odds (their spread: std {r['log_odds_spread']:.2f}) | "
-        f"{r['log_odds_max_abs_diff']:.3f} |",
-        f"| reranker: top-10 agreement (4 queries x {args.candidates} candidates) | "
-        f"{r['top10_agreement'] * 100:.1f} % |"])
+    table = "\n".join(
+        [
+            "| int8 against fp32 (0.6B shape) | value |",
+            "|---|---|",
+            f"| embedding: cosine to fp32, min / mean over {e['texts']} texts | {e['cosine_min']:.4f} / "
+            f"{e['cosine_mean']:.4f} |",
+            f"| embedding: top-10 agreement ({args.queries} queries, {args.documents} documents) | "
+            f"{e['top10_agreement'] * 100:.1f} % |",
+            f"| reranker: max abs difference of probabilities ({r['pairs']} pairs) | "
+            f"{r['probability_max_abs_diff']:.2e} |",
+            f"| reranker: max abs difference of log-odds (their spread: std {r['log_odds_spread']:.2f}) | "
+            f"{r['log_odds_max_abs_diff']:.3f} |",
+            f"| reranker: top-10 agreement (4 queries x {args.candidates} candidates) | "
+            f"{r['top10_agreement'] * 100:.1f} % |",
+        ]
+    )
     print(f"CPU: {result['cpu']} ({' '.join(result['cpu_flags'])})\n{table}")
     save(args.out, result, table)
 

@@ -1,8 +1,8 @@
 """Where the time of one embedding pass goes: the top operators (CPU) or kernels (CUDA) by time.
 
-    python bench/profile_embedding.py --tokenizers DIR                  # CUDA, bf16: 256 texts of 507 tokens
-    python bench/profile_embedding.py --device cpu --tokenizers DIR     # CPU, fp32: 6 texts of about 300 tokens
-    python bench/profile_embedding.py --device cpu --dtype int8         # CPU, the int8 mode
+python bench/profile_embedding.py --tokenizers DIR                  # CUDA, bf16: 256 texts of 507 tokens
+python bench/profile_embedding.py --device cpu --tokenizers DIR     # CPU, fp32: 6 texts of about 300 tokens
+python bench/profile_embedding.py --device cpu --dtype int8         # CPU, the int8 mode
 """
 
 from __future__ import annotations
@@ -41,8 +41,11 @@ def main() -> None:
         embedder.embed_documents(batch)
         sync()
     print(f"{embedder!r}, {len(batch)} texts")
-    print(trace.key_averages().table(sort_by="cuda_time_total" if cuda else "self_cpu_time_total",
-                                     row_limit=18, max_name_column_width=60))
+    print(
+        trace.key_averages().table(
+            sort_by="cuda_time_total" if cuda else "self_cpu_time_total", row_limit=18, max_name_column_width=60
+        )
+    )
 
 
 if __name__ == "__main__":

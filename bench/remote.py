@@ -62,8 +62,11 @@ def client_overhead(url: str, embedder: RemoteEmbedder) -> dict[str, float]:
         bare_s, _ = timed(lambda _: client.post(url + "/v1/embeddings", json=payload).json(), 20)
     # a repeated short text on purpose: this measures the client's cost per request, not the engine's
     client_s, _ = timed(lambda _: embedder.embed_queries(["hello"], instruction="Find it"), 20)
-    return {"bare_http_ms": bare_s * 1e3, "remote_embedder_ms": client_s * 1e3,
-            "overhead_ms": (client_s - bare_s) * 1e3}
+    return {
+        "bare_http_ms": bare_s * 1e3,
+        "remote_embedder_ms": client_s * 1e3,
+        "overhead_ms": (client_s - bare_s) * 1e3,
+    }
 
 
 def max_difference(a: object, b: object) -> float:
@@ -101,15 +104,24 @@ def main() -> None:
     local_s, local_logits = timed(lambda r: local_reranker.logits(queries[r], candidates[r]), args.repeats)
     rows.append(("rerank", args.candidates, remote_s, local_s, max_difference(remote_logits, local_logits)))
 
-    result = {"cpu": cpu_name(), "cores": os.cpu_count(), "bf16_units": cpu_runs_bf16_natively(),
-              "torch": torch.__version__, "rows": [dict(zip(("task", "items", "remote_s", "local_s", "max_abs_diff"),
-                                                            row, strict=True)) for row in rows], "overhead": overhead}
-    lines = ["| task | items | vLLM via Remote* (s) | in-process core (s) | core is N× faster | max abs diff |",
-             "|---|---|---|---|---|---|"]
+    result = {
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "bf16_units": cpu_runs_bf16_natively(),
+        "torch": torch.__version__,
+        "rows": [dict(zip(("task", "items", "remote_s", "local_s", "max_abs_diff"), row, strict=True)) for row in rows],
+        "overhead": overhead,
+    }
+    lines = [
+        "| task | items | vLLM via Remote* (s) | in-process core (s) | core is N× faster | max abs diff |",
+        "|---|---|---|---|---|---|",
+    ]
     for task, items, remote_s, local_s, diff in rows:
         lines.append(f"| {task} | {items} | {remote_s:.2f} | {local_s:.2f} | {remote_s / local_s:.2f} | {diff:.1e} |")
-    lines.append(f"\nClient overhead per request (median of 20): bare POST {overhead['bare_http_ms']:.1f} ms, "
-                 f"RemoteEmbedder {overhead['remote_embedder_ms']:.1f} ms, overhead {overhead['overhead_ms']:.1f} ms")
+    lines.append(
+        f"\nClient overhead per request (median of 20): bare POST {overhead['bare_http_ms']:.1f} ms, "
+        f"RemoteEmbedder {overhead['remote_embedder_ms']:.1f} ms, overhead {overhead['overhead_ms']:.1f} ms"
+    )
     print(f"CPU: {result['cpu']} ({result['cores']} cores, bf16 units: {result['bf16_units']})")
     print("\n".join(lines))
     save(args.out, result, "\n".join(lines))

@@ -40,18 +40,25 @@ from workload import SHAPE_0_6B, texts, write_checkpoints  # noqa: E402
 H100_BF16_DENSE_FLOPS = 989e12  # datasheet peak, the usual MFU denominator
 
 
-QUERIES = ["which city hosted the national music season", "when did the school team win its first game",
-           "what film was made about the water house", "who led the state government during the war"]
+QUERIES = [
+    "which city hosted the national music season",
+    "when did the school team win its first game",
+    "what film was made about the water house",
+    "who led the state government during the war",
+]
 
 
 def workloads(preset: str, rounds: int) -> dict[str, list[dict]]:
     """Per task, `rounds` input sets of one size and length mix (round 0 is the warm-up), none repeating another."""
+
     def embed(count, low, high, seed):
         return [{"texts": texts(count, low, high, seed=seed + 100 * r)} for r in range(rounds)]
 
     def rerank(count, low, high, seed):
-        return [{"query": f"{QUERIES[r % len(QUERIES)]} ({r})", "texts": texts(count, low, high, seed=seed + 100 * r)}
-                for r in range(rounds)]
+        return [
+            {"query": f"{QUERIES[r % len(QUERIES)]} ({r})", "texts": texts(count, low, high, seed=seed + 100 * r)}
+            for r in range(rounds)
+        ]
 
     if preset == "cpu":
         return {"embed": embed(32, 20, 400, 1), "rerank": rerank(16, 30, 300, 2)}
@@ -131,9 +138,18 @@ def child(args: argparse.Namespace) -> None:
     if hog is not None:
         hog.kill()
     np.save(args.result + ".npy", np.asarray(outputs, dtype=np.float32))
-    Path(args.result).write_text(json.dumps({"seconds": statistics.median(times), "times": times, "loadavg": loads,
-                                             "attention_path": getattr(run, "attention_path", None),
-                                             "peak_bytes": peak, "working_bytes": above}))
+    Path(args.result).write_text(
+        json.dumps(
+            {
+                "seconds": statistics.median(times),
+                "times": times,
+                "loadavg": loads,
+                "attention_path": getattr(run, "attention_path", None),
+                "peak_bytes": peak,
+                "working_bytes": above,
+            }
+        )
+    )
 
 
 def token_lengths(model_dir: Path, texts: list[str]) -> list[int]:
@@ -177,10 +193,17 @@ def main() -> None:
     t0 = time.perf_counter()
     dirs = write_checkpoints(work, getattr(torch, args.dtype), args.device, args.tokenizers)
     print(f"checkpoints written in {time.perf_counter() - t0:.0f}s to {work}", flush=True)
-    results = {"device": args.device, "dtype": args.dtype, "torch": torch.__version__,
-               "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None,
-               "cpu": cpu_name(), "cpu_flags": cpu_flags(), "cores": len(os.sched_getaffinity(0)),
-               "under_load": args.load, "tasks": {}}
+    results = {
+        "device": args.device,
+        "dtype": args.dtype,
+        "torch": torch.__version__,
+        "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None,
+        "cpu": cpu_name(),
+        "cpu_flags": cpu_flags(),
+        "cores": len(os.sched_getaffinity(0)),
+        "under_load": args.load,
+        "tasks": {},
+    }
     if args.device == "cpu":
         results["linear_rates"] = linear_rates()
         print(json.dumps(results["linear_rates"], indent=1), flush=True)
@@ -195,14 +218,33 @@ def main() -> None:
         inputs.write_text(json.dumps(spec))
         rows = {}
         for system in SYSTEMS[kind]:
-            if (task == "embed-512" and system != "qwen3-rag") or (args.device == "cuda" and system in CPU_ONLY) \
-                    or (wanted is not None and system not in wanted) \
-                    or (system.endswith("bf16") and "bf16" not in " ".join(results["cpu_flags"])):
+            if (
+                (task == "embed-512" and system != "qwen3-rag")
+                or (args.device == "cuda" and system in CPU_ONLY)
+                or (wanted is not None and system not in wanted)
+                or (system.endswith("bf16") and "bf16" not in " ".join(results["cpu_flags"]))
+            ):
                 continue
             result = work / f"{task}-{system}.json"
-            command = [sys.executable, __file__, "--child", task, system, "--model-dir", str(model_dir),
-                       "--inputs", str(inputs), "--result", str(result), "--device", args.device,
-                       "--dtype", args.dtype, "--repeats", str(args.repeats)] + (["--load"] if args.load else [])
+            command = [
+                sys.executable,
+                __file__,
+                "--child",
+                task,
+                system,
+                "--model-dir",
+                str(model_dir),
+                "--inputs",
+                str(inputs),
+                "--result",
+                str(result),
+                "--device",
+                args.device,
+                "--dtype",
+                args.dtype,
+                "--repeats",
+                str(args.repeats),
+            ] + (["--load"] if args.load else [])
             completed = subprocess.run(command, capture_output=True, text=True)
             if completed.returncode != 0:
                 rows[system] = {"error": completed.stderr.strip().splitlines()[-1][:300]}
@@ -210,8 +252,11 @@ def main() -> None:
                 continue
             rows[system] = json.loads(result.read_text())
             rows[system]["outputs"] = str(result) + ".npy"
-            print(f"{task} {system}: {rows[system]['seconds']:.2f}s {rows[system]['times']} "
-                  f"load {rows[system]['loadavg']}", flush=True)
+            print(
+                f"{task} {system}: {rows[system]['seconds']:.2f}s {rows[system]['times']} "
+                f"load {rows[system]['loadavg']}",
+                flush=True,
+            )
         summarise(rows, spec[-1], model_dir, task)
         results["tasks"][task] = rows
     table = render(results)
@@ -243,10 +288,13 @@ def summarise(rows: dict, spec: dict, model_dir: Path, task: str) -> None:
 def render(results: dict) -> str:
     machine = results["gpu"] or f"{results['cpu']} ({results['cores']} cores; {' '.join(results['cpu_flags'])})"
     load = ", one other CPU-bound process running" if results.get("under_load") else ""
-    lines = [f"device {machine}, dtype {results['dtype']}, torch {results['torch']}{load}", "",
-             "| task | system | texts/s | tokens/s | ours is N× faster | peak mem (GiB) | working mem (MiB) "
-             "| ours' working mem / this | max abs diff vs ours |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"device {machine}, dtype {results['dtype']}, torch {results['torch']}{load}",
+        "",
+        "| task | system | texts/s | tokens/s | ours is N× faster | peak mem (GiB) | working mem (MiB) "
+        "| ours' working mem / this | max abs diff vs ours |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for task, rows in results["tasks"].items():
         for system, row in rows.items():
             if "texts_per_s" not in row:  # it failed, or qwen3-rag did and left nothing to compare with
@@ -258,10 +306,13 @@ def render(results: dict) -> str:
                 f"| {task} | {system}{path} | {row['texts_per_s']:.2f} | {row['tokens_per_s']:.0f} | "
                 f"{row['speedup_of_ours']:.2f} | {row['peak_bytes'] / 2**30:.2f} | "
                 f"{row['working_bytes'] / 2**20:.0f} | "
-                f"{row['working_ratio_ours_over_this']:.2f} | {'-' if diff is None else f'{diff:.1e}'} |")
+                f"{row['working_ratio_ours_over_this']:.2f} | {'-' if diff is None else f'{diff:.1e}'} |"
+            )
             if "mfu" in row:
-                lines.append(f"| {task} | (MFU, {row['mean_tokens']:.0f} tokens/text) | | | | | | | "
-                             f"{row['mfu'] * 100:.1f} % of 989 TFLOP/s |")
+                lines.append(
+                    f"| {task} | (MFU, {row['mean_tokens']:.0f} tokens/text) | | | | | | | "
+                    f"{row['mfu'] * 100:.1f} % of 989 TFLOP/s |"
+                )
     return "\n".join(lines)
 
 

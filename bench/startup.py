@@ -32,9 +32,9 @@ FLOOR = {
     "import lancedb": "import lancedb",
     "import torch, lancedb": "import torch, lancedb",
     "import torch; two tokenizer.json files": "import sys, torch, tokenizers; "
-                                              "[tokenizers.Tokenizer.from_file(p) for p in sys.argv[1:]]",
+    "[tokenizers.Tokenizer.from_file(p) for p in sys.argv[1:]]",
     "two tokenizer.json files (tokenizers)": "import sys, tokenizers; [tokenizers.Tokenizer.from_file(p) for p in "
-                                             "sys.argv[1:]]",
+    "sys.argv[1:]]",
 }
 
 
@@ -46,8 +46,10 @@ def seconds(argv: list[str], cwd: Path, environment: dict[str, str]) -> float:
 
 def variants(baseline: Path | None, root: Path) -> dict[str, dict[str, str]]:
     """Environments: this tree, this tree through transformers, and the baseline's code on PYTHONPATH."""
-    found = {"this tree": {**os.environ, "QWEN3_RAG_LOADER": "auto"},
-             "through transformers": {**os.environ, "QWEN3_RAG_LOADER": "transformers"}}
+    found = {
+        "this tree": {**os.environ, "QWEN3_RAG_LOADER": "auto"},
+        "through transformers": {**os.environ, "QWEN3_RAG_LOADER": "transformers"},
+    }
     if baseline is not None:
         (root / "baseline").mkdir()
         (root / "baseline" / "qwen3_rag").symlink_to(baseline.resolve() / "core")  # ahead of the editable install
@@ -69,28 +71,46 @@ def main() -> None:
         (folder / f"note{i}.md").write_text(f"# Topic {i}\nThis note is about topic {i} and apples {i}.\n")
     (root / "lines.txt").write_text("topic 3\n")
     environments = variants(args.baseline, root)
-    subprocess.run([*COMMAND, "index", ".", "--embedding-model", str(embedding), "--reranker-model", str(reranker),
-                    "-q"], cwd=folder, env=environments["this tree"], check=True)
+    subprocess.run(
+        [*COMMAND, "index", ".", "--embedding-model", str(embedding), "--reranker-model", str(reranker), "-q"],
+        cwd=folder,
+        env=environments["this tree"],
+        check=True,
+    )
 
-    commands = {"--help": [*COMMAND, "--help"],
-                "embed (one line)": [*COMMAND, "embed", str(root / "lines.txt"), "--embedding-model", str(embedding),
-                                     "-q"],
-                "search": [*COMMAND, "search", "topic 3", "-q"],
-                "search --no-rerank": [*COMMAND, "search", "topic 3", "--no-rerank", "-q"]}
+    commands = {
+        "--help": [*COMMAND, "--help"],
+        "embed (one line)": [*COMMAND, "embed", str(root / "lines.txt"), "--embedding-model", str(embedding), "-q"],
+        "search": [*COMMAND, "search", "topic 3", "-q"],
+        "search --no-rerank": [*COMMAND, "search", "topic 3", "--no-rerank", "-q"],
+    }
     times: dict[str, dict[str, list[float]]] = {name: {variant: [] for variant in environments} for name in commands}
     for _ in range(args.repeats):
         for name, argv in commands.items():
             for variant, environment in environments.items():
                 times[name][variant].append(seconds(argv, folder, environment))
     tokenizer_files = [str(embedding / "tokenizer.json"), str(reranker / "tokenizer.json")]
-    floor = {name: statistics.median(seconds([sys.executable, "-c", code, *tokenizer_files], folder, dict(os.environ))
-                                     for _ in range(args.repeats)) for name, code in FLOOR.items()}
+    floor = {
+        name: statistics.median(
+            seconds([sys.executable, "-c", code, *tokenizer_files], folder, dict(os.environ))
+            for _ in range(args.repeats)
+        )
+        for name, code in FLOOR.items()
+    }
 
-    medians = {name: {variant: statistics.median(runs) for variant, runs in by_variant.items()}
-               for name, by_variant in times.items()}
-    result = {"cpu": cpu_name(), "cores": os.cpu_count(), "repeats": args.repeats,
-              "baseline": str(args.baseline) if args.baseline else None, "times_s": times, "median_s": medians,
-              "floor_median_s": floor}
+    medians = {
+        name: {variant: statistics.median(runs) for variant, runs in by_variant.items()}
+        for name, by_variant in times.items()
+    }
+    result = {
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "repeats": args.repeats,
+        "baseline": str(args.baseline) if args.baseline else None,
+        "times_s": times,
+        "median_s": medians,
+        "floor_median_s": floor,
+    }
     names = list(environments)
     lines = ["| command | " + " | ".join(f"{v} (s)" for v in names) + " |", "|---" * (len(names) + 1) + "|"]
     for name, median in medians.items():

@@ -30,12 +30,18 @@ def official_embed(model_dir, device, dtype):
     def run(batch_texts):
         out = []
         for start in range(0, len(batch_texts), OFFICIAL_BATCH):
-            batch = tokenizer(batch_texts[start:start + OFFICIAL_BATCH], padding=True, truncation=True,
-                              max_length=8192, return_tensors="pt").to(device)
+            batch = tokenizer(
+                batch_texts[start : start + OFFICIAL_BATCH],
+                padding=True,
+                truncation=True,
+                max_length=8192,
+                return_tensors="pt",
+            ).to(device)
             with torch.no_grad():
                 hidden = model(**batch).last_hidden_state[:, -1]  # left padded: last column
             out.append(F.normalize(hidden.float(), p=2, dim=1).cpu())
         return torch.cat(out).numpy()
+
     return run
 
 
@@ -47,8 +53,9 @@ def st_embed(model_dir, device, dtype):
     from sentence_transformers import SentenceTransformer
 
     transformer = Transformer(str(model_dir), model_kwargs={"dtype": dtype}, processor_kwargs={"padding_side": "left"})
-    model = SentenceTransformer(modules=[transformer, Pooling(1024, pooling_mode="lasttoken"), Normalize()],
-                                device=device)
+    model = SentenceTransformer(
+        modules=[transformer, Pooling(1024, pooling_mode="lasttoken"), Normalize()], device=device
+    )
     return lambda batch_texts: model.encode(batch_texts, convert_to_numpy=True)  # its default batch of 32
 
 
@@ -71,10 +78,18 @@ def official_rerank(model_dir, device, dtype):
     def run(query, documents):
         scores = []
         for start in range(0, len(documents), OFFICIAL_BATCH):
-            pairs = [f"<Instruct>: {INSTRUCTION}\n<Query>: {query}\n<Document>: {d}"
-                     for d in documents[start:start + OFFICIAL_BATCH]]
-            inputs = tokenizer(pairs, padding=False, truncation="longest_first", return_attention_mask=False,
-                               max_length=8192 - len(prefix) - len(suffix), add_special_tokens=False)
+            pairs = [
+                f"<Instruct>: {INSTRUCTION}\n<Query>: {query}\n<Document>: {d}"
+                for d in documents[start : start + OFFICIAL_BATCH]
+            ]
+            inputs = tokenizer(
+                pairs,
+                padding=False,
+                truncation="longest_first",
+                return_attention_mask=False,
+                max_length=8192 - len(prefix) - len(suffix),
+                add_special_tokens=False,
+            )
             inputs["input_ids"] = [prefix + ids + suffix for ids in inputs["input_ids"]]
             batch = tokenizer.pad(inputs, padding=True, return_tensors="pt").to(device)
             with torch.no_grad():
@@ -82,6 +97,7 @@ def official_rerank(model_dir, device, dtype):
             pair = torch.stack([logits[:, no], logits[:, yes]], dim=1).float()
             scores.append(torch.log_softmax(pair, dim=1)[:, 1].exp().cpu())
         return torch.cat(scores).numpy()
+
     return run
 
 
@@ -91,9 +107,11 @@ def st_rerank(model_dir, device, dtype):
     model = CrossEncoder(str(model_dir), device=device, model_kwargs={"dtype": dtype})
 
     def run(query, documents):
-        logits = model.predict([(query, d) for d in documents], activation_fn=torch.nn.Identity(),
-                               convert_to_numpy=True)  # its default batch of 32
+        logits = model.predict(
+            [(query, d) for d in documents], activation_fn=torch.nn.Identity(), convert_to_numpy=True
+        )  # its default batch of 32
         return 1 / (1 + np.exp(-np.asarray(logits, dtype=np.float64)))
+
     return run
 
 
@@ -106,8 +124,10 @@ def ours_rerank(model_dir, device, dtype):
 
 def reporting_path(run, core):
     """`run`, carrying the attention path the core chose, for the results."""
+
     def run_reporting_path(*inputs):
         return run(*inputs)
+
     run_reporting_path.attention_path = core.model.attention_path
     return run_reporting_path
 
@@ -158,9 +178,21 @@ def vllm_rerank(model_dir, device, dtype):
 
 
 SYSTEMS = {
-    "embed": {"official": official_embed, "sentence-transformers": st_embed, "vLLM-CPU": vllm_embed,
-              "qwen3-rag": ours_embed, "qwen3-rag int8": ours_embed_int8, "qwen3-rag bf16": ours_embed_bf16},
-    "rerank": {"official": official_rerank, "sentence-transformers": st_rerank, "vLLM-CPU": vllm_rerank,
-               "qwen3-rag": ours_rerank, "qwen3-rag int8": ours_rerank_int8, "qwen3-rag bf16": ours_rerank_bf16},
+    "embed": {
+        "official": official_embed,
+        "sentence-transformers": st_embed,
+        "vLLM-CPU": vllm_embed,
+        "qwen3-rag": ours_embed,
+        "qwen3-rag int8": ours_embed_int8,
+        "qwen3-rag bf16": ours_embed_bf16,
+    },
+    "rerank": {
+        "official": official_rerank,
+        "sentence-transformers": st_rerank,
+        "vLLM-CPU": vllm_rerank,
+        "qwen3-rag": ours_rerank,
+        "qwen3-rag int8": ours_rerank_int8,
+        "qwen3-rag bf16": ours_rerank_bf16,
+    },
 }
 CPU_ONLY = {"qwen3-rag bf16", "qwen3-rag int8", "vLLM-CPU"}  # on a GPU: bf16 already, no int8 mode, vLLM's own bench

@@ -14,21 +14,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the to
 
 INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query"
 SHAPE_0_6B = dict(  # Qwen3-Embedding-0.6B / Qwen3-Reranker-0.6B; speed does not depend on weight values
-    vocab_size=151669, hidden_size=1024, intermediate_size=3072, num_hidden_layers=28, num_attention_heads=16,
-    num_key_value_heads=8, head_dim=128, max_position_embeddings=32768, rope_theta=1_000_000.0,
-    rms_norm_eps=1e-6, tie_word_embeddings=True, bos_token_id=151643, eos_token_id=151645,
+    vocab_size=151669,
+    hidden_size=1024,
+    intermediate_size=3072,
+    num_hidden_layers=28,
+    num_attention_heads=16,
+    num_key_value_heads=8,
+    head_dim=128,
+    max_position_embeddings=32768,
+    rope_theta=1_000_000.0,
+    rms_norm_eps=1e-6,
+    tie_word_embeddings=True,
+    bos_token_id=151643,
+    eos_token_id=151645,
 )
 # Common words that are one token each with a leading space, so n words is about n tokens.
-WORDS = ("the of and to in is was for on that with as by at from his an were are which this be has had one "
-         "their first not after also new two have who but its time city all been other they more when into "
-         "world year some during there most only over state can than school between may national people "
-         "used such would these about later under many three where team part film both while through known "
-         "water house music since well then being great game early before government until season war").split()
+WORDS = (
+    "the of and to in is was for on that with as by at from his an were are which this be has had one "
+    "their first not after also new two have who but its time city all been other they more when into "
+    "world year some during there most only over state can than school between may national people "
+    "used such would these about later under many three where team part film both while through known "
+    "water house music since well then being great game early before government until season war"
+).split()
 # The official reranker prompt, rendered by the chat template that sentence-transformers' CrossEncoder uses.
 RERANK_TEMPLATE = (
     "{%- for m in messages -%}{%- if m.role == 'query' -%}{%- set q = m.content -%}"
     "{{- '<|im_start|>system\\nJudge whether the Document meets the requirements based on the Query and the "
-    "Instruct provided. Note that the answer can only be \"yes\" or \"no\".<|im_end|>\\n<|im_start|>user\\n"
+    'Instruct provided. Note that the answer can only be "yes" or "no".<|im_end|>\\n<|im_start|>user\\n'
     "<Instruct>: " + INSTRUCTION + "\\n<Query>: ' + q + '\\n<Document>: ' -}}"
     "{%- elif m.role == 'document' -%}{{- m.content + '<|im_end|>\\n<|im_start|>assistant\\n<think>\\n\\n"
     "</think>\\n\\n' -}}{%- endif -%}{%- endfor -%}"
@@ -37,8 +49,7 @@ RERANK_TEMPLATE = (
 
 def texts(count: int, low: int, high: int, seed: int) -> list[str]:
     rng = random.Random(seed)
-    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high))).capitalize() + "."
-            for _ in range(count)]
+    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high))).capitalize() + "." for _ in range(count)]
 
 
 def tokenizer(append_end_of_text: bool, prebuilt: Path | None):

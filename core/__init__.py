@@ -30,10 +30,16 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-__getattr__, __dir__ = exports_on_use(globals(), {
-    "Embedder": ".embedder", "Ranked": ".reranker", "Reranker": ".reranker",
-    "RemoteEmbedder": ".remote", "RemoteReranker": ".remote",
-})
+__getattr__, __dir__ = exports_on_use(
+    globals(),
+    {
+        "Embedder": ".embedder",
+        "Ranked": ".reranker",
+        "Reranker": ".reranker",
+        "RemoteEmbedder": ".remote",
+        "RemoteReranker": ".remote",
+    },
+)
 
 __all__ = [
     "DEFAULT_EMBEDDING_MODEL",

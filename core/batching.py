@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
-def plan_batches(lengths: Sequence[int], token_budget: int, max_count: int | None = None,
-                 padded: bool = True) -> list[list[int]]:
+def plan_batches(
+    lengths: Sequence[int], token_budget: int, max_count: int | None = None, padded: bool = True
+) -> list[list[int]]:
     """Group item indices into batches whose size fits `token_budget`.
 
     The size is count x longest for `padded` batches, and the sum of the lengths for packed ones.

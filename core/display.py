@@ -57,7 +57,13 @@ def plural(count: int, word: str, words: str | None = None) -> str:
     return f"{count} {word if count == 1 else (words or word + 's')}"
 
 
-def show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                 file: IO[str] | None = None, line: str | None = None) -> None:
+def show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: IO[str] | None = None,
+    line: str | None = None,
+) -> None:
     """A `warnings.showwarning` for the command line: one escaped line on stderr, no source location."""
     print(f"qwen3-rag: warning: {escaped(str(message))}", file=sys.stderr)

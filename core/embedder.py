@@ -43,19 +43,39 @@ class Embedder(RebuiltOnCopy, EmbeddingMethods):
     """
 
     @records_arguments
-    def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, *, device: str | None = None,
-                 dtype: str | None = None, dim: int | None = None, instruction: str | None = None,
-                 symmetric: bool | None = None, max_length: int = 8192, batch_tokens: int | None = None,
-                 batch_size: int | None = None, revision: str | None = None, progress_bar: bool = False,
-                 allow_pickle: bool = False, token: str | bool | None = None, local_files_only: bool = False):
+    def __init__(
+        self,
+        model: str = DEFAULT_EMBEDDING_MODEL,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        dim: int | None = None,
+        instruction: str | None = None,
+        symmetric: bool | None = None,
+        max_length: int = 8192,
+        batch_tokens: int | None = None,
+        batch_size: int | None = None,
+        revision: str | None = None,
+        progress_bar: bool = False,
+        allow_pickle: bool = False,
+        token: str | bool | None = None,
+        local_files_only: bool = False,
+    ):
         self.task = resolve_task(instruction)
         self.symmetric = self.task.symmetric if symmetric is None else check_bool(symmetric, "symmetric")
         self.max_length = check_positive_int(max_length, "max_length", minimum=2)
         if model in KNOWN_CHECKPOINTS:  # fail before a multi-GB download
             check_dim(dim, KNOWN_CHECKPOINTS[model].hidden_size, model)
-        self.model: LoadedModel = load_model("embedding", model, revision=revision, device=device, dtype=dtype,
-                                              allow_pickle=allow_pickle, token=token,
-                                              local_files_only=check_bool(local_files_only, "local_files_only"))
+        self.model: LoadedModel = load_model(
+            "embedding",
+            model,
+            revision=revision,
+            device=device,
+            dtype=dtype,
+            allow_pickle=allow_pickle,
+            token=token,
+            local_files_only=check_bool(local_files_only, "local_files_only"),
+        )
         self.dim = check_dim(dim, self.model.hidden_size, model)
         self.checkpoint = self.model.key.source  # what an index records
         self.batch_tokens = token_budget(batch_tokens, self.model.device)
@@ -72,8 +92,9 @@ class Embedder(RebuiltOnCopy, EmbeddingMethods):
     def revision(self) -> str | None:
         return self.model.key.revision
 
-
     def __repr__(self) -> str:
-        return (f"Embedder(model={self.model.key.source!r}, device='{self.model.device}', "
-                f"dtype={self.model.precision}, attention='{self.model.attention_path}', loader='{self.model.loader}', "
-                f"dim={self.dim}, symmetric={self.symmetric})")
+        return (
+            f"Embedder(model={self.model.key.source!r}, device='{self.model.device}', "
+            f"dtype={self.model.precision}, attention='{self.model.attention_path}', loader='{self.model.loader}', "
+            f"dim={self.dim}, symmetric={self.symmetric})"
+        )

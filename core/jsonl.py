@@ -9,8 +9,9 @@ from typing import Any
 from .errors import InvalidInputError
 
 
-def jsonl_values(lines: Iterable[str], source: str,
-                 skip_malformed: Callable[[int], None] | None = None) -> Iterator[tuple[int, Any]]:
+def jsonl_values(
+    lines: Iterable[str], source: str, skip_malformed: Callable[[int], None] | None = None
+) -> Iterator[tuple[int, Any]]:
     """(line number, parsed value) for each non-blank line.
 
     A malformed line (not JSON, a number too long to convert, nesting too deep) raises, naming
@@ -25,7 +26,10 @@ def jsonl_values(lines: Iterable[str], source: str,
             if skip_malformed is not None:
                 skip_malformed(number)
                 continue
-            detail = error.msg if isinstance(error, json.JSONDecodeError) else (
-                "nested too deeply" if isinstance(error, RecursionError) else str(error))
+            detail = (
+                error.msg
+                if isinstance(error, json.JSONDecodeError)
+                else ("nested too deeply" if isinstance(error, RecursionError) else str(error))
+            )
             raise InvalidInputError(f"{source}:{number}: not JSON ({detail})") from None
         yield number, value

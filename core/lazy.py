@@ -8,8 +8,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 
-def exports_on_use(namespace: dict[str, Any], modules: Mapping[str, str]
-                   ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+def exports_on_use(
+    namespace: dict[str, Any], modules: Mapping[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """A package's `__getattr__` and `__dir__`, given its `globals()` and each name's (relative) module."""
     package = namespace["__name__"]
 

@@ -30,8 +30,10 @@ def model_class_and_arguments(core_class: type, settings: Mapping[str, Any]) -> 
         return core_class, given
     local = sorted(name for name, default in LOCAL_ONLY.items() if given.pop(name, default) != default)
     if local:
-        raise InvalidArgumentError(f"{', '.join(f'{name}=' for name in local)} set(s) how a model runs here; "
-                                   "with base_url= the server runs it, so leave them out")
+        raise InvalidArgumentError(
+            f"{', '.join(f'{name}=' for name in local)} set(s) how a model runs here; "
+            "with base_url= the server runs it, so leave them out"
+        )
     if "batch_size" in given:
         given["max_batch"] = given.pop("batch_size")
     return REMOTE_TWIN[core_class], {"base_url": base_url, **given}

@@ -91,8 +91,7 @@ class EmbeddingMethods:
         first, owner = distinct(tokens.ids)
         return tokens, [tokens.ids[i] for i in first], owner
 
-    def _restore(self, tokens: EmbeddingTokens, vectors: NDArray[np.float32],
-                 owner: list[int]) -> NDArray[np.float32]:
+    def _restore(self, tokens: EmbeddingTokens, vectors: NDArray[np.float32], owner: list[int]) -> NDArray[np.float32]:
         tokens.warn_if_cut(self.max_length, stacklevel=4)  # the caller of embed_queries/embed_documents
         return vectors if len(vectors) == len(tokens.ids) else vectors[owner]
 
@@ -135,15 +134,17 @@ class RankingMethods:
             logits = self.backend.score(tokens.head, tails, advance) if tails else np.empty(0, np.float32)
         return self._restore(tokens, logits, owner)
 
-    async def alogits(self, query: str, documents: Sequence[str],
-                      instruction: str | None = None) -> NDArray[np.float32]:
+    async def alogits(
+        self, query: str, documents: Sequence[str], instruction: str | None = None
+    ) -> NDArray[np.float32]:
         """`logits` without blocking the event loop."""
         tokens, tails, owner = await asyncio.to_thread(self._tokens, query, documents, instruction)
         logits = await self.backend.ascore(tokens.head, tails) if tails else np.empty(0, np.float32)
         return self._restore(tokens, logits, owner)
 
-    def _tokens(self, query: str, documents: Sequence[str],
-                instruction: str | None) -> tuple[RerankTokens, list[list[int]], list[int]]:
+    def _tokens(
+        self, query: str, documents: Sequence[str], instruction: str | None
+    ) -> tuple[RerankTokens, list[list[int]], list[int]]:
         query = check_text(query, "query")
         documents = check_texts(documents, "documents")
         task_instruction = self.instruction if instruction is None else resolve_task(instruction).instruction
@@ -155,21 +156,22 @@ class RankingMethods:
         tokens.warn_if_cut(self.max_length, stacklevel=4)  # the caller of logits/score/rerank
         return logits if len(logits) == len(tokens.tails) else logits[owner]
 
-    async def ascore(self, query: str, documents: Sequence[str],
-                     instruction: str | None = None) -> NDArray[np.float32]:
+    async def ascore(self, query: str, documents: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
         """`score` without blocking the event loop."""
         return sigmoid(await self.alogits(query, documents, instruction))
 
-    def pair_logits(self, queries: Sequence[str], documents: Sequence[str],
-                    instruction: str | None = None) -> NDArray[np.float32]:
+    def pair_logits(
+        self, queries: Sequence[str], documents: Sequence[str], instruction: str | None = None
+    ) -> NDArray[np.float32]:
         """Log-odds of (queries[i], documents[i]) pairs, in input order.
 
         Pairs are grouped by query, so each distinct query's prompt head is computed once.
         """
         queries, documents = check_texts(queries, "queries"), check_texts(documents, "documents")
         if len(queries) != len(documents):
-            raise InvalidArgumentError(f"queries and documents must pair up, got {len(queries)} queries "
-                                       f"and {len(documents)} documents")
+            raise InvalidArgumentError(
+                f"queries and documents must pair up, got {len(queries)} queries and {len(documents)} documents"
+            )
         positions: dict[str, list[int]] = {}
         for position, query in enumerate(queries):
             positions.setdefault(query, []).append(position)
@@ -178,15 +180,17 @@ class RankingMethods:
             logits[where] = self.logits(query, [documents[i] for i in where], instruction)
         return logits
 
-    def rerank(self, query: str, documents: Sequence[str], top_k: int | None = None,
-               instruction: str | None = None) -> list[Ranked]:
+    def rerank(
+        self, query: str, documents: Sequence[str], top_k: int | None = None, instruction: str | None = None
+    ) -> list[Ranked]:
         """Documents best first (ties keep input order), at most `top_k` of them."""
         if top_k is not None:
             check_positive_int(top_k, "top_k")
         return ranking(self.logits(query, documents, instruction), top_k)
 
-    async def arerank(self, query: str, documents: Sequence[str], top_k: int | None = None,
-                      instruction: str | None = None) -> list[Ranked]:
+    async def arerank(
+        self, query: str, documents: Sequence[str], top_k: int | None = None, instruction: str | None = None
+    ) -> list[Ranked]:
         """`rerank` without blocking the event loop."""
         if top_k is not None:
             check_positive_int(top_k, "top_k")

@@ -30,16 +30,34 @@ class Reranker(RebuiltOnCopy, RankingMethods):
     """
 
     @records_arguments
-    def __init__(self, model: str = DEFAULT_RERANKER_MODEL, *, device: str | None = None,
-                 dtype: str | None = None, instruction: str | None = None, max_length: int = 8192,
-                 batch_tokens: int | None = None, batch_size: int | None = None, revision: str | None = None,
-                 progress_bar: bool = False, allow_pickle: bool = False,
-                 token: str | bool | None = None, local_files_only: bool = False):
+    def __init__(
+        self,
+        model: str = DEFAULT_RERANKER_MODEL,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        instruction: str | None = None,
+        max_length: int = 8192,
+        batch_tokens: int | None = None,
+        batch_size: int | None = None,
+        revision: str | None = None,
+        progress_bar: bool = False,
+        allow_pickle: bool = False,
+        token: str | bool | None = None,
+        local_files_only: bool = False,
+    ):
         self.instruction = resolve_task(instruction).instruction
         check_positive_int(max_length, "max_length")
-        self.model: LoadedModel = load_model("reranker", model, revision=revision, device=device, dtype=dtype,
-                                              allow_pickle=allow_pickle, token=token,
-                                              local_files_only=check_bool(local_files_only, "local_files_only"))
+        self.model: LoadedModel = load_model(
+            "reranker",
+            model,
+            revision=revision,
+            device=device,
+            dtype=dtype,
+            allow_pickle=allow_pickle,
+            token=token,
+            local_files_only=check_bool(local_files_only, "local_files_only"),
+        )
         self.prompt = RerankPrompt(self.model.tokenizer, max_length)
         self.max_length = max_length
         self.batch_tokens = token_budget(batch_tokens, self.model.device)
@@ -53,6 +71,8 @@ class Reranker(RebuiltOnCopy, RankingMethods):
         return self.model.key.source
 
     def __repr__(self) -> str:
-        return (f"Reranker(model={self.model.key.source!r}, device='{self.model.device}', "
-                f"dtype={self.model.precision}, attention='{self.model.attention_path}', loader='{self.model.loader}', "
-                f"max_length={self.max_length})")
+        return (
+            f"Reranker(model={self.model.key.source!r}, device='{self.model.device}', "
+            f"dtype={self.model.precision}, attention='{self.model.attention_path}', loader='{self.model.loader}', "
+            f"max_length={self.max_length})"
+        )

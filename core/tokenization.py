@@ -82,8 +82,11 @@ class EmbeddingTokens:
     def warn_if_cut(self, max_length: int, stacklevel: int) -> None:
         """One warning per call with the count, so that nothing is cut without the caller knowing."""
         if self.truncated:
-            warnings.warn(f"{self.truncated} of {len(self.ids)} texts were longer than max_length={max_length} "
-                          "tokens and were cut on the right", stacklevel=stacklevel + 1)
+            warnings.warn(
+                f"{self.truncated} of {len(self.ids)} texts were longer than max_length={max_length} "
+                "tokens and were cut on the right",
+                stacklevel=stacklevel + 1,
+            )
 
 
 def embedding_tokens(tokenizer: Tokenizer, texts: Sequence[str], max_length: int) -> EmbeddingTokens:
@@ -118,8 +121,11 @@ class RerankTokens:
     def warn_if_cut(self, max_length: int, stacklevel: int) -> None:
         """One warning per call with the count of documents cut to fit the prompt."""
         if self.truncated:
-            warnings.warn(f"{self.truncated} of {len(self.tails)} documents did not fit max_length={max_length} "
-                          "tokens and were cut on the right", stacklevel=stacklevel + 1)
+            warnings.warn(
+                f"{self.truncated} of {len(self.tails)} documents did not fit max_length={max_length} "
+                "tokens and were cut on the right",
+                stacklevel=stacklevel + 1,
+            )
 
 
 class RerankPrompt:
@@ -144,7 +150,8 @@ class RerankPrompt:
         bodies = encode(self.tokenizer, [RERANK_DOCUMENT.format(document=d) for d in documents])
         room = self.body_budget - len(head)
         if room < 1:  # the query alone fills the body: every document is cut away, as officially
-            return RerankTokens(self.prefix + head[: self.body_budget], [self.suffix] * len(documents),
-                                truncated=len(documents))
+            return RerankTokens(
+                self.prefix + head[: self.body_budget], [self.suffix] * len(documents), truncated=len(documents)
+            )
         truncated = sum(len(body) > room for body in bodies)
         return RerankTokens(self.prefix + head, [body[:room] + self.suffix for body in bodies], truncated)

@@ -34,8 +34,14 @@ class VectorSettings:
 
     @classmethod
     def of(cls, embedder: EmbeddingMethods) -> VectorSettings:
-        return cls(embedder.checkpoint, embedder.revision, embedder.dim, embedder.instruction, embedder.symmetric,
-                   embedder.max_length)
+        return cls(
+            embedder.checkpoint,
+            embedder.revision,
+            embedder.dim,
+            embedder.instruction,
+            embedder.symmetric,
+            embedder.max_length,
+        )
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> VectorSettings:
@@ -48,13 +54,23 @@ class VectorSettings:
             return cls.of(make_model(Embedder, settings))
         model = settings.get("model") or DEFAULT_EMBEDDING_MODEL
         revision = settings.get("revision")
-        _, config = read_tokenizer("embedding", model, revision=revision, token=settings.get("token"),
-                                   local_files_only=bool(settings.get("local_files_only")))
+        _, config = read_tokenizer(
+            "embedding",
+            model,
+            revision=revision,
+            token=settings.get("token"),
+            local_files_only=bool(settings.get("local_files_only")),
+        )
         task = resolve_task(settings.get("instruction"))
         symmetric = settings.get("symmetric")
-        return cls(normalise_source(model), revision, check_dim(settings.get("dim"), config.hidden_size, model),
-                   task.instruction, task.symmetric if symmetric is None else check_bool(symmetric, "symmetric"),
-                   check_positive_int(settings.get("max_length", DEFAULT_MAX_LENGTH), "max_length", minimum=2))
+        return cls(
+            normalise_source(model),
+            revision,
+            check_dim(settings.get("dim"), config.hidden_size, model),
+            task.instruction,
+            task.symmetric if symmetric is None else check_bool(symmetric, "symmetric"),
+            check_positive_int(settings.get("max_length", DEFAULT_MAX_LENGTH), "max_length", minimum=2),
+        )
 
     def record(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,8 +1,8 @@
 """Haystack: index with Qwen3DocumentEmbedder, then query with Qwen3TextEmbedder, retrieval and Qwen3Ranker.
 
-    pip install "qwen3-rag[haystack]"
-    python examples/haystack_pipeline.py                # hub models (downloads ~2.4 GB once)
-    python examples/haystack_pipeline.py --embedding-model ./my-embedder --reranker-model ./my-reranker
+pip install "qwen3-rag[haystack]"
+python examples/haystack_pipeline.py                # hub models (downloads ~2.4 GB once)
+python examples/haystack_pipeline.py --embedding-model ./my-embedder --reranker-model ./my-reranker
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """LangChain: retrieve with Qwen3-Embedding from an in-memory vector store, then rerank with Qwen3-Reranker.
 
-    pip install "qwen3-rag[langchain]"
-    python examples/langchain_rag.py                    # hub models (downloads ~2.4 GB once)
-    python examples/langchain_rag.py --embedding-model ./my-embedder --reranker-model ./my-reranker
+pip install "qwen3-rag[langchain]"
+python examples/langchain_rag.py                    # hub models (downloads ~2.4 GB once)
+python examples/langchain_rag.py --embedding-model ./my-embedder --reranker-model ./my-reranker
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """LlamaIndex: a VectorStoreIndex over Qwen3-Embedding, reranked by Qwen3-Reranker, with no LLM service.
 
-    pip install "qwen3-rag[llama-index]"
-    python examples/llama_index_rag.py                  # hub models (downloads ~2.4 GB once)
-    python examples/llama_index_rag.py --embedding-model ./my-embedder --reranker-model ./my-reranker
+pip install "qwen3-rag[llama-index]"
+python examples/llama_index_rag.py                  # hub models (downloads ~2.4 GB once)
+python examples/llama_index_rag.py --embedding-model ./my-embedder --reranker-model ./my-reranker
 """
 
 from __future__ import annotations

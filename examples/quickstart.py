@@ -1,7 +1,7 @@
 """Embed a few documents and queries, retrieve by dot product, then rerank.
 
-    python examples/quickstart.py                       # hub models (downloads ~2.4 GB once)
-    python examples/quickstart.py --embedding-model ./my-embedder --reranker-model ./my-reranker
+python examples/quickstart.py                       # hub models (downloads ~2.4 GB once)
+python examples/quickstart.py --embedding-model ./my-embedder --reranker-model ./my-reranker
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Ray Data: embed a corpus into Parquet and rerank (query, document) pairs on a Ray cluster.
 
-    pip install "qwen3-rag[ray]"
-    python examples/ray_embed.py                          # a local cluster on this machine
-    python examples/ray_embed.py --address auto           # an existing cluster (ray start --head ...)
-    python examples/ray_embed.py --rows 20000 --concurrency 2 --embedding-model ./my-embedder
+pip install "qwen3-rag[ray]"
+python examples/ray_embed.py                          # a local cluster on this machine
+python examples/ray_embed.py --address auto           # an existing cluster (ray start --head ...)
+python examples/ray_embed.py --rows 20000 --concurrency 2 --embedding-model ./my-embedder
 """
 
 from __future__ import annotations
@@ -36,11 +36,19 @@ def arguments() -> argparse.Namespace:
 def main() -> None:
     args = arguments()
     ray.init(address=args.address, include_dashboard=False)
-    corpus = ray.data.range(args.rows).map(lambda row: {"id": row["id"], "text": f"{FACTS[row['id'] % len(FACTS)]} "
-                                                                             f"(copy {row['id']})"})
+    corpus = ray.data.range(args.rows).map(
+        lambda row: {"id": row["id"], "text": f"{FACTS[row['id'] % len(FACTS)]} (copy {row['id']})"}
+    )
     out = args.out or tempfile.mkdtemp(prefix="qwen3-rag-ray-")
-    summary = write_embeddings(corpus, str(Path(out) / "vectors"), model=args.embedding_model, device=args.device,
-                               concurrency=args.concurrency, num_gpus=args.num_gpus, batch_size=256)
+    summary = write_embeddings(
+        corpus,
+        str(Path(out) / "vectors"),
+        model=args.embedding_model,
+        device=args.device,
+        concurrency=args.concurrency,
+        num_gpus=args.num_gpus,
+        batch_size=256,
+    )
     print(summary)
     print(f"schema: {pq.read_schema(next((Path(out) / 'vectors').glob('*.parquet')))}")
 

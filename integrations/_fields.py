@@ -20,8 +20,10 @@ from ..validation import check_positive_int
 from ._shared import EMBEDDER_SETTINGS, RERANKER_SETTINGS, check_threshold, core_instance
 
 _DEVICE = "'cpu', 'cuda', 'cuda:N', 'mps', or None for the best available."
-_DTYPE = ("'float32', 'bfloat16', 'float16', 'int8' (CPU fast mode: int8 linear layers), or None (bf16 on CUDA, "
-          "fp32 elsewhere).")
+_DTYPE = (
+    "'float32', 'bfloat16', 'float16', 'int8' (CPU fast mode: int8 linear layers), or None (bf16 on CUDA, "
+    "fp32 elsewhere)."
+)
 _INSTRUCTION = "A preset name (see qwen3_rag.PRESETS) or a free instruction sentence; None: web search."
 
 
@@ -30,7 +32,7 @@ ALIASES = {"model_name": "model", "show_progress": "progress_bar", "truncate_dim
 # Names that mean something we do differently: refused, with what to pass instead.
 REFUSED = {
     "query_instruction": "pass only the task sentence as instruction=...; the 'Instruct: ...\\nQuery:' layout "
-                         "is added to queries for you",
+    "is added to queries for you",
     "text_instruction": "documents get no instruction; symmetric=True puts instruction= on both sides",
     "embed_instruction": "documents get no instruction; symmetric=True puts instruction= on both sides",
     "model_kwargs": "pass device=, dtype=, revision= and allow_pickle= directly",
@@ -69,12 +71,19 @@ class CoreFields(BaseModel):
     revision: str | None = Field(default=None, description="Hub revision (branch, tag or commit) to pin.")
     progress_bar: bool = Field(default=False, description="Show a progress bar over batches.")
     allow_pickle: bool = Field(default=False, description="Accept pickle-only weights (can run code); trusted only.")
-    token: str | None = Field(default=None, repr=False, exclude=True,
-                              description="Hub access token for private or gated checkpoints; None: HF_TOKEN.")
+    token: str | None = Field(
+        default=None,
+        repr=False,
+        exclude=True,
+        description="Hub access token for private or gated checkpoints; None: HF_TOKEN.",
+    )
     local_files_only: bool = Field(default=False, description="Read the hub cache only, never the network.")
-    base_url: str | None = Field(default=None, description="A vLLM (OpenAI-style) server running the model, "
-                                 "e.g. 'http://localhost:8000'; model= then names the served model (None: its only "
-                                 "one). None runs the model in this process.")
+    base_url: str | None = Field(
+        default=None,
+        description="A vLLM (OpenAI-style) server running the model, "
+        "e.g. 'http://localhost:8000'; model= then names the served model (None: its only "
+        "one). None runs the model in this process.",
+    )
     api_key: str | None = Field(default=None, repr=False, exclude=True, description="Bearer token for base_url.")
 
     @model_validator(mode="before")
@@ -98,14 +107,18 @@ class CoreFields(BaseModel):
             raise ValueError("; ".join(f"{cls.__name__} takes no {name}=: {REFUSED[name]}" for name in refused))
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"{cls.__name__} got unknown argument(s) {', '.join(unknown)}; its settings are "
-                             f"{', '.join(sorted(name for name in fields if not name.startswith('_')))}")
+            raise ValueError(
+                f"{cls.__name__} got unknown argument(s) {', '.join(unknown)}; its settings are "
+                f"{', '.join(sorted(name for name in fields if not name.startswith('_')))}"
+            )
         return data
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in FIXED_AFTER_CONSTRUCTION and name in type(self).model_fields:
-            raise AttributeError(f"{name} is fixed once {type(self).__name__} has loaded its model; "
-                                 f"create a new {type(self).__name__}({name}=...) instead")
+            raise AttributeError(
+                f"{name} is fixed once {type(self).__name__} has loaded its model; "
+                f"create a new {type(self).__name__}({name}=...) instead"
+            )
         super().__setattr__(name, value)
 
 
@@ -117,8 +130,9 @@ class EmbedderFields(CoreFields):
         default=None, description="Instruction on documents too (STS, clustering); None: as the preset says."
     )
     embedder: Embedder | RemoteEmbedder | None = Field(
-        default=None, exclude=True, description="An existing qwen3_rag.Embedder (or RemoteEmbedder) to use instead "
-        "of the settings."
+        default=None,
+        exclude=True,
+        description="An existing qwen3_rag.Embedder (or RemoteEmbedder) to use instead of the settings.",
     )
     _embedder: Embedder | RemoteEmbedder = PrivateAttr()
 
@@ -158,8 +172,9 @@ class RerankerFields(CoreFields):
     )
     batch_size: int | None = Field(default=None, description="At most this many documents per forward pass.")
     reranker: Reranker | RemoteReranker | None = Field(
-        default=None, exclude=True, description="An existing qwen3_rag.Reranker (or RemoteReranker) to use instead "
-        "of the settings."
+        default=None,
+        exclude=True,
+        description="An existing qwen3_rag.Reranker (or RemoteReranker) to use instead of the settings.",
     )
     _reranker: Reranker | RemoteReranker = PrivateAttr()
 

@@ -17,11 +17,40 @@ from ..reranker import Ranked, RankingMethods
 from ..validation import check_positive_int
 
 # Constructor arguments of the core classes that adapters expose under the same names.
-EMBEDDER_SETTINGS = ("model", "device", "dtype", "dim", "instruction", "symmetric", "max_length",
-                     "batch_tokens", "batch_size", "revision", "progress_bar", "allow_pickle", "token",
-                     "local_files_only", "base_url", "api_key")
-RERANKER_SETTINGS = ("model", "device", "dtype", "instruction", "max_length", "batch_tokens", "batch_size",
-                     "revision", "progress_bar", "allow_pickle", "token", "local_files_only", "base_url", "api_key")
+EMBEDDER_SETTINGS = (
+    "model",
+    "device",
+    "dtype",
+    "dim",
+    "instruction",
+    "symmetric",
+    "max_length",
+    "batch_tokens",
+    "batch_size",
+    "revision",
+    "progress_bar",
+    "allow_pickle",
+    "token",
+    "local_files_only",
+    "base_url",
+    "api_key",
+)
+RERANKER_SETTINGS = (
+    "model",
+    "device",
+    "dtype",
+    "instruction",
+    "max_length",
+    "batch_tokens",
+    "batch_size",
+    "revision",
+    "progress_bar",
+    "allow_pickle",
+    "token",
+    "local_files_only",
+    "base_url",
+    "api_key",
+)
 
 Core = TypeVar("Core", EmbeddingMethods, RankingMethods)
 
@@ -38,7 +67,7 @@ def require(module: str, extra: str) -> None:
         packages = " ".join(f'"{requirement}"' for requirement in extra_requirements(extra)) or module
         raise ImportError(
             f"qwen3_rag.integrations.{extra.replace('-', '_')} needs the {module!r} package; install it with: "
-            f"pip install {packages} (the [{extra}] extra of qwen3-rag; from a clone: pip install \".[{extra}]\")"
+            f'pip install {packages} (the [{extra}] extra of qwen3-rag; from a clone: pip install ".[{extra}]")'
         ) from error
 
 
@@ -52,8 +81,9 @@ def extra_requirements(extra: str) -> list[str]:
     return [r.split(";")[0].strip() for r in requirements if marker in r.replace("'", '"')]
 
 
-def core_instance(core_class: type, given: Core | None, settings: Mapping[str, Any], explicit: Iterable[str],
-                  argument: str) -> Any:
+def core_instance(
+    core_class: type, given: Core | None, settings: Mapping[str, Any], explicit: Iterable[str], argument: str
+) -> Any:
     """`given` when the caller passed a core instance, else a new one from `settings`.
 
     Passing both an instance and settings is ambiguous (which `dim` wins?), so it is an error. The
@@ -80,8 +110,14 @@ def check_threshold(value: object, name: str = "score_threshold") -> float | Non
     return float(value)
 
 
-def best(reranker: RankingMethods, query: str, texts: Sequence[str], top_n: int | None,
-         score_threshold: float | None, top_name: str = "top_n") -> list[Ranked]:
+def best(
+    reranker: RankingMethods,
+    query: str,
+    texts: Sequence[str],
+    top_n: int | None,
+    score_threshold: float | None,
+    top_name: str = "top_n",
+) -> list[Ranked]:
     """The `top_n` best texts for `query`, best first, keeping only scores >= `score_threshold`.
 
     `top_name` is what the framework calls `top_n`, so that an error names the user's argument.
@@ -90,8 +126,14 @@ def best(reranker: RankingMethods, query: str, texts: Sequence[str], top_n: int 
     return _kept(reranker.rerank(query, texts, top_k=top_n), threshold)
 
 
-async def abest(reranker: RankingMethods, query: str, texts: Sequence[str], top_n: int | None,
-                score_threshold: float | None, top_name: str = "top_n") -> list[Ranked]:
+async def abest(
+    reranker: RankingMethods,
+    query: str,
+    texts: Sequence[str],
+    top_n: int | None,
+    score_threshold: float | None,
+    top_name: str = "top_n",
+) -> list[Ranked]:
     """`best` on the event loop: a remote reranker awaits its server, a local one runs in a worker thread."""
     threshold = _checked_cut(top_n, score_threshold, top_name)
     return _kept(await reranker.arerank(query, texts, top_k=top_n), threshold)

@@ -66,8 +66,6 @@ def reranker(tiny_models: TinyModels):
     return Reranker(tiny_models.reranker, device="cpu")
 
 
-
-
 # A small corpus for the framework pipeline tests; the tiny random models rank it arbitrarily,
 # so tests compare each pipeline's order with the core's order on the same candidates.
 CORPUS = [

@@ -46,8 +46,14 @@ def official_scores(model_dir, instruction, query, documents, max_length=8192) -
     prefix = tokenizer.encode(PREFIX, add_special_tokens=False)
     suffix = tokenizer.encode(SUFFIX, add_special_tokens=False)
     pairs = [f"<Instruct>: {instruction}\n<Query>: {query}\n<Document>: {doc}" for doc in documents]
-    inputs = tokenizer(pairs, padding=False, truncation="longest_first", return_attention_mask=False,
-                       max_length=max_length - len(prefix) - len(suffix), add_special_tokens=False)
+    inputs = tokenizer(
+        pairs,
+        padding=False,
+        truncation="longest_first",
+        return_attention_mask=False,
+        max_length=max_length - len(prefix) - len(suffix),
+        add_special_tokens=False,
+    )
     inputs["input_ids"] = [prefix + ids + suffix for ids in inputs["input_ids"]]
     batch = tokenizer.pad(inputs, padding=True, return_tensors="pt", max_length=max_length)
     logits = model(**batch).logits[:, -1, :]

@@ -21,14 +21,17 @@ def test_familiar_names_mean_ours(tiny_models):
 
 
 @pytest.mark.parametrize("adapter", [Qwen3Embeddings, Qwen3Embedding])
-@pytest.mark.parametrize("argument, value, message", [
-    ("query_instruction", "Instruct: Given a query\nQuery:", "takes no query_instruction=: pass only the task"),
-    ("text_instruction", "passage: ", "takes no text_instruction=: documents get no instruction"),
-    ("model_kwargs", {"device": "cpu"}, "takes no model_kwargs=: pass device=, dtype="),
-    ("encode_kwargs", {"batch_size": 8}, "takes no encode_kwargs=: pass batch_size="),
-    ("normalize", False, "takes no normalize=: vectors are always L2-normalised"),
-    ("modle", "typo", "got unknown argument\\(s\\) modle; its settings are .*model"),
-])
+@pytest.mark.parametrize(
+    "argument, value, message",
+    [
+        ("query_instruction", "Instruct: Given a query\nQuery:", "takes no query_instruction=: pass only the task"),
+        ("text_instruction", "passage: ", "takes no text_instruction=: documents get no instruction"),
+        ("model_kwargs", {"device": "cpu"}, "takes no model_kwargs=: pass device=, dtype="),
+        ("encode_kwargs", {"batch_size": 8}, "takes no encode_kwargs=: pass batch_size="),
+        ("normalize", False, "takes no normalize=: vectors are always L2-normalised"),
+        ("modle", "typo", "got unknown argument\\(s\\) modle; its settings are .*model"),
+    ],
+)
 def test_arguments_that_would_be_ignored_are_refused_by_name(adapter, tiny_models, argument, value, message):
     with pytest.raises(ValueError, match=message):
         adapter(model=tiny_models.embedding, device="cpu", **{argument: value})
@@ -49,10 +52,13 @@ def test_disagreeing_names_and_late_changes_raise(tiny_models, embedder):
 
 
 def test_llama_index_keep_retrieval_score_copies_the_nodes(reranker):
-    nodes = [NodeWithScore(node=TextNode(text=text, id_=str(i)), score=0.5 - i / 10)
-             for i, text in enumerate(["Beijing is the capital of China.", "Gravity pulls.", "Paris is in France."])]
+    nodes = [
+        NodeWithScore(node=TextNode(text=text, id_=str(i)), score=0.5 - i / 10)
+        for i, text in enumerate(["Beijing is the capital of China.", "Gravity pulls.", "Paris is in France."])
+    ]
     kept = LlamaIndexRerank(reranker=reranker, top_n=3, keep_retrieval_score=True).postprocess_nodes(
-        nodes, query_str="capital of China")
+        nodes, query_str="capital of China"
+    )
     retrieval = {n.node.node_id: n.score for n in nodes}
     assert {k.node.node_id: k.node.metadata["retrieval_score"] for k in kept} == retrieval
     assert all("retrieval_score" not in n.node.metadata for n in nodes)  # the caller's nodes are untouched

@@ -37,8 +37,11 @@ def test_the_remote_client_and_the_index_settings_need_no_torch(tiny_models, emb
 def test_settings_without_weights_equal_the_loaded_embedders(tiny_models):
     from qwen3_rag import Embedder
 
-    for settings in ({}, {"dim": 32, "instruction": "semantic_similarity", "max_length": 100},
-                     {"instruction": "Find the code", "symmetric": True}):
+    for settings in (
+        {},
+        {"dim": 32, "instruction": "semantic_similarity", "max_length": 100},
+        {"instruction": "Find the code", "symmetric": True},
+    ):
         loaded = Embedder(tiny_models.embedding, device="cpu", **settings)
         described = VectorSettings.from_settings({"model": tiny_models.embedding, **settings})
         assert described == VectorSettings.of(loaded)

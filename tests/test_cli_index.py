@@ -27,8 +27,9 @@ FILES = {
     "guide.md": GUIDE,
     "notes.txt": "Beijing is the capital of China.\nParis is the capital of France.\n",
     "code/fib.py": "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n",
-    "faq.jsonl": ('{"text": "How do I rotate keys? Run rotate."}\n{"title": "no text here"}\n'
-                  '{"text": "東京は日本の首都です。"}\n'),
+    "faq.jsonl": (
+        '{"text": "How do I rotate keys? Run rotate."}\n{"title": "no text here"}\n{"text": "東京は日本の首都です。"}\n'
+    ),
     "empty.md": "",
 }
 
@@ -56,8 +57,21 @@ def run(*argv: str) -> int:
 
 
 def index(folder: Path, index_dir: Path, model: str, *extra: str) -> int:
-    return run("index", str(folder), "--index", str(index_dir), "--embedding-model", model, "--device", "cpu",
-               "--chunk-tokens", "32", "--overlap", "8", *extra)
+    return run(
+        "index",
+        str(folder),
+        "--index",
+        str(index_dir),
+        "--embedding-model",
+        model,
+        "--device",
+        "cpu",
+        "--chunk-tokens",
+        "32",
+        "--overlap",
+        "8",
+        *extra,
+    )
 
 
 def stored(index_dir: Path) -> dict:
@@ -76,7 +90,7 @@ def test_chunks_are_verbatim_overlapping_windows_with_line_ranges(embedder):
         start = GUIDE.index(chunk.text)
         assert start == 0 or chunk.text[0].isspace() or GUIDE[start - 1].isspace()  # never mid-word
         assert chunk.start_line == GUIDE[:start].count("\n") + 1
-        assert chunk.end_line == GUIDE[:start + len(chunk.text.rstrip("\n"))].count("\n") + 1
+        assert chunk.end_line == GUIDE[: start + len(chunk.text.rstrip("\n"))].count("\n") + 1
     overlapping = chunk_section(section, tokenizer, chunk_tokens=40, overlap=10)
     assert len(overlapping) > len(plain)
     assert all(a.text[-10:] in b.text for a, b in zip(overlapping, overlapping[1:], strict=False))
@@ -89,8 +103,13 @@ def test_index_stores_the_cores_document_vectors(folder, tmp_path, tiny_models, 
     assert index(folder, tmp_path / "idx", tiny_models.embedding) == 0
     summary = capsys.readouterr().err.strip().splitlines()[-1]
     assert summary.startswith("6 files indexed (")  # guide, notes, fib, faq, empty, bad (one good record)
-    for part in ["2 skipped (binary)", "1 skipped (malformed JSONL record)", "1 skipped (JSONL record without text)",
-                 "1 file of other types ignored", "index holds 6 files"]:
+    for part in [
+        "2 skipped (binary)",
+        "1 skipped (malformed JSONL record)",
+        "1 skipped (JSONL record without text)",
+        "1 file of other types ignored",
+        "index holds 6 files",
+    ]:
         assert part in summary
     chunks = stored(tmp_path / "idx")
     texts = [key[3] for key in chunks]
@@ -101,13 +120,30 @@ def test_index_stores_the_cores_document_vectors(folder, tmp_path, tiny_models, 
     assert not any(".hidden" in path for path, *_ in chunks)
 
 
-def test_search_reranks_the_embedding_candidates_like_the_core(folder, tmp_path, tiny_models, embedder, reranker,
-                                                                capsys):
+def test_search_reranks_the_embedding_candidates_like_the_core(
+    folder, tmp_path, tiny_models, embedder, reranker, capsys
+):
     index(folder, tmp_path / "idx", tiny_models.embedding)
     capsys.readouterr()
     question = "How do I rotate the keys?"
-    assert run("search", question, "--index", str(tmp_path / "idx"), "--reranker-model", tiny_models.reranker,
-               "--device", "cpu", "-n", "6", "-k", "3", "--json") == 0
+    assert (
+        run(
+            "search",
+            question,
+            "--index",
+            str(tmp_path / "idx"),
+            "--reranker-model",
+            tiny_models.reranker,
+            "--device",
+            "cpu",
+            "-n",
+            "6",
+            "-k",
+            "3",
+            "--json",
+        )
+        == 0
+    )
     answer = json.loads(capsys.readouterr().out)
 
     chunks = stored(tmp_path / "idx")
@@ -115,8 +151,9 @@ def test_search_reranks_the_embedding_candidates_like_the_core(folder, tmp_path,
     similarity = np.stack(list(chunks.values())) @ embedder.embed_queries([question])[0]
     candidates = [keys[i] for i in np.argsort(-similarity, kind="stable")[:6]]
     ranked = reranker.rerank(question, [key[3] for key in candidates], top_k=3)
-    assert [(r["path"], r["start_line"], r["end_line"], r["text"]) for r in answer["results"]] == \
-        [candidates[r.index] for r in ranked]
+    assert [(r["path"], r["start_line"], r["end_line"], r["text"]) for r in answer["results"]] == [
+        candidates[r.index] for r in ranked
+    ]
     assert [r["score"] for r in answer["results"]] == pytest.approx([r.score for r in ranked], abs=1e-6)
     assert [r["rank"] for r in answer["results"]] == [1, 2, 3]
 
@@ -181,8 +218,10 @@ def test_an_index_refuses_other_models_and_dimensions(folder, tmp_path, tiny_mod
     with IndexStore.open(tmp_path / "idx") as store:
         assert store.settings["chunk_tokens"] == 64 and store.settings["dim"] == 64
     # The query instruction is free in an asymmetric index: documents never saw it.
-    assert run("search", "q", "--index", str(tmp_path / "idx"), "--no-rerank", "--instruction", "code_search",
-               "--json") == 0
+    assert (
+        run("search", "q", "--index", str(tmp_path / "idx"), "--no-rerank", "--instruction", "code_search", "--json")
+        == 0
+    )
     assert len(json.loads(capsys.readouterr().out)["results"]) == 5
 
 
@@ -219,8 +258,22 @@ def _indexed_files(index_dir: Path) -> int:
 @pytest.mark.slow
 def test_indexing_killed_at_random_points_leaves_a_searchable_index_and_a_rerun_completes_it(tmp_path, tiny_models):
     folder = _corpus_of_many_files(tmp_path / "many", 1500)
-    command = [sys.executable, "-m", "qwen3_rag", "-q", "index", str(folder), "--embedding-model",
-               tiny_models.embedding, "--device", "cpu", "--chunk-tokens", "128", "--overlap", "16"]
+    command = [
+        sys.executable,
+        "-m",
+        "qwen3_rag",
+        "-q",
+        "index",
+        str(folder),
+        "--embedding-model",
+        tiny_models.embedding,
+        "--device",
+        "cpu",
+        "--chunk-tokens",
+        "128",
+        "--overlap",
+        "16",
+    ]
     killed, rng = tmp_path / "killed", random.Random(11)
     for _ in range(3):  # each kill lands at a random moment of a run that resumes the last one
         process = subprocess.Popen([*command, "--index", str(killed)], stderr=subprocess.PIPE)
@@ -249,11 +302,14 @@ def test_python_dash_m_and_the_console_script(tmp_path):
     result = subprocess.run([sys.executable, "-m", "qwen3_rag", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "index" in result.stdout and "eval" in result.stdout
     script = Path(sys.executable).with_name("qwen3-rag")
-    result = subprocess.run([str(script), "search", "q", "--index", str(tmp_path / "none")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(script), "search", "q", "--index", str(tmp_path / "none")], capture_output=True, text=True
+    )
     assert result.returncode == 1
-    assert result.stderr.strip() == (f"qwen3-rag: error: no index at '{tmp_path / 'none'}'; build one with: "
-                                     f"qwen3-rag index DIR --index '{tmp_path / 'none'}'")
+    assert result.stderr.strip() == (
+        f"qwen3-rag: error: no index at '{tmp_path / 'none'}'; build one with: "
+        f"qwen3-rag index DIR --index '{tmp_path / 'none'}'"
+    )
 
 
 def test_debug_shows_the_traceback(tmp_path, capsys):
@@ -294,8 +350,9 @@ def test_a_symmetric_index_keeps_its_task_across_runs(folder, tmp_path, tiny_mod
 
     symmetric = Embedder(tiny_models.embedding, device="cpu", instruction="semantic_similarity")
     chunks = stored(tmp_path / "idx")
-    np.testing.assert_allclose(np.stack(list(chunks.values())), symmetric.embed_documents([k[3] for k in chunks]),
-                               rtol=0, atol=1e-6)  # documents carry the instruction, as STS does
+    np.testing.assert_allclose(
+        np.stack(list(chunks.values())), symmetric.embed_documents([k[3] for k in chunks]), rtol=0, atol=1e-6
+    )  # documents carry the instruction, as STS does
     capsys.readouterr()
     assert run("search", "q", "--index", str(tmp_path / "idx"), "--no-rerank", "--instruction", "web_search") == 1
     assert "instruction: index has 'Retrieve semantically similar text'" in capsys.readouterr().err
@@ -315,8 +372,21 @@ def test_the_summary_states_the_throughput_and_a_log_gets_no_bar(tmp_path, tiny_
     folder.mkdir()
     for i in range(3):
         (folder / f"n{i}.txt").write_text(f"note {i} about the capital of China\n" * 5)
-    assert main(["index", str(folder), "--index", str(tmp_path / "idx"), "--embedding-model",
-                 tiny_models.embedding, "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "index",
+                str(folder),
+                "--index",
+                str(tmp_path / "idx"),
+                "--embedding-model",
+                tiny_models.embedding,
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     summary = err.strip().splitlines()[-1]
     assert "3 files indexed" in summary and "tokens at" in summary and summary.endswith("tokens/s)")

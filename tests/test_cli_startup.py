@@ -46,8 +46,22 @@ def built_index(tiny_models, tmp_path_factory) -> Path:
     (root / "docs").mkdir()
     for i in range(6):
         (root / "docs" / f"note{i}.md").write_text(f"# Note {i}\nThe key for service {i} is rotated weekly.\n")
-    assert main(["index", str(root / "docs"), "--index", str(root / "idx"), "--embedding-model",
-                 str(tiny_models.embedding), "--reranker-model", str(tiny_models.reranker), "-q"]) == 0
+    assert (
+        main(
+            [
+                "index",
+                str(root / "docs"),
+                "--index",
+                str(root / "idx"),
+                "--embedding-model",
+                str(tiny_models.embedding),
+                "--reranker-model",
+                str(tiny_models.reranker),
+                "-q",
+            ]
+        )
+        == 0
+    )
     return root / "idx"
 
 
@@ -82,17 +96,28 @@ def test_help_version_and_usage_errors_import_neither_torch_nor_lancedb():
 
 def test_embed_imports_no_lancedb(tiny_models, tmp_path):
     (tmp_path / "in.txt").write_text("one\ntwo\n")
-    loaded = imported_by(running(["embed", str(tmp_path / "in.txt"), "-o", str(tmp_path / "out.npy"),
-                                  "--embedding-model", str(tiny_models.embedding), "-q"]))
+    loaded = imported_by(
+        running(
+            [
+                "embed",
+                str(tmp_path / "in.txt"),
+                "-o",
+                str(tmp_path / "out.npy"),
+                "--embedding-model",
+                str(tiny_models.embedding),
+                "-q",
+            ]
+        )
+    )
     assert "torch" in loaded and "lancedb" not in loaded
     assert np.load(tmp_path / "out.npy").shape[0] == 2
 
 
 def test_search_leaves_lancedb_to_the_helper_process(built_index, tmp_path):
     out = tmp_path / "results.json"
-    code = (f"import contextlib\nwith open({str(out)!r}, 'w') as out, contextlib.redirect_stdout(out):\n    "
-            + running(["search", "when is the key rotated", "--index", str(built_index), "--json", "-q"])
-            .replace("\n", "\n    "))
+    code = f"import contextlib\nwith open({str(out)!r}, 'w') as out, contextlib.redirect_stdout(out):\n    " + running(
+        ["search", "when is the key rotated", "--index", str(built_index), "--json", "-q"]
+    ).replace("\n", "\n    ")
     loaded = imported_by(code)
     assert "torch" in loaded and "lancedb" not in loaded
     results = json.loads(out.read_text())["results"]
@@ -155,29 +180,40 @@ def test_the_helper_ignores_ctrl_c_ends_with_the_reader_and_a_dead_one_is_report
 
 def test_the_console_script_exits_without_teardown_yet_delivers_all_output(built_index, tmp_path):
     """`run` ends the process with os._exit; what the command printed to a pipe must all arrive first."""
-    in_process = subprocess.run([sys.executable, "-c", running(["search", "key rotated", "--index", str(built_index),
-                                                                "--json"])], capture_output=True, text=True,
-                                timeout=300)
+    in_process = subprocess.run(
+        [sys.executable, "-c", running(["search", "key rotated", "--index", str(built_index), "--json"])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     expected = json.loads(in_process.stdout)["results"]
     assert len(expected) == 5
     buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as a user's shell has it
     for argv in ([str(Path(sys.executable).with_name("qwen3-rag"))], [sys.executable, "-m", "qwen3_rag"]):
-        result = subprocess.run([*argv, "search", "key rotated", "--index", str(built_index), "--json"],
-                                capture_output=True, text=True, timeout=300, env=buffered)
+        result = subprocess.run(
+            [*argv, "search", "key rotated", "--index", str(built_index), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=buffered,
+        )
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["results"] == expected  # a block-buffered pipe, flushed before the exit
         assert "5 results from 6 candidates" in result.stderr
-        failed = subprocess.run([*argv, "search", "q", "--index", str(tmp_path / "none")], capture_output=True,
-                                text=True, timeout=300)
+        failed = subprocess.run(
+            [*argv, "search", "q", "--index", str(tmp_path / "none")], capture_output=True, text=True, timeout=300
+        )
         assert failed.returncode == 1 and failed.stderr.startswith("qwen3-rag: error: no index at")
 
 
 def test_a_script_without_a_main_guard_runs_search_once(built_index, tmp_path):
     """The helper is not multiprocessing's spawn, which would import the caller's script again."""
     script = tmp_path / "unguarded.py"
-    script.write_text("from qwen3_rag.cli import main\n"
-                      f"print('status', main(['search', 'key rotated', '--index', {str(built_index)!r}, '-k', '1', "
-                      "'-q']))\n")
+    script.write_text(
+        "from qwen3_rag.cli import main\n"
+        f"print('status', main(['search', 'key rotated', '--index', {str(built_index)!r}, '-k', '1', "
+        "'-q']))\n"
+    )
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and result.stderr == ""
     assert result.stdout.count("status") == 1 and result.stdout.rstrip().endswith("status 0")

@@ -50,8 +50,12 @@ def test_embed_reads_stdin(tiny_models, embedder, monkeypatch, capsys):
     assert embed(tiny_models) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["text"] for r in records] == ["first line", "second line"]
-    np.testing.assert_allclose(np.array([r["embedding"] for r in records]),
-                               embedder.embed_documents(["first line", "second line"]), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        np.array([r["embedding"] for r in records]),
+        embedder.embed_documents(["first line", "second line"]),
+        rtol=0,
+        atol=1e-6,
+    )
 
 
 def test_embed_streams_blocks_before_the_input_ends(tiny_models, tmp_path, capsys):
@@ -59,8 +63,10 @@ def test_embed_streams_blocks_before_the_input_ends(tiny_models, tmp_path, capsy
     source = tmp_path / "texts.jsonl"
     source.write_text("".join(json.dumps({"text": f"text {n}"}) + "\n" for n in range(4)) + "{broken\n")
     assert embed(tiny_models, str(source), "-o", str(tmp_path / "part.npy"), "--block-size", "2") == 1
-    assert capsys.readouterr().err.strip() == f"qwen3-rag: error: {source}:5: not JSON (Expecting property name " \
-                                              "enclosed in double quotes)"
+    assert (
+        capsys.readouterr().err.strip() == f"qwen3-rag: error: {source}:5: not JSON (Expecting property name "
+        "enclosed in double quotes)"
+    )
     assert np.load(tmp_path / "part.npy").shape == (4, 64)  # the rows done, in a valid file
 
 
@@ -73,11 +79,13 @@ def test_embed_names_a_missing_field(tiny_models, tmp_path, capsys):
 
 
 def test_rerank_pairs_grouped_by_query_equal_the_core(tiny_models, reranker, tmp_path, capsys):
-    pairs = [("What is the capital of China?", text) for text in VARIED_TEXTS[:5]] + \
-        [("code", text) for text in VARIED_TEXTS[5:]] + [("What is the capital of China?", "Beijing.")]
+    pairs = (
+        [("What is the capital of China?", text) for text in VARIED_TEXTS[:5]]
+        + [("code", text) for text in VARIED_TEXTS[5:]]
+        + [("What is the capital of China?", "Beijing.")]
+    )
     source = tmp_path / "pairs.jsonl"
-    source.write_text("".join(json.dumps({"query": q, "document": d, "n": n}) + "\n"
-                              for n, (q, d) in enumerate(pairs)))
+    source.write_text("".join(json.dumps({"query": q, "document": d, "n": n}) + "\n" for n, (q, d) in enumerate(pairs)))
     assert rerank(tiny_models, str(source), "--block-size", "4") == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["n"] for r in records] == list(range(len(pairs)))  # input order kept
@@ -108,21 +116,54 @@ def test_a_bad_block_size_is_refused_before_any_output(tiny_models, tmp_path, ca
 def test_summaries_count_in_the_singular_and_the_plural(tiny_models, tmp_path, capsys):
     (tmp_path / "one.txt").write_text("a single line\n")
     (tmp_path / "two.txt").write_text("first\nsecond\n")
-    for name, expected in [("one.txt", "embedded 1 text into 64 dimensions"),
-                           ("two.txt", "embedded 2 texts into 64 dimensions")]:
-        assert main(["embed", str(tmp_path / name), "-o", str(tmp_path / "out.npy"), "--embedding-model",
-                     tiny_models.embedding, "--device", "cpu"]) == 0
+    for name, expected in [
+        ("one.txt", "embedded 1 text into 64 dimensions"),
+        ("two.txt", "embedded 2 texts into 64 dimensions"),
+    ]:
+        assert (
+            main(
+                [
+                    "embed",
+                    str(tmp_path / name),
+                    "-o",
+                    str(tmp_path / "out.npy"),
+                    "--embedding-model",
+                    tiny_models.embedding,
+                    "--device",
+                    "cpu",
+                ]
+            )
+            == 0
+        )
         assert capsys.readouterr().err.strip().splitlines()[-1].startswith(expected)
-    assert main(["rerank", str(tmp_path / "one.txt"), "--query", "q", "-o", str(tmp_path / "s.jsonl"),
-                 "--reranker-model", tiny_models.reranker, "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "rerank",
+                str(tmp_path / "one.txt"),
+                "--query",
+                "q",
+                "-o",
+                str(tmp_path / "s.jsonl"),
+                "--reranker-model",
+                tiny_models.reranker,
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("scored 1 pair (")
 
 
-@pytest.mark.parametrize("line, detail", [("[" * 100_000 + "]" * 100_000, "nested too deeply"),
-                                          ('{"text": ' + "9" * 10_000 + "}", "Exceeds the limit")])
+@pytest.mark.parametrize(
+    "line, detail",
+    [("[" * 100_000 + "]" * 100_000, "nested too deeply"), ('{"text": ' + "9" * 10_000 + "}", "Exceeds the limit")],
+)
 def test_jsonl_that_json_cannot_hold_is_named_by_line(tiny_models, tmp_path, capsys, line, detail):
     (tmp_path / "in.jsonl").write_text('{"text": "fine"}\n' + line + "\n")
-    assert main(["embed", str(tmp_path / "in.jsonl"), "--embedding-model", tiny_models.embedding,
-                 "--device", "cpu"]) == 1
+    assert (
+        main(["embed", str(tmp_path / "in.jsonl"), "--embedding-model", tiny_models.embedding, "--device", "cpu"]) == 1
+    )
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith(f"qwen3-rag: error: {tmp_path / 'in.jsonl'}:2: not JSON (") and detail in error

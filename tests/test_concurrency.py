@@ -17,7 +17,7 @@ THREADS, CALLS = 8, 4
 
 
 def rotations(items, count):
-    return [items[i % len(items):] + items[: i % len(items)] for i in range(count)]
+    return [items[i % len(items) :] + items[: i % len(items)] for i in range(count)]
 
 
 def test_threads_share_one_embedder_and_reranker(embedder, reranker):
@@ -42,8 +42,11 @@ def test_threads_share_adapters(embedder, reranker):
 
     def work(i):
         documents = [Document(content=text) for text in inputs[i]]
-        return (langchain.embed_documents(inputs[i]), llama_index.get_query_embedding(inputs[i][0]),
-                [d.content for d in haystack.run(query=QUESTION, documents=documents)["documents"]])
+        return (
+            langchain.embed_documents(inputs[i]),
+            llama_index.get_query_embedding(inputs[i][0]),
+            [d.content for d in haystack.run(query=QUESTION, documents=documents)["documents"]],
+        )
 
     serial = [work(i) for i in range(len(inputs))]
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
@@ -56,7 +59,8 @@ async def test_async_adapters_leave_the_event_loop_free(embedder, reranker):
         Qwen3Embedding(embedder=embedder).aget_text_embedding_batch(CORPUS),
         Qwen3Rerank(reranker=reranker).apostprocess_nodes(nodes, query_str=QUESTION),
         Qwen3Ranker(model=reranker.model.key.source).run_async(
-            query=QUESTION, documents=[Document(content=text) for text in CORPUS]),
+            query=QUESTION, documents=[Document(content=text) for text in CORPUS]
+        ),
     ]
     for call in calls:
         async with heartbeat() as ticks:

@@ -29,16 +29,23 @@ def _adapters(models):
         "Embedder": (Embedder(models.embedding, device="cpu", dim=32), lambda o: o.embed_queries(["q"]).tolist()),
         "Reranker": (Reranker(models.reranker, device="cpu"), lambda o: o.logits("q", ["a", "b"]).tolist()),
         "langchain embeddings": (Qwen3Embeddings(model=models.embedding, device="cpu"), lambda o: o.embed_query("q")),
-        "langchain rerank": (Qwen3Rerank(model=models.reranker, device="cpu", top_n=1),
-                             lambda o: [d.page_content for d in o.compress_documents(_lc_documents(), "capital")]),
-        "llama_index embedding": (Qwen3Embedding(model=models.embedding, device="cpu"),
-                                  lambda o: o.get_query_embedding("q")),
-        "llama_index rerank": (LlamaIndexRerank(model=models.reranker, device="cpu", top_n=1),
-                               lambda o: [n.node.get_content() for n in o.postprocess_nodes(
-                                   _li_nodes(), query_str="capital")]),
+        "langchain rerank": (
+            Qwen3Rerank(model=models.reranker, device="cpu", top_n=1),
+            lambda o: [d.page_content for d in o.compress_documents(_lc_documents(), "capital")],
+        ),
+        "llama_index embedding": (
+            Qwen3Embedding(model=models.embedding, device="cpu"),
+            lambda o: o.get_query_embedding("q"),
+        ),
+        "llama_index rerank": (
+            LlamaIndexRerank(model=models.reranker, device="cpu", top_n=1),
+            lambda o: [n.node.get_content() for n in o.postprocess_nodes(_li_nodes(), query_str="capital")],
+        ),
         "haystack text embedder": (text_embedder, lambda o: o.run("q")["embedding"]),
-        "haystack document embedder": (Qwen3DocumentEmbedder(model=models.embedding, progress_bar=False),
-                                       lambda o: [d.embedding for d in o.run(documents)["documents"]]),
+        "haystack document embedder": (
+            Qwen3DocumentEmbedder(model=models.embedding, progress_bar=False),
+            lambda o: [d.embedding for d in o.run(documents)["documents"]],
+        ),
         "haystack ranker": (ranker, lambda o: [d.score for d in o.run("capital", documents)["documents"]]),
     }
 
@@ -52,8 +59,10 @@ def _lc_documents():
 def _li_nodes():
     from llama_index.core.schema import NodeWithScore, TextNode
 
-    return [NodeWithScore(node=TextNode(text=t, id_=t[:5]), score=0.0)
-            for t in ["Beijing is the capital of China.", "Gravity pulls."]]
+    return [
+        NodeWithScore(node=TextNode(text=t, id_=t[:5]), score=0.0)
+        for t in ["Beijing is the capital of China.", "Gravity pulls."]
+    ]
 
 
 @pytest.mark.parametrize("how", sorted(COPIES))
@@ -73,9 +82,10 @@ def test_a_copy_in_this_process_shares_the_weights(tiny_models):
 def test_a_pickle_loads_the_model_again_in_another_process(tiny_models, tmp_path):
     embedder = Embedder(tiny_models.embedding, device="cpu", dim=48)
     (tmp_path / "embedder.pkl").write_bytes(pickle.dumps(embedder))
-    code = ("import pickle, sys, numpy\n"
-            "embedder = pickle.loads(open(sys.argv[1], 'rb').read())\n"
-            "numpy.save(sys.argv[2], embedder.embed_documents(['same text']))")
+    code = (
+        "import pickle, sys, numpy\n"
+        "embedder = pickle.loads(open(sys.argv[1], 'rb').read())\n"
+        "numpy.save(sys.argv[2], embedder.embed_documents(['same text']))"
+    )
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "embedder.pkl"), str(tmp_path / "v.npy")], check=True)
-    np.testing.assert_allclose(np.load(tmp_path / "v.npy"), embedder.embed_documents(["same text"]), rtol=0,
-                               atol=1e-6)
+    np.testing.assert_allclose(np.load(tmp_path / "v.npy"), embedder.embed_documents(["same text"]), rtol=0, atol=1e-6)

@@ -10,8 +10,11 @@ from hypothesis import strategies as st
 from qwen3_rag.batching import distinct, plan_batches
 
 
-@given(lengths=st.lists(st.integers(0, 300), max_size=60), budget=st.integers(1, 2000),
-       max_count=st.none() | st.integers(1, 8))
+@given(
+    lengths=st.lists(st.integers(0, 300), max_size=60),
+    budget=st.integers(1, 2000),
+    max_count=st.none() | st.integers(1, 8),
+)
 def test_plan_covers_every_index_once_within_limits(lengths, budget, max_count):
     batches = plan_batches(lengths, budget, max_count)
     assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
@@ -44,6 +47,7 @@ def count_tokens(model):
 
     def hook(module, args, output):
         seen[0] += args[0].numel()
+
     return seen, model.backbone.embed_tokens.register_forward_hook(hook)
 
 

@@ -112,5 +112,10 @@ def test_loading_warns_only_where_int8_measured_slower(monkeypatch, times, warns
         warnings.simplefilter("always")
         int8.warn_if_slower()
     assert [str(w.message) for w in caught if "int8" in str(w.message)] == (
-        ["dtype='int8' measured slower than float32 on this CPU (2000.0 ms against 1000.0 ms for one product); "
-         "use dtype='float32' here"] if warns else [])
+        [
+            "dtype='int8' measured slower than float32 on this CPU (2000.0 ms against 1000.0 ms for one product); "
+            "use dtype='float32' here"
+        ]
+        if warns
+        else []
+    )

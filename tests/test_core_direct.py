@@ -33,8 +33,9 @@ TEXTS = [*VARIED_TEXTS, *HOSTILE]
 
 
 def through_transformers(model: LoadedModel) -> LoadedModel:
-    return loading._load_with_transformers(model.key, model.device, model.dtype, False, {}, (model.attention_path,
-                                                                                            model.attend))
+    return loading._load_with_transformers(
+        model.key, model.device, model.dtype, False, {}, (model.attention_path, model.attend)
+    )
 
 
 def assert_same_model(direct: LoadedModel, reference: LoadedModel) -> None:
@@ -47,8 +48,9 @@ def assert_same_model(direct: LoadedModel, reference: LoadedModel) -> None:
         assert tensor.dtype == theirs[name].dtype and torch.equal(tensor, theirs[name]), name
     positions = torch.arange(0, 40_000, 7)[None]
     probe = torch.zeros(1, dtype=direct.dtype)
-    for got, expected in zip(direct.backbone.rotary_emb(probe, positions),
-                             reference.backbone.rotary_emb(probe, positions), strict=True):
+    for got, expected in zip(
+        direct.backbone.rotary_emb(probe, positions), reference.backbone.rotary_emb(probe, positions), strict=True
+    ):
         assert torch.equal(got, expected)
     if reference.yes_minus_no is not None:
         assert direct.yes_minus_no is not None and torch.equal(direct.yes_minus_no, reference.yes_minus_no)
@@ -80,15 +82,18 @@ def test_hub_layout_tokenizer_is_read_directly_with_the_official_ids(hub_layout)
     embedder = Embedder(str(checkpoint), device="cpu")
     assert embedder.model.loader == "direct" and "loader='direct'" in repr(embedder)
     official = AutoTokenizer.from_pretrained(checkpoint)
-    assert encode(embedder.model.tokenizer, TEXTS) == [official(t, add_special_tokens=False)["input_ids"] for t in
-                                                       VARIED_TEXTS] + encode(official.backend_tokenizer, HOSTILE)
-    np.testing.assert_allclose(embedder.embed_documents(VARIED_TEXTS), official_embeddings(checkpoint, VARIED_TEXTS),
-                               atol=1e-5, rtol=0)
+    assert encode(embedder.model.tokenizer, TEXTS) == [
+        official(t, add_special_tokens=False)["input_ids"] for t in VARIED_TEXTS
+    ] + encode(official.backend_tokenizer, HOSTILE)
+    np.testing.assert_allclose(
+        embedder.embed_documents(VARIED_TEXTS), official_embeddings(checkpoint, VARIED_TEXTS), atol=1e-5, rtol=0
+    )
     assert_same_model(embedder.model, through_transformers(embedder.model))
 
 
-def edited(source: str, target: Path, config: dict | None = None, tokenizer_config: dict | None = None,
-           tokenizer_json=None) -> str:
+def edited(
+    source: str, target: Path, config: dict | None = None, tokenizer_config: dict | None = None, tokenizer_json=None
+) -> str:
     shutil.copytree(source, target)
     for name, changes in (("config.json", config), ("tokenizer_config.json", tokenizer_config)):
         if changes is not None:
@@ -110,19 +115,34 @@ def other_split(data: dict) -> None:
     data["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = r"\s+|\S+"
 
 
-@pytest.mark.parametrize("case", ["rope scaling", "no rms_norm_eps", "sliding window", "quantised", "slow tokenizer",
-                                  "other split", "added tokens differ"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "rope scaling",
+        "no rms_norm_eps",
+        "sliding window",
+        "quantised",
+        "slow tokenizer",
+        "other split",
+        "added tokens differ",
+    ],
+)
 def test_checkpoints_it_does_not_recognise_go_to_transformers(tiny_models, hub_layout, tmp_path, case):
     target = tmp_path / "edited"
     if case in ("other split", "added tokens differ"):
-        source = edited(str(hub_layout), target,
-                        tokenizer_json=other_split if case == "other split" else drop_added_token_list)
+        source = edited(
+            str(hub_layout), target, tokenizer_json=other_split if case == "other split" else drop_added_token_list
+        )
     else:
         changes = {
             "rope scaling": {"rope_parameters": {"rope_type": "linear", "factor": 2.0, "rope_theta": 1e6}},
             "no rms_norm_eps": {"rms_norm_eps": "<drop>"},  # a default of transformers' is never assumed here
-            "sliding window": {"use_sliding_window": True, "sliding_window": 4, "max_window_layers": 0,
-                               "layer_types": "<drop>"},
+            "sliding window": {
+                "use_sliding_window": True,
+                "sliding_window": 4,
+                "max_window_layers": 0,
+                "layer_types": "<drop>",
+            },
             "quantised": {"quantization_config": {"quant_method": "made-up"}},
             "slow tokenizer": None,
         }[case]
@@ -134,8 +154,9 @@ def test_checkpoints_it_does_not_recognise_go_to_transformers(tiny_models, hub_l
     assert embedder.model.loader == "transformers"
     if case == "slow tokenizer":
         return  # transformers' own reading of the class name decides the tokenizer
-    np.testing.assert_allclose(embedder.embed_documents(VARIED_TEXTS), official_embeddings(source, VARIED_TEXTS),
-                               atol=1e-5, rtol=0)
+    np.testing.assert_allclose(
+        embedder.embed_documents(VARIED_TEXTS), official_embeddings(source, VARIED_TEXTS), atol=1e-5, rtol=0
+    )
 
 
 def test_sharded_and_prefixed_checkpoints(tiny_models, tmp_path):
@@ -151,9 +172,12 @@ def test_sharded_and_prefixed_checkpoints(tiny_models, tmp_path):
     (sharded / "model.safetensors.index.json").write_text(json.dumps(index))
     reranker = Reranker(str(sharded), device="cpu")
     assert reranker.model.loader == "direct"
-    np.testing.assert_allclose(reranker.logits(QUESTION, CORPUS),
-                               official_log_odds(str(sharded), DEFAULT_INSTRUCTION, QUESTION, CORPUS), atol=1e-5,
-                               rtol=0)
+    np.testing.assert_allclose(
+        reranker.logits(QUESTION, CORPUS),
+        official_log_odds(str(sharded), DEFAULT_INSTRUCTION, QUESTION, CORPUS),
+        atol=1e-5,
+        rtol=0,
+    )
     # The reranker checkpoint's names carry "model." and an LM head; read as an embedding model, both are handled.
     as_embedding = load_model("embedding", str(sharded), device="cpu")
     assert_same_model(as_embedding, through_transformers(as_embedding))
@@ -173,8 +197,12 @@ def test_tied_reranker_head_comes_from_the_embeddings(tiny_models, tmp_path):
     model = load_model("reranker", str(tied), device="cpu")
     assert_same_model(model, through_transformers(model))
     reranker = Reranker(str(tied), device="cpu")
-    np.testing.assert_allclose(reranker.logits(QUESTION, CORPUS),
-                               official_log_odds(str(tied), DEFAULT_INSTRUCTION, QUESTION, CORPUS), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(
+        reranker.logits(QUESTION, CORPUS),
+        official_log_odds(str(tied), DEFAULT_INSTRUCTION, QUESTION, CORPUS),
+        atol=1e-5,
+        rtol=0,
+    )
 
 
 def test_weights_that_do_not_fit_the_config_are_clear_errors(tiny_models, tmp_path):
@@ -209,26 +237,39 @@ def test_weights_that_do_not_fit_the_config_are_clear_errors(tiny_models, tmp_pa
         Embedder(str(damaged), device="cpu")
 
 
-@pytest.mark.parametrize(("lie", "why"), [
-    ({"num_hidden_layers": 10**9, "layer_types": "<drop>"}, "its config.json does not describe its weights ("),
-    ({"intermediate_size": 2**40}, "its config.json does not describe its weights ("),
-    ({"num_hidden_layers": 10**9}, "its config.json does not describe its weights ("),  # before transformers' checks
-    ({"layer_types": ["full_attention"]}, "Class validation error"),  # 1 type for 2 layers: transformers' raw error
-])
+@pytest.mark.parametrize(
+    ("lie", "why"),
+    [
+        ({"num_hidden_layers": 10**9, "layer_types": "<drop>"}, "its config.json does not describe its weights ("),
+        ({"intermediate_size": 2**40}, "its config.json does not describe its weights ("),
+        (
+            {"num_hidden_layers": 10**9},
+            "its config.json does not describe its weights (",
+        ),  # before transformers' checks
+        ({"layer_types": ["full_attention"]}, "Class validation error"),  # 1 type for 2 layers: transformers' raw error
+    ],
+)
 def test_a_lying_config_is_refused_before_transformers_builds_it(tiny_models, tmp_path, lie, why):
     """The fallback path gets the same check: transformers would build (and fill memory with) the lie first.
 
     Run under a 6 GiB address-space limit, so that a regression fails here instead of taking the machine."""
     liar = edited(tiny_models.embedding, tmp_path / "liar", config=lie)
-    probe = ("import resource, sys\n"
-             "resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))\n"
-             "from qwen3_rag import Embedder, ModelLoadError\n"
-             "try:\n"
-             f"    Embedder({liar!r}, device='cpu')\n"
-             "except ModelLoadError as error:\n"
-             "    print(error)\n")
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "QWEN3_RAG_LOADER": "transformers"})
+    probe = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))\n"
+        "from qwen3_rag import Embedder, ModelLoadError\n"
+        "try:\n"
+        f"    Embedder({liar!r}, device='cpu')\n"
+        "except ModelLoadError as error:\n"
+        "    print(error)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "QWEN3_RAG_LOADER": "transformers"},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith(f"could not load embedding model {liar!r}: {why}")
 

@@ -44,8 +44,9 @@ def test_truncation_keeps_end_of_text_and_matches_official(tiny_models):
     embedder = Embedder(tiny_models.embedding, device="cpu", max_length=24)
     with pytest.warns(UserWarning, match=r"2 of 3 texts were longer than max_length=24"):
         ours = embedder.embed_documents(texts)
-    np.testing.assert_allclose(ours, official_embeddings(tiny_models.embedding, texts, max_length=24),
-                               atol=TOLERANCE, rtol=0)
+    np.testing.assert_allclose(
+        ours, official_embeddings(tiny_models.embedding, texts, max_length=24), atol=TOLERANCE, rtol=0
+    )
 
 
 def test_tokenizer_without_end_of_text_gives_identical_vectors(tiny_models):
@@ -71,14 +72,16 @@ def test_vector_does_not_depend_on_batch(embedder):
 
 def test_small_token_budget_changes_batches_not_vectors(tiny_models, embedder):
     tight = Embedder(tiny_models.embedding, device="cpu", batch_tokens=16)
-    np.testing.assert_allclose(tight.embed_documents(VARIED_TEXTS), embedder.embed_documents(VARIED_TEXTS),
-                               atol=1e-6, rtol=0)
+    np.testing.assert_allclose(
+        tight.embed_documents(VARIED_TEXTS), embedder.embed_documents(VARIED_TEXTS), atol=1e-6, rtol=0
+    )
 
 
 def test_batch_size_caps_texts_per_pass_without_changing_vectors(tiny_models, embedder):
     capped = Embedder(tiny_models.embedding, device="cpu", batch_size=3)
-    np.testing.assert_allclose(capped.embed_documents(VARIED_TEXTS), embedder.embed_documents(VARIED_TEXTS),
-                               atol=1e-6, rtol=0)
+    np.testing.assert_allclose(
+        capped.embed_documents(VARIED_TEXTS), embedder.embed_documents(VARIED_TEXTS), atol=1e-6, rtol=0
+    )
 
 
 def test_instruction_override_changes_queries_only(embedder, tiny_models):
@@ -106,8 +109,9 @@ def test_symmetric_tasks_instruct_documents_too(tiny_models):
     np.testing.assert_allclose(sts.embed_documents(texts), expected, atol=TOLERANCE, rtol=0)
     np.testing.assert_allclose(sts.embed_queries(texts), expected, atol=TOLERANCE, rtol=0)
     forced_off = Embedder(tiny_models.embedding, device="cpu", instruction="semantic_similarity", symmetric=False)
-    np.testing.assert_allclose(forced_off.embed_documents(texts), official_embeddings(tiny_models.embedding, texts),
-                               atol=TOLERANCE, rtol=0)
+    np.testing.assert_allclose(
+        forced_off.embed_documents(texts), official_embeddings(tiny_models.embedding, texts), atol=TOLERANCE, rtol=0
+    )
 
 
 def test_empty_inputs(embedder):

@@ -7,12 +7,15 @@ import pytest
 from qwen3_rag import Embedder, InvalidArgumentError, InvalidInputError, ModelLoadError, Reranker
 
 
-@pytest.mark.parametrize("texts, message", [
-    (["fine", None], r"texts\[1\] must be a string, got NoneType"),
-    (["fine", 3], r"texts\[1\] must be a string, got int"),
-    ("a single string", r"texts must be a list of strings, got a single str; wrap it in a list"),
-    (None, r"texts must be a list of strings, got NoneType"),
-])
+@pytest.mark.parametrize(
+    "texts, message",
+    [
+        (["fine", None], r"texts\[1\] must be a string, got NoneType"),
+        (["fine", 3], r"texts\[1\] must be a string, got int"),
+        ("a single string", r"texts must be a list of strings, got a single str; wrap it in a list"),
+        (None, r"texts must be a list of strings, got NoneType"),
+    ],
+)
 def test_non_string_texts(embedder, texts, message):
     with pytest.raises(InvalidInputError, match=message):
         embedder.embed_documents(texts)
@@ -110,14 +113,16 @@ def test_top_k_must_be_positive(reranker):
         reranker.rerank("q", ["d"], top_k=0)
 
 
-@pytest.mark.parametrize("instruction", [
-    "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:",
-    "Given a web search query, retrieve relevant passages\nQuery:",
-    "<Instruct>: Given the user query, retrieve the relevant passages",
-    "<|im_start|>system\nJudge the document",
-])
-def test_an_instruction_holding_the_template_is_refused_not_wrapped_twice(tiny_models, embedder, reranker,
-                                                                          instruction):
+@pytest.mark.parametrize(
+    "instruction",
+    [
+        "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:",
+        "Given a web search query, retrieve relevant passages\nQuery:",
+        "<Instruct>: Given the user query, retrieve the relevant passages",
+        "<|im_start|>system\nJudge the document",
+    ],
+)
+def test_an_instruction_holding_the_template_is_refused_not_wrapped_twice(tiny_models, embedder, reranker, instruction):
     from qwen3_rag.integrations.langchain import Qwen3Embeddings
 
     message = r"holds the prompt template .*pass only the task sentence"

@@ -26,9 +26,14 @@ HUB_ID = "qwen3-rag-tests/tiny-embedding"
 
 def run_embed(model: str, env: dict[str, str], *extra: str) -> tuple[subprocess.CompletedProcess, float]:
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "qwen3_rag", "embed", "--embedding-model", model, *extra],
-                            input="hello\n", capture_output=True, text=True, timeout=240,
-                            env={**os.environ, **env})
+    result = subprocess.run(
+        [sys.executable, "-m", "qwen3_rag", "embed", "--embedding-model", model, *extra],
+        input="hello\n",
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, **env},
+    )
     return result, time.monotonic() - started
 
 
@@ -98,17 +103,24 @@ def test_cached_checkpoint_loads_when_the_hub_is_unreachable(tiny_models, silent
 
 def test_offline_mode_reads_the_cache_without_asking_the_hub(tiny_models, silent_hub, tmp_path):
     hub_cache_with(tiny_models.embedding, tmp_path / "hf", HUB_ID)
-    env = {"HF_ENDPOINT": silent_hub, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_ETAG_TIMEOUT": "30",
-           "HF_HUB_OFFLINE": "1"}
+    env = {
+        "HF_ENDPOINT": silent_hub,
+        "HF_HOME": str(tmp_path / "hf"),
+        "HF_HUB_ETAG_TIMEOUT": "30",
+        "HF_HUB_OFFLINE": "1",
+    }
     result, seconds = run_embed(HUB_ID, env)
     assert result.returncode == 0, result.stderr
     assert seconds < 60  # a hub request would have waited 2 x 30 s on the silent server
     # A hub id is read from the cache's snapshot by the direct loader too, transformers never imported.
-    probe = ("import sys; from qwen3_rag.kernels.loading import load_model; "
-             f"model = load_model('embedding', {HUB_ID!r}, device='cpu'); "
-             "print(model.loader, 'transformers' in sys.modules)")
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=240,
-                            env={**os.environ, **env})
+    probe = (
+        "import sys; from qwen3_rag.kernels.loading import load_model; "
+        f"model = load_model('embedding', {HUB_ID!r}, device='cpu'); "
+        "print(model.loader, 'transformers' in sys.modules)"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=240, env={**os.environ, **env}
+    )
     assert loaded.stdout.split() == ["direct", "False"], loaded.stderr
 
 

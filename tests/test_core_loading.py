@@ -56,5 +56,6 @@ def test_pickle_only_checkpoint_needs_an_explicit_opt_in(tiny_models, tmp_path, 
     trusted = Embedder(str(pickled), device="cpu", allow_pickle=True)
     # Same weights; two loads' tensors sit at different addresses, and on some CPUs (seen on an AMD EPYC)
     # the GEMM then takes another vector path, so bit-equality is too strict: float32 rounding is allowed.
-    np.testing.assert_allclose(trusted.embed_documents(["same weights"]), embedder.embed_documents(["same weights"]),
-                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        trusted.embed_documents(["same weights"]), embedder.embed_documents(["same weights"]), rtol=0, atol=1e-6
+    )

@@ -53,13 +53,17 @@ def transformers_last(backbone: torch.nn.Module, ids: list[int]) -> torch.Tensor
     return backbone(input_ids=torch.tensor([ids])).last_hidden_state[0, -1]
 
 
-@pytest.mark.parametrize("overrides", [
-    {},
-    {"attention_bias": True},
-    {"rope_scaling": {"rope_type": "linear", "factor": 4.0}},
-    {"num_hidden_layers": 1},  # the first layer is also the last-token-only one
-    {"num_key_value_heads": 4},  # no grouping
-], ids=["plain", "bias", "linear-rope", "one-layer", "no-gqa"])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"attention_bias": True},
+        {"rope_scaling": {"rope_type": "linear", "factor": 4.0}},
+        {"num_hidden_layers": 1},  # the first layer is also the last-token-only one
+        {"num_key_value_heads": 4},  # no grouping
+    ],
+    ids=["plain", "bias", "linear-rope", "one-layer", "no-gqa"],
+)
 def test_packed_forward_equals_transformers_per_sequence(overrides):
     backbone = random_backbone(**overrides)
     batch = sequences(LENGTHS)
@@ -73,8 +77,9 @@ def test_packed_forward_after_a_cached_head_equals_the_joined_sequence():
     head, *tails = sequences([11, *LENGTHS], seed=2)
     cache = encode_head(backbone, head, attention.sdpa_per_sequence)
     assert cache.length == len(head) and len(cache.keys) == backbone.config.num_hidden_layers
-    got = last_hidden_states(backbone, pack(tails, torch.device("cpu"), offset=len(head)),
-                             attention.sdpa_per_sequence, cache)
+    got = last_hidden_states(
+        backbone, pack(tails, torch.device("cpu"), offset=len(head)), attention.sdpa_per_sequence, cache
+    )
     expected = torch.stack([transformers_last(backbone, head + tail) for tail in tails])
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
 
@@ -114,8 +119,12 @@ def top_left_varlen(q, k, v, cu_q, cu_k, max_q, max_k, scale):
     for qs, qe, ks, ke in spans(cu_q, cu_k):
         group = q.shape[1] // k.shape[1]
         mixed = F.scaled_dot_product_attention(
-            q[qs:qe].transpose(0, 1), k[ks:ke].repeat_interleave(group, 1).transpose(0, 1),
-            v[ks:ke].repeat_interleave(group, 1).transpose(0, 1), is_causal=True, scale=scale)
+            q[qs:qe].transpose(0, 1),
+            k[ks:ke].repeat_interleave(group, 1).transpose(0, 1),
+            v[ks:ke].repeat_interleave(group, 1).transpose(0, 1),
+            is_causal=True,
+            scale=scale,
+        )
         out.append(mixed.transpose(0, 1))
     return torch.cat(out)
 
@@ -196,5 +205,6 @@ def test_small_budget_packed_embeddings_equal_one_pass(tiny_models):
         many = Embedder(tiny_models.embedding, device="cpu", batch_tokens=8).embed_documents(VARIED_TEXTS)
         logits = Reranker(tiny_models.reranker, device="cpu", batch_tokens=8).logits(QUESTION, CORPUS)
     np.testing.assert_allclose(many, one_pass, atol=1e-6, rtol=0)
-    np.testing.assert_allclose(Reranker(tiny_models.reranker, device="cpu").logits(QUESTION, CORPUS), logits,
-                               atol=1e-5, rtol=0)
+    np.testing.assert_allclose(
+        Reranker(tiny_models.reranker, device="cpu").logits(QUESTION, CORPUS), logits, atol=1e-5, rtol=0
+    )

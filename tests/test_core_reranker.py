@@ -57,17 +57,34 @@ def test_query_longer_than_budget_cuts_everything_like_official(tiny_models):
     np.testing.assert_allclose(ours, reference, atol=TOLERANCE, rtol=0)
 
 
-@pytest.mark.parametrize("document", [
-    "letter first", " space first", "  two spaces", "\nnewline first", "\n\nblank line", ": colon",
-    "(paren)", "'s clitic", "中文开头的文档", "123 digits", "🙂 emoji", "", "\t tab",
-])
+@pytest.mark.parametrize(
+    "document",
+    [
+        "letter first",
+        " space first",
+        "  two spaces",
+        "\nnewline first",
+        "\n\nblank line",
+        ": colon",
+        "(paren)",
+        "'s clitic",
+        "中文开头的文档",
+        "123 digits",
+        "🙂 emoji",
+        "",
+        "\t tab",
+    ],
+)
 def test_split_head_and_document_give_the_official_token_ids(reranker, tiny_models, document):
     """Tokenizing the shared head and the document apart must equal the official tokenizer on the joined text."""
     tokenizer = AutoTokenizer.from_pretrained(tiny_models.reranker)
     tokens = reranker.prompt.tokens(DEFAULT_INSTRUCTION, QUERY, [document])
     body = f"<Instruct>: {DEFAULT_INSTRUCTION}\n<Query>: {QUERY}\n<Document>: {document}"
-    joined = (tokenizer.encode(PREFIX, add_special_tokens=False) + tokenizer.encode(body, add_special_tokens=False)
-              + tokenizer.encode(SUFFIX, add_special_tokens=False))
+    joined = (
+        tokenizer.encode(PREFIX, add_special_tokens=False)
+        + tokenizer.encode(body, add_special_tokens=False)
+        + tokenizer.encode(SUFFIX, add_special_tokens=False)
+    )
     assert tokens.head + tokens.tails[0] == joined
 
 

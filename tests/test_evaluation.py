@@ -72,8 +72,10 @@ def _expected(embedder, reranker) -> dict[str, dict[str, float]]:
     dataset = load_beir(BEIR_TINY)
     doc_ids = list(dataset.corpus)
     query_ids = list(dataset.qrels)
-    similarity = embedder.embed_queries([dataset.queries[q] for q in query_ids]) @ \
-        embedder.embed_documents([dataset.corpus[d] for d in doc_ids]).T
+    similarity = (
+        embedder.embed_queries([dataset.queries[q] for q in query_ids])
+        @ embedder.embed_documents([dataset.corpus[d] for d in doc_ids]).T
+    )
     retrieved = {q: [doc_ids[i] for i in (-similarity[n]).argsort(kind="stable")] for n, q in enumerate(query_ids)}
     reranked = {}
     for q, docs in retrieved.items():
@@ -92,8 +94,20 @@ def _expected(embedder, reranker) -> dict[str, dict[str, float]]:
 
 
 def test_eval_command_matches_core_and_pytrec_eval(tiny_models, embedder, reranker, capsys):
-    status = main(["-q", "eval", str(BEIR_TINY), "--embedding-model", tiny_models.embedding,
-                   "--reranker-model", tiny_models.reranker, "--device", "cpu", "--json"])
+    status = main(
+        [
+            "-q",
+            "eval",
+            str(BEIR_TINY),
+            "--embedding-model",
+            tiny_models.embedding,
+            "--reranker-model",
+            tiny_models.reranker,
+            "--device",
+            "cpu",
+            "--json",
+        ]
+    )
     assert status == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["queries"], report["documents"]) == (4, 10)
@@ -105,14 +119,38 @@ def test_eval_command_matches_core_and_pytrec_eval(tiny_models, embedder, rerank
 
 
 def test_eval_table_limit_and_no_rerank(tiny_models, capsys):
-    status = main(["-q", "eval", str(BEIR_TINY), "--embedding-model", tiny_models.embedding, "--device", "cpu",
-                   "--limit", "2", "--no-rerank"])
+    status = main(
+        [
+            "-q",
+            "eval",
+            str(BEIR_TINY),
+            "--embedding-model",
+            tiny_models.embedding,
+            "--device",
+            "cpu",
+            "--limit",
+            "2",
+            "--no-rerank",
+        ]
+    )
     assert status == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["stage", "nDCG@10", "Recall@100", "MRR@10"]
     assert len(table) == 2 and table[1].startswith("embedding ")
-    status = main(["eval", str(BEIR_TINY), "--embedding-model", tiny_models.embedding, "--device", "cpu",
-                   "--limit", "2", "--no-rerank", "--json"])
+    status = main(
+        [
+            "eval",
+            str(BEIR_TINY),
+            "--embedding-model",
+            tiny_models.embedding,
+            "--device",
+            "cpu",
+            "--limit",
+            "2",
+            "--no-rerank",
+            "--json",
+        ]
+    )
     captured = capsys.readouterr()
     assert json.loads(captured.out)["queries"] == 2
     assert "2 queries over 10 documents" in captured.err  # the summary line

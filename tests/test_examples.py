@@ -13,9 +13,19 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 def test_quickstart_runs_on_local_models(tiny_models):
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "quickstart.py"), "--embedding-model", tiny_models.embedding,
-         "--reranker-model", tiny_models.reranker, "--device", "cpu"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(EXAMPLES / "quickstart.py"),
+            "--embedding-model",
+            tiny_models.embedding,
+            "--reranker-model",
+            tiny_models.reranker,
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -27,9 +37,19 @@ def test_quickstart_runs_on_local_models(tiny_models):
 @pytest.mark.parametrize("script", ["langchain_rag.py", "llama_index_rag.py", "haystack_pipeline.py"])
 def test_framework_example_runs_on_local_models(tiny_models, script):
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / script), "--embedding-model", tiny_models.embedding,
-         "--reranker-model", tiny_models.reranker, "--device", "cpu"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(EXAMPLES / script),
+            "--embedding-model",
+            tiny_models.embedding,
+            "--reranker-model",
+            tiny_models.reranker,
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     scored = [line for line in result.stdout.splitlines() if line.startswith("  0.")]
@@ -39,9 +59,23 @@ def test_framework_example_runs_on_local_models(tiny_models, script):
 @pytest.mark.slow
 def test_ray_example_runs_on_a_local_cluster(tiny_models, tmp_path):
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "ray_embed.py"), "--embedding-model", tiny_models.embedding,
-         "--reranker-model", tiny_models.reranker, "--device", "cpu", "--rows", "300", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            str(EXAMPLES / "ray_embed.py"),
+            "--embedding-model",
+            tiny_models.embedding,
+            "--reranker-model",
+            tiny_models.reranker,
+            "--device",
+            "cpu",
+            "--rows",
+            "300",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "wrote 300 embeddings" in result.stdout and "fixed_size_list<element: float>[64]" in result.stdout

@@ -35,33 +35,46 @@ def ranker(tiny_models):
 
 
 def documents():
-    return [Document(content=text, id=str(i), meta={"title": f"Fact {i}"} if i % 2 else {})
-            for i, text in enumerate(CORPUS)]
+    return [
+        Document(content=text, id=str(i), meta={"title": f"Fact {i}"} if i % 2 else {}) for i, text in enumerate(CORPUS)
+    ]
 
 
-@pytest.mark.parametrize("component_class, model", [(Qwen3TextEmbedder, DEFAULT_EMBEDDING_MODEL),
-                                                    (Qwen3DocumentEmbedder, DEFAULT_EMBEDDING_MODEL),
-                                                    (Qwen3Ranker, DEFAULT_RERANKER_MODEL)])
+@pytest.mark.parametrize(
+    "component_class, model",
+    [
+        (Qwen3TextEmbedder, DEFAULT_EMBEDDING_MODEL),
+        (Qwen3DocumentEmbedder, DEFAULT_EMBEDDING_MODEL),
+        (Qwen3Ranker, DEFAULT_RERANKER_MODEL),
+    ],
+)
 def test_init_defaults_load_nothing(component_class, model):
     component = component_class()
     assert component.model == model and component.device is None and component._core is None
     assert component.to_dict()["init_parameters"]["max_length"] == 8192
 
 
-@pytest.mark.parametrize("component_class, extra", [
-    (Qwen3TextEmbedder, {"dim": 32, "instruction": "code_search"}),
-    (Qwen3DocumentEmbedder, {"meta_fields_to_embed": ["title"], "embedding_separator": " | ", "batch_size": 4}),
-    (Qwen3Ranker, {"top_k": 2, "score_threshold": 0.25, "instruction": "question_answering"}),
-])
+@pytest.mark.parametrize(
+    "component_class, extra",
+    [
+        (Qwen3TextEmbedder, {"dim": 32, "instruction": "code_search"}),
+        (Qwen3DocumentEmbedder, {"meta_fields_to_embed": ["title"], "embedding_separator": " | ", "batch_size": 4}),
+        (Qwen3Ranker, {"top_k": 2, "score_threshold": 0.25, "instruction": "question_answering"}),
+    ],
+)
 def test_to_dict_from_dict_round_trip(component_class, extra):
-    component = component_class(model="some/model", device=ComponentDevice.from_str("cuda:1"), dtype="bfloat16",
-                                **extra)
+    component = component_class(
+        model="some/model", device=ComponentDevice.from_str("cuda:1"), dtype="bfloat16", **extra
+    )
     data = component.to_dict()
     assert data["type"] == f"{component_class.__module__}.{component_class.__name__}"
     assert data["init_parameters"]["device"] == {"type": "single", "device": "cuda:1"}
     assert all(data["init_parameters"][name] == value for name, value in extra.items())
-    assert data["init_parameters"]["token"] == {"type": "env_var", "env_vars": ["HF_API_TOKEN", "HF_TOKEN"],
-                                                "strict": False}
+    assert data["init_parameters"]["token"] == {
+        "type": "env_var",
+        "env_vars": ["HF_API_TOKEN", "HF_TOKEN"],
+        "strict": False,
+    }
     restored = component_class.from_dict(copy.deepcopy(data))  # Haystack deserialises secrets in place
     assert restored.to_dict() == data and restored.device == component.device
     assert isinstance(restored.token, Secret)
@@ -75,8 +88,9 @@ def test_token_is_a_secret_that_reaches_the_hub_and_never_the_yaml(component_cla
         component_class(token=Secret.from_token("hf_by_value")).to_dict()  # Haystack's own rule for secrets
     model = tiny_models.embedding if component_class is not Qwen3Ranker else tiny_models.reranker
     monkeypatch.setenv("QWEN3_RAG_TEST_TOKEN", "hf_from_env")
-    component = component_class(model=model, device=CPU, token=Secret.from_env_var("QWEN3_RAG_TEST_TOKEN"),
-                                local_files_only=True)
+    component = component_class(
+        model=model, device=CPU, token=Secret.from_env_var("QWEN3_RAG_TEST_TOKEN"), local_files_only=True
+    )
     component.warm_up()
     assert component.core._arguments["token"] == "hf_from_env" and component.core._arguments["local_files_only"]
     assert "hf_from_env" not in str(component.to_dict())
@@ -132,8 +146,10 @@ def test_run_time_values_override_init_values(tiny_models, reranker):
 async def test_run_async_equals_run(text_embedder, document_embedder, ranker):
     inputs = documents()
     embedding, embedded, ranked = await asyncio.gather(
-        text_embedder.run_async(text=QUESTION), document_embedder.run_async(documents=inputs),
-        ranker.run_async(query=QUESTION, documents=inputs, top_k=2))
+        text_embedder.run_async(text=QUESTION),
+        document_embedder.run_async(documents=inputs),
+        ranker.run_async(query=QUESTION, documents=inputs, top_k=2),
+    )
     assert embedding == text_embedder.run(text=QUESTION)
     assert embedded == document_embedder.run(documents=inputs)
     assert ranked == ranker.run(query=QUESTION, documents=inputs, top_k=2)

@@ -39,7 +39,6 @@ def query_pipeline(tiny_models, store):
     return pipeline
 
 
-
 def inputs():
     return {"query_embedder": {"text": QUESTION}, "ranker": {"query": QUESTION}}
 

@@ -22,16 +22,38 @@ def test_the_cli_index_is_a_langchain_lancedb_store(tmp_path, tiny_models, capsy
     for name, text in FILES.items():
         (folder / name).write_text(text)
     index = tmp_path / "idx"
-    assert main(["-q", "index", str(folder), "--index", str(index), "--embedding-model", tiny_models.embedding,
-                 "--device", "cpu"]) == 0
-    assert main(["-q", "search", "What is the capital of China?", "--index", str(index), "--no-rerank", "-k", "2",
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "index",
+                str(folder),
+                "--index",
+                str(index),
+                "--embedding-model",
+                tiny_models.embedding,
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            ["-q", "search", "What is the capital of China?", "--index", str(index), "--no-rerank", "-k", "2", "--json"]
+        )
+        == 0
+    )
     expected = json.loads(capsys.readouterr().out)["results"]
 
-    store = LanceDB(uri=str(index), table_name="chunks",
-                    embedding_function=Qwen3Embeddings(model=tiny_models.embedding, device="cpu"))
+    store = LanceDB(
+        uri=str(index),
+        table_name="chunks",
+        embedding_function=Qwen3Embeddings(model=tiny_models.embedding, device="cpu"),
+    )
     found = store.similarity_search_with_score("What is the capital of China?", k=2)
-    assert [(d.page_content, d.metadata["path"], d.metadata["start_line"]) for d, _ in found] == \
-        [(r["text"], r["path"], r["start_line"]) for r in expected]
+    assert [(d.page_content, d.metadata["path"], d.metadata["start_line"]) for d, _ in found] == [
+        (r["text"], r["path"], r["start_line"]) for r in expected
+    ]
     # It ranks by squared L2 distance, which for unit vectors is 2 - 2 x the CLI's similarity: same order.
     assert [round(distance, 4) for _, distance in found] == [round(2 - 2 * r["similarity"], 4) for r in expected]

@@ -35,8 +35,9 @@ json.dump({"answers": answers, "errors": errors}, open(out, "w"))
 
 
 def test_searches_during_a_rebuild_answer_from_the_old_index(tmp_path, tiny_models, capsys):
-    folder = make_folder(tmp_path / "docs", {f"note{i}.txt": f"note {i} about the capital city\n" * 20
-                                             for i in range(12)})
+    folder = make_folder(
+        tmp_path / "docs", {f"note{i}.txt": f"note {i} about the capital city\n" * 20 for i in range(12)}
+    )
     idx = tmp_path / "idx"
     assert index(folder, idx, tiny_models.embedding) == 0
     stop, out = tmp_path / "stop", tmp_path / "answers.json"

@@ -32,8 +32,23 @@ def make_folder(root: Path, files: dict[str, str] = TEXTS) -> Path:
 
 
 def index(folder: Path, index_dir: Path, model: str, *extra: str) -> int:
-    return main(["index", str(folder), "--index", str(index_dir), "--embedding-model", model, "--device", "cpu",
-                 "--chunk-tokens", "32", "--overlap", "8", *extra])
+    return main(
+        [
+            "index",
+            str(folder),
+            "--index",
+            str(index_dir),
+            "--embedding-model",
+            model,
+            "--device",
+            "cpu",
+            "--chunk-tokens",
+            "32",
+            "--overlap",
+            "8",
+            *extra,
+        ]
+    )
 
 
 def search_json(index_dir: Path, *extra: str) -> dict:
@@ -51,8 +66,10 @@ def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
     for folder, dirs, files in os.walk(root):
         for name in files + dirs:
             path = Path(folder, name)
-            found[str(path)] = (os.lstat(path).st_mode, path.read_bytes() if path.is_file() and
-                                not path.is_symlink() else b"")
+            found[str(path)] = (
+                os.lstat(path).st_mode,
+                path.read_bytes() if path.is_file() and not path.is_symlink() else b"",
+            )
     return found
 
 
@@ -62,6 +79,7 @@ def last_error(capsys) -> str:
 
 
 # ----- 2. a planted index folder never reaches outside -----
+
 
 @pytest.fixture()
 def outside(tmp_path: Path) -> Path:
@@ -78,27 +96,43 @@ PLANTS = {
     "index folder is a link": lambda idx, out: os.symlink(out / "folder", idx),
     "table folder linked outside": lambda idx, out: (idx.mkdir(), os.symlink(out / "folder", idx / "chunks.lance")),
     "data folder linked outside": lambda idx, out: (
-        (idx / "chunks.lance").mkdir(parents=True), os.symlink(out / "folder", idx / "chunks.lance" / "data")),
+        (idx / "chunks.lance").mkdir(parents=True),
+        os.symlink(out / "folder", idx / "chunks.lance" / "data"),
+    ),
     "old vector file linked outside": lambda idx, out: (
-        idx.mkdir(), (idx / "index.sqlite").write_bytes(b""), os.symlink(out / "keep.txt", idx / "vectors-0a.f32")),
+        idx.mkdir(),
+        (idx / "index.sqlite").write_bytes(b""),
+        os.symlink(out / "keep.txt", idx / "vectors-0a.f32"),
+    ),
     "foreign entries": lambda idx, out: (idx.mkdir(), (idx / "README").write_text("not ours")),
     "hard link to a file outside": lambda idx, out: (
         (idx / "chunks.lance" / "data").mkdir(parents=True),
-        os.link(out / "keep.txt", idx / "chunks.lance" / "data" / "x.lance")),
+        os.link(out / "keep.txt", idx / "chunks.lance" / "data" / "x.lance"),
+    ),
 }
 
 
 @pytest.mark.parametrize("plant", sorted(PLANTS))
 @pytest.mark.parametrize("rebuild", [False, True])
-def test_a_planted_index_folder_cannot_touch_anything_outside_it(plant, rebuild, tmp_path, outside, tiny_models,
-                                                                 capsys, monkeypatch):
+def test_a_planted_index_folder_cannot_touch_anything_outside_it(
+    plant, rebuild, tmp_path, outside, tiny_models, capsys, monkeypatch
+):
     """`qwen3-rag index .` in a repository that ships its own `.qwen3-rag/`, set to reach outside."""
     repo = make_folder(tmp_path / "repo")
     PLANTS[plant](repo / ".qwen3-rag", outside)
     before = snapshot(outside)
     monkeypatch.chdir(repo)
-    code = main(["index", ".", "--embedding-model", tiny_models.embedding, "--device", "cpu",
-                 *(["--rebuild"] if rebuild else [])])
+    code = main(
+        [
+            "index",
+            ".",
+            "--embedding-model",
+            tiny_models.embedding,
+            "--device",
+            "cpu",
+            *(["--rebuild"] if rebuild else []),
+        ]
+    )
     assert snapshot(outside) == before  # nothing outside truncated, written or deleted
     error = last_error(capsys)
     if code == 0:  # only --rebuild of entries qwen3-rag makes itself may go on, removing links as links
@@ -106,8 +140,10 @@ def test_a_planted_index_folder_cannot_touch_anything_outside_it(plant, rebuild,
         assert indexed_paths(repo / ".qwen3-rag") == {str(repo / name) for name in TEXTS}
     else:
         assert error.startswith("qwen3-rag: error: ") and "Traceback" not in error
-        assert any(word in error for word in ("symbolic link", "did not create", "hard link", "qwen3-rag 0.1",
-                                              "not a plain file"))
+        assert any(
+            word in error
+            for word in ("symbolic link", "did not create", "hard link", "qwen3-rag 0.1", "not a plain file")
+        )
 
 
 def test_a_damaged_index_is_reported_and_rebuild_recovers(tmp_path, tiny_models, capsys):
@@ -179,8 +215,8 @@ def test_an_index_of_the_old_format_asks_for_a_rebuild(tmp_path, tiny_models, ca
 
 # ----- 3. the walk stays inside the folders -----
 
-def test_links_out_of_the_folder_are_never_followed_and_vanish_from_the_index(tmp_path, outside, tiny_models,
-                                                                              capsys):
+
+def test_links_out_of_the_folder_are_never_followed_and_vanish_from_the_index(tmp_path, outside, tiny_models, capsys):
     folder = make_folder(tmp_path / "docs")
     (outside / "secret.txt").write_text("the password is hunter2")
     (outside / ".ssh").mkdir()
@@ -194,8 +230,9 @@ def test_links_out_of_the_folder_are_never_followed_and_vanish_from_the_index(tm
     for follow in ([], ["--follow-symlinks"]):
         assert index(folder, tmp_path / "idx", tiny_models.embedding, *follow) == 0
         paths = indexed_paths(tmp_path / "idx")
-        assert not any("hunter2" in text or "PRIVATE" in text for *_, text in IndexStore.open(
-            tmp_path / "idx").vectors_by_chunk())
+        assert not any(
+            "hunter2" in text or "PRIVATE" in text for *_, text in IndexStore.open(tmp_path / "idx").vectors_by_chunk()
+        )
         assert not any("secret" in p or "id_rsa" in p or "linked-folder" in p or "innocent" in p for p in paths)
         assert (str(folder / "inside-link.md") in paths) == bool(follow)
     summary = capsys.readouterr().err.strip().splitlines()[-1]
@@ -222,8 +259,13 @@ def test_hostile_names_and_records_are_skipped_counted_and_the_run_completes(tmp
     (folder / "records.jsonl").write_text("\n".join(records) + "\n", encoding="utf-8")
     assert index(folder, tmp_path / "idx", tiny_models.embedding) == 0
     summary = capsys.readouterr().err.strip().splitlines()[-1]
-    for part in ["1 skipped (name not UTF-8)", "1 skipped (pipe or device)", "4 skipped (malformed JSONL record)",
-                 "1 skipped (JSONL record without text)", "index holds 3 files"]:
+    for part in [
+        "1 skipped (name not UTF-8)",
+        "1 skipped (pipe or device)",
+        "4 skipped (malformed JSONL record)",
+        "1 skipped (JSONL record without text)",
+        "index holds 3 files",
+    ]:
         assert part in summary
     with IndexStore.open(tmp_path / "idx") as store:
         texts = {text for *_, text in store.vectors_by_chunk()}
@@ -232,6 +274,7 @@ def test_hostile_names_and_records_are_skipped_counted_and_the_run_completes(tmp
 
 
 # ----- 6. nothing reaches the terminal raw -----
+
 
 def test_control_characters_in_names_and_texts_never_reach_the_terminal(tmp_path, tiny_models, capsys):
     evil = "\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J\x1b[31mcapital\x1b[0m\r\n1. 1.0000  /etc/forged:1-1\u202e\x9b"
@@ -258,6 +301,7 @@ def test_control_characters_in_names_and_texts_never_reach_the_terminal(tmp_path
 
 # ----- 7. hybrid recall, the ANN index, and 8. the recorded reranker -----
 
+
 def test_hybrid_recall_fuses_full_text_and_vector_ranks(tmp_path, tiny_models, embedder, capsys):
     words = "alpha beta gamma delta kernel index vector search rerank query document chunk token model".split()
     files = {f"doc{i:02d}.txt": " ".join(words[(i + j) % len(words)] for j in range(12)) for i in range(30)}
@@ -276,14 +320,20 @@ def test_hybrid_recall_fuses_full_text_and_vector_ranks(tmp_path, tiny_models, e
     assert needle_rank >= 3, "the needle must be missed by embedding recall for this test to mean anything"
 
     capsys.readouterr()
-    assert main(["-q", "search", question, "--index", str(tmp_path / "idx"), "--no-rerank", "--json", "-k", "3",
-                 "--hybrid"]) == 0
+    assert (
+        main(
+            ["-q", "search", question, "--index", str(tmp_path / "idx"), "--no-rerank", "--json", "-k", "3", "--hybrid"]
+        )
+        == 0
+    )
     answer = json.loads(capsys.readouterr().out)
     assert answer["hybrid"] and answer["exact"]
     # Reciprocal rank fusion of the two lists of 3: the only full-text hit and the vector top-1 tie at
     # 1/61 and are ordered by chunk id; the vector list's ranks 2 and 3 follow.
-    fused = sorted([(1 / 61, f"{folder / 'needle.txt'}#0"), (1 / 61, f"{order[0][0]}#0"),
-                    (1 / 62, f"{order[1][0]}#0")], key=lambda pair: (-pair[0], pair[1]))
+    fused = sorted(
+        [(1 / 61, f"{folder / 'needle.txt'}#0"), (1 / 61, f"{order[0][0]}#0"), (1 / 62, f"{order[1][0]}#0")],
+        key=lambda pair: (-pair[0], pair[1]),
+    )
     assert [f"{r['path']}#0" for r in answer["results"]] == [key for _, key in fused]
 
 
@@ -293,8 +343,7 @@ def test_a_large_index_gets_an_ann_index_and_search_says_so(tmp_path, tiny_model
 
     words = "alpha beta gamma delta kernel index vector search rerank query document chunk token model".split()
     rng = random.Random(3)
-    folder = make_folder(tmp_path / "docs", {f"doc{i:03d}.txt": " ".join(rng.choices(words, k=8))
-                                             for i in range(300)})
+    folder = make_folder(tmp_path / "docs", {f"doc{i:03d}.txt": " ".join(rng.choices(words, k=8)) for i in range(300)})
     settings = index_settings(embedder, 32, 8, "text")
     with IndexStore.create_or_open(tmp_path / "idx", settings) as store:
         update_index(store, [folder], embedder, chunk_tokens=32, overlap=8, progress=False, vector_index_from=256)
@@ -339,15 +388,33 @@ for round in range(3):  # each run replaces, deletes and adds files, then compac
 
 
 @pytest.mark.slow
-def test_searches_while_a_writer_indexes_and_compacts_each_answer_from_one_committed_version(tmp_path, tiny_models,
-                                                                                            embedder):
+def test_searches_while_a_writer_indexes_and_compacts_each_answer_from_one_committed_version(
+    tmp_path, tiny_models, embedder
+):
     rng = random.Random(5)
     words = "capital city river mountain key rotate service cache queue search".split()
-    folder = make_folder(tmp_path / "docs", {f"doc{i:03d}.md": " ".join(rng.choices(words, k=60))
-                                             for i in range(150)})
+    folder = make_folder(tmp_path / "docs", {f"doc{i:03d}.md": " ".join(rng.choices(words, k=60)) for i in range(150)})
     index_dir = tmp_path / "idx"
-    assert main(["-q", "index", str(folder), "--index", str(index_dir), "--embedding-model", tiny_models.embedding,
-                 "--device", "cpu", "--chunk-tokens", "32", "--overlap", "0"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "index",
+                str(folder),
+                "--index",
+                str(index_dir),
+                "--embedding-model",
+                tiny_models.embedding,
+                "--device",
+                "cpu",
+                "--chunk-tokens",
+                "32",
+                "--overlap",
+                "0",
+            ]
+        )
+        == 0
+    )
     query = embedder.embed_queries(["capital city"])[0]
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(folder), str(index_dir), tiny_models.embedding])
     seen: dict[tuple[int, bool], list[tuple[str, str, float]]] = {}

@@ -49,38 +49,57 @@ def data_file(path: str, *extra: bytes) -> bytes:
 
 
 def test_the_reader_lists_exactly_the_files_a_manifest_names():
-    index_section = field(1, field(1, field(1, bytes(range(16)))) + field(3, b"vector_idx")
-                          + field(6, field(1, b"/lance.index.pb.VectorIndexDetails")))
+    index_section = field(
+        1,
+        field(1, field(1, bytes(range(16))))
+        + field(3, b"vector_idx")
+        + field(6, field(1, b"/lance.index.pb.VectorIndexDetails")),
+    )
     prefix = struct.pack("<I", len(index_section)) + index_section
-    data = manifest_file(fragment(data_file("abc.lance"), field(3, field(2, 4) + field(3, 9))),
-                         field(12, b"3-x.txn"), field(6, 0), prefix=prefix)
-    assert named_files(data) == ["data/abc.lance", "_deletions/0-4-9.arrow", "_transactions/3-x.txn",
-                                 "_indices/00010203-0405-0607-0809-0a0b0c0d0e0f"]
+    data = manifest_file(
+        fragment(data_file("abc.lance"), field(3, field(2, 4) + field(3, 9))),
+        field(12, b"3-x.txn"),
+        field(6, 0),
+        prefix=prefix,
+    )
+    assert named_files(data) == [
+        "data/abc.lance",
+        "_deletions/0-4-9.arrow",
+        "_transactions/3-x.txn",
+        "_indices/00010203-0405-0607-0809-0a0b0c0d0e0f",
+    ]
 
 
-@pytest.mark.parametrize("hostile, reason", [
-    (manifest_file(fragment(data_file("../../outside.lance"))), "not a plain file of its table"),
-    (manifest_file(fragment(data_file("/etc/passwd"))), "not a plain file of its table"),
-    (manifest_file(fragment(data_file("s3://bucket/x.lance"))), "not a plain file of its table"),
-    (manifest_file(fragment(data_file("abc.lance", field(7, 1)))), "not a plain file of its table"),
-    (manifest_file(fragment(data_file("abc.lance")), field(18, field(1, 1) + field(4, b"/home/x/idx"))),
-     "base paths"),
-    (manifest_file(fragment(field(6, field(1, b"/tmp/fifo")))), "external file"),
-    (manifest_file(fragment(field(3, field(2, 1) + field(7, 1)))), "another base"),
-    (manifest_file(field(12, b"../../x.txn")), "transaction file"),
-    (manifest_file(*[fragment()] * (MAX_FRAGMENTS + 1)), "fragments"),
-    (manifest_file(fragment(data_file("abc.lance")))[:-4] + b"XXXX", "no LANC footer"),
-    (manifest_file(field(6, 10**6)), "outside the file"),
-    (b"\xff" * 32 + struct.pack("<qHH", 0, 0, 3) + b"LANC", "section runs past"),
-])
+@pytest.mark.parametrize(
+    "hostile, reason",
+    [
+        (manifest_file(fragment(data_file("../../outside.lance"))), "not a plain file of its table"),
+        (manifest_file(fragment(data_file("/etc/passwd"))), "not a plain file of its table"),
+        (manifest_file(fragment(data_file("s3://bucket/x.lance"))), "not a plain file of its table"),
+        (manifest_file(fragment(data_file("abc.lance", field(7, 1)))), "not a plain file of its table"),
+        (
+            manifest_file(fragment(data_file("abc.lance")), field(18, field(1, 1) + field(4, b"/home/x/idx"))),
+            "base paths",
+        ),
+        (manifest_file(fragment(field(6, field(1, b"/tmp/fifo")))), "external file"),
+        (manifest_file(fragment(field(3, field(2, 1) + field(7, 1)))), "another base"),
+        (manifest_file(field(12, b"../../x.txn")), "transaction file"),
+        (manifest_file(*[fragment()] * (MAX_FRAGMENTS + 1)), "fragments"),
+        (manifest_file(fragment(data_file("abc.lance")))[:-4] + b"XXXX", "no LANC footer"),
+        (manifest_file(field(6, 10**6)), "outside the file"),
+        (b"\xff" * 32 + struct.pack("<qHH", 0, 0, 3) + b"LANC", "section runs past"),
+    ],
+)
 def test_hostile_manifests_are_refused(hostile, reason):
     with pytest.raises(ManifestRefused, match=reason):
         named_files(hostile)
 
 
 def test_an_index_with_another_kind_or_base_is_refused():
-    for details, extra in ((b"/lance.table.FragmentReuseIndexDetails", b""),
-                           (b"/lance.index.pb.VectorIndexDetails", field(9, 1))):
+    for details, extra in (
+        (b"/lance.table.FragmentReuseIndexDetails", b""),
+        (b"/lance.index.pb.VectorIndexDetails", field(9, 1)),
+    ):
         section = field(1, field(1, field(1, bytes(16))) + field(6, field(1, details)) + extra)
         data = manifest_file(field(6, 0), prefix=struct.pack("<I", len(section)) + section)
         with pytest.raises(ManifestRefused, match="kind qwen3-rag does not create|another base"):
@@ -104,8 +123,7 @@ def foreign_index(tmp_path: Path, model: str, monkeypatch, own_key: Path) -> Pat
     return theirs
 
 
-def test_trust_refuses_a_manifest_pointing_into_another_index(tmp_path, tiny_models, own_key, monkeypatch,
-                                                               capsys):
+def test_trust_refuses_a_manifest_pointing_into_another_index(tmp_path, tiny_models, own_key, monkeypatch, capsys):
     """A shallow clone planted in a copied index: its data files live in the other index, so the table
     lacks them; --trust refuses, seals nothing, and search still refuses the index."""
     private = build(tmp_path, "private", tiny_models.embedding, {"plans.txt": PRIVATE})
@@ -121,8 +139,9 @@ def test_trust_refuses_a_manifest_pointing_into_another_index(tmp_path, tiny_mod
     assert PRIVATE not in out + err
 
 
-def test_trust_refuses_a_manifest_whose_data_file_is_outside_and_never_opens_it(tmp_path, tiny_models, own_key,
-                                                                                  monkeypatch, capsys):
+def test_trust_refuses_a_manifest_whose_data_file_is_outside_and_never_opens_it(
+    tmp_path, tiny_models, own_key, monkeypatch, capsys
+):
     theirs = foreign_index(tmp_path, tiny_models.embedding, monkeypatch, own_key)
     fifo = tmp_path / "trap.lance"
     os.mkfifo(fifo)  # opening it would block: a read of it hangs the test

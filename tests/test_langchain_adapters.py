@@ -58,14 +58,16 @@ def test_query_and_document_sides_equal_the_core(lc_embeddings, embedder):
         query = lc_embeddings.embed_query(text)
         assert all(type(value) is float for value in query)
         np.testing.assert_array_equal(np.float32(query), embedder.embed_queries([text])[0])
-    np.testing.assert_array_equal(np.float32(lc_embeddings.embed_documents(VARIED_TEXTS)),
-                                  embedder.embed_documents(VARIED_TEXTS))
+    np.testing.assert_array_equal(
+        np.float32(lc_embeddings.embed_documents(VARIED_TEXTS)), embedder.embed_documents(VARIED_TEXTS)
+    )
 
 
 def test_newlines_reach_the_model_unchanged(lc_embeddings, embedder):
     text = "line one\nline two"
-    np.testing.assert_array_equal(np.float32(lc_embeddings.embed_documents([text])[0]),
-                                  embedder.embed_documents([text])[0])
+    np.testing.assert_array_equal(
+        np.float32(lc_embeddings.embed_documents([text])[0]), embedder.embed_documents([text])[0]
+    )
     assert lc_embeddings.embed_documents([text]) != lc_embeddings.embed_documents(["line one line two"])
 
 
@@ -119,7 +121,8 @@ def test_score_threshold_keeps_only_confident_documents(reranker):
     scores = sorted(reranker.score(QUESTION, CORPUS))
     cut = float(scores[len(scores) // 2])
     kept = Qwen3Rerank(reranker=reranker, top_n=len(CORPUS), score_threshold=cut).compress_documents(
-        [Document(page_content=text) for text in CORPUS], QUESTION)
+        [Document(page_content=text) for text in CORPUS], QUESTION
+    )
     assert kept and all(document.metadata["relevance_score"] >= cut for document in kept)
     assert len(kept) == sum(score >= cut for score in scores)
 
@@ -138,8 +141,10 @@ async def test_async_methods_match_sync_and_leave_the_loop_free(lc_embeddings, l
     documents = [Document(page_content=text) for text in CORPUS]
     async with heartbeat() as ticks:
         vectors, query, kept = await asyncio.gather(
-            lc_embeddings.aembed_documents(CORPUS), lc_embeddings.aembed_query(QUESTION),
-            lc_rerank.acompress_documents(documents, QUESTION))
+            lc_embeddings.aembed_documents(CORPUS),
+            lc_embeddings.aembed_query(QUESTION),
+            lc_rerank.acompress_documents(documents, QUESTION),
+        )
     assert ticks[0] > 3  # the loop ran other work while the model computed
     assert vectors == lc_embeddings.embed_documents(CORPUS)
     assert query == lc_embeddings.embed_query(QUESTION)
@@ -147,12 +152,10 @@ async def test_async_methods_match_sync_and_leave_the_loop_free(lc_embeddings, l
 
 
 def test_missing_langchain_names_the_extra():
-    code = ("import sys; sys.modules['langchain_core'] = None\n"
-            "import qwen3_rag.integrations.langchain")
+    code = "import sys; sys.modules['langchain_core'] = None\nimport qwen3_rag.integrations.langchain"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode != 0
     assert 'pip install "langchain-core>=1.0"' in result.stderr and 'pip install ".[langchain]"' in result.stderr
-
 
 
 def test_a_shared_cache_serves_a_query_its_document_vector_and_cached_does_not(tiny_models):
@@ -161,8 +164,9 @@ def test_a_shared_cache_serves_a_query_its_document_vector_and_cached_does_not(t
 
     embeddings = Qwen3Embeddings(model=tiny_models.embedding, device="cpu")
     text = "What is the capital of China?"
-    naive = CacheBackedEmbeddings.from_bytes_store(embeddings, InMemoryByteStore(), namespace="qwen3",
-                                                   query_embedding_cache=True)
+    naive = CacheBackedEmbeddings.from_bytes_store(
+        embeddings, InMemoryByteStore(), namespace="qwen3", query_embedding_cache=True
+    )
     document_vector = naive.embed_documents([text])[0]
     assert naive.embed_query(text) == document_vector != embeddings.embed_query(text)  # the failure
 

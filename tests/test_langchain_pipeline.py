@@ -26,7 +26,6 @@ def rerank(tiny_models):
     return Qwen3Rerank(model=tiny_models.reranker, device="cpu", top_n=3)
 
 
-
 def test_retriever_alone_uses_query_side_vectors(store, embedder):
     found = store.as_retriever(search_kwargs={"k": K}).invoke(QUESTION)
     similarity = embedder.embed_queries([QUESTION])[0] @ embedder.embed_documents(CORPUS).T
@@ -35,7 +34,8 @@ def test_retriever_alone_uses_query_side_vectors(store, embedder):
 
 async def test_contextual_compression_retriever_sync_and_async(store, rerank, embedder, reranker):
     retriever = ContextualCompressionRetriever(
-        base_compressor=rerank, base_retriever=store.as_retriever(search_kwargs={"k": K}))
+        base_compressor=rerank, base_retriever=store.as_retriever(search_kwargs={"k": K})
+    )
     ids, scores = two_stage(embedder, reranker, K, 3)
     for found in (retriever.invoke(QUESTION), await retriever.ainvoke(QUESTION)):
         assert [document.id for document in found] == ids
@@ -44,7 +44,8 @@ async def test_contextual_compression_retriever_sync_and_async(store, rerank, em
 
 async def test_plain_lcel_chain_without_langchain_classic(store, rerank, embedder, reranker):
     chain = {"documents": store.as_retriever(search_kwargs={"k": K}), "query": RunnablePassthrough()} | RunnableLambda(
-        lambda found: rerank.compress_documents(found["documents"], found["query"]))
+        lambda found: rerank.compress_documents(found["documents"], found["query"])
+    )
     ids, _ = two_stage(embedder, reranker, K, 3)
     assert [document.id for document in chain.invoke(QUESTION)] == ids
     assert [document.id for document in (await chain.abatch([QUESTION]))[0]] == ids

@@ -32,16 +32,20 @@ WRONG_EMBEDDER = r"embedder= must be a qwen3_rag.Embedder or qwen3_rag.RemoteEmb
 
 
 def scored_nodes():
-    return [NodeWithScore(node=TextNode(text=text, id_=str(i), metadata={"position": i}), score=0.5)
-            for i, text in enumerate(CORPUS)]
+    return [
+        NodeWithScore(node=TextNode(text=text, id_=str(i), metadata={"position": i}), score=0.5)
+        for i, text in enumerate(CORPUS)
+    ]
 
 
 def test_query_and_text_sides_equal_the_core(li_embedding, embedder):
     for text in VARIED_TEXTS:
-        np.testing.assert_array_equal(np.float32(li_embedding.get_query_embedding(text)),
-                                      embedder.embed_queries([text])[0])
-        np.testing.assert_array_equal(np.float32(li_embedding.get_text_embedding(text)),
-                                      embedder.embed_documents([text])[0])
+        np.testing.assert_array_equal(
+            np.float32(li_embedding.get_query_embedding(text)), embedder.embed_queries([text])[0]
+        )
+        np.testing.assert_array_equal(
+            np.float32(li_embedding.get_text_embedding(text)), embedder.embed_documents([text])[0]
+        )
     batch = li_embedding.get_text_embedding_batch(VARIED_TEXTS)
     np.testing.assert_array_equal(np.float32(batch), embedder.embed_documents(VARIED_TEXTS))
 
@@ -54,8 +58,9 @@ async def test_async_embeddings_equal_sync(li_embedding):
 
 def test_small_embed_batch_size_changes_calls_not_vectors(tiny_models, li_embedding):
     small = Qwen3Embedding(model=tiny_models.embedding, device="cpu", embed_batch_size=3)
-    np.testing.assert_allclose(small.get_text_embedding_batch(CORPUS), li_embedding.get_text_embedding_batch(CORPUS),
-                               atol=1e-6, rtol=0)
+    np.testing.assert_allclose(
+        small.get_text_embedding_batch(CORPUS), li_embedding.get_text_embedding_batch(CORPUS), atol=1e-6, rtol=0
+    )
 
 
 def test_names_and_serialisation(tiny_models, li_embedding, embedder):
@@ -159,14 +164,18 @@ def test_embeddings_cache_is_filed_by_side_and_instruction(tiny_models, embedder
     query_vector = cached.get_query_embedding(text)
     np.testing.assert_allclose(query_vector, embedder.embed_queries([text])[0], atol=1e-6)
     assert cached.get_query_embedding(text) == query_vector  # served from the cache the second time
-    other_task = Qwen3Embedding(model=tiny_models.embedding, device="cpu", instruction="code_search",
-                                embeddings_cache=store)
-    np.testing.assert_allclose(other_task.get_query_embedding(text),
-                               embedder.embed_queries([text], instruction="code_search")[0], atol=1e-6)
+    other_task = Qwen3Embedding(
+        model=tiny_models.embedding, device="cpu", instruction="code_search", embeddings_cache=store
+    )
+    np.testing.assert_allclose(
+        other_task.get_query_embedding(text), embedder.embed_queries([text], instruction="code_search")[0], atol=1e-6
+    )
     collections = {name for name in store.to_dict()}
-    assert collections == {f"embeddings/{cached.cache_namespace('document')}",
-                           f"embeddings/{cached.cache_namespace('query')}",
-                           f"embeddings/{other_task.cache_namespace('query')}"}
+    assert collections == {
+        f"embeddings/{cached.cache_namespace('document')}",
+        f"embeddings/{cached.cache_namespace('query')}",
+        f"embeddings/{other_task.cache_namespace('query')}",
+    }
 
     # The failure the filing prevents: BaseEmbedding's own lookup, on the store itself.
     plain = SimpleKVStore()
@@ -182,5 +191,4 @@ async def test_async_query_embedding_uses_the_query_side_of_the_cache(tiny_model
     text = "What is the capital of China?"
     cached = Qwen3Embedding(model=tiny_models.embedding, device="cpu", embeddings_cache=SimpleKVStore())
     await cached.aget_text_embedding_batch([text])
-    np.testing.assert_allclose(await cached.aget_query_embedding(text), embedder.embed_queries([text])[0],
-                               atol=1e-6)
+    np.testing.assert_allclose(await cached.aget_query_embedding(text), embedder.embed_queries([text])[0], atol=1e-6)

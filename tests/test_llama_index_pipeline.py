@@ -27,7 +27,6 @@ def rerank(tiny_models):
     return Qwen3Rerank(model=tiny_models.reranker, device="cpu", top_n=3)
 
 
-
 def ids_and_scores(source_nodes):
     return [n.node.node_id for n in source_nodes], [n.score for n in source_nodes]
 

@@ -24,8 +24,10 @@ def test_import_pulls_in_no_rag_framework():
     assert result.stdout.strip() == ""
 
 
-@pytest.mark.parametrize("adapter, own", [("langchain", "langchain_core"), ("llama_index", "llama_index"),
-                                          ("haystack", "haystack"), ("ray", "ray")])
+@pytest.mark.parametrize(
+    "adapter, own",
+    [("langchain", "langchain_core"), ("llama_index", "llama_index"), ("haystack", "haystack"), ("ray", "ray")],
+)
 def test_each_adapter_imports_only_its_own_framework(adapter, own):
     code = (
         f"import sys, qwen3_rag.integrations.{adapter}\n"
@@ -39,44 +41,82 @@ def test_each_adapter_imports_only_its_own_framework(adapter, own):
 @pytest.mark.slow
 def test_built_wheel_installs_and_imports(tmp_path):
     # Built from a copy of the tracked files: an earlier build/ folder would hand stale packages to the wheel.
-    tracked = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                             check=True, capture_output=True, text=True).stdout.split("\0")
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split("\0")
     source = tmp_path / "source"
     for name in filter(None, tracked):
         if (ROOT / name).is_file():
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, source / name)
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path / "dist"),
-                    str(source)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path / "dist"), str(source)],
+        check=True,
+        capture_output=True,
+    )
     wheel = next((tmp_path / "dist").glob("qwen3_rag-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"qwen3_rag/__init__.py", "qwen3_rag/py.typed", "qwen3_rag/kernels/__init__.py",
-            "qwen3_rag/integrations/__init__.py", "qwen3_rag/integrations/langchain/rerank.py",
-            "qwen3_rag/integrations/llama_index/rerank.py", "qwen3_rag/integrations/haystack/ranker.py",
-            "qwen3_rag/integrations/ray/jobs.py", "qwen3_rag/cli/search_command.py", "qwen3_rag/local_index/store.py",
-            "qwen3_rag/evaluation/beir.py", "qwen3_rag/__main__.py"} <= names
+    assert {
+        "qwen3_rag/__init__.py",
+        "qwen3_rag/py.typed",
+        "qwen3_rag/kernels/__init__.py",
+        "qwen3_rag/integrations/__init__.py",
+        "qwen3_rag/integrations/langchain/rerank.py",
+        "qwen3_rag/integrations/llama_index/rerank.py",
+        "qwen3_rag/integrations/haystack/ranker.py",
+        "qwen3_rag/integrations/ray/jobs.py",
+        "qwen3_rag/cli/search_command.py",
+        "qwen3_rag/local_index/store.py",
+        "qwen3_rag/evaluation/beir.py",
+        "qwen3_rag/__main__.py",
+    } <= names
     packages = {f"qwen3_rag/{init.relative_to(ROOT / 'core')}" for init in (ROOT / "core").glob("**/__init__.py")}
-    packages |= {f"qwen3_rag/integrations/{init.relative_to(ROOT / 'integrations')}"
-                 for init in (ROOT / "integrations").glob("**/__init__.py")}
+    packages |= {
+        f"qwen3_rag/integrations/{init.relative_to(ROOT / 'integrations')}"
+        for init in (ROOT / "integrations").glob("**/__init__.py")
+    }
     assert packages <= names, f"packages missing from pyproject.toml's list: {sorted(packages - names)}"
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "qwen3-rag = qwen3_rag.cli:run" in zipfile.ZipFile(wheel).read(entry_points).decode()
     assert not any(name.startswith(("core/", "integrations/", "tests/")) for name in names)
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target), str(wheel)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
     code = "import qwen3_rag, qwen3_rag.integrations; print(qwen3_rag.__file__); print(qwen3_rag.Embedder.__name__)"
-    result = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r}); "
-                             + "import site; [sys.path.append(p) for p in site.getsitepackages()]; " + code],
-                            capture_output=True, text=True, check=True, cwd=tmp_path)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            f"import sys; sys.path.insert(0, {str(target)!r}); "
+            + "import site; [sys.path.append(p) for p in site.getsitepackages()]; "
+            + code,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
     location, name = result.stdout.split()
     assert location.startswith(str(target)) and name == "Embedder"
 
 
 def test_no_module_imports_the_folders_by_their_names():
     offenders = []
-    for path in [*ROOT.glob("core/**/*.py"), *ROOT.glob("integrations/**/*.py"), *ROOT.glob("tests/*.py"),
-                 *ROOT.glob("examples/*.py"), *ROOT.glob("bench/*.py")]:
+    for path in [
+        *ROOT.glob("core/**/*.py"),
+        *ROOT.glob("integrations/**/*.py"),
+        *ROOT.glob("tests/*.py"),
+        *ROOT.glob("examples/*.py"),
+        *ROOT.glob("bench/*.py"),
+    ]:
         for line in path.read_text().splitlines():
             stripped = line.strip()
             if stripped.startswith(("import core", "from core", "import integrations", "from integrations")):

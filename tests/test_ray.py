@@ -44,19 +44,31 @@ def test_documents_and_queries_equal_the_core(tiny_models, embedder):
     dataset = ray.data.from_items(items(), override_num_blocks=4)
     documents = rows_by_id(embed_dataset(dataset, model=tiny_models.embedding, device="cpu", batch_size=7))
     assert [row["id"] for row in documents] == list(range(len(TEXTS)))  # every row exactly once
-    np.testing.assert_allclose(np.stack([row["embedding"] for row in documents]), embedder.embed_documents(TEXTS),
-                               rtol=0, atol=1e-6)
-    queries = rows_by_id(embed_dataset(dataset, model=tiny_models.embedding, device="cpu", queries=True,
-                                       output_column="query_vector", instruction="code_search"))
+    np.testing.assert_allclose(
+        np.stack([row["embedding"] for row in documents]), embedder.embed_documents(TEXTS), rtol=0, atol=1e-6
+    )
+    queries = rows_by_id(
+        embed_dataset(
+            dataset,
+            model=tiny_models.embedding,
+            device="cpu",
+            queries=True,
+            output_column="query_vector",
+            instruction="code_search",
+        )
+    )
     expected = embedder.embed_queries(TEXTS, instruction="code_search")
     np.testing.assert_allclose(np.stack([row["query_vector"] for row in queries]), expected, rtol=0, atol=1e-6)
 
 
 def test_rerank_scores_equal_the_core(tiny_models, reranker):
-    pairs = [{"id": n, "query": "What is the capital of China?" if n % 3 else "code", "document": text}
-             for n, text in enumerate(TEXTS)]
-    scored = rows_by_id(rerank_dataset(ray.data.from_items(pairs), model=tiny_models.reranker, device="cpu",
-                                       batch_size=8))
+    pairs = [
+        {"id": n, "query": "What is the capital of China?" if n % 3 else "code", "document": text}
+        for n, text in enumerate(TEXTS)
+    ]
+    scored = rows_by_id(
+        rerank_dataset(ray.data.from_items(pairs), model=tiny_models.reranker, device="cpu", batch_size=8)
+    )
     for row, pair in zip(scored, pairs, strict=True):
         assert row["logit"] == pytest.approx(float(reranker.logits(pair["query"], [pair["document"]])[0]), abs=1e-5)
         assert row["score"] == pytest.approx(float(reranker.score(pair["query"], [pair["document"]])[0]), abs=1e-6)
@@ -64,18 +76,34 @@ def test_rerank_scores_equal_the_core(tiny_models, reranker):
 
 def test_write_embeddings_streams_jsonl_to_parquet(tiny_models, embedder, tmp_path):
     source = tmp_path / "corpus.jsonl"
-    source.write_text("".join(json.dumps({"doc_id": f"d{n}", "body": t, "extra": n}) + "\n"
-                              for n, t in enumerate(TEXTS)))
-    summary = write_embeddings(str(source), str(tmp_path / "vectors"), id_column="doc_id", text_column="body",
-                               model=tiny_models.embedding, device="cpu", dim=32, batch_size=16)
+    source.write_text(
+        "".join(json.dumps({"doc_id": f"d{n}", "body": t, "extra": n}) + "\n" for n, t in enumerate(TEXTS))
+    )
+    summary = write_embeddings(
+        str(source),
+        str(tmp_path / "vectors"),
+        id_column="doc_id",
+        text_column="body",
+        model=tiny_models.embedding,
+        device="cpu",
+        dim=32,
+        batch_size=16,
+    )
     table = pq.read_table(tmp_path / "vectors")
     assert table.column_names == ["doc_id", "embedding"]  # (id, vector): what vector stores bulk-load
     assert table.schema.field("embedding").type == pa.list_(pa.float32(), 32)
     assert summary.rows == len(TEXTS) and summary.rows_per_second > 0 and "rows/s" in str(summary)
     got = dict(zip(table.column("doc_id").to_pylist(), table.column("embedding").to_pylist(), strict=True))
     assert sorted(got) == sorted(f"d{n}" for n in range(len(TEXTS)))
-    again = write_embeddings(str(source), str(tmp_path / "vectors"), id_column="doc_id", text_column="body",
-                             model=tiny_models.embedding, device="cpu", dim=32)
+    again = write_embeddings(
+        str(source),
+        str(tmp_path / "vectors"),
+        id_column="doc_id",
+        text_column="body",
+        model=tiny_models.embedding,
+        device="cpu",
+        dim=32,
+    )
     assert again.rows == len(TEXTS)  # Ray appends to the folder; the summary counts this run only
     from qwen3_rag import Embedder
 
@@ -104,14 +132,18 @@ ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 def test_a_killed_actor_is_replaced_and_every_row_comes_out_once(tiny_models, embedder, tmp_path):
     marker = tmp_path / "crashed"
     dataset = ray.data.from_items(items(), override_num_blocks=8).map_batches(
-        CrashOnceEmbed, fn_constructor_kwargs={"marker": str(marker), "model": tiny_models.embedding,
-                                               "device": "cpu"},
-        batch_size=5, batch_format="pyarrow", concurrency=1)
+        CrashOnceEmbed,
+        fn_constructor_kwargs={"marker": str(marker), "model": tiny_models.embedding, "device": "cpu"},
+        batch_size=5,
+        batch_format="pyarrow",
+        concurrency=1,
+    )
     rows = rows_by_id(dataset)
     assert marker.exists()  # the crash happened
     assert [row["id"] for row in rows] == list(range(len(TEXTS)))
-    np.testing.assert_allclose(np.stack([row["embedding"] for row in rows]), embedder.embed_documents(TEXTS),
-                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        np.stack([row["embedding"] for row in rows]), embedder.embed_documents(TEXTS), rtol=0, atol=1e-6
+    )
 
 
 def test_bad_settings_fail_on_the_driver_before_any_actor(tiny_models, tmp_path):
@@ -152,8 +184,13 @@ def test_write_index_makes_an_index_the_cli_searches(tmp_path, tiny_models, embe
     index = tmp_path / "idx"
     rows = [{"id": n, "text": text} for n, text in enumerate(TEXTS)]
     rows.append({"id": 3, "text": TEXTS[3]})  # an id seen again replaces its entry: no duplicate
-    summary = write_index(ray.data.from_items(rows, override_num_blocks=3), str(index), model=tiny_models.embedding,
-                          reranker_model=tiny_models.reranker, batch_size=8)
+    summary = write_index(
+        ray.data.from_items(rows, override_num_blocks=3),
+        str(index),
+        model=tiny_models.embedding,
+        reranker_model=tiny_models.reranker,
+        batch_size=8,
+    )
     assert summary.rows >= len(TEXTS)
     with IndexStore.open(index) as store:
         assert store.chunk_count() == store.file_count() == len(TEXTS)
@@ -177,8 +214,13 @@ def test_actor_pools_use_what_ray_asks_for_now(tiny_models):
     logger = logging.getLogger("ray.data")
     logger.addHandler(handler)
     try:
-        dataset = embed_dataset(ray.data.from_items(items()[:4]), model=tiny_models.embedding, device="cpu",
-                                concurrency=(1, 1), num_cpus=0.5)
+        dataset = embed_dataset(
+            ray.data.from_items(items()[:4]),
+            model=tiny_models.embedding,
+            device="cpu",
+            concurrency=(1, 1),
+            num_cpus=0.5,
+        )
         assert len(dataset.take_all()) == 4
     finally:
         logger.removeHandler(handler)
@@ -204,8 +246,13 @@ def test_write_index_never_loads_the_model_on_the_driver(tmp_path):
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        summary = write_index(ray.data.from_items(items()[:8]), str(tmp_path / "idx"), model=str(model),
-                              reranker_model="Qwen/Qwen3-Reranker-0.6B", concurrency=1)
+        summary = write_index(
+            ray.data.from_items(items()[:8]),
+            str(tmp_path / "idx"),
+            model=str(model),
+            reranker_model="Qwen/Qwen3-Reranker-0.6B",
+            concurrency=1,
+        )
     finally:
         done.set()
         watcher.join()

@@ -19,16 +19,20 @@ BLOCKS = [block for block in ALL_BLOCKS if SERVED not in block]
 
 def test_readme_has_a_block_per_framework():
     joined = "\n".join(BLOCKS)
-    for module in ("qwen3_rag.integrations.langchain", "qwen3_rag.integrations.llama_index",
-                   "qwen3_rag.integrations.haystack"):
+    for module in (
+        "qwen3_rag.integrations.langchain",
+        "qwen3_rag.integrations.llama_index",
+        "qwen3_rag.integrations.haystack",
+    ):
         assert module in joined
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
 def test_readme_block_runs(block, tiny_models, tmp_path):
-    code = (block.replace("Qwen/Qwen3-Embedding-0.6B", tiny_models.embedding)
-                 .replace("Qwen/Qwen3-Reranker-0.6B", tiny_models.reranker))
+    code = block.replace("Qwen/Qwen3-Embedding-0.6B", tiny_models.embedding).replace(
+        "Qwen/Qwen3-Reranker-0.6B", tiny_models.reranker
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -52,12 +56,16 @@ def test_readme_cli_commands_run_in_order(tiny_models, tmp_path):
     (tmp_path / "questions.txt").write_text("How do I rotate keys?\nWhat is this folder?\n")
     (tmp_path / "pairs.jsonl").write_text('{"query": "rotate keys", "document": "Use vault rotate."}\n')
     shutil.copytree(Path(__file__).parent / "data" / "beir-tiny", tmp_path / "my-beir-dataset")
-    environment = {**os.environ, "QWEN3_RAG_EMBEDDING_MODEL": tiny_models.embedding,
-                   "QWEN3_RAG_RERANKER_MODEL": tiny_models.reranker,
-                   "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    environment = {
+        **os.environ,
+        "QWEN3_RAG_EMBEDDING_MODEL": tiny_models.embedding,
+        "QWEN3_RAG_RERANKER_MODEL": tiny_models.reranker,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
     for command in COMMANDS:
-        result = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                                env=environment)
+        result = subprocess.run(
+            command, shell=True, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=environment
+        )
         assert result.returncode == 0, (command, result.stderr[-3000:])
     assert (tmp_path / "questions.npy").exists() and (tmp_path / "scored.jsonl").read_text().count("score") == 1
 
@@ -96,8 +104,9 @@ def test_the_install_block_works_from_what_a_user_has():
     assert "torch==" in INSTALL_BLOCK.replace('"', "")  # the CPU build, pinned as CI installs it
 
 
-@pytest.mark.parametrize(("framework", "extra"), [("langchain", "langchain"), ("llama_index", "llama-index"),
-                                                  ("haystack", "haystack")])
+@pytest.mark.parametrize(
+    ("framework", "extra"), [("langchain", "langchain"), ("llama_index", "llama-index"), ("haystack", "haystack")]
+)
 def test_each_framework_snippet_needs_only_its_extra(framework, extra):
     """Every package a framework's README block imports comes with `pip install ".[extra]"`."""
     from importlib.metadata import packages_distributions

@@ -27,8 +27,9 @@ def cached(repository: str) -> str | None:
     try:
         from huggingface_hub import snapshot_download
 
-        return snapshot_download(repository, local_files_only=True, allow_patterns=["*.json", "*.safetensors",
-                                                                                     "*.txt", "*.model"])
+        return snapshot_download(
+            repository, local_files_only=True, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"]
+        )
     except Exception:  # noqa: BLE001 - any failure means: not available here
         return None
 
@@ -51,15 +52,21 @@ def test_embedding_0_6b_gives_the_published_scores():
 def test_reranker_checkpoints_load_on_every_attention_path_and_match_the_official_code(size):
     path = needs(f"Qwen/Qwen3-Reranker-{size}")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    expected = official_scores(path, "Given a web search query, retrieve relevant passages that answer the query",
-                               QUERIES[0], DOCUMENTS)
+    expected = official_scores(
+        path, "Given a web search query, retrieve relevant passages that answer the query", QUERIES[0], DOCUMENTS
+    )
     for device in devices:  # CPU: packed SDPA; CUDA bf16: a varlen kernel or padded SDPA, whichever loads
-        for dtype in (["float32"] if device == "cpu" else ["float32", "bfloat16"]):
+        for dtype in ["float32"] if device == "cpu" else ["float32", "bfloat16"]:
             reranker = Reranker(path, device=device, dtype=dtype)
             scores = reranker.score(QUERIES[0], DOCUMENTS)
             tolerance = 1e-5 if dtype == "float32" else 2e-2
-            np.testing.assert_allclose(scores, expected, rtol=0, atol=tolerance,
-                                       err_msg=f"{size} on {device} {dtype} ({reranker.model.attention_path})")
+            np.testing.assert_allclose(
+                scores,
+                expected,
+                rtol=0,
+                atol=tolerance,
+                err_msg=f"{size} on {device} {dtype} ({reranker.model.attention_path})",
+            )
             if reranker.model.packs_batches:
                 assert reranker.model.loader == "direct"
 

@@ -90,6 +90,7 @@ def raises_server_error(call, match: str):
     def run():
         with pytest.raises(RemoteServerError, match=match):
             call()
+
     return run
 
 
@@ -104,9 +105,14 @@ def embedder(hostile, **settings) -> RemoteEmbedder:
     return RemoteEmbedder(hostile.url, retries=0, **settings)
 
 
-@pytest.mark.parametrize(("value", "message"), [("0", "row 0 of the batch: all zero"),
-                                                ("1e400", "number out of range"),
-                                                ("NaN", "NaN, which is not a number JSON allows")])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "row 0 of the batch: all zero"),
+        ("1e400", "number out of range"),
+        ("NaN", "NaN, which is not a number JSON allows"),
+    ],
+)
 def test_vectors_that_cannot_be_normalised_are_refused(hostile, value, message):
     client = embedder(hostile)
     hostile.reply = vectors_reply([value])
@@ -124,7 +130,7 @@ def test_huge_and_tiny_vectors_still_give_the_unit_vector(hostile, value):
 
 def test_a_huge_integer_and_deep_nesting_are_parse_errors_not_crashes(hostile):
     client = embedder(hostile)
-    huge = b'{"data": [{"index": 0, "embedding": [1' + b"0" * 400 + b']}]}'
+    huge = b'{"data": [{"index": 0, "embedding": [1' + b"0" * 400 + b"]}]}"
     hostile.reply = lambda handler: handler.send(200, huge)
     with pytest.raises(RemoteServerError, match="an integer of 401 digits"):
         client.embed_documents(["a"])
@@ -139,8 +145,11 @@ def test_a_body_past_the_limit_is_not_read(hostile):
     client = embedder(hostile, max_reply_bytes=2**20)
     body = b" " * (200 * 2**20)
     hostile.reply = lambda handler: handler.send(200, body)
-    growth = peak_rss_growth(raises_server_error(lambda: client.embed_documents(["a"]),
-                                                 r"209715200 bytes, more than max_reply_bytes=1048576"))
+    growth = peak_rss_growth(
+        raises_server_error(
+            lambda: client.embed_documents(["a"]), r"209715200 bytes, more than max_reply_bytes=1048576"
+        )
+    )
     assert growth < 64 * 2**20
 
     def undeclared(handler):  # no Content-Length: the limit holds while reading
@@ -151,8 +160,11 @@ def test_a_body_past_the_limit_is_not_read(hostile):
             handler.wfile.write(body[: 2**20])
 
     hostile.reply = undeclared
-    growth = peak_rss_growth(raises_server_error(lambda: client.embed_documents(["b"]),
-                                                 r"more than max_reply_bytes=1048576 bytes; nothing more was read"))
+    growth = peak_rss_growth(
+        raises_server_error(
+            lambda: client.embed_documents(["b"]), r"more than max_reply_bytes=1048576 bytes; nothing more was read"
+        )
+    )
     assert growth < 64 * 2**20
 
 
@@ -161,8 +173,11 @@ def test_a_compression_bomb_stops_at_the_limit(hostile):
     assert len(bomb) < 2**20  # small on the wire
     client = embedder(hostile, max_reply_bytes=2**20)
     hostile.reply = lambda handler: handler.send(200, bomb, [("Content-Encoding", "gzip")])
-    growth = peak_rss_growth(raises_server_error(lambda: client.embed_documents(["a"]),
-                                                 "more than max_reply_bytes=1048576 bytes once decompressed"))
+    growth = peak_rss_growth(
+        raises_server_error(
+            lambda: client.embed_documents(["a"]), "more than max_reply_bytes=1048576 bytes once decompressed"
+        )
+    )
     assert growth < 64 * 2**20  # the 200 MB it inflates to are never held
     hostile.reply = lambda handler: handler.send(200, b"x", [("Content-Encoding", "zstd")])
     with pytest.raises(RemoteServerError, match="encoding 'zstd', which qwen3-rag does not read"):

@@ -19,14 +19,32 @@ END_OF_TEXT_ID = 151643
 VOCAB_SIZE = 151669
 # Qwen3's added tokens from id 151643 on; False marks the ones Qwen3 does not flag as special.
 ADDED_TOKENS = [
-    ("<|endoftext|>", True), ("<|im_start|>", True), ("<|im_end|>", True),
-    ("<|object_ref_start|>", True), ("<|object_ref_end|>", True), ("<|box_start|>", True),
-    ("<|box_end|>", True), ("<|quad_start|>", True), ("<|quad_end|>", True),
-    ("<|vision_start|>", True), ("<|vision_end|>", True), ("<|vision_pad|>", True),
-    ("<|image_pad|>", True), ("<|video_pad|>", True), ("<tool_call>", False), ("</tool_call>", False),
-    ("<|fim_prefix|>", False), ("<|fim_middle|>", False), ("<|fim_suffix|>", False),
-    ("<|fim_pad|>", False), ("<|repo_name|>", False), ("<|file_sep|>", False),
-    ("<tool_response>", False), ("</tool_response>", False), ("<think>", False), ("</think>", False),
+    ("<|endoftext|>", True),
+    ("<|im_start|>", True),
+    ("<|im_end|>", True),
+    ("<|object_ref_start|>", True),
+    ("<|object_ref_end|>", True),
+    ("<|box_start|>", True),
+    ("<|box_end|>", True),
+    ("<|quad_start|>", True),
+    ("<|quad_end|>", True),
+    ("<|vision_start|>", True),
+    ("<|vision_end|>", True),
+    ("<|vision_pad|>", True),
+    ("<|image_pad|>", True),
+    ("<|video_pad|>", True),
+    ("<tool_call>", False),
+    ("</tool_call>", False),
+    ("<|fim_prefix|>", False),
+    ("<|fim_middle|>", False),
+    ("<|fim_suffix|>", False),
+    ("<|fim_pad|>", False),
+    ("<|repo_name|>", False),
+    ("<|file_sep|>", False),
+    ("<tool_response>", False),
+    ("</tool_response>", False),
+    ("<think>", False),
+    ("</think>", False),
 ]
 
 
@@ -40,12 +58,16 @@ def qwen_tokenizer(append_end_of_text: bool) -> PreTrainedTokenizerFast:
         (backend.add_special_tokens if special else backend.add_tokens)([token])
     if append_end_of_text:
         backend.post_processor = processors.TemplateProcessing(
-            single="$A <|endoftext|>", pair="$A <|endoftext|> $B <|endoftext|>",
+            single="$A <|endoftext|>",
+            pair="$A <|endoftext|> $B <|endoftext|>",
             special_tokens=[("<|endoftext|>", END_OF_TEXT_ID)],
         )
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-        padding_side="left", model_max_length=32768,
+        tokenizer_object=backend,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        padding_side="left",
+        model_max_length=32768,
     )
     assert tokenizer.convert_tokens_to_ids("</think>") == VOCAB_SIZE - 1
     return tokenizer
@@ -53,10 +75,19 @@ def qwen_tokenizer(append_end_of_text: bool) -> PreTrainedTokenizerFast:
 
 def tiny_config(**overrides: object) -> Qwen3Config:
     settings = dict(
-        vocab_size=VOCAB_SIZE, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=32768,
-        rope_theta=1_000_000.0, rms_norm_eps=1e-6, initializer_range=0.08,
-        bos_token_id=END_OF_TEXT_ID, eos_token_id=151645,  # no pad_token_id, as in the real configs
+        vocab_size=VOCAB_SIZE,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        max_position_embeddings=32768,
+        rope_theta=1_000_000.0,
+        rms_norm_eps=1e-6,
+        initializer_range=0.08,
+        bos_token_id=END_OF_TEXT_ID,
+        eos_token_id=151645,  # no pad_token_id, as in the real configs
     )
     settings.update(overrides)
     return Qwen3Config(**settings)
@@ -100,8 +131,14 @@ def write_qwen2_style_tokenizer(directory: Path, append_end_of_text: bool = True
     config_file = directory / "tokenizer_config.json"
     config = json.loads(config_file.read_text())
     config["added_tokens_decoder"] = {
-        str(index): {"content": token.content, "lstrip": token.lstrip, "normalized": token.normalized,
-                     "rstrip": token.rstrip, "single_word": token.single_word, "special": token.special}
+        str(index): {
+            "content": token.content,
+            "lstrip": token.lstrip,
+            "normalized": token.normalized,
+            "rstrip": token.rstrip,
+            "single_word": token.single_word,
+            "special": token.special,
+        }
         for index, token in tokenizer.backend_tokenizer.get_added_tokens_decoder().items()
     }
     config_file.write_text(json.dumps(config, indent=2))

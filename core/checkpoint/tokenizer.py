@@ -52,13 +52,21 @@ def normalise_source(source: str) -> str:
 def direct_allowed() -> bool:
     setting = os.environ.get(LOADER_VARIABLE, "auto").strip().lower() or "auto"
     if setting not in ("auto", "transformers"):
-        raise InvalidArgumentError(f"${LOADER_VARIABLE}={setting!r} is not a loader; use 'auto' (the default: read "
-                                   "standard checkpoints directly) or 'transformers'")
+        raise InvalidArgumentError(
+            f"${LOADER_VARIABLE}={setting!r} is not a loader; use 'auto' (the default: read "
+            "standard checkpoints directly) or 'transformers'"
+        )
     return setting == "auto"
 
 
-def read_tokenizer(kind: Kind, source: str, *, revision: str | None = None, token: str | bool | None = None,
-                   local_files_only: bool = False) -> tuple[Tokenizer, Any]:
+def read_tokenizer(
+    kind: Kind,
+    source: str,
+    *,
+    revision: str | None = None,
+    token: str | bool | None = None,
+    local_files_only: bool = False,
+) -> tuple[Tokenizer, Any]:
     """The tokenizer and config (its `hidden_size`, `vocab_size`) of a checkpoint, without its weights
     (for a model served elsewhere)."""
     source = normalise_source(source)
@@ -74,8 +82,9 @@ def read_tokenizer(kind: Kind, source: str, *, revision: str | None = None, toke
         check_qwen3(source, config)
         tokenizer = rust_tokenizer(transformers.AutoTokenizer.from_pretrained(source, **common))
     except UNUSABLE_FILES as error:
-        raise ModelLoadError(f"could not load the tokenizer of {kind} model {source!r}{at_revision(revision)}: "
-                             f"{error}") from error
+        raise ModelLoadError(
+            f"could not load the tokenizer of {kind} model {source!r}{at_revision(revision)}: {error}"
+        ) from error
     check_tokenizer(source, tokenizer, config)
     return tokenizer, config
 
@@ -85,8 +94,10 @@ def transformers_module() -> Any:
     import transformers
 
     if Version(transformers.__version__) < MIN_TRANSFORMERS:
-        raise ModelLoadError(f"transformers {transformers.__version__} is too old for qwen3-rag; install "
-                             f"'transformers>={MIN_TRANSFORMERS}'")
+        raise ModelLoadError(
+            f"transformers {transformers.__version__} is too old for qwen3-rag; install "
+            f"'transformers>={MIN_TRANSFORMERS}'"
+        )
     return transformers
 
 
@@ -120,11 +131,17 @@ def check_tokenizer(source: str, tokenizer: Tokenizer, config: Any) -> None:
         end_of_text = None
     base, size = tokenizer.get_vocab_size(with_added_tokens=False), tokenizer.get_vocab_size(with_added_tokens=True)
     if end_of_text is None or base < BYTE_TOKENS or size > config.vocab_size:
-        found = "no '<|endoftext|>' token" if end_of_text is None else (
-            f"a vocabulary of {base} tokens, not a byte-level BPE" if base < BYTE_TOKENS else
-            f"{size} tokens for a model of {config.vocab_size}")
-        raise ModelLoadError(f"{source} has no usable Qwen3 tokenizer ({found}): its tokenizer files "
-                             "(tokenizer.json, tokenizer_config.json) are missing or belong to another model; copy "
-                             "them from the same hub checkpoint")
-
-
+        found = (
+            "no '<|endoftext|>' token"
+            if end_of_text is None
+            else (
+                f"a vocabulary of {base} tokens, not a byte-level BPE"
+                if base < BYTE_TOKENS
+                else f"{size} tokens for a model of {config.vocab_size}"
+            )
+        )
+        raise ModelLoadError(
+            f"{source} has no usable Qwen3 tokenizer ({found}): its tokenizer files "
+            "(tokenizer.json, tokenizer_config.json) are missing or belong to another model; copy "
+            "them from the same hub checkpoint"
+        )

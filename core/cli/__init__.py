@@ -18,8 +18,13 @@ from .parser import build_parser
 EXPECTED_ERRORS = (Qwen3RagError, OSError, ValueError)  # the user's to fix: no traceback needed
 # Each command's module, imported only when it runs: torch and LanceDB take seconds to import, and
 # `--help`, a usage error or `embed` (no LanceDB) need not wait for what they do not use.
-COMMAND_MODULES = {"index": "index_command", "search": "search_command", "embed": "stream_commands",
-                   "rerank": "stream_commands", "eval": "eval_command"}
+COMMAND_MODULES = {
+    "index": "index_command",
+    "search": "search_command",
+    "embed": "stream_commands",
+    "rerank": "stream_commands",
+    "eval": "eval_command",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,8 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as error:
             if args.debug:
                 raise
-            detail = str(error) if isinstance(error, EXPECTED_ERRORS) else (
-                f"{type(error).__name__}: {error} (run with --debug for the traceback)")
+            detail = (
+                str(error)
+                if isinstance(error, EXPECTED_ERRORS)
+                else (f"{type(error).__name__}: {error} (run with --debug for the traceback)")
+            )
             print(f"qwen3-rag: error: {escaped(detail)}", file=sys.stderr)
             return 1
 
@@ -69,7 +77,8 @@ def run() -> NoReturn:
 
 def _command(name: str) -> Callable[[argparse.Namespace], int]:
     run: Callable[[argparse.Namespace], int] = getattr(
-        importlib.import_module(f".{COMMAND_MODULES[name]}", __name__), f"run_{name}")
+        importlib.import_module(f".{COMMAND_MODULES[name]}", __name__), f"run_{name}"
+    )
     return run
 
 

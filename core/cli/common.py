@@ -26,12 +26,19 @@ def make_embedder(args: argparse.Namespace, model: str, **settings: Any) -> Embe
     if args.embedding_url is not None:
         from ..remote import RemoteEmbedder
 
-        return RemoteEmbedder(args.embedding_url, tokenizer=args.embedding_model,
-                              api_key=os.environ.get(API_KEY_VARIABLE), **settings)
+        return RemoteEmbedder(
+            args.embedding_url, tokenizer=args.embedding_model, api_key=os.environ.get(API_KEY_VARIABLE), **settings
+        )
     from ..embedder import Embedder
 
-    return Embedder(model, device=args.device, dtype=args.dtype, batch_tokens=args.batch_tokens,
-                    allow_pickle=args.allow_pickle, **settings)
+    return Embedder(
+        model,
+        device=args.device,
+        dtype=args.dtype,
+        batch_tokens=args.batch_tokens,
+        allow_pickle=args.allow_pickle,
+        **settings,
+    )
 
 
 def make_reranker(args: argparse.Namespace, recorded: dict[str, Any] | None = None) -> RankingMethods:
@@ -39,13 +46,25 @@ def make_reranker(args: argparse.Namespace, recorded: dict[str, Any] | None = No
     if args.reranker_url is not None:
         from ..remote import RemoteReranker
 
-        return RemoteReranker(args.reranker_url, tokenizer=args.reranker_model, instruction=args.instruction,
-                              revision=args.reranker_revision, api_key=os.environ.get(API_KEY_VARIABLE))
+        return RemoteReranker(
+            args.reranker_url,
+            tokenizer=args.reranker_model,
+            instruction=args.instruction,
+            revision=args.reranker_revision,
+            api_key=os.environ.get(API_KEY_VARIABLE),
+        )
     from ..reranker import Reranker
 
     model, revision = reranker_choice(args, recorded or {})
-    return Reranker(model, device=args.device, dtype=args.dtype, instruction=args.instruction,
-                    batch_tokens=args.batch_tokens, revision=revision, allow_pickle=args.allow_pickle)
+    return Reranker(
+        model,
+        device=args.device,
+        dtype=args.dtype,
+        instruction=args.instruction,
+        batch_tokens=args.batch_tokens,
+        revision=revision,
+        allow_pickle=args.allow_pickle,
+    )
 
 
 def reranker_choice(args: argparse.Namespace, recorded: dict[str, Any]) -> tuple[str, str | None]:

@@ -16,12 +16,21 @@ def run_eval(args: argparse.Namespace) -> int:
     candidates = check_positive_int(args.candidates, "--candidates")
     limit = None if args.limit is None else check_positive_int(args.limit, "--limit")
     dataset = load_beir(args.dataset, args.split)
-    embedder = make_embedder(args, args.embedding_model or DEFAULT_EMBEDDING_MODEL, dim=args.dim,
-                             instruction=args.instruction, revision=args.embedding_revision,
-                             progress_bar=not args.quiet)
+    embedder = make_embedder(
+        args,
+        args.embedding_model or DEFAULT_EMBEDDING_MODEL,
+        dim=args.dim,
+        instruction=args.instruction,
+        revision=args.embedding_revision,
+        progress_bar=not args.quiet,
+    )
     reranker = None if args.no_rerank else make_reranker(args)
     report = evaluate(dataset, embedder, reranker, candidates=candidates, limit=limit, progress=not args.quiet)
     print(json.dumps(report.as_dict()) if args.json else report.table())
-    say(args, f"{plural(report.queries, 'query', 'queries')} over {plural(report.documents, 'document')} ("
-        + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in report.seconds.items()) + ")")
+    say(
+        args,
+        f"{plural(report.queries, 'query', 'queries')} over {plural(report.documents, 'document')} ("
+        + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in report.seconds.items())
+        + ")",
+    )
     return 0

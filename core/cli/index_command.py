@@ -42,17 +42,23 @@ def run_index(args: argparse.Namespace) -> int:
     chunking = {k: asked.get(k, recorded.get(k, default)) for k, default in DEFAULT_CHUNKING.items()}
     check_chunking(chunking["chunk_tokens"], chunking["overlap"])  # before the index directory is made
     embedder = make_embedder(
-        args, args.embedding_model or recorded.get("embedding_model", DEFAULT_EMBEDDING_MODEL),
-        revision=args.embedding_revision or recorded.get("revision"), dim=args.dim or recorded.get("dim"),
+        args,
+        args.embedding_model or recorded.get("embedding_model", DEFAULT_EMBEDDING_MODEL),
+        revision=args.embedding_revision or recorded.get("revision"),
+        dim=args.dim or recorded.get("dim"),
         instruction=args.instruction or recorded.get("instruction"),
         symmetric=recorded.get("symmetric"),  # a recorded instruction is a sentence, not the preset that set this
         max_length=recorded.get("max_length", DEFAULT_MAX_LENGTH),  # e.g. Ray's write_index(max_length=...)
     )
     reranker, reranker_revision = reranker_choice(args, recorded)
-    settings = index_settings(embedder, **chunking, reranker={"reranker_model": normalise_source(reranker),
-                                                              "reranker_revision": reranker_revision})
+    settings = index_settings(
+        embedder,
+        **chunking,
+        reranker={"reranker_model": normalise_source(reranker), "reranker_revision": reranker_revision},
+    )
     with IndexStore.create_or_open(index, settings, rebuild=args.rebuild) as store:
-        report = update_index(store, roots, embedder, progress=not args.quiet, follow_symlinks=args.follow_symlinks,
-                              **chunking)
+        report = update_index(
+            store, roots, embedder, progress=not args.quiet, follow_symlinks=args.follow_symlinks, **chunking
+        )
         say(args, report.summary(store))
     return 0

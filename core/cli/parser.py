@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qwen3-rag",
         description="Index a folder with Qwen3-Embedding, search it with Qwen3-Reranker, and evaluate retrieval.",
-        epilog="Example: qwen3-rag index docs/ && qwen3-rag search \"how do I rotate the keys?\"",
+        epilog='Example: qwen3-rag index docs/ && qwen3-rag search "how do I rotate the keys?"',
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _output_options(parser, default=False)
@@ -30,65 +30,110 @@ def build_parser() -> argparse.ArgumentParser:
 
     embedding, reranking = _embedding_options(), _reranker_options()
     where = argparse.ArgumentParser(add_help=False)
-    where.add_argument("--index", default=DEFAULT_INDEX, metavar="PATH",
-                       help=f"index directory (default: {DEFAULT_INDEX} in the current directory)")
+    where.add_argument(
+        "--index",
+        default=DEFAULT_INDEX,
+        metavar="PATH",
+        help=f"index directory (default: {DEFAULT_INDEX} in the current directory)",
+    )
 
-    index = commands.add_parser("index", parents=[output, embedding, reranking, where],
-                                help="index (or update the index of) folders",
-                                description="Chunk, embed and store the text files under DIR; re-running "
-                                            "updates changed files, skips unchanged ones and drops deleted ones.")
+    index = commands.add_parser(
+        "index",
+        parents=[output, embedding, reranking, where],
+        help="index (or update the index of) folders",
+        description="Chunk, embed and store the text files under DIR; re-running "
+        "updates changed files, skips unchanged ones and drops deleted ones.",
+    )
     index.add_argument("dirs", nargs="*", metavar="DIR", help="folder(s) to index (none with --trust alone)")
-    index.add_argument("--chunk-tokens", type=int, default=None,
-                       help="tokens per chunk (default 512; an existing index keeps its own)")
-    index.add_argument("--overlap", type=int, default=None,
-                       help="tokens shared by consecutive chunks (default 64; an existing index keeps its own)")
+    index.add_argument(
+        "--chunk-tokens", type=int, default=None, help="tokens per chunk (default 512; an existing index keeps its own)"
+    )
+    index.add_argument(
+        "--overlap",
+        type=int,
+        default=None,
+        help="tokens shared by consecutive chunks (default 64; an existing index keeps its own)",
+    )
     index.add_argument("--text-field", default=None, help="field holding the text in .jsonl files (default 'text')")
-    index.add_argument("--follow-symlinks", action="store_true",
-                       help="follow symbolic links whose target lies inside the folders being indexed "
-                            "(links leading out of them are never followed)")
-    index.add_argument("--rebuild", action="store_true",
-                       help="delete the index's own files first and build it anew (after damage, or to change "
-                            "settings)")
-    index.add_argument("--trust", action="store_true",
-                       help="accept an index this account did not write (copied or moved from a source you "
-                            "trust), sealing it with this account's key; with DIR, then update it")
+    index.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="follow symbolic links whose target lies inside the folders being indexed "
+        "(links leading out of them are never followed)",
+    )
+    index.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="delete the index's own files first and build it anew (after damage, or to change settings)",
+    )
+    index.add_argument(
+        "--trust",
+        action="store_true",
+        help="accept an index this account did not write (copied or moved from a source you "
+        "trust), sealing it with this account's key; with DIR, then update it",
+    )
 
-    search = commands.add_parser("search", parents=[output, embedding, reranking, where],
-                                 help="ask a question of an index",
-                                 description="Embed the question, take the top candidates by dot product, "
-                                             "rerank them and print the best.")
+    search = commands.add_parser(
+        "search",
+        parents=[output, embedding, reranking, where],
+        help="ask a question of an index",
+        description="Embed the question, take the top candidates by dot product, rerank them and print the best.",
+    )
     search.add_argument("question")
     search.add_argument("-k", "--top-k", type=int, default=5, help="results to print (default 5)")
-    search.add_argument("-n", "--candidates", type=int, default=50,
-                        help="chunks taken by embedding similarity and passed to the reranker (default 50)")
+    search.add_argument(
+        "-n",
+        "--candidates",
+        type=int,
+        default=50,
+        help="chunks taken by embedding similarity and passed to the reranker (default 50)",
+    )
     search.add_argument("--no-rerank", action="store_true", help="rank by embedding similarity only")
-    search.add_argument("--hybrid", action="store_true",
-                        help="recall candidates by embedding and by full text (BM25), fused by reciprocal rank")
+    search.add_argument(
+        "--hybrid",
+        action="store_true",
+        help="recall candidates by embedding and by full text (BM25), fused by reciprocal rank",
+    )
     search.add_argument("--json", action="store_true", help="print the results as one JSON object")
 
-    embed = commands.add_parser("embed", parents=[output, embedding], help="embed lines of text or JSONL records",
-                                description="Stream texts from INPUT (or stdin) to a .npy file or JSONL.")
+    embed = commands.add_parser(
+        "embed",
+        parents=[output, embedding],
+        help="embed lines of text or JSONL records",
+        description="Stream texts from INPUT (or stdin) to a .npy file or JSONL.",
+    )
     _stream_options(embed)
     embed.add_argument("--field", default="text", help="JSONL field holding the text (default 'text')")
-    embed.add_argument("--queries", action="store_true",
-                       help="embed the texts as queries (task instruction prepended); default: as documents")
+    embed.add_argument(
+        "--queries",
+        action="store_true",
+        help="embed the texts as queries (task instruction prepended); default: as documents",
+    )
 
-    rerank = commands.add_parser("rerank", parents=[output, _shared_model_options(), reranking],
-                                 help="score (query, document) pairs",
-                                 description="Stream JSONL records with a query and a document (or, with --query, "
-                                             "documents alone) and write each record back with its score.")
+    rerank = commands.add_parser(
+        "rerank",
+        parents=[output, _shared_model_options(), reranking],
+        help="score (query, document) pairs",
+        description="Stream JSONL records with a query and a document (or, with --query, "
+        "documents alone) and write each record back with its score.",
+    )
     _stream_options(rerank)
     rerank.add_argument("--query", help="one query for every input document")
     rerank.add_argument("--query-field", default="query", help="JSONL field holding the query (default 'query')")
-    rerank.add_argument("--document-field", default="document",
-                        help="JSONL field holding the document (default 'document')")
+    rerank.add_argument(
+        "--document-field", default="document", help="JSONL field holding the document (default 'document')"
+    )
 
-    evaluate = commands.add_parser("eval", parents=[output, embedding, reranking],
-                                   help="evaluate on a BEIR-format dataset",
-                                   description="nDCG@10, Recall@100 and MRR@10 of embedding retrieval and of "
-                                               "reranking the embedder's top candidates, as the Qwen3 release did.")
-    evaluate.add_argument("dataset", metavar="DATASET_DIR",
-                          help="folder with corpus.jsonl, queries.jsonl and qrels/SPLIT.tsv")
+    evaluate = commands.add_parser(
+        "eval",
+        parents=[output, embedding, reranking],
+        help="evaluate on a BEIR-format dataset",
+        description="nDCG@10, Recall@100 and MRR@10 of embedding retrieval and of "
+        "reranking the embedder's top candidates, as the Qwen3 release did.",
+    )
+    evaluate.add_argument(
+        "dataset", metavar="DATASET_DIR", help="folder with corpus.jsonl, queries.jsonl and qrels/SPLIT.tsv"
+    )
     evaluate.add_argument("--split", default="test", help="qrels file to use (default 'test')")
     evaluate.add_argument("--candidates", type=int, default=100, help="embedding top-N reranked (default 100)")
     evaluate.add_argument("--limit", type=int, default=None, help="evaluate only the first N queries")
@@ -99,53 +144,80 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _output_options(parser: argparse.ArgumentParser, default: object) -> None:
     parser.add_argument("--debug", action="store_true", default=default, help="show the full traceback on errors")
-    parser.add_argument("-q", "--quiet", action="store_true", default=default,
-                        help="no progress bars and no summary line")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=default, help="no progress bars and no summary line"
+    )
 
 
 def _shared_model_options() -> argparse.ArgumentParser:
     shared = argparse.ArgumentParser(add_help=False)
     shared.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
-    shared.add_argument("--dtype", default=None,
-                        help="float32, bfloat16, float16, or int8 (CPU fast mode) (default: bf16 on CUDA, else fp32)")
-    shared.add_argument("--instruction", default=None,
-                        help=f"task instruction: a preset ({', '.join(PRESETS)}) or a sentence")
+    shared.add_argument(
+        "--dtype",
+        default=None,
+        help="float32, bfloat16, float16, or int8 (CPU fast mode) (default: bf16 on CUDA, else fp32)",
+    )
+    shared.add_argument(
+        "--instruction", default=None, help=f"task instruction: a preset ({', '.join(PRESETS)}) or a sentence"
+    )
     shared.add_argument("--batch-tokens", type=int, default=None, help="padded tokens per forward pass")
-    shared.add_argument("--allow-pickle", action="store_true",
-                        help="accept checkpoints with only pickle weights (reading them can run code)")
+    shared.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="accept checkpoints with only pickle weights (reading them can run code)",
+    )
     return shared
 
 
 def _embedding_options() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False, parents=[_shared_model_options()])
-    options.add_argument("--embedding-model", default=os.environ.get(EMBEDDING_MODEL_VARIABLE),
-                         help=f"hub id or local directory (default: ${EMBEDDING_MODEL_VARIABLE}, else the index's "
-                              f"model, else {DEFAULT_EMBEDDING_MODEL})")
+    options.add_argument(
+        "--embedding-model",
+        default=os.environ.get(EMBEDDING_MODEL_VARIABLE),
+        help=f"hub id or local directory (default: ${EMBEDDING_MODEL_VARIABLE}, else the index's "
+        f"model, else {DEFAULT_EMBEDDING_MODEL})",
+    )
     options.add_argument("--embedding-revision", default=None, help="hub revision of the embedding model")
-    options.add_argument("--embedding-url", default=None, metavar="URL",
-                         help="embed through this server (vLLM, OpenAI-style) instead of in this process; "
-                              "--embedding-model then names the checkpoint it serves (default: the one it "
-                              f"reports); a key, if needed, in ${API_KEY_VARIABLE}")
+    options.add_argument(
+        "--embedding-url",
+        default=None,
+        metavar="URL",
+        help="embed through this server (vLLM, OpenAI-style) instead of in this process; "
+        "--embedding-model then names the checkpoint it serves (default: the one it "
+        f"reports); a key, if needed, in ${API_KEY_VARIABLE}",
+    )
     options.add_argument("--dim", type=int, default=None, help="embedding size, 32..hidden size (default: full)")
     return options
 
 
 def _reranker_options() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False)
-    options.add_argument("--reranker-model", default=None,
-                         help=f"hub id or local directory (default: the index's reranker, else "
-                              f"${RERANKER_MODEL_VARIABLE}, else {DEFAULT_RERANKER_MODEL})")
+    options.add_argument(
+        "--reranker-model",
+        default=None,
+        help=f"hub id or local directory (default: the index's reranker, else "
+        f"${RERANKER_MODEL_VARIABLE}, else {DEFAULT_RERANKER_MODEL})",
+    )
     options.add_argument("--reranker-revision", default=None, help="hub revision of the reranker")
-    options.add_argument("--reranker-url", default=None, metavar="URL",
-                         help="rerank through this vLLM server instead of in this process; --reranker-model then "
-                              "names the checkpoint it serves")
+    options.add_argument(
+        "--reranker-url",
+        default=None,
+        metavar="URL",
+        help="rerank through this vLLM server instead of in this process; --reranker-model then "
+        "names the checkpoint it serves",
+    )
     return options
 
 
 def _stream_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("input", nargs="?", default="-", metavar="INPUT", help="file to read (default: stdin)")
-    command.add_argument("-o", "--output", default="-",
-                         help="where to write: a .npy file (embed only) or JSONL; default stdout as JSONL")
-    command.add_argument("--format", choices=["auto", "text", "jsonl"], default="auto",
-                         help="input format; auto: JSONL for .jsonl/.ndjson files, else one text per line")
+    command.add_argument(
+        "-o", "--output", default="-", help="where to write: a .npy file (embed only) or JSONL; default stdout as JSONL"
+    )
+    command.add_argument(
+        "--format",
+        choices=["auto", "text", "jsonl"],
+        default="auto",
+        help="input format; auto: JSONL for .jsonl/.ndjson files, else one text per line",
+    )
     command.add_argument("--block-size", type=int, default=1024, help="records read per step (default 1024)")

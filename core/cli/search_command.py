@@ -25,33 +25,60 @@ def run_search(args: argparse.Namespace) -> int:
         recorded = store.settings
         # Documents carry the instruction only in a symmetric index; otherwise a query may use its own.
         store.check_settings(asked_settings(args, include_instruction=recorded["symmetric"]))
-        embedder = make_embedder(args, recorded["embedding_model"], revision=recorded["revision"],
-                                 dim=recorded["dim"], max_length=recorded["max_length"],
-                                 instruction=args.instruction or recorded["instruction"],
-                                 symmetric=recorded["symmetric"])
+        embedder = make_embedder(
+            args,
+            recorded["embedding_model"],
+            revision=recorded["revision"],
+            dim=recorded["dim"],
+            max_length=recorded["max_length"],
+            instruction=args.instruction or recorded["instruction"],
+            symmetric=recorded["symmetric"],
+        )
         # A served model (--embedding-url) must be the checkpoint the index's vectors came from.
         store.check_settings({"embedding_model": embedder.checkpoint, "dim": embedder.dim})
         query = embedder.embed_queries([args.question])[0]
-        found = store.search(query, top_k if args.no_rerank else candidates,
-                             text=args.question if args.hybrid else None)
+        found = store.search(
+            query, top_k if args.no_rerank else candidates, text=args.question if args.hybrid else None
+        )
     hits = found.hits
     results = [(h.score, h) for h in hits[:top_k]]  # (score shown, hit); the hit's own score is its similarity
     if not args.no_rerank and hits:
         ranked = make_reranker(args, recorded).rerank(args.question, [h.text for h in hits], top_k=top_k)
         results = [(r.score, hits[r.index]) for r in ranked]
     if args.json:
-        print(json_text({"question": args.question, "reranked": not args.no_rerank, "hybrid": found.hybrid,
-                         "exact": found.exact, "index_version": found.version, "results": [
-            {"rank": rank, "score": score, "similarity": hit.score, "path": _shown_path(hit.path),
-             "start_line": hit.start_line, "end_line": hit.end_line, "text": hit.text}
-            for rank, (score, hit) in enumerate(results, start=1)]}))
+        print(
+            json_text(
+                {
+                    "question": args.question,
+                    "reranked": not args.no_rerank,
+                    "hybrid": found.hybrid,
+                    "exact": found.exact,
+                    "index_version": found.version,
+                    "results": [
+                        {
+                            "rank": rank,
+                            "score": score,
+                            "similarity": hit.score,
+                            "path": _shown_path(hit.path),
+                            "start_line": hit.start_line,
+                            "end_line": hit.end_line,
+                            "text": hit.text,
+                        }
+                        for rank, (score, hit) in enumerate(results, start=1)
+                    ],
+                }
+            )
+        )
     else:
         for rank, (score, hit) in enumerate(results, start=1):
             print(f"{rank}. {score:.4f}  {escaped(_shown_path(hit.path))}:{hit.start_line}-{hit.end_line}")
             print(f"   {_snippet(hit.text)}")
     recall = ("hybrid" if found.hybrid else "embedding") + (" exact" if found.exact else " approximate (ANN)")
-    say(args, f"{plural(len(results), 'result')} from {plural(len(hits), 'candidate')}, {recall} recall "
-              f"({time.perf_counter() - started:.2f} s)")
+    say(
+        args,
+        f"{plural(len(results), 'result')} from {plural(len(hits), 'candidate')}, {recall} recall "
+        f"({time.perf_counter() - started:.2f} s)",
+    )
     return 0
 
 

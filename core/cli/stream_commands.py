@@ -63,11 +63,13 @@ def _embedding_sink(path: str, dim: int) -> Iterator[Callable[[list[dict[str, An
         return
     with _jsonl_output(path) as out:
         yield lambda records, vectors: out.writelines(
-            _jsonl_line({**r, "embedding": v.tolist()}) for r, v in zip(records, vectors, strict=True))
+            _jsonl_line({**r, "embedding": v.tolist()}) for r, v in zip(records, vectors, strict=True)
+        )
 
 
-def _numbered_blocks(args: argparse.Namespace, stream: IO[str], fmt: str, source: str, description: str,
-                     unit: str) -> Iterator[tuple[list[dict[str, Any]], list[str]]]:
+def _numbered_blocks(
+    args: argparse.Namespace, stream: IO[str], fmt: str, source: str, description: str, unit: str
+) -> Iterator[tuple[list[dict[str, Any]], list[str]]]:
     """Blocks of `--block-size` input records, each record with its name for error messages, on a progress bar."""
     block_size, done = args.block_size, 0
     with tqdm(desc=description, unit=unit, disable=args.quiet) as bar:
@@ -79,8 +81,13 @@ def _numbered_blocks(args: argparse.Namespace, stream: IO[str], fmt: str, source
 
 def run_embed(args: argparse.Namespace) -> int:
     check_positive_int(args.block_size, "--block-size")  # before the output file is created
-    embedder = make_embedder(args, args.embedding_model or DEFAULT_EMBEDDING_MODEL, dim=args.dim,
-                             instruction=args.instruction, revision=args.embedding_revision)
+    embedder = make_embedder(
+        args,
+        args.embedding_model or DEFAULT_EMBEDDING_MODEL,
+        dim=args.dim,
+        instruction=args.instruction,
+        revision=args.embedding_revision,
+    )
     embed = embedder.embed_queries if args.queries else embedder.embed_documents
     started, count = time.perf_counter(), 0
     with _input(args) as (stream, fmt, source), _embedding_sink(args.output, embedder.dim) as write:
@@ -88,8 +95,9 @@ def run_embed(args: argparse.Namespace) -> int:
         for block, names in _numbered_blocks(args, stream, fmt, source, "Embedding", "text"):
             write(block, embed([field_of(r, field, name) for r, name in zip(block, names, strict=True)]))
             count += len(block)
-    say(args, f"embedded {plural(count, 'text')} into {embedder.dim} dimensions "
-              f"({time.perf_counter() - started:.1f} s)")
+    say(
+        args, f"embedded {plural(count, 'text')} into {embedder.dim} dimensions ({time.perf_counter() - started:.1f} s)"
+    )
     return 0
 
 
@@ -107,8 +115,10 @@ def run_rerank(args: argparse.Namespace) -> int:
             pairs = list(zip(block, names, strict=True))
             queries = [args.query if args.query is not None else field_of(r, args.query_field, n) for r, n in pairs]
             logits = reranker.pair_logits(queries, [field_of(r, document_field, n) for r, n in pairs])
-            out.writelines(_jsonl_line({**r, "score": float(s), "logit": float(lo)})
-                           for r, s, lo in zip(block, sigmoid(logits), logits, strict=True))
+            out.writelines(
+                _jsonl_line({**r, "score": float(s), "logit": float(lo)})
+                for r, s, lo in zip(block, sigmoid(logits), logits, strict=True)
+            )
             count += len(block)
     say(args, f"scored {plural(count, 'pair')} ({time.perf_counter() - started:.1f} s)")
     return 0

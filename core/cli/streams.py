@@ -39,8 +39,10 @@ def field_of(record: dict[str, Any], name: str, where: str) -> str:
     value = record.get(name)
     if not isinstance(value, str):
         found = "no such field" if name not in record else f"a {type(value).__name__}"
-        raise InvalidInputError(f"{where}: field {name!r} must be a string, found {found}; "
-                                f"fields are {sorted(record)} (choose one with --field)")
+        raise InvalidInputError(
+            f"{where}: field {name!r} must be a string, found {found}; "
+            f"fields are {sorted(record)} (choose one with --field)"
+        )
     return value
 
 

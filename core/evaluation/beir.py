@@ -42,8 +42,10 @@ class EvalReport:
         names = list(next(iter(self.stages.values())))
         width = max(len(stage) for stage in self.stages)
         lines = [f"{'stage':<{width}}  " + "  ".join(f"{n:>10}" for n in names)]
-        lines += [f"{stage:<{width}}  " + "  ".join(f"{values[n]:>10.4f}" for n in names)
-                  for stage, values in self.stages.items()]
+        lines += [
+            f"{stage:<{width}}  " + "  ".join(f"{values[n]:>10.4f}" for n in names)
+            for stage, values in self.stages.items()
+        ]
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, object]:
@@ -53,8 +55,10 @@ class EvalReport:
 def load_beir(folder: str | Path, split: str = "test") -> BeirDataset:
     """Read `corpus.jsonl`, `queries.jsonl` and `qrels/{split}.tsv`; malformed lines are errors."""
     folder = Path(folder)
-    corpus = {record["_id"]: f"{record.get('title', '')} {record['text']}".strip()
-              for record in _jsonl(folder / "corpus.jsonl", ("_id", "text"))}
+    corpus = {
+        record["_id"]: f"{record.get('title', '')} {record['text']}".strip()
+        for record in _jsonl(folder / "corpus.jsonl", ("_id", "text"))
+    }
     queries = {record["_id"]: record["text"] for record in _jsonl(folder / "queries.jsonl", ("_id", "text"))}
     qrels: dict[str, dict[str, int]] = {}
     qrels_path = folder / "qrels" / f"{split}.tsv"
@@ -83,8 +87,15 @@ def _jsonl(path: Path, required: tuple[str, ...]) -> Iterator[dict]:
             yield record
 
 
-def evaluate(dataset: BeirDataset, embedder: EmbeddingMethods, reranker: RankingMethods | None, *,
-             candidates: int = 100, limit: int | None = None, progress: bool = True) -> EvalReport:
+def evaluate(
+    dataset: BeirDataset,
+    embedder: EmbeddingMethods,
+    reranker: RankingMethods | None,
+    *,
+    candidates: int = 100,
+    limit: int | None = None,
+    progress: bool = True,
+) -> EvalReport:
     """nDCG@10, Recall@100 and MRR@10 for embedding-only retrieval and, with a reranker, for reranking
     the embedder's top `candidates` of each query.
 
@@ -93,7 +104,7 @@ def evaluate(dataset: BeirDataset, embedder: EmbeddingMethods, reranker: Ranking
     check_positive_int(candidates, "candidates")
     query_ids = [q for q in dataset.qrels if q in dataset.queries]
     if limit is not None:
-        query_ids = query_ids[:check_positive_int(limit, "limit")]
+        query_ids = query_ids[: check_positive_int(limit, "limit")]
     if not query_ids:
         raise InvalidInputError("no query in qrels has a text in queries.jsonl; nothing to evaluate")
     doc_ids = list(dataset.corpus)
@@ -105,7 +116,7 @@ def evaluate(dataset: BeirDataset, embedder: EmbeddingMethods, reranker: Ranking
     depth = min(candidates, len(doc_ids))
     retrieved: dict[str, list[str]] = {}
     for start in range(0, len(query_ids), SCORE_BLOCK_QUERIES):
-        similarity = queries[start:start + SCORE_BLOCK_QUERIES] @ documents.T
+        similarity = queries[start : start + SCORE_BLOCK_QUERIES] @ documents.T
         # Stable sort on the negated scores: ties keep corpus order, so runs are reproducible.
         order = np.argsort(-similarity, axis=1, kind="stable")[:, :depth]
         for offset, row in enumerate(order):

@@ -42,5 +42,7 @@ def mean_metrics(rankings: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapp
     judged = [q for q in rankings if any(grade > 0 for grade in qrels.get(q, {}).values())]
     if not judged:
         return {name: 0.0 for name in METRICS}
-    return {name: sum(metric(rankings[q], qrels[q], k) for q in judged) / len(judged)
-            for name, (metric, k) in METRICS.items()}
+    return {
+        name: sum(metric(rankings[q], qrels[q], k) for q in judged) / len(judged)
+        for name, (metric, k) in METRICS.items()
+    }

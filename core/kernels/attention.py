@@ -25,8 +25,16 @@ from .packing import KV, Attend, Packed, pack
 VarlenKernel = Callable[..., torch.Tensor]
 
 
-def sdpa_per_sequence(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, packed: Packed,
-                      scale: float, *, last_only: bool, head: KV | None) -> torch.Tensor:
+def sdpa_per_sequence(
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    packed: Packed,
+    scale: float,
+    *,
+    last_only: bool,
+    head: KV | None,
+) -> torch.Tensor:
     """One SDPA call per sequence: no padded positions are ever computed (CPU default)."""
     out = torch.empty_like(queries)
     for i in range(packed.count):
@@ -38,8 +46,14 @@ def sdpa_per_sequence(queries: torch.Tensor, keys: torch.Tensor, values: torch.T
         q = queries[rows]
         mask = _bottom_right_causal(q.shape[0], k.shape[0], q.device)
         mixed = F.scaled_dot_product_attention(
-            q.transpose(0, 1)[None], k.transpose(0, 1)[None], v.transpose(0, 1)[None],
-            attn_mask=mask, is_causal=q.shape[0] == k.shape[0] and q.shape[0] > 1, scale=scale, enable_gqa=True)
+            q.transpose(0, 1)[None],
+            k.transpose(0, 1)[None],
+            v.transpose(0, 1)[None],
+            attn_mask=mask,
+            is_causal=q.shape[0] == k.shape[0] and q.shape[0] > 1,
+            scale=scale,
+            enable_gqa=True,
+        )
         out[rows] = mixed[0].transpose(0, 1)
     return out
 
@@ -62,9 +76,16 @@ def varlen(kernel: VarlenKernel) -> Attend:
             keys, values = torch.cat([head[0], keys])[order], torch.cat([head[1], values])[order]
             key_lengths = lengths + head[0].shape[0]
         query_lengths = torch.ones_like(lengths) if last_only else lengths
-        return kernel(queries, keys, values, _cumulative(query_lengths, queries.device),
-                      _cumulative(key_lengths, queries.device), int(query_lengths.max()), int(key_lengths.max()),
-                      scale)
+        return kernel(
+            queries,
+            keys,
+            values,
+            _cumulative(query_lengths, queries.device),
+            _cumulative(key_lengths, queries.device),
+            int(query_lengths.max()),
+            int(key_lengths.max()),
+            scale,
+        )
 
     return attend
 
@@ -94,6 +115,7 @@ def _flash_attn_kernel() -> VarlenKernel | None:
 
     def kernel(q, k, v, cu_q, cu_k, max_q, max_k, scale):
         return flash_attn_varlen_func(q, k, v, cu_q, cu_k, max_q, max_k, softmax_scale=scale, causal=True)
+
     return kernel
 
 
@@ -107,6 +129,7 @@ def _torch_varlen_kernel() -> VarlenKernel | None:
 
     def kernel(q, k, v, cu_q, cu_k, max_q, max_k, scale):
         return varlen_attn(q, k, v, cu_q, cu_k, max_q, max_k, scale=scale, window_size=(-1, 0), enable_gqa=True)
+
     return kernel
 
 
@@ -124,8 +147,9 @@ def choose(device: torch.device, dtype: torch.dtype, unsupported_reason: str | N
     return "padded-sdpa", None
 
 
-def agrees_with_sdpa(kernel: VarlenKernel, device: torch.device, dtype: torch.dtype,
-                     name: str = "the varlen kernel") -> bool:
+def agrees_with_sdpa(
+    kernel: VarlenKernel, device: torch.device, dtype: torch.dtype, name: str = "the varlen kernel"
+) -> bool:
     """Whether `kernel` matches per-sequence SDPA on a small case with a shared head, GQA and last-only queries.
 
     Run once per load: a kernel that aligns the causal mask differently (top-left instead of

@@ -35,8 +35,9 @@ class LocalBackend:
         return self.model.hidden_size
 
     def batches(self, rows: list[list[int]]) -> list[list[int]]:
-        return plan_batches([len(row) for row in rows], self.batch_tokens, self.batch_size,
-                            padded=not self.model.packs_batches)
+        return plan_batches(
+            [len(row) for row in rows], self.batch_tokens, self.batch_size, padded=not self.model.packs_batches
+        )
 
 
 class LocalEmbedding(LocalBackend):

@@ -52,7 +52,7 @@ class Attention(nn.Module):
             return size if shape.attention_bias else None
 
         self.head_dim = head_dim
-        self.scaling = head_dim ** -0.5
+        self.scaling = head_dim**-0.5
         self.q_proj = Linear(heads, hidden, bias=bias(heads))
         self.k_proj = Linear(kv_heads, hidden, bias=bias(kv_heads))
         self.v_proj = Linear(kv_heads, hidden, bias=bias(kv_heads))
@@ -85,7 +85,7 @@ class RotaryTable(nn.Module):
         super().__init__()
         exponents = torch.arange(0, shape.head_dim, 2, dtype=torch.float) / shape.head_dim
         self.inv_freq: torch.Tensor
-        self.register_buffer("inv_freq", 1.0 / (shape.rope_theta ** exponents), persistent=False)
+        self.register_buffer("inv_freq", 1.0 / (shape.rope_theta**exponents), persistent=False)
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -43,8 +43,7 @@ def unsupported(config) -> str | None:
 
 
 @torch.inference_mode()
-def last_hidden_states(backbone: Any, packed: Packed, attend: Attend,
-                       head: HeadCache | None = None) -> torch.Tensor:
+def last_hidden_states(backbone: Any, packed: Packed, attend: Attend, head: HeadCache | None = None) -> torch.Tensor:
     """Final-normed hidden state at each sequence's last token, (sequences, hidden), in the model's dtype."""
     hidden = _run_layers(backbone, packed, attend, head, cache=None)
     return _rms_norm(hidden, backbone.norm)
@@ -62,8 +61,9 @@ def _device_of(backbone: Any) -> torch.device:
     return backbone.embed_tokens.weight.device
 
 
-def _run_layers(backbone: Any, packed: Packed, attend: Attend, head: HeadCache | None,
-                cache: HeadCache | None) -> torch.Tensor:
+def _run_layers(
+    backbone: Any, packed: Packed, attend: Attend, head: HeadCache | None, cache: HeadCache | None
+) -> torch.Tensor:
     hidden = backbone.embed_tokens(packed.ids)
     cos, sin = backbone.rotary_emb(hidden, packed.positions[None])
     cos, sin = cos[0, :, None, :], sin[0, :, None, :]  # (tokens, 1, head_dim): one row for every head

@@ -28,8 +28,11 @@ def split_on_out_of_memory(run: Callable[[list[int]], np.ndarray], batch: list[i
             if len(part) == 1:
                 raise
         if not warned:
-            warnings.warn(f"out of device memory on a batch of {len(part)}; retried it in smaller parts "
-                          "(a smaller batch_tokens avoids the retry)", stacklevel=3)
+            warnings.warn(
+                f"out of device memory on a batch of {len(part)}; retried it in smaller parts "
+                "(a smaller batch_tokens avoids the retry)",
+                stacklevel=3,
+            )
             warned = True
         _release_cached_memory()
         half = len(part) // 2

@@ -105,5 +105,8 @@ def warn_if_slower() -> None:
     """Warn when this CPU runs the int8 product slower than the fp32 one (measured, not guessed from flags)."""
     fp32, int8 = timed_products()
     if int8 >= fp32:
-        warnings.warn(f"dtype='int8' measured slower than float32 on this CPU ({int8 * 1e3:.1f} ms against "
-                      f"{fp32 * 1e3:.1f} ms for one product); use dtype='float32' here", stacklevel=4)
+        warnings.warn(
+            f"dtype='int8' measured slower than float32 on this CPU ({int8 * 1e3:.1f} ms against "
+            f"{fp32 * 1e3:.1f} ms for one product); use dtype='float32' here",
+            stacklevel=4,
+        )

@@ -64,8 +64,15 @@ class LoadedModel:
     """
 
     # Any: transformers' modules are typed as plain nn.Module, whose attributes mypy cannot see.
-    def __init__(self, key: LoadKey, tokenizer: Tokenizer, backbone: Any, yes_minus_no: torch.Tensor | None,
-                 attention: tuple[str, Attend | None], loader: Loader):
+    def __init__(
+        self,
+        key: LoadKey,
+        tokenizer: Tokenizer,
+        backbone: Any,
+        yes_minus_no: torch.Tensor | None,
+        attention: tuple[str, Attend | None],
+        loader: Loader,
+    ):
         self.key = key
         self.tokenizer = tokenizer
         self.backbone = backbone
@@ -98,10 +105,17 @@ _loaded: weakref.WeakValueDictionary[LoadKey, LoadedModel] = weakref.WeakValueDi
 _lock = threading.Lock()
 
 
-def load_model(kind: Kind, source: str, *, revision: str | None = None,
-               device: str | torch.device | None = None, dtype: str | torch.dtype | None = None,
-               allow_pickle: bool = False, token: str | bool | None = None,
-               local_files_only: bool = False) -> LoadedModel:
+def load_model(
+    kind: Kind,
+    source: str,
+    *,
+    revision: str | None = None,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    allow_pickle: bool = False,
+    token: str | bool | None = None,
+    local_files_only: bool = False,
+) -> LoadedModel:
     """Return the shared LoadedModel for these settings, loading it on first use.
 
     Weights load from safetensors only, unless `allow_pickle` accepts pickle files (which can run
@@ -117,8 +131,11 @@ def load_model(kind: Kind, source: str, *, revision: str | None = None,
         model = _loaded.get(key)
         if model is None:
             if resolved_device.type == "cpu" and resolved_dtype == torch.bfloat16 and not cpu_runs_bf16_natively():
-                warnings.warn("dtype='bfloat16' on a CPU without bfloat16 matrix units (AVX512-BF16 or AMX) is "
-                              "emulated and usually slower than float32; use dtype='float32' here", stacklevel=3)
+                warnings.warn(
+                    "dtype='bfloat16' on a CPU without bfloat16 matrix units (AVX512-BF16 or AMX) is "
+                    "emulated and usually slower than float32; use dtype='float32' here",
+                    stacklevel=3,
+                )
             known = KNOWN_CHECKPOINTS.get(key.source)
             if known is not None and known.kind != kind:  # before any network access
                 raise ModelLoadError(f"{key.source} is a {known.kind} checkpoint, not a {kind} one")
@@ -137,8 +154,9 @@ def _quantize(model: LoadedModel) -> None:
     model.quantization = "int8"
 
 
-def _load(key: LoadKey, device: torch.device, dtype: torch.dtype, allow_pickle: bool,
-          access: dict[str, Any]) -> LoadedModel:
+def _load(
+    key: LoadKey, device: torch.device, dtype: torch.dtype, allow_pickle: bool, access: dict[str, Any]
+) -> LoadedModel:
     """Straight from the checkpoint's files when `direct` can read them and the packed pass runs, else
     through transformers; both give the same tokenizer and weights (the parity tests run both)."""
     attention = choose(device, dtype, None)
@@ -149,15 +167,19 @@ def _load(key: LoadKey, device: torch.device, dtype: torch.dtype, allow_pickle: 
     return _load_with_transformers(key, device, dtype, allow_pickle, access, attention)
 
 
-def _load_directly(key: LoadKey, device: torch.device, dtype: torch.dtype, attention: tuple[str, Attend | None],
-                   access: dict[str, Any]) -> LoadedModel | None:
+def _load_directly(
+    key: LoadKey, device: torch.device, dtype: torch.dtype, attention: tuple[str, Attend | None], access: dict[str, Any]
+) -> LoadedModel | None:
     checkpoint = read_checkpoint(key.source, access)
     files = weight_files(key.source, access) if checkpoint is not None else None
     if checkpoint is None or files is None:
         return None
     check_tokenizer(key.source, checkpoint.tokenizer, checkpoint.shape)
-    rows = [token_id(checkpoint.tokenizer, YES_TOKEN), token_id(checkpoint.tokenizer, NO_TOKEN)] \
-        if key.kind == "reranker" else []
+    rows = (
+        [token_id(checkpoint.tokenizer, YES_TOKEN), token_id(checkpoint.tokenizer, NO_TOKEN)]
+        if key.kind == "reranker"
+        else []
+    )
     try:
         backbone, head = weights.load_decoder(checkpoint.shape, files, device, dtype, rows)
     except ModelLoadError as error:
@@ -165,14 +187,21 @@ def _load_directly(key: LoadKey, device: torch.device, dtype: torch.dtype, atten
     except RuntimeError as error:  # strict loading: names or shapes other than config.json describes
         raise _weights_error(key, error) from error
     except Exception as error:  # noqa: BLE001 - safetensors' own error type for a damaged file
-        raise ModelLoadError(f"could not load {key.kind} model {key.source!r}{_at(key.revision)}: "
-                             f"{type(error).__name__}: {error}") from error
+        raise ModelLoadError(
+            f"could not load {key.kind} model {key.source!r}{_at(key.revision)}: {type(error).__name__}: {error}"
+        ) from error
     yes_minus_no = None if head is None else (head[0].float() - head[1].float())
     return LoadedModel(key, checkpoint.tokenizer, backbone, yes_minus_no, attention, "direct")
 
 
-def _load_with_transformers(key: LoadKey, device: torch.device, dtype: torch.dtype, allow_pickle: bool,
-                            access: dict[str, Any], plain_attention: tuple[str, Attend | None]) -> LoadedModel:
+def _load_with_transformers(
+    key: LoadKey,
+    device: torch.device,
+    dtype: torch.dtype,
+    allow_pickle: bool,
+    access: dict[str, Any],
+    plain_attention: tuple[str, Attend | None],
+) -> LoadedModel:
     transformers = transformers_module()
     common = {**access, "trust_remote_code": False}
     _check_weight_sizes(key, access)
@@ -183,8 +212,12 @@ def _load_with_transformers(key: LoadKey, device: torch.device, dtype: torch.dty
         check_tokenizer(key.source, tokenizer, config)
         model_class = transformers.AutoModel if key.kind == "embedding" else transformers.AutoModelForCausalLM
         model: Any = model_class.from_pretrained(
-            key.source, config=config, use_safetensors=None if allow_pickle else True, attn_implementation="sdpa",
-            dtype=dtype, **common
+            key.source,
+            config=config,
+            use_safetensors=None if allow_pickle else True,
+            attn_implementation="sdpa",
+            dtype=dtype,
+            **common,
         )
     except ModelLoadError:
         raise
@@ -204,7 +237,7 @@ def _load_with_transformers(key: LoadKey, device: torch.device, dtype: torch.dty
     if key.kind == "embedding":
         return LoadedModel(key, tokenizer, model, None, attention, "transformers")
     head = model.get_output_embeddings().weight
-    yes_minus_no = (head[token_id(tokenizer, YES_TOKEN)].float() - head[token_id(tokenizer, NO_TOKEN)].float())
+    yes_minus_no = head[token_id(tokenizer, YES_TOKEN)].float() - head[token_id(tokenizer, NO_TOKEN)].float()
     return LoadedModel(key, tokenizer, model.model, yes_minus_no.detach().clone(), attention, "transformers")
 
 
@@ -228,11 +261,15 @@ def _weights_error(key: LoadKey, error: RuntimeError) -> ModelLoadError:
     detail = " ".join(str(error).split()) or type(error).__name__
     detail = detail if len(detail) <= 400 else detail[:400] + " ..."
     if "mismatch" in str(error):
-        return ModelLoadError(f"could not load {key.kind} model {key.source!r}{_at(key.revision)}: its config.json "
-                              "does not describe its weights (tensor shapes differ); use the checkpoint's own "
-                              "config.json")
-    return ModelLoadError(f"could not load {key.kind} model {key.source!r}{_at(key.revision)}: its weights do not "
-                          f"match a Qwen3 {key.kind} model ({detail})")
+        return ModelLoadError(
+            f"could not load {key.kind} model {key.source!r}{_at(key.revision)}: its config.json "
+            "does not describe its weights (tensor shapes differ); use the checkpoint's own "
+            "config.json"
+        )
+    return ModelLoadError(
+        f"could not load {key.kind} model {key.source!r}{_at(key.revision)}: its weights do not "
+        f"match a Qwen3 {key.kind} model ({detail})"
+    )
 
 
 def _has_only_pickle_weights(source: str) -> bool:

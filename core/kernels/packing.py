@@ -17,10 +17,10 @@ KV = tuple[torch.Tensor, torch.Tensor]
 class Packed:
     """Token ids of several sequences laid end to end, with their positions and boundaries."""
 
-    ids: torch.Tensor        # (tokens,)
+    ids: torch.Tensor  # (tokens,)
     positions: torch.Tensor  # (tokens,) each sequence counts from `offset`
-    starts: list[int]        # sequence i is ids[starts[i]:starts[i + 1]]
-    last: torch.Tensor       # (sequences,) index of each sequence's last token
+    starts: list[int]  # sequence i is ids[starts[i]:starts[i + 1]]
+    last: torch.Tensor  # (sequences,) index of each sequence's last token
 
     @property
     def count(self) -> int:
@@ -39,8 +39,17 @@ def pack(sequences: list[list[int]], device: torch.device, offset: int = 0) -> P
 
 
 class Attend(Protocol):
-    def __call__(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, packed: Packed,
-                 scale: float, *, last_only: bool, head: KV | None) -> torch.Tensor:
+    def __call__(
+        self,
+        queries: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        packed: Packed,
+        scale: float,
+        *,
+        last_only: bool,
+        head: KV | None,
+    ) -> torch.Tensor:
         """Causal attention within each packed sequence, after the shared `head` keys/values if given.
 
         queries: (tokens, heads, head_dim), or (sequences, heads, head_dim) when `last_only` holds

@@ -19,5 +19,7 @@ class SharedPrefixCache(DynamicCache):
         if len(self.layers) <= layer_idx or not self.layers[layer_idx].is_initialized:
             return super().update(key_states, value_states, layer_idx, *args, **kwargs)  # the head itself
         layer, rows = self.layers[layer_idx], key_states.shape[0]
-        return (torch.cat([layer.keys.expand(rows, -1, -1, -1), key_states], dim=-2),
-                torch.cat([layer.values.expand(rows, -1, -1, -1), value_states], dim=-2))
+        return (
+            torch.cat([layer.keys.expand(rows, -1, -1, -1), key_states], dim=-2),
+            torch.cat([layer.values.expand(rows, -1, -1, -1), value_states], dim=-2),
+        )

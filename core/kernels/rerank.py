@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 
 @torch.inference_mode()
-def score_batches(model: LoadedModel, head: list[int], tails: list[list[int]],
-                  batches: Iterable[list[int]]) -> np.ndarray:
+def score_batches(
+    model: LoadedModel, head: list[int], tails: list[list[int]], batches: Iterable[list[int]]
+) -> np.ndarray:
     """Log-odds logit(yes) - logit(no) for `head + tails[i]`, for every index in `batches`."""
     yes_minus_no = model.yes_minus_no
     if yes_minus_no is None:
@@ -48,21 +49,34 @@ def score_batches(model: LoadedModel, head: list[int], tails: list[list[int]],
     return logits
 
 
-def _score_packed(model: LoadedModel, attend: Attend, yes_minus_no: torch.Tensor, head: HeadCache,
-                  tails: list[list[int]], rows: list[int]) -> np.ndarray:
+def _score_packed(
+    model: LoadedModel,
+    attend: Attend,
+    yes_minus_no: torch.Tensor,
+    head: HeadCache,
+    tails: list[list[int]],
+    rows: list[int],
+) -> np.ndarray:
     """Log-odds of documents `rows`, packed after the head's cached keys and values."""
     packed = pack([tails[i] for i in rows], model.device, offset=head.length)
     return _log_odds(model, yes_minus_no, last_hidden_states(model.backbone, packed, attend, head))
 
 
 @torch.inference_mode()
-def _score_padded(model: LoadedModel, yes_minus_no: torch.Tensor, cache: SharedPrefixCache, offset: int,
-                  tails: list[list[int]], rows: list[int]) -> np.ndarray:
+def _score_padded(
+    model: LoadedModel,
+    yes_minus_no: torch.Tensor,
+    cache: SharedPrefixCache,
+    offset: int,
+    tails: list[list[int]],
+    rows: list[int],
+) -> np.ndarray:
     """Log-odds of documents `rows`, which continue the cached head ending at position `offset`."""
     ids, last = right_padded([tails[i] for i in rows], model.pad_id, model.device)
     positions = torch.arange(offset, offset + ids.shape[1], device=model.device).expand(len(rows), -1)
-    hidden = model.backbone(input_ids=ids, past_key_values=cache, position_ids=positions,
-                            use_cache=True).last_hidden_state
+    hidden = model.backbone(
+        input_ids=ids, past_key_values=cache, position_ids=positions, use_cache=True
+    ).last_hidden_state
     return _log_odds(model, yes_minus_no, hidden[torch.arange(len(rows), device=ids.device), last])
 
 

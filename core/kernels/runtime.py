@@ -10,9 +10,14 @@ from ..errors import InvalidArgumentError
 from ..validation import check_positive_int
 
 _DTYPES = {
-    "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
-    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
 }
 _DEVICE_TYPES = ("cpu", "cuda", "mps")
 QUANTIZED_DTYPES = ("int8",)  # linear layers in int8, everything else in float32 (see int8.py)
@@ -52,12 +57,13 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 def quantized_mode(dtype: str | torch.dtype | None, device: torch.device) -> str | None:
-    """"int8" when `dtype` asks for the int8 mode (CPU only), else None."""
+    """ "int8" when `dtype` asks for the int8 mode (CPU only), else None."""
     if not (isinstance(dtype, str) and dtype.lower() in QUANTIZED_DTYPES):
         return None
     if device.type != "cpu":
-        raise InvalidArgumentError(f"dtype={dtype!r} is the CPU fast mode; on {device.type} use 'bfloat16' "
-                                   "(or 'float32')")
+        raise InvalidArgumentError(
+            f"dtype={dtype!r} is the CPU fast mode; on {device.type} use 'bfloat16' (or 'float32')"
+        )
     return dtype.lower()
 
 

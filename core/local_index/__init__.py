@@ -17,12 +17,35 @@ if TYPE_CHECKING:
     from .search import Found, Hit
     from .store import IndexStore
 
-__getattr__, __dir__ = exports_on_use(globals(), {
-    "IndexReport": ".builder", "index_settings": ".builder", "update_index": ".builder",
-    "Chunk": ".chunking", "chunk_section": ".chunking",
-    "FileText": ".files", "Section": ".files", "Walk": ".files", "read_file": ".files",
-    "Found": ".search", "Hit": ".search", "IndexStore": ".store",
-})
+__getattr__, __dir__ = exports_on_use(
+    globals(),
+    {
+        "IndexReport": ".builder",
+        "index_settings": ".builder",
+        "update_index": ".builder",
+        "Chunk": ".chunking",
+        "chunk_section": ".chunking",
+        "FileText": ".files",
+        "Section": ".files",
+        "Walk": ".files",
+        "read_file": ".files",
+        "Found": ".search",
+        "Hit": ".search",
+        "IndexStore": ".store",
+    },
+)
 
-__all__ = ["Chunk", "FileText", "Found", "Hit", "IndexReport", "IndexStore", "Section", "Walk", "chunk_section",
-           "index_settings", "read_file", "update_index"]
+__all__ = [
+    "Chunk",
+    "FileText",
+    "Found",
+    "Hit",
+    "IndexReport",
+    "IndexStore",
+    "Section",
+    "Walk",
+    "chunk_section",
+    "index_settings",
+    "read_file",
+    "update_index",
+]

@@ -54,21 +54,31 @@ class IndexReport:
         return self.tokens / self.embedding_seconds if self.embedding_seconds > 0 else None
 
     def summary(self, store: IndexStore) -> str:
-        parts = [f"{plural(self.indexed, 'file')} indexed ({plural(self.chunks, 'chunk')})",
-                 f"{self.unchanged} unchanged", f"{self.removed} removed"]
+        parts = [
+            f"{plural(self.indexed, 'file')} indexed ({plural(self.chunks, 'chunk')})",
+            f"{self.unchanged} unchanged",
+            f"{self.removed} removed",
+        ]
         parts += [f"{count} skipped ({reason})" for reason, count in sorted(self.skipped.items()) if count]
         if self.other_files:
             parts.append(f"{plural(self.other_files, 'file')} of other types ignored")
-        return (", ".join(parts) + f"; index holds {plural(store.file_count(), 'file')}, "
-                f"{plural(store.chunk_count(), 'chunk')} ({self.seconds:.1f} s{self._rate()})")
+        return (
+            ", ".join(parts) + f"; index holds {plural(store.file_count(), 'file')}, "
+            f"{plural(store.chunk_count(), 'chunk')} ({self.seconds:.1f} s{self._rate()})"
+        )
 
     def _rate(self) -> str:
         rate = self.tokens_per_second
         return "" if rate is None else f"; embedded {plural(self.tokens, 'token')} at {rate:.0f} tokens/s"
 
 
-def index_settings(vectors: EmbeddingMethods | VectorSettings, chunk_tokens: int, overlap: int, text_field: str,
-                   reranker: dict[str, str | None] | None = None) -> dict[str, Any]:
+def index_settings(
+    vectors: EmbeddingMethods | VectorSettings,
+    chunk_tokens: int,
+    overlap: int,
+    text_field: str,
+    reranker: dict[str, str | None] | None = None,
+) -> dict[str, Any]:
     """What the vectors depend on (an index refuses to be extended or searched with anything else),
     from any embedder, local or served, and the reranker that a plain `qwen3-rag search` uses."""
     described = vectors if isinstance(vectors, VectorSettings) else VectorSettings.of(vectors)
@@ -96,9 +106,19 @@ def resolve_roots(roots: Sequence[Path]) -> list[Path]:
     return resolved
 
 
-def update_index(store: IndexStore, roots: Sequence[Path], embedder: EmbeddingMethods, *, chunk_tokens: int,
-                 overlap: int, text_field: str = "text", progress: bool = True, follow_symlinks: bool = False,
-                 max_file_bytes: int = MAX_FILE_BYTES, vector_index_from: int = VECTOR_INDEX_FROM) -> IndexReport:
+def update_index(
+    store: IndexStore,
+    roots: Sequence[Path],
+    embedder: EmbeddingMethods,
+    *,
+    chunk_tokens: int,
+    overlap: int,
+    text_field: str = "text",
+    progress: bool = True,
+    follow_symlinks: bool = False,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    vector_index_from: int = VECTOR_INDEX_FROM,
+) -> IndexReport:
     """Make the index match the indexable files under `roots` now.
 
     Files whose size and modification time are unchanged are not read again; files whose bytes
@@ -170,8 +190,9 @@ def update_index(store: IndexStore, roots: Sequence[Path], embedder: EmbeddingMe
 class _Writer:
     """Embeds files' chunks in batches and commits the results every `COMMIT_EVERY_SECONDS`."""
 
-    def __init__(self, store: IndexStore, embedder: EmbeddingMethods, known: dict[str, FileRecord],
-                 report: IndexReport):
+    def __init__(
+        self, store: IndexStore, embedder: EmbeddingMethods, known: dict[str, FileRecord], report: IndexReport
+    ):
         self.store, self.embedder, self.known, self.report = store, embedder, known, report
         self.embedded: list[FileUpdate] = []
         self.committed_at = time.monotonic()
@@ -186,7 +207,7 @@ class _Writer:
         self.report.tokens += sum(chunk.tokens for _, chunks in pending for chunk in chunks)
         start = 0
         for record, chunks in pending:
-            self.embedded.append(FileUpdate(record, chunks, vectors[start:start + len(chunks)]))
+            self.embedded.append(FileUpdate(record, chunks, vectors[start : start + len(chunks)]))
             start += len(chunks)
         pending.clear()
         if time.monotonic() - self.committed_at >= COMMIT_EVERY_SECONDS:

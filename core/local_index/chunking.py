@@ -24,8 +24,9 @@ class Chunk:
 def check_chunking(chunk_tokens: int, overlap: int) -> None:
     check_positive_int(chunk_tokens, "chunk_tokens", minimum=8)
     if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap < chunk_tokens:
-        raise InvalidArgumentError(f"overlap={overlap!r} must be an integer from 0 to chunk_tokens - 1 "
-                                   f"({chunk_tokens - 1})")
+        raise InvalidArgumentError(
+            f"overlap={overlap!r} must be an integer from 0 to chunk_tokens - 1 ({chunk_tokens - 1})"
+        )
 
 
 def chunk_section(section: Section, tokenizer: Tokenizer, chunk_tokens: int, overlap: int) -> list[Chunk]:

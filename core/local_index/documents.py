@@ -25,10 +25,14 @@ def add_documents(store: IndexStore, blocks: Iterable[DocumentBlock]) -> int:
     written = 0
     for ids, texts, vectors in blocks:
         last = {str(key): position for position, key in enumerate(ids)}
-        updates = [FileUpdate(FileRecord(key, hashlib.sha256(texts[p].encode("utf-8", "surrogatepass")).hexdigest(),
-                                         0, 0),
-                              [Chunk(texts[p], 1, texts[p].rstrip("\n").count("\n") + 1)], vectors[p:p + 1])
-                   for key, p in last.items()]
+        updates = [
+            FileUpdate(
+                FileRecord(key, hashlib.sha256(texts[p].encode("utf-8", "surrogatepass")).hexdigest(), 0, 0),
+                [Chunk(texts[p], 1, texts[p].rstrip("\n").count("\n") + 1)],
+                vectors[p : p + 1],
+            )
+            for key, p in last.items()
+        ]
         store.write(updates, known=known)
         known.update(last)
         written += len(updates)

@@ -54,6 +54,7 @@ TOO_DEEP = "folder nested too deep"
 MAX_DEPTH = 64  # folders below a root; deeper ones are skipped and counted (a walk never recurses)
 FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
+
 @dataclass(frozen=True)
 class Section:
     """A stretch of a file's text that is chunked on its own, and the file line it starts on."""
@@ -235,8 +236,13 @@ def is_under(path: str, roots: Sequence[Path]) -> bool:
     return any(path == str(root) or path.startswith(str(root).rstrip(os.sep) + os.sep) for root in roots)
 
 
-def read_file(path: Path, text_field: str = "text", follow_symlinks: bool = False,
-              max_bytes: int = MAX_FILE_BYTES, roots: Sequence[Path] | None = None) -> FileText:
+def read_file(
+    path: Path,
+    text_field: str = "text",
+    follow_symlinks: bool = False,
+    max_bytes: int = MAX_FILE_BYTES,
+    roots: Sequence[Path] | None = None,
+) -> FileText:
     """Hash and decode one file; JSONL gives one section per record's `text_field`.
 
     Opened without following a link (unless asked) and without blocking, so a file swapped for a

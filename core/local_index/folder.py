@@ -40,17 +40,21 @@ MAX_DEPTH = 8  # LanceDB's deepest entry is table/_indices/<uuid>/<file>: a deep
 
 def rebuild_hint(directory: Path) -> str:
     """The fix, for a shell and for Python (Ray's write_index, IndexStore) alike."""
-    return (f"rebuild it with: qwen3-rag index DIR --index {_quoted(directory)} --rebuild "
-            "(in Python: rebuild=True)")
+    return f"rebuild it with: qwen3-rag index DIR --index {_quoted(directory)} --rebuild (in Python: rebuild=True)"
 
 
 def check_same_settings(directory: Path, recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
     """Refuse to mix vectors: every setting in `wanted` must equal the one recorded."""
-    clashes = [f"{key}: index has {recorded.get(key)!r}, asked for {value!r}"
-               for key, value in wanted.items() if recorded.get(key) != value]
+    clashes = [
+        f"{key}: index has {recorded.get(key)!r}, asked for {value!r}"
+        for key, value in wanted.items()
+        if recorded.get(key) != value
+    ]
     if clashes:
-        raise LocalIndexError(f"the index at {_quoted(directory)} was built with other settings "
-                              f"({'; '.join(clashes)}); use the index's settings, or {rebuild_hint(directory)}")
+        raise LocalIndexError(
+            f"the index at {_quoted(directory)} was built with other settings "
+            f"({'; '.join(clashes)}); use the index's settings, or {rebuild_hint(directory)}"
+        )
 
 
 def check_folder(directory: Path) -> bool:
@@ -64,13 +68,17 @@ def check_folder(directory: Path) -> bool:
         return False
     old = sorted(name for name in names if OLD_FORMAT.match(name))
     if old:
-        raise LocalIndexError(f"the index at {_quoted(directory)} is in the format of qwen3-rag 0.1 before LanceDB "
-                              f"({', '.join(old)}); {rebuild_hint(directory)}")
+        raise LocalIndexError(
+            f"the index at {_quoted(directory)} is in the format of qwen3-rag 0.1 before LanceDB "
+            f"({', '.join(old)}); {rebuild_hint(directory)}"
+        )
     foreign = sorted(names - TABLE_FOLDERS - SEAL_FILES - {LOCK, STAGING})
     if foreign:
-        raise LocalIndexError(f"the index folder {_quoted(directory)} holds entries qwen3-rag did not create "
-                              f"({', '.join(_quoted(n) for n in foreign[:5])}); it is not an index: choose "
-                              "another --index, or remove that folder yourself")
+        raise LocalIndexError(
+            f"the index folder {_quoted(directory)} holds entries qwen3-rag did not create "
+            f"({', '.join(_quoted(n) for n in foreign[:5])}); it is not an index: choose "
+            "another --index, or remove that folder yourself"
+        )
     for name in names:
         _check_entry(directory / name, depth=1)
     return bool(names & TABLE_FOLDERS)
@@ -83,8 +91,10 @@ def _entries(directory: Path) -> set[str] | None:
     except FileNotFoundError:
         return None
     if stat.S_ISLNK(info.st_mode):
-        raise LocalIndexError(f"the index folder {_quoted(directory)} is a symbolic link; qwen3-rag writes only "
-                              "into a real folder: give its target as --index, or another folder")
+        raise LocalIndexError(
+            f"the index folder {_quoted(directory)} is a symbolic link; qwen3-rag writes only "
+            "into a real folder: give its target as --index, or another folder"
+        )
     if not stat.S_ISDIR(info.st_mode):
         raise LocalIndexError(f"the index path {_quoted(directory)} is not a folder; choose another --index")
     return set(os.listdir(directory))
@@ -111,9 +121,11 @@ def _check_entry(path: Path, depth: int) -> None:
     elif info.st_nlink != 1:
         problem = "is a hard link"
     if problem:
-        raise LocalIndexError(f"the index folder holds {_quoted(path)}, which {problem}; qwen3-rag never creates "
-                              "such an entry, so the index is damaged or planted: "
-                              f"{rebuild_hint(path.parents[depth - 1])}")
+        raise LocalIndexError(
+            f"the index folder holds {_quoted(path)}, which {problem}; qwen3-rag never creates "
+            "such an entry, so the index is damaged or planted: "
+            f"{rebuild_hint(path.parents[depth - 1])}"
+        )
 
 
 def _listing(folder: Path) -> list[str]:
@@ -129,18 +141,21 @@ class WriteLock:
     def __init__(self, directory: Path):
         folder = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
-            self._fd = os.open(LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o644,
-                               dir_fd=folder)
+            self._fd = os.open(
+                LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o644, dir_fd=folder
+            )
         except OSError as error:  # ELOOP: a link planted where the lock goes
-            raise LocalIndexError(f"cannot open the lock file in {_quoted(directory)} ({error.strerror}); "
-                                  f"{rebuild_hint(directory)}") from None
+            raise LocalIndexError(
+                f"cannot open the lock file in {_quoted(directory)} ({error.strerror}); {rebuild_hint(directory)}"
+            ) from None
         finally:
             os.close(folder)
         info = os.fstat(self._fd)
         if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
             os.close(self._fd)
-            raise LocalIndexError(f"the lock file in {_quoted(directory)} is not a plain file; "
-                                  f"{rebuild_hint(directory)}")
+            raise LocalIndexError(
+                f"the lock file in {_quoted(directory)} is not a plain file; {rebuild_hint(directory)}"
+            )
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -167,16 +182,17 @@ def clear_folder(directory: Path) -> None:
     names = _entries(directory) or set()
     foreign = sorted(n for n in names - TABLE_FOLDERS - SEAL_FILES - {LOCK, STAGING} if not OLD_FORMAT.match(n))
     if foreign:
-        raise LocalIndexError(f"the index folder {_quoted(directory)} holds entries qwen3-rag did not create "
-                              f"({', '.join(_quoted(n) for n in foreign[:5])}); --rebuild deletes only an index's "
-                              "own files: choose another --index, or remove that folder yourself")
+        raise LocalIndexError(
+            f"the index folder {_quoted(directory)} holds entries qwen3-rag did not create "
+            f"({', '.join(_quoted(n) for n in foreign[:5])}); --rebuild deletes only an index's "
+            "own files: choose another --index, or remove that folder yourself"
+        )
     for name in sorted(names - {LOCK}):
         path = directory / name
         if stat.S_ISDIR(os.lstat(path).st_mode):
             shutil.rmtree(path)
         else:
             path.unlink()
-
 
 
 def exchange(first: Path, second: Path) -> None:

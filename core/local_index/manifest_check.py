@@ -77,12 +77,12 @@ def fields(data: bytes) -> Fields:
             width = 8 if wire == 1 else 4
             if at + width > len(data):
                 raise ManifestRefused("truncated fixed-width field")
-            value, at = int.from_bytes(data[at:at + width], "little"), at + width
+            value, at = int.from_bytes(data[at : at + width], "little"), at + width
         elif wire == 2:
             size, at = _varint(data, at)
             if at + size > len(data):
                 raise ManifestRefused("a field runs past its message")
-            value, at = data[at:at + size], at + size
+            value, at = data[at : at + size], at + size
         else:  # groups are not used by Lance
             raise ManifestRefused(f"unexpected protobuf wire type {wire}")
         found.setdefault(number, []).append(value)
@@ -107,7 +107,7 @@ def _message_at(data: bytes, position: int, end: int) -> bytes:
     (size,) = struct.unpack_from("<I", data, position)
     if position + 4 + size > end:
         raise ManifestRefused("a section runs past the end of the file")
-    return data[position + 4:position + 4 + size]
+    return data[position + 4 : position + 4 + size]
 
 
 def _int(value: int | bytes) -> int:
@@ -166,8 +166,10 @@ def named_files(data: bytes) -> list[str]:
             extension = DELETION_EXTENSIONS.get(_int(_one(deletion, 1, 0)))
             if extension is None:
                 raise ManifestRefused("unknown deletion-file type")
-            files.append(f"_deletions/{_int(_one(fragment, 1, 0))}-{_int(_one(deletion, 2, 0))}-"
-                         f"{_int(_one(deletion, 3, 0))}.{extension}")
+            files.append(
+                f"_deletions/{_int(_one(fragment, 1, 0))}-{_int(_one(deletion, 2, 0))}-"
+                f"{_int(_one(deletion, 3, 0))}.{extension}"
+            )
     transaction = _text(_one(manifest, 12, b""), "the transaction file")
     if transaction:
         if not TRANSACTION_FILE.match(transaction):
@@ -213,8 +215,9 @@ def check_table(table_folder: Path, manifests: Mapping[str, str]) -> None:
                 if not (stat.S_ISDIR if folder else stat.S_ISREG)(info.st_mode):
                     raise ManifestRefused(f"{relative!r} is not a plain {'folder' if folder else 'file'}")
         except FileNotFoundError as error:
-            raise LocalIndexError(f"{quoted(path)} names a file its table lacks ({quoted(error.filename)}); "
-                                  "it cannot be trusted") from None
+            raise LocalIndexError(
+                f"{quoted(path)} names a file its table lacks ({quoted(error.filename)}); it cannot be trusted"
+            ) from None
         except ManifestRefused as error:
             raise LocalIndexError(f"{quoted(path)} cannot be trusted: {error}") from None
 

@@ -31,9 +31,11 @@ from .search import Found
 # import path, then `serve` on the socket it was handed. Not multiprocessing's spawn, which imports
 # the caller's main script again (an unguarded script calling `main()` would run twice); not a
 # fork, which would copy whatever threads torch started.
-BOOT = ("import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-        "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
-        "from qwen3_rag.local_index.reader import serve; serve(int(sys.argv[2]), sys.argv[3])")
+BOOT = (
+    "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+    "from qwen3_rag.local_index.reader import serve; serve(int(sys.argv[2]), sys.argv[3])"
+)
 
 
 class IndexReader:
@@ -44,7 +46,10 @@ class IndexReader:
         with ours, theirs:
             self._process = subprocess.Popen(
                 [sys.executable, "-c", BOOT, json.dumps(sys.path), str(theirs.fileno()), os.fspath(directory)],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+            )
             self._connection = Connection(ours.detach())
         self._directory = Path(directory)
         self._settings: dict[str, Any] | None = None
@@ -146,4 +151,3 @@ def _portable(error: Exception) -> Exception:
     except (PicklingError, TypeError, AttributeError, ValueError):
         return LocalIndexError(f"{type(error).__name__}: {error}")
     return error
-

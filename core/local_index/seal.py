@@ -70,8 +70,10 @@ def account_key() -> bytes:
         except FileExistsError:
             pass  # another process made it first: its key is the key
         except OSError as error:
-            raise LocalIndexError(f"cannot create the index key {quoted(path)} ({error.strerror}); set "
-                                  f"${KEY_VARIABLE} to a file path this account can write") from None
+            raise LocalIndexError(
+                f"cannot create the index key {quoted(path)} ({error.strerror}); set "
+                f"${KEY_VARIABLE} to a file path this account can write"
+            ) from None
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(draft)
@@ -99,11 +101,15 @@ def _read_key(path: Path) -> bytes:
         raise LocalIndexError(f"cannot read the index key {quoted(path)} (it was removed)")
     key, info = found
     if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
-        raise LocalIndexError(f"the index key {quoted(path)} is not a private file of this account; "
-                              f"make it one (chmod 600 {quoted(path)}) or remove it to make a new key")
+        raise LocalIndexError(
+            f"the index key {quoted(path)} is not a private file of this account; "
+            f"make it one (chmod 600 {quoted(path)}) or remove it to make a new key"
+        )
     if len(key) != KEY_BYTES:
-        raise LocalIndexError(f"the index key {quoted(path)} is not {KEY_BYTES} bytes; remove it to make a new key "
-                              "(indexes sealed with the old one then need --trust)")
+        raise LocalIndexError(
+            f"the index key {quoted(path)} is not {KEY_BYTES} bytes; remove it to make a new key "
+            "(indexes sealed with the old one then need --trust)"
+        )
     return key
 
 
@@ -159,12 +165,15 @@ def _file_hash(path: Path) -> str | None:
         return None
     data, info = found
     if not stat.S_ISREG(info.st_mode) or len(data) > MAX_MANIFEST_BYTES:
-        raise LocalIndexError(f"{quoted(path)} is not a manifest qwen3-rag wrote (not a plain file, or over "
-                              f"{MAX_MANIFEST_BYTES >> 20} MiB)")
+        raise LocalIndexError(
+            f"{quoted(path)} is not a manifest qwen3-rag wrote (not a plain file, or over "
+            f"{MAX_MANIFEST_BYTES >> 20} MiB)"
+        )
     if len(_digests) >= MAX_CACHED_DIGESTS:
         _digests.clear()
-    digest = _digests[(info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)] = \
-        hashlib.sha256(data).hexdigest()
+    digest = _digests[(info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)] = hashlib.sha256(
+        data
+    ).hexdigest()
     return digest
 
 
@@ -184,8 +193,9 @@ def write_seal(directory: Path, *states: Mapping[str, Mapping[str, str]], writin
     mac = hmac.new(account_key(), body, hashlib.sha256).hexdigest()
     folder = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        fd = os.open(SEAL_DRAFT, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
-                     dir_fd=folder)
+        fd = os.open(
+            SEAL_DRAFT, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=folder
+        )
         with os.fdopen(fd, "wb") as draft:
             draft.write(json.dumps({"seal": json.loads(body), "mac": mac}).encode())
             draft.flush()
@@ -210,13 +220,19 @@ def read_seal(directory: Path) -> Seal | None:
         document = json.loads(raw)
         body, mac = _canonical(document["seal"]), document["mac"]
         valid = isinstance(mac, str) and hmac.compare_digest(
-            hmac.new(account_key(), body, hashlib.sha256).hexdigest(), mac)
+            hmac.new(account_key(), body, hashlib.sha256).hexdigest(), mac
+        )
         seal = document["seal"]
         tables, writing = seal["tables"], seal["writing"]
     except (ValueError, KeyError, TypeError, RecursionError):
         raise not_ours(directory, "its seal is not one qwen3-rag wrote") from None
-    if not valid or seal.get("format") != SEAL_FORMAT or not isinstance(writing, bool) or \
-            not isinstance(tables, dict) or not all(isinstance(v, list) for v in tables.values()):
+    if (
+        not valid
+        or seal.get("format") != SEAL_FORMAT
+        or not isinstance(writing, bool)
+        or not isinstance(tables, dict)
+        or not all(isinstance(v, list) for v in tables.values())
+    ):
         raise not_ours(directory, "it was sealed by another account or changed since")
     return Seal(tables, writing)
 
@@ -244,17 +260,21 @@ def check_sealed(directory: Path, tables: tuple[str, ...], *, writer: bool) -> d
         retries += 1
         time.sleep(RETRY_SECONDS)
     if seal is None:
-        raise not_ours(directory, "it has no seal of this account (indexes written before qwen3-rag sealed "
-                                  "them have none either)")
+        raise not_ours(
+            directory, "it has no seal of this account (indexes written before qwen3-rag sealed them have none either)"
+        )
     if left_by_killed_writer:
-        raise LocalIndexError(f"the index at {quoted(directory)} holds a commit of an indexing run that was "
-                              "interrupted; run qwen3-rag index on it again (as this account) to roll that commit "
-                              f"back and finish the work, or {rebuild_hint(directory)}")
+        raise LocalIndexError(
+            f"the index at {quoted(directory)} holds a commit of an indexing run that was "
+            "interrupted; run qwen3-rag index on it again (as this account) to roll that commit "
+            f"back and finish the work, or {rebuild_hint(directory)}"
+        )
     raise not_ours(directory, f"{table}/_versions/{name} is not one this account sealed")
 
 
-def _unsealed(seal: Seal | None, on_disk: Mapping[str, Mapping[str, str]], directory: Path,
-              writer: bool) -> tuple[str, str, bool] | None:
+def _unsealed(
+    seal: Seal | None, on_disk: Mapping[str, Mapping[str, str]], directory: Path, writer: bool
+) -> tuple[str, str, bool] | None:
     """The first manifest on disk the seal does not cover (table, name, whether a killed writer of ours
     left it), or None when the seal covers all, or they are a live writer's commits in flight."""
     for table, found in on_disk.items():
@@ -308,7 +328,8 @@ def not_ours(directory: Path, why: str) -> LocalIndexError:
         f"the index at {quoted(directory)} was not written by this account, or was changed since ({why}); "
         "qwen3-rag opens only indexes it can prove this account wrote. If you copied or moved it from a source "
         f"you trust, accept it with: qwen3-rag index --index {quoted(directory)} --trust; otherwise rebuild it "
-        f"with: qwen3-rag index DIR --index {quoted(directory)} --rebuild")
+        f"with: qwen3-rag index DIR --index {quoted(directory)} --rebuild"
+    )
 
 
 def _canonical(value: object) -> bytes:

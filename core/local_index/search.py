@@ -46,7 +46,7 @@ class Found:
 
 
 def index_kinds(table: Any) -> set[str]:
-    """"vector" and/or "text": the kinds of index `table` has (one listing, read once per search)."""
+    """ "vector" and/or "text": the kinds of index `table` has (one listing, read once per search)."""
     types = [index.index_type for index in table.list_indices()]
     return {"vector" for t in types if t.upper().startswith("IVF")} | {"text" for t in types if t == "FTS"}
 
@@ -63,8 +63,9 @@ def ensure_indexes(table: Any, vector_index_from: int) -> None:
         table.create_index("vector", config=IvfSq(distance_type="dot", num_partitions=max(1, round(math.sqrt(rows)))))
 
 
-def search_table(table: Any, query: NDArray[np.float32], top_n: int, text: str | None,
-                 damaged: Callable[[str], LocalIndexError]) -> Found:
+def search_table(
+    table: Any, query: NDArray[np.float32], top_n: int, text: str | None, damaged: Callable[[str], LocalIndexError]
+) -> Found:
     """The best `top_n` chunks of `table` as it stands (one version); `damaged` makes the error for bad rows.
 
     By vector: ordered by our own float32 dot product, ties by chunk id. Hybrid: the vector list
@@ -75,12 +76,16 @@ def search_table(table: Any, query: NDArray[np.float32], top_n: int, text: str |
     by_vector = table.search(query, vector_column_name="vector").distance_type("dot")
     if not exact:
         by_vector = by_vector.nprobes(NPROBES).refine_factor(REFINE_FACTOR)
-    ranked = sorted(_hits(by_vector.select([*COLUMNS, "_distance"]).limit(top_n), query, damaged),
-                    key=lambda pair: (-pair[1].score, pair[0]))
+    ranked = sorted(
+        _hits(by_vector.select([*COLUMNS, "_distance"]).limit(top_n), query, damaged),
+        key=lambda pair: (-pair[1].score, pair[0]),
+    )
     if text is not None:
         if "text" not in kinds:
-            raise LocalIndexError("this index has no full-text index yet (its first run did not finish); "
-                                  "run qwen3-rag index again, or search without --hybrid")
+            raise LocalIndexError(
+                "this index has no full-text index yet (its first run did not finish); "
+                "run qwen3-rag index again, or search without --hybrid"
+            )
         by_text = table.search(text, query_type="fts", fts_columns="text").select([*COLUMNS, "_score"])
         ranked = reciprocal_rank_fusion([ranked, _hits(by_text.limit(top_n), query, damaged)])[:top_n]
     return Found([hit for _, hit in ranked], table.version, exact, text is not None)
@@ -110,7 +115,10 @@ def _hit(row: dict[str, Any], query: NDArray[np.float32], damaged: Callable[[str
         path, start, end = place["path"], place["start_line"], place["end_line"]
     except (ValueError, TypeError, KeyError):
         path = start = end = None
-    if not isinstance(row["text"], str) or not isinstance(path, str) or \
-            not all(isinstance(line, int) and line >= 1 for line in (start, end)):
+    if (
+        not isinstance(row["text"], str)
+        or not isinstance(path, str)
+        or not all(isinstance(line, int) and line >= 1 for line in (start, end))
+    ):
         raise damaged(f"chunk {row['id']!r} has a missing text, path or line")
     return Hit(float(vector @ query), path, start, end, row["text"])

@@ -53,21 +53,29 @@ KEEP_OLD_VERSIONS = timedelta(minutes=10)
 LANCE_ERRORS = (RuntimeError, OSError, ValueError, pa.ArrowException)  # how LanceDB reports a bad table
 SEALED_TABLES = tuple(sorted(TABLE_FOLDERS))
 
-FILES_SCHEMA = pa.schema([pa.field("file_id", pa.int64(), nullable=False), pa.field("path", pa.string()),
-                          pa.field("sha256", pa.string()), pa.field("size", pa.int64()),
-                          pa.field("mtime_ns", pa.int64())])
+FILES_SCHEMA = pa.schema(
+    [
+        pa.field("file_id", pa.int64(), nullable=False),
+        pa.field("path", pa.string()),
+        pa.field("sha256", pa.string()),
+        pa.field("size", pa.int64()),
+        pa.field("mtime_ns", pa.int64()),
+    ]
+)
 
 
 def chunks_schema(dim: int, settings: Mapping[str, Any] | None = None) -> pa.Schema:
     """`id`, `text`, `vector` and `metadata` (JSON: path, chunk, start_line, end_line): the columns
     `langchain_lancedb.LanceDB` reads, so LangChain opens the index as a vector store."""
-    schema = pa.schema([
-        pa.field("id", pa.string(), nullable=False),  # "<path>#<chunk number>"
-        pa.field("file_id", pa.int64(), nullable=False),
-        pa.field("text", pa.string(), nullable=False),
-        pa.field("vector", pa.list_(pa.float32(), dim), nullable=False),
-        pa.field("metadata", pa.string(), nullable=False),
-    ])
+    schema = pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),  # "<path>#<chunk number>"
+            pa.field("file_id", pa.int64(), nullable=False),
+            pa.field("text", pa.string(), nullable=False),
+            pa.field("vector", pa.list_(pa.float32(), dim), nullable=False),
+            pa.field("metadata", pa.string(), nullable=False),
+        ]
+    )
     if settings is None:
         return schema
     return schema.with_metadata({SETTINGS_KEY: json.dumps({**settings, "format_version": FORMAT_VERSION})})
@@ -114,16 +122,18 @@ class IndexStore:
         while the writer's clean-up keeps it: `KEEP_OLD_VERSIONS`)."""
         directory = Path(directory)
         if not check_folder(directory):
-            raise LocalIndexError(f"no index at {quoted(directory)}; build one with: qwen3-rag index DIR "
-                                  f"--index {quoted(directory)}")
+            raise LocalIndexError(
+                f"no index at {quoted(directory)}; build one with: qwen3-rag index DIR --index {quoted(directory)}"
+            )
         check_sealed(directory, SEALED_TABLES, writer=False)  # before LanceDB reads a byte of it
         chunks = _open_table(_connect(directory), "chunks", directory)
         if version is not None:
             try:
                 chunks.checkout(version)
             except LANCE_ERRORS as error:
-                raise LocalIndexError(f"the index at {quoted(directory)} has no version {version!r} "
-                                      f"({_first_line(error)})") from None
+                raise LocalIndexError(
+                    f"the index at {quoted(directory)} has no version {version!r} ({_first_line(error)})"
+                ) from None
         return cls(directory, chunks)
 
     @staticmethod
@@ -136,8 +146,9 @@ class IndexStore:
         return dict(IndexStore(directory, _open_table(_connect(directory), "chunks", directory)).settings)
 
     @classmethod
-    def create_or_open(cls, directory: str | os.PathLike[str], settings: Mapping[str, Any], *,
-                       rebuild: bool = False) -> IndexStore:
+    def create_or_open(
+        cls, directory: str | os.PathLike[str], settings: Mapping[str, Any], *, rebuild: bool = False
+    ) -> IndexStore:
         """Open for writing (one writer at a time), creating the index with `settings` if needed.
 
         An existing index must have been built with the same `settings`. With `rebuild`, a healthy
@@ -170,8 +181,11 @@ class IndexStore:
                 chunks = db.create_table("chunks", schema=chunks_schema(settings["dim"], settings))
             else:
                 chunks = _open_table(db, "chunks", directory)
-            files = (_open_table(db, "files", directory) if _has_versions(directory / "files.lance")
-                     else db.create_table("files", schema=FILES_SCHEMA, exist_ok=True))
+            files = (
+                _open_table(db, "files", directory)
+                if _has_versions(directory / "files.lance")
+                else db.create_table("files", schema=FILES_SCHEMA, exist_ok=True)
+            )
             store = cls(directory, chunks, files, lock)
             store.seal()
             store.check_settings(settings)
@@ -251,11 +265,17 @@ class IndexStore:
         except (KeyError, TypeError, ValueError) as error:
             raise self.damaged(f"its settings are missing or unreadable: {type(error).__name__}") from None
         if settings.get("format_version") != FORMAT_VERSION:
-            raise LocalIndexError(f"the index at {quoted(self.directory)} has format "
-                                  f"{settings.get('format_version')!r} and this qwen3-rag reads format "
-                                  f"{FORMAT_VERSION}; {rebuild_hint(self.directory)}")
-        if not isinstance(dim, int) or isinstance(dim, bool) or not 0 < dim <= 65536 or \
-                not schema.equals(chunks_schema(dim)):
+            raise LocalIndexError(
+                f"the index at {quoted(self.directory)} has format "
+                f"{settings.get('format_version')!r} and this qwen3-rag reads format "
+                f"{FORMAT_VERSION}; {rebuild_hint(self.directory)}"
+            )
+        if (
+            not isinstance(dim, int)
+            or isinstance(dim, bool)
+            or not 0 < dim <= 65536
+            or not schema.equals(chunks_schema(dim))
+        ):
             raise self.damaged("its chunks table does not have the columns qwen3-rag writes")
         return settings
 
@@ -288,8 +308,10 @@ class IndexStore:
         updates = list(updates)
         for update in updates:
             if update.vectors.shape != (len(update.chunks), self.dim):
-                raise InvalidArgumentError(f"{update.record.path}: {len(update.chunks)} chunks need vectors of "
-                                           f"shape ({len(update.chunks)}, {self.dim}), got {update.vectors.shape}")
+                raise InvalidArgumentError(
+                    f"{update.record.path}: {len(update.chunks)} chunks need vectors of "
+                    f"shape ({len(update.chunks)}, {self.dim}), got {update.vectors.shape}"
+                )
         replaced = set(known) & {u.record.path for u in updates}
         if replaced:
             self.chunks.delete(_id_filter(file_id(path) for path in replaced))
@@ -301,11 +323,19 @@ class IndexStore:
     def record(self, records: Sequence[FileRecord]) -> None:
         """Insert or update these files' rows (size and time too, so unchanged files are not read again)."""
         if records:
-            table = pa.table({"file_id": [file_id(r.path) for r in records], "path": [r.path for r in records],
-                              "sha256": [r.sha256 for r in records], "size": [r.size for r in records],
-                              "mtime_ns": [r.mtime_ns for r in records]}, schema=FILES_SCHEMA)
-            self.files_table.merge_insert("file_id").when_matched_update_all().when_not_matched_insert_all() \
-                .execute(table)
+            table = pa.table(
+                {
+                    "file_id": [file_id(r.path) for r in records],
+                    "path": [r.path for r in records],
+                    "sha256": [r.sha256 for r in records],
+                    "size": [r.size for r in records],
+                    "mtime_ns": [r.mtime_ns for r in records],
+                },
+                schema=FILES_SCHEMA,
+            )
+            self.files_table.merge_insert("file_id").when_matched_update_all().when_not_matched_insert_all().execute(
+                table
+            )
         self.seal()
 
     def remove(self, paths: Iterable[str]) -> None:
@@ -362,8 +392,10 @@ class IndexStore:
         table = self.chunks.to_arrow()
         vectors = np.asarray(table.column("vector").combine_chunks().flatten(), dtype=np.float32)
         places = [json.loads(m) for m in table.column("metadata").to_pylist()]
-        keys = [(m["path"], m["start_line"], m["end_line"], t)
-                for m, t in zip(places, table.column("text").to_pylist(), strict=True)]
+        keys = [
+            (m["path"], m["start_line"], m["end_line"], t)
+            for m, t in zip(places, table.column("text").to_pylist(), strict=True)
+        ]
         return dict(zip(keys, vectors.reshape(-1, self.dim), strict=True))
 
 
@@ -394,8 +426,9 @@ def _swap_in(staging: Path, target: Path) -> None:
 
 
 def damaged_error(directory: Path, problem: object) -> LocalIndexError:
-    return LocalIndexError(f"the index at {quoted(directory)} is damaged ({_first_line(problem)}); "
-                           f"{rebuild_hint(directory)}")
+    return LocalIndexError(
+        f"the index at {quoted(directory)} is damaged ({_first_line(problem)}); {rebuild_hint(directory)}"
+    )
 
 
 def _connect(directory: Path) -> Any:
@@ -427,13 +460,24 @@ def _chunk_rows(updates: Sequence[FileUpdate], dim: int, schema: pa.Schema) -> p
             ids.append(f"{path}#{number}")
             file_ids.append(file_id(path))
             texts.append(chunk.text)
-            metadata.append(json.dumps({"path": path, "chunk": number, "start_line": chunk.start_line,
-                                        "end_line": chunk.end_line}, ensure_ascii=False))
+            metadata.append(
+                json.dumps(
+                    {"path": path, "chunk": number, "start_line": chunk.start_line, "end_line": chunk.end_line},
+                    ensure_ascii=False,
+                )
+            )
         vectors.append(np.ascontiguousarray(update.vectors, dtype=np.float32).reshape(-1))
     flat = np.concatenate(vectors) if vectors else np.empty(0, dtype=np.float32)
-    return pa.table({"id": ids, "file_id": file_ids, "text": texts,
-                     "vector": pa.FixedSizeListArray.from_arrays(pa.array(flat), dim),
-                     "metadata": metadata}, schema=schema)
+    return pa.table(
+        {
+            "id": ids,
+            "file_id": file_ids,
+            "text": texts,
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(flat), dim),
+            "metadata": metadata,
+        },
+        schema=schema,
+    )
 
 
 def _first_line(problem: object) -> str:

@@ -20,9 +20,11 @@ from .http import Server, ordered_rows
 
 EMBEDDINGS_PATH = "/v1/embeddings"
 CLASSIFY_PATH = "/classify"
-SERVE_HINT = ("start the reranker as vLLM documents it: vllm serve MODEL --runner pooling --hf-overrides "
-              "'{\"architectures\": [\"Qwen3ForSequenceClassification\"], "
-              "\"classifier_from_token\": [\"no\", \"yes\"], \"is_original_qwen3_reranker\": true}'")
+SERVE_HINT = (
+    "start the reranker as vLLM documents it: vllm serve MODEL --runner pooling --hf-overrides "
+    '\'{"architectures": ["Qwen3ForSequenceClassification"], '
+    '"classifier_from_token": ["no", "yes"], "is_original_qwen3_reranker": true}\''
+)
 
 
 class ServedBackend:
@@ -39,8 +41,11 @@ class ServedBackend:
 
     def run(self, inputs: list[list[int]], extra: dict[str, Any], advance: Advance) -> list[tuple[range, Any]]:
         batches = in_runs(len(inputs), self.max_batch)
-        answers = self.server.post_all(self.path, [self._payload(inputs, batch, extra) for batch in batches],
-                                       on_done=lambda i: advance(len(batches[i])))
+        answers = self.server.post_all(
+            self.path,
+            [self._payload(inputs, batch, extra) for batch in batches],
+            on_done=lambda i: advance(len(batches[i])),
+        )
         return list(zip(batches, answers, strict=True))
 
     async def arun(self, inputs: list[list[int]], extra: dict[str, Any]) -> list[tuple[range, Any]]:
@@ -49,7 +54,7 @@ class ServedBackend:
         return list(zip(batches, answers, strict=True))
 
     def _payload(self, inputs: list[list[int]], batch: range, extra: dict[str, Any]) -> dict[str, Any]:
-        return {"model": self.model_name, "input": inputs[batch.start:batch.stop], **extra}
+        return {"model": self.model_name, "input": inputs[batch.start : batch.stop], **extra}
 
 
 class ServedEmbedding(ServedBackend):
@@ -72,7 +77,7 @@ class ServedEmbedding(ServedBackend):
     def _assemble(self, answered: Sequence[tuple[range, Any]], count: int, dim: int) -> NDArray[np.float32]:
         vectors = np.empty((count, dim), dtype=np.float32)
         for batch, answer in answered:
-            vectors[batch.start:batch.stop] = self._vectors(answer, len(batch), dim)
+            vectors[batch.start : batch.stop] = self._vectors(answer, len(batch), dim)
         return vectors
 
     def _vectors(self, answer: Any, count: int, dim: int) -> NDArray[np.float32]:
@@ -89,14 +94,18 @@ class ServedEmbedding(ServedBackend):
         except (KeyError, TypeError, ValueError):
             raise RemoteServerError(f"{where} answered rows without a numeric 'embedding' list") from None
         if full.ndim != 2 or full.shape[1] < dim:
-            raise RemoteServerError(f"{where} answered vectors of shape {full.shape} where {count} of at least "
-                                    f"{dim} numbers were expected; is an embedding model served there?")
+            raise RemoteServerError(
+                f"{where} answered vectors of shape {full.shape} where {count} of at least "
+                f"{dim} numbers were expected; is an embedding model served there?"
+            )
         cut = full[:, :dim]
         norms = np.linalg.norm(cut, axis=1)
         bad = np.flatnonzero(~np.isfinite(norms) | (norms == 0) | ~np.isfinite(cut).all(axis=1))
         if bad.size:
-            raise RemoteServerError(f"{where} answered a vector that cannot be normalised (row {int(bad[0])} of the "
-                                    f"batch: {'all zero' if norms[bad[0]] == 0 else 'not finite'})")
+            raise RemoteServerError(
+                f"{where} answered a vector that cannot be normalised (row {int(bad[0])} of the "
+                f"batch: {'all zero' if norms[bad[0]] == 0 else 'not finite'})"
+            )
         return (cut / norms[:, None]).astype(np.float32)
 
 
@@ -107,8 +116,7 @@ class ServedScoring(ServedBackend):
     path = CLASSIFY_PATH
 
     def score(self, head: list[int], tails: list[list[int]], advance: Advance = nothing) -> NDArray[np.float32]:
-        return self._assemble(self.run([head + tail for tail in tails], {"use_activation": False}, advance),
-                              len(tails))
+        return self._assemble(self.run([head + tail for tail in tails], {"use_activation": False}, advance), len(tails))
 
     async def ascore(self, head: list[int], tails: list[list[int]]) -> NDArray[np.float32]:
         return self._assemble(await self.arun([head + tail for tail in tails], {"use_activation": False}), len(tails))
@@ -116,7 +124,7 @@ class ServedScoring(ServedBackend):
     def _assemble(self, answered: Sequence[tuple[range, Any]], count: int) -> NDArray[np.float32]:
         logits = np.empty(count, dtype=np.float32)
         for batch, answer in answered:
-            logits[batch.start:batch.stop] = self._logits(answer, len(batch))
+            logits[batch.start : batch.stop] = self._logits(answer, len(batch))
         return logits
 
     def _logits(self, answer: Any, count: int) -> NDArray[np.float32]:
@@ -125,8 +133,10 @@ class ServedScoring(ServedBackend):
         outputs = [row.get("probs") for row in rows]
         if not all(isinstance(o, list) and len(o) == 1 and isinstance(o[0], int | float) for o in outputs):
             sizes = sorted({len(o) if isinstance(o, list) else 0 for o in outputs})
-            raise RemoteServerError(f"{where} answered {sizes} outputs per prompt where the Qwen3 reranker "
-                                    f"gives one (the yes-no log-odds); {SERVE_HINT}")
+            raise RemoteServerError(
+                f"{where} answered {sizes} outputs per prompt where the Qwen3 reranker "
+                f"gives one (the yes-no log-odds); {SERVE_HINT}"
+            )
         logits = np.array([row["probs"][0] for row in rows], dtype=np.float32)
         if not np.isfinite(logits).all():
             raise RemoteServerError(f"{where} answered non-finite scores")

@@ -37,20 +37,49 @@ class RemoteEmbedder(RebuiltOnCopy, EmbeddingMethods):
     """
 
     @records_arguments
-    def __init__(self, base_url: str, model: str | None = None, *, tokenizer: str | None = None,
-                 instruction: str | None = None, symmetric: bool | None = None, dim: int | None = None,
-                 max_length: int = 8192, api_key: str | None = None, timeout: float = 120.0, retries: int = 3,
-                 max_batch: int = 64, concurrency: int = 4, progress_bar: bool = False, revision: str | None = None,
-                 token: str | bool | None = None, local_files_only: bool = False,
-                 max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES):
+    def __init__(
+        self,
+        base_url: str,
+        model: str | None = None,
+        *,
+        tokenizer: str | None = None,
+        instruction: str | None = None,
+        symmetric: bool | None = None,
+        dim: int | None = None,
+        max_length: int = 8192,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        retries: int = 3,
+        max_batch: int = 64,
+        concurrency: int = 4,
+        progress_bar: bool = False,
+        revision: str | None = None,
+        token: str | bool | None = None,
+        local_files_only: bool = False,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+    ):
         self.task = resolve_task(instruction)
         self.symmetric = self.task.symmetric if symmetric is None else check_bool(symmetric, "symmetric")
         self.max_batch = check_positive_int(max_batch, "max_batch")
         self.progress_bar = check_bool(progress_bar, "progress_bar")
-        self.server = Server(base_url, api_key=api_key, timeout=timeout, retries=retries, concurrency=concurrency,
-                             max_reply_bytes=max_reply_bytes)
-        served = connect(self.server, "embedding", model, tokenizer, max_length, revision=revision, token=token,
-                         local_files_only=check_bool(local_files_only, "local_files_only"))
+        self.server = Server(
+            base_url,
+            api_key=api_key,
+            timeout=timeout,
+            retries=retries,
+            concurrency=concurrency,
+            max_reply_bytes=max_reply_bytes,
+        )
+        served = connect(
+            self.server,
+            "embedding",
+            model,
+            tokenizer,
+            max_length,
+            revision=revision,
+            token=token,
+            local_files_only=check_bool(local_files_only, "local_files_only"),
+        )
         self.model_name, self.max_length, self.checkpoint = served.name, served.max_length, served.checkpoint
         self.hidden_size: int = served.config.hidden_size
         self.dim = check_dim(dim, self.hidden_size, served.name)
@@ -67,5 +96,7 @@ class RemoteEmbedder(RebuiltOnCopy, EmbeddingMethods):
         return self._revision
 
     def __repr__(self) -> str:
-        return f"RemoteEmbedder(base_url={self.server.base_url!r}, model={self.model_name!r}, dim={self.dim}, " \
-               f"symmetric={self.symmetric})"
+        return (
+            f"RemoteEmbedder(base_url={self.server.base_url!r}, model={self.model_name!r}, dim={self.dim}, "
+            f"symmetric={self.symmetric})"
+        )

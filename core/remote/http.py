@@ -41,12 +41,15 @@ T = TypeVar("T")
 def check_base_url(base_url: object) -> str:
     """An http(s) URL without query or fragment; a trailing '/v1' is dropped (paths add it)."""
     if not isinstance(base_url, str):
-        raise InvalidArgumentError(f"base_url must be a string like 'http://localhost:8000', got "
-                                   f"{type(base_url).__name__}")
+        raise InvalidArgumentError(
+            f"base_url must be a string like 'http://localhost:8000', got {type(base_url).__name__}"
+        )
     parts = urlsplit(base_url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise InvalidArgumentError(f"base_url={escaped(base_url)!r} must be an http:// or https:// server address "
-                                   "like 'http://localhost:8000' (no query or fragment)")
+        raise InvalidArgumentError(
+            f"base_url={escaped(base_url)!r} must be an http:// or https:// server address "
+            "like 'http://localhost:8000' (no query or fragment)"
+        )
     path = parts.path.rstrip("/")
     path = path[: -len("/v1")] if path.endswith("/v1") else path
     return f"{parts.scheme}://{parts.netloc}{path}"
@@ -71,8 +74,16 @@ class Server:
         max_reply_bytes: the most bytes read from one reply, compressed or decompressed.
     """
 
-    def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float = 120.0, retries: int = 3,
-                 concurrency: int = 4, max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES):
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        retries: int = 3,
+        concurrency: int = 4,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+    ):
         self.base_url = check_base_url(base_url)
         if api_key is not None and (not isinstance(api_key, str) or not api_key.isprintable()):
             raise InvalidArgumentError("api_key must be a printable string or None")
@@ -81,8 +92,10 @@ class Server:
         self.concurrency = check_positive_int(concurrency, "concurrency")
         self.max_reply_bytes = check_positive_int(max_reply_bytes, "max_reply_bytes", minimum=1024)
         # Only encodings decoded here with a bound; a server that sends another is refused.
-        self._headers = {"Accept-Encoding": "gzip, deflate", **({"Authorization": f"Bearer {api_key}"} if api_key
-                                                                   else {})}
+        self._headers = {
+            "Accept-Encoding": "gzip, deflate",
+            **({"Authorization": f"Bearer {api_key}"} if api_key else {}),
+        }
         self._secret = api_key
         self._client: tuple[int, httpx.AsyncClient] | None = None  # (pid, client on the shared loop)
         self._client_lock = threading.Lock()
@@ -98,8 +111,9 @@ class Server:
     def post(self, path: str, payload: dict[str, Any]) -> Any:
         return self._run(lambda client: self._request(client, "POST", path, payload))
 
-    def post_all(self, path: str, payloads: Sequence[dict[str, Any]],
-                 on_done: Callable[[int], None] | None = None) -> list[Any]:
+    def post_all(
+        self, path: str, payloads: Sequence[dict[str, Any]], on_done: Callable[[int], None] | None = None
+    ) -> list[Any]:
         """Answers to `payloads`, in their order, at most `concurrency` in flight; `on_done(i)` as each arrives."""
         return self._run(lambda client: self._send_all(client, path, payloads, on_done))
 
@@ -112,8 +126,9 @@ class Server:
 
     def async_client(self) -> httpx.AsyncClient:
         # One per call: an AsyncClient belongs to the event loop it was first used on.
-        return httpx.AsyncClient(headers=self._headers, timeout=self.timeout,
-                                 limits=httpx.Limits(max_connections=self.concurrency))
+        return httpx.AsyncClient(
+            headers=self._headers, timeout=self.timeout, limits=httpx.Limits(max_connections=self.concurrency)
+        )
 
     def close(self) -> None:
         """Close the client of this server's sync calls (also done when the server is garbage-collected)."""
@@ -138,8 +153,13 @@ class Server:
             future.cancel()
             raise
 
-    async def _send_all(self, client: httpx.AsyncClient, path: str, payloads: Sequence[dict[str, Any]],
-                        on_done: Callable[[int], None] | None) -> list[Any]:
+    async def _send_all(
+        self,
+        client: httpx.AsyncClient,
+        path: str,
+        payloads: Sequence[dict[str, Any]],
+        on_done: Callable[[int], None] | None,
+    ) -> list[Any]:
         limit = asyncio.Semaphore(self.concurrency)
 
         async def send(index: int) -> Any:
@@ -170,8 +190,9 @@ class Server:
             return self._answer(status, body, method, path)
         raise AssertionError("unreachable")
 
-    async def _exchange(self, client: httpx.AsyncClient, method: str, path: str,
-                        payload: dict[str, Any] | None) -> tuple[int, bytes]:
+    async def _exchange(
+        self, client: httpx.AsyncClient, method: str, path: str, payload: dict[str, Any] | None
+    ) -> tuple[int, bytes]:
         async with client.stream(method, self.base_url + path, json=payload) as response:
             return response.status_code, await self._read_body(response, method, path)
 
@@ -180,8 +201,10 @@ class Server:
         limit, where = self.max_reply_bytes, f"{self.base_url} answered {method} {path} with"
         encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding not in ("identity", "", *WBITS):
-            raise RemoteServerError(f"{where} a body in the encoding {escaped(encoding[:40])!r}, which qwen3-rag does "
-                                    "not read (it asks for gzip or deflate)")
+            raise RemoteServerError(
+                f"{where} a body in the encoding {escaped(encoding[:40])!r}, which qwen3-rag does "
+                "not read (it asks for gzip or deflate)"
+            )
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
             raise RemoteServerError(f"{where} {declared} bytes, more than max_reply_bytes={limit}")
@@ -200,27 +223,38 @@ class Server:
                 except zlib.error:
                     raise RemoteServerError(f"{where} a body that is not valid deflate") from None
             if received > limit or len(body) > limit:
-                raise RemoteServerError(f"{where} more than max_reply_bytes={limit} bytes"
-                                        f"{' once decompressed' if received <= limit else ''}; nothing more was read")
+                raise RemoteServerError(
+                    f"{where} more than max_reply_bytes={limit} bytes"
+                    f"{' once decompressed' if received <= limit else ''}; nothing more was read"
+                )
         return bytes(body)
 
     def _answer(self, status: int, body: bytes, method: str, path: str) -> Any:
         if status >= 400:
-            raise RemoteServerError(f"{self.base_url} refused {method} {path} with HTTP {status}: "
-                                    f"{_server_message(body, self._redacted)}", status=status)
+            raise RemoteServerError(
+                f"{self.base_url} refused {method} {path} with HTTP {status}: {_server_message(body, self._redacted)}",
+                status=status,
+            )
         try:
             return parse_json(body)
         except ValueError as error:
             start = escaped(self._redacted(body[:2000].decode("utf-8", "replace"))[:200])  # redacted, then cut
-            raise RemoteServerError(f"{self.base_url} answered {method} {path} with something that is not JSON "
-                                    f"qwen3-rag reads ({error}): {start}") from None
+            raise RemoteServerError(
+                f"{self.base_url} answered {method} {path} with something that is not JSON "
+                f"qwen3-rag reads ({error}): {start}"
+            ) from None
 
     def _unreachable(self, method: str, path: str, error: Exception) -> RemoteServerError:
         tries = self.retries + 1
-        what = f"{type(error).__name__}: {escaped(str(error)) or '-'}" if not isinstance(error, TimeoutError) \
+        what = (
+            f"{type(error).__name__}: {escaped(str(error)) or '-'}"
+            if not isinstance(error, TimeoutError)
             else "the reply was not complete in time"
-        return RemoteServerError(f"could not {method} {self.base_url}{path} ({tries} {'try' if tries == 1 else 'tries'}"
-                                 f", timeout {self.timeout:g} s): {self._redacted(what)}")
+        )
+        return RemoteServerError(
+            f"could not {method} {self.base_url}{path} ({tries} {'try' if tries == 1 else 'tries'}"
+            f", timeout {self.timeout:g} s): {self._redacted(what)}"
+        )
 
     def _redacted(self, text: str) -> str:
         """`text` without the API key (a server may echo the Authorization header back)."""
@@ -295,8 +329,11 @@ def _server_message(raw: bytes, redacted: Callable[[str], str]) -> str:
         body = raw.decode("utf-8", "replace")
     if isinstance(body, dict):
         error = body.get("error")
-        body = error.get("message", error) if isinstance(error, dict) else error or body.get("message") or \
-            body.get("detail") or body
+        body = (
+            error.get("message", error)
+            if isinstance(error, dict)
+            else error or body.get("message") or body.get("detail") or body
+        )
     text = escaped(redacted(str(body)))
     return text if len(text) <= 500 else text[:500] + "..."
 
@@ -308,7 +345,8 @@ def ordered_rows(answer: Any, count: int, where: str) -> list[dict[str, Any]]:
         raise RemoteServerError(f"{where} answered without a 'data' list")
     indexes = [row.get("index") for row in rows]
     if not all(type(i) is int for i in indexes) or sorted(indexes) != list(range(count)):
-        raise RemoteServerError(f"{where} answered {len(rows)} rows with indexes that are not 0..{count - 1} once "
-                                "each; nothing is returned rather than a dropped or misplaced result")
+        raise RemoteServerError(
+            f"{where} answered {len(rows)} rows with indexes that are not 0..{count - 1} once "
+            "each; nothing is returned rather than a dropped or misplaced result"
+        )
     return sorted(rows, key=lambda row: row["index"])
-

@@ -35,18 +35,46 @@ class RemoteReranker(RebuiltOnCopy, RankingMethods):
     """
 
     @records_arguments
-    def __init__(self, base_url: str, model: str | None = None, *, tokenizer: str | None = None,
-                 instruction: str | None = None, max_length: int = 8192, api_key: str | None = None,
-                 timeout: float = 120.0, retries: int = 3, max_batch: int = 32, concurrency: int = 4,
-                 progress_bar: bool = False, revision: str | None = None, token: str | bool | None = None,
-                 local_files_only: bool = False, max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES):
+    def __init__(
+        self,
+        base_url: str,
+        model: str | None = None,
+        *,
+        tokenizer: str | None = None,
+        instruction: str | None = None,
+        max_length: int = 8192,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        retries: int = 3,
+        max_batch: int = 32,
+        concurrency: int = 4,
+        progress_bar: bool = False,
+        revision: str | None = None,
+        token: str | bool | None = None,
+        local_files_only: bool = False,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+    ):
         self.instruction = resolve_task(instruction).instruction
         self.max_batch = check_positive_int(max_batch, "max_batch")
         self.progress_bar = check_bool(progress_bar, "progress_bar")
-        self.server = Server(base_url, api_key=api_key, timeout=timeout, retries=retries, concurrency=concurrency,
-                             max_reply_bytes=max_reply_bytes)
-        served = connect(self.server, "reranker", model, tokenizer, max_length, revision=revision, token=token,
-                         local_files_only=check_bool(local_files_only, "local_files_only"))
+        self.server = Server(
+            base_url,
+            api_key=api_key,
+            timeout=timeout,
+            retries=retries,
+            concurrency=concurrency,
+            max_reply_bytes=max_reply_bytes,
+        )
+        served = connect(
+            self.server,
+            "reranker",
+            model,
+            tokenizer,
+            max_length,
+            revision=revision,
+            token=token,
+            local_files_only=check_bool(local_files_only, "local_files_only"),
+        )
         self.model_name, self.max_length, self.checkpoint = served.name, served.max_length, served.checkpoint
         self.prompt = RerankPrompt(served.tokenizer, self.max_length)
         self.backend = ServedScoring(self.server, served.name, served.tokenizer, self.max_batch)
@@ -67,5 +95,7 @@ class RemoteReranker(RebuiltOnCopy, RankingMethods):
             raise
 
     def __repr__(self) -> str:
-        return f"RemoteReranker(base_url={self.server.base_url!r}, model={self.model_name!r}, " \
-               f"max_length={self.max_length})"
+        return (
+            f"RemoteReranker(base_url={self.server.base_url!r}, model={self.model_name!r}, "
+            f"max_length={self.max_length})"
+        )

@@ -27,16 +27,27 @@ class ServedModel:
     checkpoint: str  # what the server says it loaded (hub id or its directory), as Embedder.checkpoint names it
 
 
-def connect(server: Server, kind: Kind, model: str | None, tokenizer: str | None, max_length: int, *,
-            revision: str | None, token: str | bool | None, local_files_only: bool) -> ServedModel:
+def connect(
+    server: Server,
+    kind: Kind,
+    model: str | None,
+    tokenizer: str | None,
+    max_length: int,
+    *,
+    revision: str | None,
+    token: str | bool | None,
+    local_files_only: bool,
+) -> ServedModel:
     """The served model named `model` (or the only one), with the tokenizer its checkpoint uses."""
     check_positive_int(max_length, "max_length", minimum=2)
     cards = _model_cards(server)
     names = [card["id"] for card in cards]
     if model is None:
         if len(cards) != 1:
-            raise RemoteServerError(f"{server.base_url} serves {len(cards)} models ({', '.join(names) or 'none'}); "
-                                    "pass model= to choose one")
+            raise RemoteServerError(
+                f"{server.base_url} serves {len(cards)} models ({', '.join(names) or 'none'}); "
+                "pass model= to choose one"
+            )
         card = cards[0]
     else:
         matching = [card for card in cards if card["id"] == model]
@@ -45,13 +56,14 @@ def connect(server: Server, kind: Kind, model: str | None, tokenizer: str | None
         card = matching[0]
     source = tokenizer if tokenizer is not None else _tokenizer_source(card)
     try:
-        loaded, config = read_tokenizer(kind, source, revision=revision, token=token,
-                                        local_files_only=local_files_only)
+        loaded, config = read_tokenizer(kind, source, revision=revision, token=token, local_files_only=local_files_only)
     except ModelLoadError as error:
         if tokenizer is not None:
             raise
-        raise ModelLoadError(f"{error}. The server names its checkpoint {source!r}; pass tokenizer= with the hub "
-                             "id or a local copy of that checkpoint (its tokenizer and config files suffice)") from None
+        raise ModelLoadError(
+            f"{error}. The server names its checkpoint {source!r}; pass tokenizer= with the hub "
+            "id or a local copy of that checkpoint (its tokenizer and config files suffice)"
+        ) from None
     server_limit = card.get("max_model_len")
     limit = min(max_length, server_limit) if isinstance(server_limit, int) and server_limit > 1 else max_length
     return ServedModel(card["id"], loaded, config, limit, normalise_source(source))

@@ -31,16 +31,39 @@ class Qwen3TextEmbedder(_EmbedderComponent):
     Args: see `qwen3_rag.Embedder`; `device` is a Haystack `ComponentDevice` (None: best available).
     """
 
-    def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, device: ComponentDevice | None = None,
-                 dtype: str | None = None, dim: int | None = None, instruction: str | None = None,
-                 max_length: int = 8192, batch_tokens: int | None = None, revision: str | None = None,
-                 allow_pickle: bool = False, token: Secret | None = HF_TOKEN,
-                 local_files_only: bool = False, base_url: str | None = None, api_key: Secret | None = None):
+    def __init__(
+        self,
+        model: str = DEFAULT_EMBEDDING_MODEL,
+        device: ComponentDevice | None = None,
+        dtype: str | None = None,
+        dim: int | None = None,
+        instruction: str | None = None,
+        max_length: int = 8192,
+        batch_tokens: int | None = None,
+        revision: str | None = None,
+        allow_pickle: bool = False,
+        token: Secret | None = HF_TOKEN,
+        local_files_only: bool = False,
+        base_url: str | None = None,
+        api_key: Secret | None = None,
+    ):
         # @component rebuilds the class, which breaks zero-argument super().
-        CoreComponent.__init__(self, model=model, device=device, dtype=dtype, dim=dim, instruction=instruction,
-                               max_length=max_length, batch_tokens=batch_tokens, revision=revision,
-                               allow_pickle=allow_pickle, token=token,
-                               local_files_only=local_files_only, base_url=base_url, api_key=api_key)
+        CoreComponent.__init__(
+            self,
+            model=model,
+            device=device,
+            dtype=dtype,
+            dim=dim,
+            instruction=instruction,
+            max_length=max_length,
+            batch_tokens=batch_tokens,
+            revision=revision,
+            allow_pickle=allow_pickle,
+            token=token,
+            local_files_only=local_files_only,
+            base_url=base_url,
+            api_key=api_key,
+        )
 
     @component.output_types(embedding=list[float])
     def run(self, text: str) -> dict[str, Any]:
@@ -63,22 +86,51 @@ class Qwen3DocumentEmbedder(_EmbedderComponent):
     The progress bar is on by default, as in Haystack's own document embedders.
     """
 
-    def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, device: ComponentDevice | None = None,
-                 dtype: str | None = None, dim: int | None = None, instruction: str | None = None,
-                 symmetric: bool | None = None, max_length: int = 8192, batch_tokens: int | None = None,
-                 batch_size: int | None = None, revision: str | None = None, progress_bar: bool = True,
-                 meta_fields_to_embed: list[str] | None = None, embedding_separator: str = "\n",
-                 allow_pickle: bool = False, token: Secret | None = HF_TOKEN,
-                 local_files_only: bool = False, base_url: str | None = None, api_key: Secret | None = None):
+    def __init__(
+        self,
+        model: str = DEFAULT_EMBEDDING_MODEL,
+        device: ComponentDevice | None = None,
+        dtype: str | None = None,
+        dim: int | None = None,
+        instruction: str | None = None,
+        symmetric: bool | None = None,
+        max_length: int = 8192,
+        batch_tokens: int | None = None,
+        batch_size: int | None = None,
+        revision: str | None = None,
+        progress_bar: bool = True,
+        meta_fields_to_embed: list[str] | None = None,
+        embedding_separator: str = "\n",
+        allow_pickle: bool = False,
+        token: Secret | None = HF_TOKEN,
+        local_files_only: bool = False,
+        base_url: str | None = None,
+        api_key: Secret | None = None,
+    ):
         if batch_size is not None:
             check_positive_int(batch_size, "batch_size")
         # @component rebuilds the class, which breaks zero-argument super().
-        CoreComponent.__init__(self, model=model, device=device, dtype=dtype, dim=dim, instruction=instruction,
-                               symmetric=symmetric, max_length=max_length, batch_tokens=batch_tokens,
-                               batch_size=batch_size, revision=revision, progress_bar=progress_bar,
-                               meta_fields_to_embed=list(meta_fields_to_embed or []),
-                               embedding_separator=embedding_separator, allow_pickle=allow_pickle, token=token,
-                               local_files_only=local_files_only, base_url=base_url, api_key=api_key)
+        CoreComponent.__init__(
+            self,
+            model=model,
+            device=device,
+            dtype=dtype,
+            dim=dim,
+            instruction=instruction,
+            symmetric=symmetric,
+            max_length=max_length,
+            batch_tokens=batch_tokens,
+            batch_size=batch_size,
+            revision=revision,
+            progress_bar=progress_bar,
+            meta_fields_to_embed=list(meta_fields_to_embed or []),
+            embedding_separator=embedding_separator,
+            allow_pickle=allow_pickle,
+            token=token,
+            local_files_only=local_files_only,
+            base_url=base_url,
+            api_key=api_key,
+        )
 
     @component.output_types(documents=list[Document])
     def run(self, documents: list[Document]) -> dict[str, Any]:

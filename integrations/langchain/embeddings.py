@@ -50,14 +50,17 @@ class Qwen3Embeddings(EmbedderFields, Embeddings):
         """
         from langchain_classic.embeddings import CacheBackedEmbeddings
 
-        documents = CacheBackedEmbeddings.from_bytes_store(self, store, namespace=self.cache_namespace("document"),
-                                                           key_encoder="sha256")
+        documents = CacheBackedEmbeddings.from_bytes_store(
+            self, store, namespace=self.cache_namespace("document"), key_encoder="sha256"
+        )
         if not cache_queries:
             return documents
-        queries = CacheBackedEmbeddings.from_bytes_store(self, store, namespace=self.cache_namespace("query"),
-                                                         query_embedding_cache=store, key_encoder="sha256")
-        return CacheBackedEmbeddings(self, documents.document_embedding_store,
-                                     query_embedding_store=queries.query_embedding_store)
+        queries = CacheBackedEmbeddings.from_bytes_store(
+            self, store, namespace=self.cache_namespace("query"), query_embedding_cache=store, key_encoder="sha256"
+        )
+        return CacheBackedEmbeddings(
+            self, documents.document_embedding_store, query_embedding_store=queries.query_embedding_store
+        )
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         """`embed_documents` without blocking the event loop (an async HTTP client with `base_url=`)."""

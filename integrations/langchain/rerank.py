@@ -23,23 +23,25 @@ class Qwen3Rerank(RerankerFields, BaseDocumentCompressor):
     Pass `reranker=qwen3_rag.Reranker(...)` to reuse a core instance instead of the settings.
     """
 
-    def compress_documents(self, documents: Sequence[Document], query: str,
-                           callbacks: Callbacks | None = None) -> Sequence[Document]:
+    def compress_documents(
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+    ) -> Sequence[Document]:
         """The best `top_n` documents for `query` (at or above `score_threshold`), best first."""
         documents = check_items(documents, Document, "documents")
         ranked = best(self.core, query, [d.page_content for d in documents], self.top_n, self.score_threshold)
         return _scored_copies(documents, ranked)
 
-    async def acompress_documents(self, documents: Sequence[Document], query: str,
-                                  callbacks: Callbacks | None = None) -> Sequence[Document]:
+    async def acompress_documents(
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+    ) -> Sequence[Document]:
         """`compress_documents` without blocking the event loop (an async HTTP client with `base_url=`)."""
         documents = check_items(documents, Document, "documents")
-        ranked = await abest(self.core, query, [d.page_content for d in documents], self.top_n,
-                             self.score_threshold)
+        ranked = await abest(self.core, query, [d.page_content for d in documents], self.top_n, self.score_threshold)
         return _scored_copies(documents, ranked)
 
 
 def _scored_copies(documents: list[Document], ranked: list[Ranked]) -> list[Document]:
-    return [documents[r.index].model_copy(update={"metadata": {**documents[r.index].metadata,
-                                                                "relevance_score": r.score}})
-            for r in ranked]
+    return [
+        documents[r.index].model_copy(update={"metadata": {**documents[r.index].metadata, "relevance_score": r.score}})
+        for r in ranked
+    ]

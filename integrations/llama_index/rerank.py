@@ -35,8 +35,10 @@ class Qwen3Rerank(RerankerFields, BaseNodePostprocessor):
 
     metadata_mode: MetadataMode = Field(default=MetadataMode.EMBED, description="Which metadata the reranker reads.")
     keep_retrieval_score: bool = Field(
-        default=False, description="Also keep each node's retrieval score as metadata['retrieval_score'] "
-                                   "(on a copy of the node), as LlamaIndex's own rerankers do.")
+        default=False,
+        description="Also keep each node's retrieval score as metadata['retrieval_score'] "
+        "(on a copy of the node), as LlamaIndex's own rerankers do.",
+    )
 
     @classmethod
     def class_name(cls) -> str:
@@ -46,8 +48,9 @@ class Qwen3Rerank(RerankerFields, BaseNodePostprocessor):
         return self.core.name
 
     @dispatcher.span
-    def _postprocess_nodes(self, nodes: list[NodeWithScore],
-                           query_bundle: QueryBundle | None = None) -> list[NodeWithScore]:
+    def _postprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
         query, nodes = self._checked(nodes, query_bundle)
         if not nodes:
             return []
@@ -55,8 +58,9 @@ class Qwen3Rerank(RerankerFields, BaseNodePostprocessor):
             return done(best(self.core, query.query_str, self._texts(nodes), self.top_n, self.score_threshold))
 
     @dispatcher.span
-    async def _apostprocess_nodes(self, nodes: list[NodeWithScore],
-                                  query_bundle: QueryBundle | None = None) -> list[NodeWithScore]:
+    async def _apostprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
         """The same, awaiting the reranker (an async HTTP client with `base_url=`, else a worker thread)."""
         query, nodes = self._checked(nodes, query_bundle)
         if not nodes:
@@ -77,12 +81,17 @@ class Qwen3Rerank(RerankerFields, BaseNodePostprocessor):
         return [scored.node.get_content(metadata_mode=self.metadata_mode) for scored in nodes]
 
     @contextlib.contextmanager
-    def _reranking(self, nodes: list[NodeWithScore],
-                   query: QueryBundle) -> Iterator[Callable[[list[Ranked]], list[NodeWithScore]]]:
+    def _reranking(
+        self, nodes: list[NodeWithScore], query: QueryBundle
+    ) -> Iterator[Callable[[list[Ranked]], list[NodeWithScore]]]:
         """LlamaIndex's rerank events around the scoring; yields what turns a ranking into the result."""
         dispatcher.event(ReRankStartEvent(query=query, nodes=nodes, top_n=self.top_n, model_name=self._model_name()))
-        payload = {EventPayload.NODES: nodes, EventPayload.MODEL_NAME: self._model_name(),
-                   EventPayload.QUERY_STR: query.query_str, EventPayload.TOP_K: self.top_n}
+        payload = {
+            EventPayload.NODES: nodes,
+            EventPayload.MODEL_NAME: self._model_name(),
+            EventPayload.QUERY_STR: query.query_str,
+            EventPayload.TOP_K: self.top_n,
+        }
         result: list[NodeWithScore] = []
 
         def done(ranked: list[Ranked]) -> list[NodeWithScore]:

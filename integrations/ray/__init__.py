@@ -14,5 +14,12 @@ require("ray.data", "ray")
 from .batches import Qwen3EmbedBatch, Qwen3RerankBatch  # noqa: E402
 from .jobs import WriteSummary, embed_dataset, rerank_dataset, write_embeddings, write_index  # noqa: E402
 
-__all__ = ["Qwen3EmbedBatch", "Qwen3RerankBatch", "WriteSummary", "embed_dataset", "rerank_dataset",
-           "write_embeddings", "write_index"]
+__all__ = [
+    "Qwen3EmbedBatch",
+    "Qwen3RerankBatch",
+    "WriteSummary",
+    "embed_dataset",
+    "rerank_dataset",
+    "write_embeddings",
+    "write_index",
+]

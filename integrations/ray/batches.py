@@ -46,8 +46,9 @@ class Qwen3EmbedBatch:
             `base_url=` (and `api_key=`) for a `RemoteEmbedder`: many CPU actors in front of one GPU server.
     """
 
-    def __init__(self, text_column: str = "text", output_column: str = "embedding", queries: bool = False,
-                 **settings: Any):
+    def __init__(
+        self, text_column: str = "text", output_column: str = "embedding", queries: bool = False, **settings: Any
+    ):
         self.embedder = make_model(Embedder, settings)
         self.text_column, self.output_column = text_column, output_column
         self.embed = self.embedder.embed_queries if queries else self.embedder.embed_documents
@@ -66,8 +67,14 @@ class Qwen3RerankBatch:
         **settings: `qwen3_rag.Reranker` settings (model, instruction, device, dtype, ...), or `base_url=`.
     """
 
-    def __init__(self, query_column: str = "query", document_column: str = "document", score_column: str = "score",
-                 logit_column: str | None = "logit", **settings: Any):
+    def __init__(
+        self,
+        query_column: str = "query",
+        document_column: str = "document",
+        score_column: str = "score",
+        logit_column: str | None = "logit",
+        **settings: Any,
+    ):
         self.reranker = make_model(Reranker, settings)
         self.query_column, self.document_column = query_column, document_column
         self.score_column, self.logit_column = score_column, logit_column

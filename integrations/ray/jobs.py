@@ -26,19 +26,29 @@ from ...vector_settings import VectorSettings
 from .batches import Qwen3EmbedBatch, Qwen3RerankBatch
 
 
-def _actor_options(batch_size: int, concurrency: int | tuple[int, int], num_gpus: float | None,
-                   num_cpus: float | None) -> dict[str, Any]:
+def _actor_options(
+    batch_size: int, concurrency: int | tuple[int, int], num_gpus: float | None, num_cpus: float | None
+) -> dict[str, Any]:
     check_positive_int(batch_size, "batch_size")
     _warn_if_actors_take_every_cpu(concurrency, num_cpus, num_gpus)
     # Ray 2.51 deprecated map_batches(concurrency=...) for an explicit actor pool.
-    pool = (ray.data.ActorPoolStrategy(min_size=concurrency[0], max_size=concurrency[1])
-            if isinstance(concurrency, tuple) else ray.data.ActorPoolStrategy(size=concurrency))
-    return {"batch_size": batch_size, "batch_format": "pyarrow", "compute": pool,
-            "num_gpus": num_gpus, "num_cpus": num_cpus}
+    pool = (
+        ray.data.ActorPoolStrategy(min_size=concurrency[0], max_size=concurrency[1])
+        if isinstance(concurrency, tuple)
+        else ray.data.ActorPoolStrategy(size=concurrency)
+    )
+    return {
+        "batch_size": batch_size,
+        "batch_format": "pyarrow",
+        "compute": pool,
+        "num_gpus": num_gpus,
+        "num_cpus": num_cpus,
+    }
 
 
-def _warn_if_actors_take_every_cpu(concurrency: int | tuple[int, int], num_cpus: float | None,
-                                   num_gpus: float | None) -> None:
+def _warn_if_actors_take_every_cpu(
+    concurrency: int | tuple[int, int], num_cpus: float | None, num_gpus: float | None
+) -> None:
     """Actors that reserve every CPU leave none for the read and write tasks: the job then waits forever."""
     if num_gpus or not ray.is_initialized():
         return
@@ -46,15 +56,26 @@ def _warn_if_actors_take_every_cpu(concurrency: int | tuple[int, int], num_cpus:
     reserved = actors * (1.0 if num_cpus is None else num_cpus)
     available = ray.cluster_resources().get("CPU", 0.0)
     if reserved >= available:
-        warnings.warn(f"concurrency={concurrency} actors x num_cpus={num_cpus or 1} reserve {reserved:g} of the "
-                      f"cluster's {available:g} CPUs, leaving none for reading and writing: unless the cluster "
-                      "grows, the job will stall. Use fewer actors or a smaller num_cpus (e.g. 0.5)", stacklevel=3)
+        warnings.warn(
+            f"concurrency={concurrency} actors x num_cpus={num_cpus or 1} reserve {reserved:g} of the "
+            f"cluster's {available:g} CPUs, leaving none for reading and writing: unless the cluster "
+            "grows, the job will stall. Use fewer actors or a smaller num_cpus (e.g. 0.5)",
+            stacklevel=3,
+        )
 
 
-def embed_dataset(dataset: ray.data.Dataset, *, text_column: str = "text", output_column: str = "embedding",
-                  queries: bool = False, batch_size: int = 256, concurrency: int | tuple[int, int] = 1,
-                  num_gpus: float | None = None, num_cpus: float | None = None,
-                  **settings: Any) -> ray.data.Dataset:
+def embed_dataset(
+    dataset: ray.data.Dataset,
+    *,
+    text_column: str = "text",
+    output_column: str = "embedding",
+    queries: bool = False,
+    batch_size: int = 256,
+    concurrency: int | tuple[int, int] = 1,
+    num_gpus: float | None = None,
+    num_cpus: float | None = None,
+    **settings: Any,
+) -> ray.data.Dataset:
     """`dataset` with `output_column` added by `concurrency` actors (lazy: nothing runs until consumed).
 
     `settings` are `qwen3_rag.Embedder` settings; they are checked here, on the driver, before any
@@ -62,22 +83,43 @@ def embed_dataset(dataset: ray.data.Dataset, *, text_column: str = "text", outpu
     """
     check_embedder_settings(settings)
     return dataset.map_batches(
-        Qwen3EmbedBatch, fn_constructor_kwargs={"text_column": text_column, "output_column": output_column,
-                                                "queries": queries, **settings},
-        **_actor_options(batch_size, concurrency, num_gpus, num_cpus))
+        Qwen3EmbedBatch,
+        fn_constructor_kwargs={
+            "text_column": text_column,
+            "output_column": output_column,
+            "queries": queries,
+            **settings,
+        },
+        **_actor_options(batch_size, concurrency, num_gpus, num_cpus),
+    )
 
 
-def rerank_dataset(dataset: ray.data.Dataset, *, query_column: str = "query", document_column: str = "document",
-                   score_column: str = "score", logit_column: str | None = "logit", batch_size: int = 256,
-                   concurrency: int | tuple[int, int] = 1, num_gpus: float | None = None,
-                   num_cpus: float | None = None, **settings: Any) -> ray.data.Dataset:
+def rerank_dataset(
+    dataset: ray.data.Dataset,
+    *,
+    query_column: str = "query",
+    document_column: str = "document",
+    score_column: str = "score",
+    logit_column: str | None = "logit",
+    batch_size: int = 256,
+    concurrency: int | tuple[int, int] = 1,
+    num_gpus: float | None = None,
+    num_cpus: float | None = None,
+    **settings: Any,
+) -> ray.data.Dataset:
     """`dataset` with reranker scores for its (query, document) rows; `settings` as for `qwen3_rag.Reranker`."""
     check_reranker_settings(settings)
     return dataset.map_batches(
-        Qwen3RerankBatch, fn_constructor_kwargs={"query_column": query_column, "document_column": document_column,
-                                                 "score_column": score_column, "logit_column": logit_column,
-                                                 **settings},
-        **_actor_options(batch_size, concurrency, num_gpus, num_cpus))
+        Qwen3RerankBatch,
+        fn_constructor_kwargs={
+            "query_column": query_column,
+            "document_column": document_column,
+            "score_column": score_column,
+            "logit_column": logit_column,
+            **settings,
+        },
+        **_actor_options(batch_size, concurrency, num_gpus, num_cpus),
+    )
 
 
 @dataclass(frozen=True)
@@ -93,12 +135,20 @@ class WriteSummary:
     def __str__(self) -> str:
         if self.rows is None:
             return f"wrote embeddings to {self.path} in {self.seconds:.1f} s"
-        return (f"wrote {self.rows} embeddings to {self.path} in {self.seconds:.1f} s "
-                f"({self.rows_per_second:.1f} rows/s)")
+        return (
+            f"wrote {self.rows} embeddings to {self.path} in {self.seconds:.1f} s ({self.rows_per_second:.1f} rows/s)"
+        )
 
 
-def write_embeddings(source: ray.data.Dataset | str, output_path: str, *, id_column: str = "id",
-                     text_column: str = "text", output_column: str = "embedding", **options: Any) -> WriteSummary:
+def write_embeddings(
+    source: ray.data.Dataset | str,
+    output_path: str,
+    *,
+    id_column: str = "id",
+    text_column: str = "text",
+    output_column: str = "embedding",
+    **options: Any,
+) -> WriteSummary:
     """Embed `source` and write Parquet files of (`id_column`, `output_column`) to `output_path`, streaming.
 
     `source` is a Dataset, or a path Ray can read: `.jsonl` / `.json` files or `.parquet` files (or
@@ -118,8 +168,16 @@ def write_embeddings(source: ray.data.Dataset | str, output_path: str, *, id_col
     return WriteSummary(rows, seconds, output_path)
 
 
-def write_index(source: ray.data.Dataset | str, index_path: str, *, id_column: str = "id", text_column: str = "text",
-                reranker_model: str | None = None, rebuild: bool = False, **options: Any) -> WriteSummary:
+def write_index(
+    source: ray.data.Dataset | str,
+    index_path: str,
+    *,
+    id_column: str = "id",
+    text_column: str = "text",
+    reranker_model: str | None = None,
+    rebuild: bool = False,
+    **options: Any,
+) -> WriteSummary:
     """Embed `source` on the cluster and write it into a folder index that `qwen3-rag search` reads.
 
     Each row becomes one entry whose path is its `id_column` value (an id seen again replaces
@@ -139,13 +197,23 @@ def write_index(source: ray.data.Dataset | str, index_path: str, *, id_column: s
     # Recorded as `qwen3-rag index` records it, so that command can later add folders to this index.
     reranker = {"reranker_model": normalise_source(reranker_model or DEFAULT_RERANKER_MODEL), "reranker_revision": None}
     started = time.perf_counter()
-    embedded = embed_dataset(dataset.select_columns([id_column, text_column]), text_column=text_column,
-                             output_column="embedding", **options)
-    with IndexStore.create_or_open(index_path, index_settings(vectors, **DEFAULT_CHUNKING, reranker=reranker),
-                                   rebuild=rebuild) as store:
-        rows = add_documents(store, ((batch.column(id_column).to_pylist(), batch.column(text_column).to_pylist(),
-                                      _vectors(batch.column("embedding")))
-                                     for batch in embedded.iter_batches(batch_format="pyarrow")))
+    embedded = embed_dataset(
+        dataset.select_columns([id_column, text_column]), text_column=text_column, output_column="embedding", **options
+    )
+    with IndexStore.create_or_open(
+        index_path, index_settings(vectors, **DEFAULT_CHUNKING, reranker=reranker), rebuild=rebuild
+    ) as store:
+        rows = add_documents(
+            store,
+            (
+                (
+                    batch.column(id_column).to_pylist(),
+                    batch.column(text_column).to_pylist(),
+                    _vectors(batch.column("embedding")),
+                )
+                for batch in embedded.iter_batches(batch_format="pyarrow")
+            ),
+        )
         store.optimize(VECTOR_INDEX_FROM)
     return WriteSummary(rows, time.perf_counter() - started, index_path)
 
@@ -162,8 +230,10 @@ def _check_columns(dataset: ray.data.Dataset, needed: set[str]) -> None:
     names = dataset.schema().names
     missing = needed - set(names)
     if missing:
-        raise InvalidArgumentError(f"the dataset lacks column(s) {sorted(missing)}; it has {names}"
-                                   " (choose others with id_column= / text_column=)")
+        raise InvalidArgumentError(
+            f"the dataset lacks column(s) {sorted(missing)}; it has {names}"
+            " (choose others with id_column= / text_column=)"
+        )
 
 
 def _read(path: str) -> ray.data.Dataset:
