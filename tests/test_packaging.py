@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -122,3 +123,56 @@ def test_no_module_imports_the_folders_by_their_names():
             if stripped.startswith(("import core", "from core", "import integrations", "from integrations")):
                 offenders.append(f"{path.relative_to(ROOT)}: {stripped}")
     assert offenders == []
+
+
+TORCH_FREE = [
+    "core/checkpoint",
+    "core/remote",
+    "core/local_index",
+    "core/evaluation",
+    "core/pipeline.py",
+    "core/backend.py",
+    "core/vector_settings.py",
+]
+
+
+def module_imports(path: Path) -> list[str]:
+    """The modules `path` imports at module level; the package's own as "qwen3_rag.<dotted path>"."""
+    package = list(path.relative_to(ROOT / "core").parent.parts)
+    names = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                names.append(node.module or "")
+            else:
+                base = package[: len(package) - (node.level - 1)]
+                names.append(".".join(["qwen3_rag", *base, *filter(None, [node.module])]))
+    return names
+
+
+LOCAL_ONLY = (
+    "torch",
+    "transformers",
+    "qwen3_rag.kernels",
+    "qwen3_rag.embedder",
+    "qwen3_rag.reranker",
+    "qwen3_rag.model_factory",
+    "qwen3_rag.preflight",
+)
+
+
+def test_the_torch_free_layers_import_neither_torch_nor_the_kernels():
+    """The README's file map: checkpoint reading, the HTTP client, the index and the pipeline never
+    import torch, the kernels or the local facades at module level (a served model needs none of them)."""
+    offenders = []
+    for entry in TORCH_FREE:
+        paths = [ROOT / entry] if entry.endswith(".py") else sorted((ROOT / entry).glob("*.py"))
+        for path in paths:
+            offenders += [
+                f"{path.relative_to(ROOT)}: {name}"
+                for name in module_imports(path)
+                if any(name == bad or name.startswith(bad + ".") for bad in LOCAL_ONLY)
+            ]
+    assert not offenders, offenders

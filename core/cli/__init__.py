@@ -1,4 +1,8 @@
-"""`qwen3-rag` (also `python -m qwen3_rag`): index, search, embed, rerank and eval from a shell."""
+"""`qwen3-rag` (also `python -m qwen3_rag`): index, search, embed, rerank and eval from a shell.
+
+One module per command, imported when it runs; models come from `common.py` (in-process, or served
+with --embedding-url / --reranker-url). May import anything in the core; nothing imports it.
+"""
 
 from __future__ import annotations
 

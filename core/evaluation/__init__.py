@@ -1,4 +1,7 @@
-"""Retrieval metrics and BEIR-format evaluation of the embedder and reranker."""
+"""Retrieval metrics and BEIR-format evaluation of any embedder and reranker, local or served.
+
+May import: `pipeline` and the core's plain modules (errors, validation, jsonl). Never `kernels/`.
+"""
 
 from .beir import BeirDataset, EvalReport, evaluate, load_beir
 from .metrics import METRICS, mean_metrics, mrr_at_k, ndcg_at_k, recall_at_k

@@ -1,6 +1,10 @@
 """Everything that touches torch and model internals: loading, attention paths, pooling, the yes/no head.
 
-The facades (`Embedder`, `Reranker`) only call the functions re-exported here.
+The facades (`Embedder`, `Reranker`) reach them through the in-process backend (`backend.py`, the
+contract of `core/backend.py`) and the loader.
+
+May import: `checkpoint/` and the core's plain modules (errors, registry, tokenization, batching).
+Never `remote/`, `local_index/`, `cli/` or a framework.
 """
 
 from .embedding import embed_batch
