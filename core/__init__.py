@@ -25,6 +25,7 @@ from .errors import (
 )
 from .lazy import exports_on_use
 from .presets import PRESETS, Task
+from .quantization import PRECISIONS, calibration_ranges, quantize_embeddings
 from .registry import DEFAULT_EMBEDDING_MODEL, DEFAULT_INSTRUCTION, DEFAULT_RERANKER_MODEL
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ __all__ = [
     "DEFAULT_EMBEDDING_MODEL",
     "DEFAULT_INSTRUCTION",
     "DEFAULT_RERANKER_MODEL",
+    "PRECISIONS",
     "PRESETS",
     "Embedder",
     "InvalidArgumentError",
@@ -62,4 +64,6 @@ __all__ = [
     "RemoteServerError",
     "Reranker",
     "Task",
+    "calibration_ranges",
+    "quantize_embeddings",
 ]

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from tokenizers import Tokenizer
 
 from .backend import EmbeddingBackend, ScoringBackend
@@ -20,8 +21,11 @@ from .batching import distinct
 from .errors import InvalidArgumentError
 from .presets import Task, resolve_task
 from .progress import counter
+from .quantization import Embeddings, Precision, check_precision, quantize_embeddings
 from .tokenization import EmbeddingTokens, RerankPrompt, RerankTokens, embedding_tokens, format_query
 from .validation import check_positive_int, check_text, check_texts
+
+Ranges = ArrayLike | None  # int8/uint8 calibration: (2, dim) minima, then maxima
 
 
 class EmbeddingMethods:
@@ -46,21 +50,73 @@ class EmbeddingMethods:
     def instruction(self) -> str:
         return self.task.instruction
 
-    def embed_queries(self, texts: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
-        """Embed search queries; the instruction (this call's, else the embedder's) is prepended."""
-        return self._embed(self._query_texts(texts, instruction))
+    @overload
+    def embed_queries(self, texts: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]: ...
+    @overload
+    def embed_queries(
+        self, texts: Sequence[str], instruction: str | None = None, *, precision: Precision, ranges: Ranges = None
+    ) -> Embeddings: ...
+    def embed_queries(
+        self,
+        texts: Sequence[str],
+        instruction: str | None = None,
+        *,
+        precision: Precision = "float32",
+        ranges: Ranges = None,
+    ) -> Embeddings:
+        """Embed search queries; the instruction (this call's, else the embedder's) is prepended.
 
-    def embed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """Embed documents as they are, or with the instruction when the embedder is symmetric."""
-        return self._embed(self._document_texts(texts))
+        `precision` ("float32", "int8", "uint8", "binary", "ubinary") and `ranges` (int8/uint8
+        calibration, shape (2, dim)) quantize the unit vectors; see `qwen3_rag.quantize_embeddings`.
+        """
+        check_precision(precision)
+        return quantize_embeddings(self._embed(self._query_texts(texts, instruction)), precision, ranges)
 
-    async def aembed_queries(self, texts: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
+    @overload
+    def embed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
+    @overload
+    def embed_documents(self, texts: Sequence[str], *, precision: Precision, ranges: Ranges = None) -> Embeddings: ...
+    def embed_documents(
+        self, texts: Sequence[str], *, precision: Precision = "float32", ranges: Ranges = None
+    ) -> Embeddings:
+        """Embed documents as they are, or with the instruction when the embedder is symmetric.
+
+        `precision` and `ranges` as for `embed_queries`: float32 (texts, dim) by default; int8/uint8
+        (texts, dim) or binary/ubinary (texts, ceil(dim / 8)) packed bits.
+        """
+        check_precision(precision)
+        return quantize_embeddings(self._embed(self._document_texts(texts)), precision, ranges)
+
+    @overload
+    async def aembed_queries(self, texts: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]: ...
+    @overload
+    async def aembed_queries(
+        self, texts: Sequence[str], instruction: str | None = None, *, precision: Precision, ranges: Ranges = None
+    ) -> Embeddings: ...
+    async def aembed_queries(
+        self,
+        texts: Sequence[str],
+        instruction: str | None = None,
+        *,
+        precision: Precision = "float32",
+        ranges: Ranges = None,
+    ) -> Embeddings:
         """`embed_queries` without blocking the event loop."""
-        return await self._aembed(self._query_texts(texts, instruction))
+        check_precision(precision)
+        return quantize_embeddings(await self._aembed(self._query_texts(texts, instruction)), precision, ranges)
 
-    async def aembed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
+    @overload
+    async def aembed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
+    @overload
+    async def aembed_documents(
+        self, texts: Sequence[str], *, precision: Precision, ranges: Ranges = None
+    ) -> Embeddings: ...
+    async def aembed_documents(
+        self, texts: Sequence[str], *, precision: Precision = "float32", ranges: Ranges = None
+    ) -> Embeddings:
         """`embed_documents` without blocking the event loop."""
-        return await self._aembed(self._document_texts(texts))
+        check_precision(precision)
+        return quantize_embeddings(await self._aembed(self._document_texts(texts)), precision, ranges)
 
     def _query_texts(self, texts: Sequence[str], instruction: str | None) -> list[str]:
         texts = check_texts(texts)
