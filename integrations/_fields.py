@@ -40,6 +40,9 @@ REFUSED = {
     "normalize": "vectors are always L2-normalised",
     "normalize_embeddings": "vectors are always L2-normalised",
     "top_k": "the number of documents kept is top_n=",
+    "precision": "LangChain and LlamaIndex take float vectors; quantized vectors come from "
+    "qwen3_rag.Embedder(...).embed_documents(texts, precision=...), the Haystack embedders' precision= "
+    "or Ray's embed_dataset(precision=...)",
 }
 # Core settings fixed at construction: the loaded model was made from them.
 FIXED_AFTER_CONSTRUCTION = frozenset(EMBEDDER_SETTINGS + RERANKER_SETTINGS + ("embedder", "reranker"))

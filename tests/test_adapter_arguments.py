@@ -29,6 +29,7 @@ def test_familiar_names_mean_ours(tiny_models):
         ("model_kwargs", {"device": "cpu"}, "takes no model_kwargs=: pass device=, dtype="),
         ("encode_kwargs", {"batch_size": 8}, "takes no encode_kwargs=: pass batch_size="),
         ("normalize", False, "takes no normalize=: vectors are always L2-normalised"),
+        ("precision", "binary", "takes no precision=: LangChain and LlamaIndex take float vectors; quantized vectors"),
         ("modle", "typo", "got unknown argument\\(s\\) modle; its settings are .*model"),
     ],
 )

@@ -206,3 +206,24 @@ def test_from_dict_leaves_the_callers_dict_as_it_was(tiny_models):
     Qwen3TextEmbedder.from_dict(data)
     assert data == before
     json.dumps(data)  # still plain JSON: the secret stays a reference
+
+
+@pytest.mark.parametrize("precision", ["int8", "uint8", "binary", "ubinary"])
+def test_precision_quantizes_document_embeddings_as_the_core_does(precision, tiny_models, embedder):
+    from qwen3_rag import quantize_embeddings
+
+    quantized = Qwen3DocumentEmbedder(model=tiny_models.embedding, device=CPU, precision=precision)
+    out = quantized.run(documents=documents())["documents"]
+    expected = quantize_embeddings(embedder.embed_documents(CORPUS), precision)
+    assert all(type(value) is int for d in out for value in d.embedding)  # lists of ints, as Haystack's own
+    np.testing.assert_array_equal(np.array([d.embedding for d in out], dtype=expected.dtype), expected)
+    assert Qwen3DocumentEmbedder.from_dict(quantized.to_dict()).precision == precision
+    query = Qwen3TextEmbedder(model=tiny_models.embedding, device=CPU, precision="ubinary").run(text=QUESTION)
+    np.testing.assert_array_equal(
+        query["embedding"], quantize_embeddings(embedder.embed_queries([QUESTION]), "ubinary")[0]
+    )
+
+
+def test_a_precision_haystack_does_not_know_is_refused_at_init(tiny_models):
+    with pytest.raises(InvalidArgumentError, match="precision='int4' is not a precision"):
+        Qwen3DocumentEmbedder(model=tiny_models.embedding, device=CPU, precision="int4")

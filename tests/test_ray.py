@@ -266,3 +266,33 @@ def rss_bytes() -> int:
     with open("/proc/self/status") as status:
         line = next(line for line in status if line.startswith("VmRSS:"))
     return int(line.split()[1]) * 1024
+
+
+@pytest.mark.parametrize("precision, arrow_type", [("int8", pa.int8()), ("ubinary", pa.uint8()), ("binary", pa.int8())])
+def test_quantized_embeddings_round_trip_through_parquet(precision, arrow_type, tiny_models, embedder, tmp_path):
+    from qwen3_rag import calibration_ranges, quantize_embeddings
+
+    floats = embedder.embed_documents(TEXTS)
+    ranges = calibration_ranges(floats) if precision == "int8" else None
+    write_embeddings(
+        ray.data.from_items(items()),
+        str(tmp_path / "q"),
+        model=tiny_models.embedding,
+        device="cpu",
+        batch_size=8,
+        precision=precision,
+        ranges=ranges,
+    )
+    table = pq.read_table(tmp_path / "q")
+    width = 64 if precision == "int8" else 8
+    assert table.schema.field("embedding").type == pa.list_(arrow_type, width)
+    got = dict(zip(table.column("id").to_pylist(), table.column("embedding").to_pylist(), strict=True))
+    expected = quantize_embeddings(floats, precision, ranges=ranges)
+    np.testing.assert_array_equal(np.array([got[n] for n in range(len(TEXTS))]), expected)
+
+
+def test_int8_without_fixed_ranges_is_refused_on_the_driver(tiny_models):
+    with pytest.raises(InvalidArgumentError, match="precision='int8' needs ranges="):
+        embed_dataset(ray.data.from_items(items()), model=tiny_models.embedding, precision="int8")
+    with pytest.raises(InvalidArgumentError, match="write_index stores float32 vectors"):
+        write_index(ray.data.from_items(items()), "unused", model=tiny_models.embedding, precision="binary")

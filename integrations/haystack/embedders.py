@@ -10,6 +10,7 @@ from haystack.utils import ComponentDevice, Secret
 
 from ...embedder import DEFAULT_EMBEDDING_MODEL, Embedder
 from ...errors import InvalidInputError
+from ...quantization import Precision, check_precision
 from ...validation import check_positive_int
 from .._shared import EMBEDDER_SETTINGS
 from ._component import HF_TOKEN, CoreComponent, document_texts
@@ -29,6 +30,9 @@ class Qwen3TextEmbedder(_EmbedderComponent):
     ```
 
     Args: see `qwen3_rag.Embedder`; `device` is a Haystack `ComponentDevice` (None: best available).
+    `precision` ("float32", "int8", "uint8", "binary", "ubinary") quantizes the vector as Haystack's
+    Sentence Transformers embedders do (int8/uint8 ranges from the query itself: use binary/ubinary, or
+    keep queries float and quantize documents only).
     """
 
     def __init__(
@@ -46,6 +50,7 @@ class Qwen3TextEmbedder(_EmbedderComponent):
         local_files_only: bool = False,
         base_url: str | None = None,
         api_key: Secret | None = None,
+        precision: Precision = "float32",
     ):
         # @component rebuilds the class, which breaks zero-argument super().
         CoreComponent.__init__(
@@ -63,18 +68,19 @@ class Qwen3TextEmbedder(_EmbedderComponent):
             local_files_only=local_files_only,
             base_url=base_url,
             api_key=api_key,
+            precision=check_precision(precision),
         )
 
     @component.output_types(embedding=list[float])
     def run(self, text: str) -> dict[str, Any]:
-        """Embed one query: `{"embedding": list[float]}`."""
-        return {"embedding": self.core.embed_queries([_query(text)])[0].tolist()}
+        """Embed one query: `{"embedding": list[float]}` (ints with a quantized `precision`)."""
+        return {"embedding": self.core.embed_queries([_query(text)], precision=self.precision)[0].tolist()}
 
     @component.output_types(embedding=list[float])
     async def run_async(self, text: str) -> dict[str, Any]:
         """`run` without blocking the event loop (an async HTTP client with `base_url=`)."""
         core = await self.loaded_async()
-        return {"embedding": (await core.aembed_queries([_query(text)]))[0].tolist()}
+        return {"embedding": (await core.aembed_queries([_query(text)], precision=self.precision))[0].tolist()}
 
 
 @component
@@ -83,7 +89,9 @@ class Qwen3DocumentEmbedder(_EmbedderComponent):
 
     `meta_fields_to_embed` values are put before the content, joined by `embedding_separator`.
     `batch_size` caps documents per forward pass; within it, batches are cut by `batch_tokens`.
-    The progress bar is on by default, as in Haystack's own document embedders.
+    The progress bar is on by default, as in Haystack's own document embedders. `precision` quantizes
+    `Document.embedding` as Haystack's Sentence Transformers embedders do (a list of ints; int8/uint8 take
+    their ranges from each run's documents).
     """
 
     def __init__(
@@ -106,6 +114,7 @@ class Qwen3DocumentEmbedder(_EmbedderComponent):
         local_files_only: bool = False,
         base_url: str | None = None,
         api_key: Secret | None = None,
+        precision: Precision = "float32",
     ):
         if batch_size is not None:
             check_positive_int(batch_size, "batch_size")
@@ -130,20 +139,22 @@ class Qwen3DocumentEmbedder(_EmbedderComponent):
             local_files_only=local_files_only,
             base_url=base_url,
             api_key=api_key,
+            precision=check_precision(precision),
         )
 
     @component.output_types(documents=list[Document])
     def run(self, documents: list[Document]) -> dict[str, Any]:
         """Embed the documents: `{"documents": copies with embedding set, in input order}`."""
         documents, texts = document_texts(documents, self.meta_fields_to_embed, self.embedding_separator)
-        vectors = self.core.embed_documents(texts).tolist() if texts else []
+        vectors = self.core.embed_documents(texts, precision=self.precision).tolist() if texts else []
         return {"documents": [replace(d, embedding=v) for d, v in zip(documents, vectors, strict=True)]}
 
     @component.output_types(documents=list[Document])
     async def run_async(self, documents: list[Document]) -> dict[str, Any]:
         """`run` without blocking the event loop (an async HTTP client with `base_url=`)."""
         documents, texts = document_texts(documents, self.meta_fields_to_embed, self.embedding_separator)
-        vectors = (await (await self.loaded_async()).aembed_documents(texts)).tolist() if texts else []
+        core = await self.loaded_async()
+        vectors = (await core.aembed_documents(texts, precision=self.precision)).tolist() if texts else []
         return {"documents": [replace(d, embedding=v) for d, v in zip(documents, vectors, strict=True)]}
 
 

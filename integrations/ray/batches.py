@@ -8,8 +8,9 @@ import numpy as np
 import pyarrow as pa
 
 from ...embedder import Embedder
-from ...errors import InvalidInputError
+from ...errors import InvalidArgumentError, InvalidInputError
 from ...model_factory import make_model
+from ...quantization import Precision, check_precision
 from ...reranker import Reranker, sigmoid
 
 Batch = pa.Table | dict[str, np.ndarray]  # batch_format="pyarrow" (ours) or "numpy"
@@ -23,12 +24,13 @@ def _column(batch: Batch, name: str) -> list[Any]:
 
 
 def _with_columns(batch: Batch, columns: dict[str, np.ndarray]) -> Batch:
-    """`batch` plus `columns`; 2-D arrays become fixed-size float32 lists (what vector stores bulk-load)."""
+    """`batch` plus `columns`; 2-D arrays become fixed-size lists of their own type (float32 vectors, or
+    int8 / uint8 quantized ones: what vector stores bulk-load)."""
     if not isinstance(batch, pa.Table):
         return {**batch, **columns}
     for name, values in columns.items():
         if values.ndim == 2:
-            flat = pa.array(np.ascontiguousarray(values, dtype=np.float32).ravel(), type=pa.float32())
+            flat = pa.array(np.ascontiguousarray(values).ravel(), type=pa.from_numpy_dtype(values.dtype))
             column = pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
         else:
             column = pa.array(values)
@@ -37,25 +39,46 @@ def _with_columns(batch: Batch, columns: dict[str, np.ndarray]) -> Batch:
 
 
 class Qwen3EmbedBatch:
-    """Adds `output_column` (float32 vectors) embedding `text_column`: documents, or queries with the instruction.
+    """Adds `output_column` (vectors) embedding `text_column`: documents, or queries with the instruction.
 
     Args:
         text_column, output_column: column names.
         queries: embed as queries (instruction prepended) instead of documents.
+        precision, ranges: as for `Embedder.embed_documents`; the column holds float32, int8 or uint8
+            fixed-size lists. int8/uint8 need `ranges` (from `qwen3_rag.calibration_ranges`): ranges
+            taken from each batch would differ between batches.
         **settings: `qwen3_rag.Embedder` settings (model, dim, instruction, device, dtype, ...), or
             `base_url=` (and `api_key=`) for a `RemoteEmbedder`: many CPU actors in front of one GPU server.
     """
 
     def __init__(
-        self, text_column: str = "text", output_column: str = "embedding", queries: bool = False, **settings: Any
+        self,
+        text_column: str = "text",
+        output_column: str = "embedding",
+        queries: bool = False,
+        precision: Precision = "float32",
+        ranges: Any = None,
+        **settings: Any,
     ):
+        self.precision, self.ranges = check_batch_precision(precision, ranges)
         self.embedder = make_model(Embedder, settings)
         self.text_column, self.output_column = text_column, output_column
         self.embed = self.embedder.embed_queries if queries else self.embedder.embed_documents
 
     def __call__(self, batch: Batch) -> Batch:
-        vectors = self.embed(_column(batch, self.text_column))
+        vectors = self.embed(_column(batch, self.text_column), precision=self.precision, ranges=self.ranges)
         return _with_columns(batch, {self.output_column: vectors})
+
+
+def check_batch_precision(precision: object, ranges: Any) -> tuple[Precision, Any]:
+    """A precision for batches embedded apart: int8/uint8 only with fixed `ranges`."""
+    checked = check_precision(precision)
+    if checked in ("int8", "uint8") and ranges is None:
+        raise InvalidArgumentError(
+            f"precision={checked!r} needs ranges= (qwen3_rag.calibration_ranges(vectors of a sample)): "
+            "ranges taken from each batch would make vectors of different batches incomparable"
+        )
+    return checked, ranges
 
 
 class Qwen3RerankBatch:

@@ -23,7 +23,7 @@ from ...preflight import check_embedder_settings, check_reranker_settings
 from ...reranker import DEFAULT_RERANKER_MODEL
 from ...validation import check_positive_int
 from ...vector_settings import VectorSettings
-from .batches import Qwen3EmbedBatch, Qwen3RerankBatch
+from .batches import Qwen3EmbedBatch, Qwen3RerankBatch, check_batch_precision
 
 
 def _actor_options(
@@ -80,8 +80,11 @@ def embed_dataset(
 
     `settings` are `qwen3_rag.Embedder` settings; they are checked here, on the driver, before any
     actor starts. `batch_size` rows go to an actor at a time; the core then batches by tokens.
+    `precision` and `ranges` quantize the vectors (see `Qwen3EmbedBatch`): the column is then a
+    fixed-size list of int8 or uint8.
     """
-    check_embedder_settings(settings)
+    check_batch_precision(settings.get("precision", "float32"), settings.get("ranges"))
+    check_embedder_settings({k: v for k, v in settings.items() if k not in QUANTIZATION})
     return dataset.map_batches(
         Qwen3EmbedBatch,
         fn_constructor_kwargs={
@@ -189,7 +192,12 @@ def write_index(
     """
     dataset = _read(source) if isinstance(source, str) else source
     _check_columns(dataset, {id_column, text_column})
-    settings = {k: v for k, v in options.items() if k not in RAY_OPTIONS}
+    if options.get("precision", "float32") != "float32":
+        raise InvalidArgumentError(
+            "write_index stores float32 vectors (the index rescores with them); leave "
+            "precision= out, or use write_embeddings for quantized vectors"
+        )
+    settings = {k: v for k, v in options.items() if k not in RAY_OPTIONS | QUANTIZATION}
     check_embedder_settings(settings)
     # Named from the settings (a checkpoint's config and tokenizer, or what a server reports): the driver
     # never loads the weights, which only the actors need.
@@ -219,6 +227,7 @@ def write_index(
 
 
 RAY_OPTIONS = frozenset({"queries", "batch_size", "concurrency", "num_gpus", "num_cpus"})
+QUANTIZATION = frozenset({"precision", "ranges"})  # how Qwen3EmbedBatch writes vectors, not Embedder settings
 
 
 def _vectors(column: Any) -> NDArray[np.float32]:
