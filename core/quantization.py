@@ -102,3 +102,12 @@ def _steps(
             "pass ranges= or calibration_embeddings= from a set of different texts"
         )
     return bounds[0], steps
+
+
+def scaled_int8(vectors: NDArray[np.float32]) -> tuple[NDArray[np.int8], NDArray[np.float32]]:
+    """Each row as int8 steps of its own largest magnitude / 127, and that step: the index's rescoring
+    form (`vector ~ steps * step`). Needs no calibration set, so an index can be written in any order."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    step = np.abs(vectors).max(axis=1) / 127
+    safe = np.where(step > 0, step, 1).astype(np.float32)
+    return np.rint(vectors / safe[:, None]).astype(np.int8), step.astype(np.float32)

@@ -294,5 +294,21 @@ def test_quantized_embeddings_round_trip_through_parquet(precision, arrow_type, 
 def test_int8_without_fixed_ranges_is_refused_on_the_driver(tiny_models):
     with pytest.raises(InvalidArgumentError, match="precision='int8' needs ranges="):
         embed_dataset(ray.data.from_items(items()), model=tiny_models.embedding, precision="int8")
-    with pytest.raises(InvalidArgumentError, match="write_index stores float32 vectors"):
-        write_index(ray.data.from_items(items()), "unused", model=tiny_models.embedding, precision="binary")
+    with pytest.raises(InvalidArgumentError, match="an index stores float32 or binary vectors"):
+        write_index(ray.data.from_items(items()), "unused", model=tiny_models.embedding, precision="int8")
+
+
+def test_write_index_can_store_binary_vectors(tiny_models, embedder, tmp_path):
+    from qwen3_rag.local_index import IndexStore
+
+    write_index(
+        ray.data.from_items(items()),
+        str(tmp_path / "idx"),
+        model=tiny_models.embedding,
+        precision="binary",
+        batch_size=16,
+    )
+    with IndexStore.open(tmp_path / "idx") as store:
+        assert store.precision == "binary" and store.chunk_count() == len(TEXTS)
+        found = store.search(embedder.embed_queries([TEXTS[7]])[0], 3, rescore=10)
+    assert len(found.hits) == 3

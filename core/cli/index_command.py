@@ -22,7 +22,7 @@ def recorded_settings(index: Path, asked: dict[str, Any]) -> dict[str, Any]:
     """An existing index's settings, after checking `asked` against them (before any model loads)."""
     recorded = IndexStore.recorded_settings(index)
     if recorded:
-        check_same_settings(index, recorded, asked)
+        check_same_settings(index, {"precision": "float32", **recorded}, asked)  # float32: recorded by absence
     return recorded
 
 
@@ -38,6 +38,8 @@ def run_index(args: argparse.Namespace) -> int:
     roots = resolve_roots([Path(d) for d in args.dirs])
     chunking = {"chunk_tokens": args.chunk_tokens, "overlap": args.overlap, "text_field": args.text_field}
     asked = asked_settings(args, include_instruction=True) | {k: v for k, v in chunking.items() if v is not None}
+    if args.precision is not None:
+        asked["precision"] = args.precision
     recorded = {} if args.rebuild else recorded_settings(index, asked)  # a damaged index's are not read
     chunking = {k: asked.get(k, recorded.get(k, default)) for k, default in DEFAULT_CHUNKING.items()}
     check_chunking(chunking["chunk_tokens"], chunking["overlap"])  # before the index directory is made
@@ -55,6 +57,7 @@ def run_index(args: argparse.Namespace) -> int:
         embedder,
         **chunking,
         reranker={"reranker_model": normalise_source(reranker), "reranker_revision": reranker_revision},
+        precision=asked.get("precision", recorded.get("precision", "float32")),
     )
     with IndexStore.create_or_open(index, settings, rebuild=args.rebuild) as store:
         report = update_index(

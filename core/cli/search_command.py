@@ -16,6 +16,7 @@ from ..validation import check_positive_int
 def run_search(args: argparse.Namespace) -> int:
     top_k = check_positive_int(args.top_k, "--top-k")
     candidates = check_positive_int(args.candidates, "--candidates")
+    rescore = check_positive_int(args.rescore, "--rescore")
     if not args.no_rerank and candidates < top_k:
         raise InvalidArgumentError(f"--candidates={candidates} must be at least --top-k={top_k}")
     started = time.perf_counter()
@@ -38,7 +39,7 @@ def run_search(args: argparse.Namespace) -> int:
         store.check_settings({"embedding_model": embedder.checkpoint, "dim": embedder.dim})
         query = embedder.embed_queries([args.question])[0]
         found = store.search(
-            query, top_k if args.no_rerank else candidates, text=args.question if args.hybrid else None
+            query, top_k if args.no_rerank else candidates, text=args.question if args.hybrid else None, rescore=rescore
         )
     hits = found.hits
     results = [(h.score, h) for h in hits[:top_k]]  # (score shown, hit); the hit's own score is its similarity
@@ -53,6 +54,7 @@ def run_search(args: argparse.Namespace) -> int:
                     "reranked": not args.no_rerank,
                     "hybrid": found.hybrid,
                     "exact": found.exact,
+                    "precision": recorded.get("precision", "float32"),
                     "index_version": found.version,
                     "results": [
                         {
@@ -74,6 +76,8 @@ def run_search(args: argparse.Namespace) -> int:
             print(f"{rank}. {score:.4f}  {escaped(_shown_path(hit.path))}:{hit.start_line}-{hit.end_line}")
             print(f"   {_snippet(hit.text)}")
     recall = ("hybrid" if found.hybrid else "embedding") + (" exact" if found.exact else " approximate (ANN)")
+    if recorded.get("precision") == "binary":
+        recall += f" over binary vectors, rescored x{rescore}"
     say(
         args,
         f"{plural(len(results), 'result')} from {plural(len(hits), 'candidate')}, {recall} recall "

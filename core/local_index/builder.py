@@ -27,7 +27,7 @@ from .files import (
     is_under,
     read_file,
 )
-from .search import VECTOR_INDEX_FROM
+from .search import INDEX_PRECISIONS, VECTOR_INDEX_FROM
 from .store import FileRecord, FileUpdate, IndexStore
 
 DEFAULT_CHUNKING = {"chunk_tokens": 512, "overlap": 64, "text_field": "text"}
@@ -78,9 +78,16 @@ def index_settings(
     overlap: int,
     text_field: str,
     reranker: dict[str, str | None] | None = None,
+    precision: str = "float32",
 ) -> dict[str, Any]:
     """What the vectors depend on (an index refuses to be extended or searched with anything else),
-    from any embedder, local or served, and the reranker that a plain `qwen3-rag search` uses."""
+    from any embedder, local or served, and the reranker that a plain `qwen3-rag search` uses.
+
+    `precision` "binary" stores compact vectors (see `store.chunks_schema`); a float32 index records
+    no precision, as indexes did before there was a choice.
+    """
+    if precision not in INDEX_PRECISIONS:
+        raise InvalidArgumentError(f"precision={precision!r}: an index stores {' or '.join(INDEX_PRECISIONS)} vectors")
     described = vectors if isinstance(vectors, VectorSettings) else VectorSettings.of(vectors)
     return {
         **described.record(),
@@ -88,6 +95,7 @@ def index_settings(
         "overlap": overlap,
         "text_field": text_field,
         **(reranker or {}),
+        **({"precision": precision} if precision != "float32" else {}),
     }
 
 

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from ..display import show_warning
 from ..errors import LocalIndexError
 from .folder import check_same_settings
-from .search import Found
+from .search import DEFAULT_RESCORE, Found
 
 # The helper's start: deaf to Ctrl-C (the command handles it, then ends the helper), the command's
 # import path, then `serve` on the socket it was handed. Not multiprocessing's spawn, which imports
@@ -80,10 +80,12 @@ class IndexReader:
         """As `IndexStore.check_settings`: the settings are here already, so no call to the helper."""
         check_same_settings(self._directory, self._opened(), wanted)
 
-    def search(self, query: NDArray[np.float32], top_n: int, text: str | None = None) -> Found:
+    def search(
+        self, query: NDArray[np.float32], top_n: int, text: str | None = None, rescore: int = DEFAULT_RESCORE
+    ) -> Found:
         self._opened()  # searches go to an open index; this raises why it did not open
         try:
-            self._connection.send((query, top_n, text))
+            self._connection.send((query, top_n, text, rescore))
         except OSError:  # a broken pipe here is the helper's, not the user's stdout
             raise self._stopped() from None
         found: Found = self._answer()
@@ -133,11 +135,11 @@ def serve(fd: int, directory: str) -> None:
     connection.send((False, dict(store.settings)))
     while True:
         try:
-            query, top_n, text = connection.recv()
+            query, top_n, text, rescore = connection.recv()
         except EOFError:
             return
         try:
-            connection.send((False, store.search(query, top_n, text)))
+            connection.send((False, store.search(query, top_n, text, rescore)))
         except Exception as error:  # noqa: BLE001
             connection.send((True, _portable(error)))
 

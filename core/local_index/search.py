@@ -24,6 +24,10 @@ REFINE_FACTOR = 10  # candidates re-scored on the full float32 vectors, per resu
 UNIT_NORM_TOLERANCE = 1e-3  # stored vectors are L2-normalised: anything else was not written by qwen3-rag
 RRF_K = 60  # reciprocal rank fusion's constant, as in Cormack et al. (2009) and LanceDB's RRFReranker
 COLUMNS = ["id", "text", "vector", "metadata"]
+BINARY_COLUMNS = ["id", "text", "rescore", "step", "metadata"]  # a binary index's `vector` is its bits
+INDEX_PRECISIONS = ("float32", "binary")
+DEFAULT_RESCORE = 4  # a binary index recalls this many chunks per result asked for, then rescores them
+QUANTIZED_NORM_TOLERANCE = 1e-2  # int8 steps move a unit vector's norm by about 1e-4
 
 
 @dataclass(frozen=True)
@@ -51,44 +55,72 @@ def index_kinds(table: Any) -> set[str]:
     return {"vector" for t in types if t.upper().startswith("IVF")} | {"text" for t in types if t == "FTS"}
 
 
-def ensure_indexes(table: Any, vector_index_from: int) -> None:
-    """The full-text index always (for --hybrid); the vector index once the table is large enough."""
-    from lancedb.index import FTS, IvfSq
+def ensure_indexes(table: Any, vector_index_from: int, precision: str = "float32") -> None:
+    """The full-text index always (for --hybrid); the vector index once the table is large enough:
+    IVF with 8-bit scalar quantization for float vectors, IVF over the bits by Hamming distance for binary."""
+    from lancedb.index import FTS, IvfFlat, IvfSq
 
     kinds = index_kinds(table)
     if "text" not in kinds:
         table.create_index("text", config=FTS())
     rows = table.count_rows()
     if rows >= vector_index_from and "vector" not in kinds:
-        table.create_index("vector", config=IvfSq(distance_type="dot", num_partitions=max(1, round(math.sqrt(rows)))))
+        partitions = max(1, round(math.sqrt(rows)))
+        config = (
+            IvfFlat(distance_type="hamming", num_partitions=partitions)
+            if precision == "binary"
+            else IvfSq(distance_type="dot", num_partitions=partitions)
+        )
+        table.create_index("vector", config=config)
 
 
 def search_table(
-    table: Any, query: NDArray[np.float32], top_n: int, text: str | None, damaged: Callable[[str], LocalIndexError]
+    table: Any,
+    query: NDArray[np.float32],
+    top_n: int,
+    text: str | None,
+    damaged: Callable[[str], LocalIndexError],
+    precision: str = "float32",
+    rescore: int = DEFAULT_RESCORE,
 ) -> Found:
     """The best `top_n` chunks of `table` as it stands (one version); `damaged` makes the error for bad rows.
 
-    By vector: ordered by our own float32 dot product, ties by chunk id. Hybrid: the vector list
-    and the full-text list, each `top_n` long, fused by reciprocal rank.
+    By vector: ordered by our own dot product with the float32 `query` (a binary index's candidates,
+    `rescore` x `top_n` of them by Hamming distance, with their int8 vectors), ties by chunk id.
+    Hybrid: the vector list and the full-text list, each `top_n` long, fused by reciprocal rank.
     """
     kinds = index_kinds(table)
     exact = "vector" not in kinds
-    by_vector = table.search(query, vector_column_name="vector").distance_type("dot")
-    if not exact:
-        by_vector = by_vector.nprobes(NPROBES).refine_factor(REFINE_FACTOR)
-    ranked = sorted(
-        _hits(by_vector.select([*COLUMNS, "_distance"]).limit(top_n), query, damaged),
-        key=lambda pair: (-pair[1].score, pair[0]),
-    )
+    dim = len(query)
+    if precision == "binary":
+        bits = np.packbits(query > 0)
+        by_vector = table.search(bits, vector_column_name="vector").distance_type("hamming")
+        by_vector = by_vector if exact else by_vector.nprobes(NPROBES)
+        columns, candidates = BINARY_COLUMNS, top_n * rescore
+    else:
+        by_vector = table.search(query, vector_column_name="vector").distance_type("dot")
+        by_vector = by_vector if exact else by_vector.nprobes(NPROBES).refine_factor(REFINE_FACTOR)
+        columns, candidates = COLUMNS, top_n
+    rows = by_vector.select([*columns, "_distance"]).limit(candidates).to_arrow().select(columns)
+    ranked = sorted(_hits(rows, query, damaged, precision, dim), key=lambda pair: (-pair[1].score, pair[0]))[:top_n]
     if text is not None:
         if "text" not in kinds:
             raise LocalIndexError(
                 "this index has no full-text index yet (its first run did not finish); "
                 "run qwen3-rag index again, or search without --hybrid"
             )
-        by_text = table.search(text, query_type="fts", fts_columns="text").select([*COLUMNS, "_score"])
-        ranked = reciprocal_rank_fusion([ranked, _hits(by_text.limit(top_n), query, damaged)])[:top_n]
+        by_text = table.search(text, query_type="fts", fts_columns="text").select([*columns, "_score"])
+        found = _hits(by_text.limit(top_n).to_arrow().select(columns), query, damaged, precision, dim)
+        ranked = reciprocal_rank_fusion([ranked, found])[:top_n]
     return Found([hit for _, hit in ranked], table.version, exact, text is not None)
+
+
+def stored_vectors(rows: Any, dim: int, precision: str) -> NDArray[np.float32]:
+    """The vectors of an Arrow table of chunk rows: float32 as stored, or a binary index's int8 ones scaled back."""
+    if precision == "binary":
+        steps = np.asarray(rows.column("rescore").combine_chunks().flatten(), dtype=np.float32).reshape(-1, dim)
+        return steps * np.asarray(rows.column("step").to_numpy(), dtype=np.float32)[:, None]
+    return np.asarray(rows.column("vector").combine_chunks().flatten(), dtype=np.float32).reshape(-1, dim)
 
 
 def reciprocal_rank_fusion(lists: list[list[tuple[str, Hit]]], k: int = RRF_K) -> list[tuple[str, Hit]]:
@@ -102,13 +134,25 @@ def reciprocal_rank_fusion(lists: list[list[tuple[str, Hit]]], k: int = RRF_K) -
     return [(key, hits[key]) for key in sorted(fused, key=lambda key: (-fused[key], key))]
 
 
-def _hits(builder: Any, query: NDArray[np.float32], damaged: Callable[[str], LocalIndexError]) -> list[tuple[str, Hit]]:
-    return [(row["id"], _hit(row, query, damaged)) for row in builder.to_arrow().select(COLUMNS).to_pylist()]
+def _hits(
+    rows: Any, query: NDArray[np.float32], damaged: Callable[[str], LocalIndexError], precision: str, dim: int
+) -> list[tuple[str, Hit]]:
+    vectors = stored_vectors(rows, dim, precision) if rows.num_rows else np.empty((0, dim), np.float32)
+    tolerance = QUANTIZED_NORM_TOLERANCE if precision == "binary" else UNIT_NORM_TOLERANCE
+    return [
+        (row["id"], _hit(row, vector, query, damaged, tolerance))
+        for row, vector in zip(rows.to_pylist(), vectors, strict=True)
+    ]
 
 
-def _hit(row: dict[str, Any], query: NDArray[np.float32], damaged: Callable[[str], LocalIndexError]) -> Hit:
-    vector = np.asarray(row["vector"], dtype=np.float32)
-    if not np.isfinite(vector).all() or abs(float(np.linalg.norm(vector)) - 1.0) > UNIT_NORM_TOLERANCE:
+def _hit(
+    row: dict[str, Any],
+    vector: NDArray[np.float32],
+    query: NDArray[np.float32],
+    damaged: Callable[[str], LocalIndexError],
+    tolerance: float,
+) -> Hit:
+    if not np.isfinite(vector).all() or abs(float(np.linalg.norm(vector)) - 1.0) > tolerance:
         raise damaged(f"chunk {row['id']!r} has a vector that is not a unit vector")
     try:
         place = json.loads(row["metadata"])

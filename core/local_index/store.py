@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 
 from ..display import escaped, quoted
 from ..errors import InvalidArgumentError, LocalIndexError
+from ..quantization import output_width, quantize_embeddings, scaled_int8
 from .chunking import Chunk
 from .folder import (
     STAGING,
@@ -44,7 +45,7 @@ from .folder import (
 )
 from .manifest_check import check_table
 from .seal import check_sealed, current, write_seal
-from .search import Found, ensure_indexes, search_table
+from .search import DEFAULT_RESCORE, INDEX_PRECISIONS, Found, ensure_indexes, search_table, stored_vectors
 
 FORMAT_VERSION = 2
 SETTINGS_KEY = b"qwen3_rag.settings"
@@ -64,15 +65,29 @@ FILES_SCHEMA = pa.schema(
 )
 
 
-def chunks_schema(dim: int, settings: Mapping[str, Any] | None = None) -> pa.Schema:
+def chunks_schema(dim: int, settings: Mapping[str, Any] | None = None, precision: str = "float32") -> pa.Schema:
     """`id`, `text`, `vector` and `metadata` (JSON: path, chunk, start_line, end_line): the columns
-    `langchain_lancedb.LanceDB` reads, so LangChain opens the index as a vector store."""
+    `langchain_lancedb.LanceDB` reads, so LangChain opens a float32 index as a vector store.
+
+    A "binary" index keeps compact vectors instead: `vector` holds the sign bits, packed (recall by
+    Hamming distance), and `rescore` / `step` each vector in int8 steps of its own size (rescoring
+    against the float query): 1,156 bytes a chunk at 1024 dims, not 4,096.
+    """
+    precision = (settings or {}).get("precision", precision)
+    if precision == "binary":
+        vector_fields = [
+            pa.field("vector", pa.list_(pa.uint8(), output_width("binary", dim)), nullable=False),
+            pa.field("rescore", pa.list_(pa.int8(), dim), nullable=False),
+            pa.field("step", pa.float32(), nullable=False),
+        ]
+    else:
+        vector_fields = [pa.field("vector", pa.list_(pa.float32(), dim), nullable=False)]
     schema = pa.schema(
         [
             pa.field("id", pa.string(), nullable=False),  # "<path>#<chunk number>"
             pa.field("file_id", pa.int64(), nullable=False),
             pa.field("text", pa.string(), nullable=False),
-            pa.field("vector", pa.list_(pa.float32(), dim), nullable=False),
+            *vector_fields,
             pa.field("metadata", pa.string(), nullable=False),
         ]
     )
@@ -113,6 +128,7 @@ class IndexStore:
         self.files_table: Any = files  # None when opened for searching, which never touches it
         self.settings = self._read_settings()
         self.dim: int = self.settings["dim"]
+        self.precision: str = self.settings.get("precision", "float32")
 
     # ----- opening -----
 
@@ -274,7 +290,8 @@ class IndexStore:
             not isinstance(dim, int)
             or isinstance(dim, bool)
             or not 0 < dim <= 65536
-            or not schema.equals(chunks_schema(dim))
+            or settings.get("precision", "float32") not in INDEX_PRECISIONS
+            or not schema.equals(chunks_schema(dim, precision=settings.get("precision", "float32")))
         ):
             raise self.damaged("its chunks table does not have the columns qwen3-rag writes")
         return settings
@@ -315,7 +332,7 @@ class IndexStore:
         replaced = set(known) & {u.record.path for u in updates}
         if replaced:
             self.chunks.delete(_id_filter(file_id(path) for path in replaced))
-        rows = _chunk_rows(updates, self.dim, self.chunks.schema)
+        rows = _chunk_rows(updates, self.dim, self.chunks.schema, self.precision)
         if rows.num_rows:
             self.chunks.add(rows)
         self.record([u.record for u in updates])  # seals
@@ -348,7 +365,7 @@ class IndexStore:
 
     def optimize(self, vector_index_from: int) -> None:
         """Compact small commits, keep the full-text (and, from `vector_index_from` chunks, vector) index current."""
-        ensure_indexes(self.chunks, vector_index_from)
+        ensure_indexes(self.chunks, vector_index_from, self.precision)
         self.seal()
         for table in (self.chunks, self.files_table):
             table.optimize(cleanup_older_than=KEEP_OLD_VERSIONS)
@@ -368,8 +385,13 @@ class IndexStore:
     def version(self) -> int:
         return self.chunks.version
 
-    def search(self, query: NDArray[np.float32], top_n: int, text: str | None = None) -> Found:
+    def search(
+        self, query: NDArray[np.float32], top_n: int, text: str | None = None, rescore: int = DEFAULT_RESCORE
+    ) -> Found:
         """The best `top_n` chunks for `query` (and, for hybrid recall, `text`) in one committed version.
+
+        In a binary index, `rescore` x `top_n` chunks are recalled by Hamming distance and ordered by
+        their int8 vectors' dot product with the float `query`.
 
         A search that loses a race with a writer's clean-up of old versions runs again on the newest
         version; a failure on an unchanged version is damage, reported as such.
@@ -378,7 +400,7 @@ class IndexStore:
             raise InvalidArgumentError(f"query vector must have shape ({self.dim},), got {query.shape}")
         for attempt in range(2):
             try:
-                return search_table(self.chunks, query, top_n, text, self.damaged)
+                return search_table(self.chunks, query, top_n, text, self.damaged, self.precision, rescore)
             except LANCE_ERRORS as error:
                 if attempt:
                     raise self.damaged(error) from None
@@ -388,9 +410,10 @@ class IndexStore:
         raise AssertionError("unreachable")
 
     def vectors_by_chunk(self) -> dict[tuple[str, int, int, str], NDArray[np.float32]]:
-        """Every chunk's vector keyed by (path, start_line, end_line, text): for checks and exports."""
+        """Every chunk's vector keyed by (path, start_line, end_line, text): for checks and exports
+        (a binary index's are its int8 rescoring vectors, scaled back)."""
         table = self.chunks.to_arrow()
-        vectors = np.asarray(table.column("vector").combine_chunks().flatten(), dtype=np.float32)
+        vectors = stored_vectors(table, self.dim, self.precision)
         places = [json.loads(m) for m in table.column("metadata").to_pylist()]
         keys = [
             (m["path"], m["start_line"], m["end_line"], t)
@@ -452,7 +475,7 @@ def _id_filter(ids: Iterable[int]) -> str:
     return f"file_id IN ({', '.join(str(int(i)) for i in sorted(ids))})"
 
 
-def _chunk_rows(updates: Sequence[FileUpdate], dim: int, schema: pa.Schema) -> pa.Table:
+def _chunk_rows(updates: Sequence[FileUpdate], dim: int, schema: pa.Schema, precision: str) -> pa.Table:
     ids, file_ids, texts, metadata, vectors = [], [], [], [], []
     for update in updates:
         path = update.record.path
@@ -466,18 +489,21 @@ def _chunk_rows(updates: Sequence[FileUpdate], dim: int, schema: pa.Schema) -> p
                     ensure_ascii=False,
                 )
             )
-        vectors.append(np.ascontiguousarray(update.vectors, dtype=np.float32).reshape(-1))
-    flat = np.concatenate(vectors) if vectors else np.empty(0, dtype=np.float32)
-    return pa.table(
-        {
-            "id": ids,
-            "file_id": file_ids,
-            "text": texts,
-            "vector": pa.FixedSizeListArray.from_arrays(pa.array(flat), dim),
-            "metadata": metadata,
-        },
-        schema=schema,
-    )
+        vectors.append(np.asarray(update.vectors, dtype=np.float32).reshape(-1, dim))
+    floats = np.concatenate(vectors) if vectors else np.empty((0, dim), dtype=np.float32)
+    columns: dict[str, Any] = {"id": ids, "file_id": file_ids, "text": texts}
+    if precision == "binary":
+        steps, step = scaled_int8(floats)
+        columns["vector"] = _fixed_size(quantize_embeddings(floats, "ubinary"))
+        columns["rescore"] = _fixed_size(steps)
+        columns["step"] = step
+    else:
+        columns["vector"] = _fixed_size(floats)
+    return pa.table({**columns, "metadata": metadata}, schema=schema)
+
+
+def _fixed_size(rows: NDArray[Any]) -> pa.FixedSizeListArray:
+    return pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(rows).reshape(-1)), rows.shape[1])
 
 
 def _first_line(problem: object) -> str:

@@ -188,15 +188,14 @@ def write_index(
     0.6B reranker), as `qwen3-rag index` does, so `qwen3-rag search "..." --index index_path`
     needs no other flag.
     Vectors stream from the actors to the driver, which alone writes the index, one commit per
-    block. `options` are those of `embed_dataset`.
+    block. `options` are those of `embed_dataset`, except that `precision` is the index's ("float32"
+    or "binary", as `qwen3-rag index --precision`): the actors send float vectors, the index stores them.
     """
     dataset = _read(source) if isinstance(source, str) else source
     _check_columns(dataset, {id_column, text_column})
-    if options.get("precision", "float32") != "float32":
-        raise InvalidArgumentError(
-            "write_index stores float32 vectors (the index rescores with them); leave "
-            "precision= out, or use write_embeddings for quantized vectors"
-        )
+    precision = options.pop("precision", "float32")
+    if "ranges" in options:
+        raise InvalidArgumentError("write_index takes no ranges=: a binary index scales each vector by itself")
     settings = {k: v for k, v in options.items() if k not in RAY_OPTIONS | QUANTIZATION}
     check_embedder_settings(settings)
     # Named from the settings (a checkpoint's config and tokenizer, or what a server reports): the driver
@@ -209,7 +208,9 @@ def write_index(
         dataset.select_columns([id_column, text_column]), text_column=text_column, output_column="embedding", **options
     )
     with IndexStore.create_or_open(
-        index_path, index_settings(vectors, **DEFAULT_CHUNKING, reranker=reranker), rebuild=rebuild
+        index_path,
+        index_settings(vectors, **DEFAULT_CHUNKING, reranker=reranker, precision=precision),
+        rebuild=rebuild,
     ) as store:
         rows = add_documents(
             store,

@@ -1,0 +1,115 @@
+"""A binary index: sign bits for recall by Hamming distance, int8 for rescoring against the float query.
+Its answers equal a brute-force computation of the same recipe in the test; float indexes are unchanged."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from test_index_safety import index, last_error, make_folder
+
+from qwen3_rag.cli import main
+from qwen3_rag.local_index import IndexStore
+
+WORDS = "alpha beta gamma delta kernel index vector search rerank query document chunk token model".split()
+
+
+def corpus(tmp_path, count: int = 60):
+    rng = np.random.default_rng(7)
+    return make_folder(tmp_path / "docs", {f"doc{i:03d}.txt": " ".join(rng.choice(WORDS, 10)) for i in range(count)})
+
+
+def brute_force(query: np.ndarray, floats: np.ndarray, top: int, rescore: int) -> list[int]:
+    """The recipe written out: Hamming distance on sign bits, the best top x rescore kept (ties by
+    position), then the dot product of the float query with each row's int8 vector scaled back."""
+    bits = np.unpackbits(np.packbits(floats > 0, axis=1), axis=1)
+    distance = (bits != (query > 0).astype(np.uint8)).sum(axis=1)
+    candidates = np.argsort(distance, kind="stable")[: top * rescore]
+    step = np.abs(floats[candidates]).max(axis=1) / 127
+    rescored = (np.rint(floats[candidates] / step[:, None]) * step[:, None]) @ query
+    return [int(candidates[i]) for i in np.argsort(-rescored, kind="stable")[:top]]
+
+
+@pytest.mark.parametrize("rescore", [1, 4, 10])
+def test_search_of_a_binary_index_equals_hamming_recall_and_float_rescoring(
+    tmp_path, tiny_models, embedder, capsys, rescore
+):
+    folder = corpus(tmp_path)
+    assert index(folder, tmp_path / "idx", tiny_models.embedding, "--precision", "binary") == 0
+    with IndexStore.open(tmp_path / "idx") as store:
+        assert store.precision == "binary" and store.settings["precision"] == "binary"
+        schema = store.chunks.schema
+    assert str(schema.field("vector").type) == "fixed_size_list<item: uint8>[8]"
+    assert str(schema.field("rescore").type) == "fixed_size_list<item: int8>[64]"
+    texts = {p.name: p.read_text() for p in folder.iterdir()}
+    names = sorted(texts)
+    floats = embedder.embed_documents([texts[n] for n in names])
+    question = "kernel vector search"
+    query = embedder.embed_queries([question])[0]
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "-q",
+                "search",
+                question,
+                "--index",
+                str(tmp_path / "idx"),
+                "--no-rerank",
+                "--json",
+                "-k",
+                "5",
+                "--rescore",
+                str(rescore),
+            ]
+        )
+        == 0
+    )
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["precision"] == "binary"
+    expected = [names[i] for i in brute_force(query, floats, 5, rescore)]
+    assert [r["path"].rsplit("/", 1)[-1] for r in answer["results"]] == expected
+    scores = [r["similarity"] for r in answer["results"]]
+    assert scores == sorted(scores, reverse=True)
+    exact = {names[i]: float(floats[i] @ query) for i in range(len(names))}
+    for result in answer["results"]:  # int8 rescoring is close to the float similarity
+        assert result["similarity"] == pytest.approx(exact[result["path"].rsplit("/", 1)[-1]], abs=2e-2)
+
+
+def test_a_binary_index_keeps_its_precision_and_refuses_another_in_one_line(tmp_path, tiny_models, capsys):
+    folder = corpus(tmp_path, 8)
+    assert index(folder, tmp_path / "idx", tiny_models.embedding, "--precision", "binary") == 0
+    (folder / "late.txt").write_text("a late file about kernels\n")
+    assert index(folder, tmp_path / "idx", tiny_models.embedding) == 0  # the index's own precision
+    with IndexStore.open(tmp_path / "idx") as store:
+        assert store.file_count() == 9 and store.precision == "binary"
+    assert index(folder, tmp_path / "idx", tiny_models.embedding, "--precision", "float32") == 1
+    error = last_error(capsys)
+    assert "precision: index has 'binary', asked for 'float32'" in error and len(error.splitlines()) == 1
+    assert index(make_folder(tmp_path / "other", {"a.txt": "x\n"}), tmp_path / "plain", tiny_models.embedding) == 0
+    assert index(folder, tmp_path / "plain", tiny_models.embedding, "--precision", "binary") == 1
+    assert "precision: index has 'float32', asked for 'binary'" in last_error(capsys)
+
+
+def test_a_float_index_records_no_precision_and_searches_as_before(tmp_path, tiny_models, capsys):
+    assert index(corpus(tmp_path, 5), tmp_path / "idx", tiny_models.embedding) == 0
+    assert "precision" not in IndexStore.recorded_settings(tmp_path / "idx")
+    capsys.readouterr()
+    assert main(["-q", "search", "kernel", "--index", str(tmp_path / "idx"), "--no-rerank", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["precision"] == "float32"
+
+
+def test_a_large_binary_index_gets_a_hamming_ann_index(tmp_path, tiny_models, embedder):
+    from qwen3_rag.local_index import update_index
+    from qwen3_rag.local_index.builder import index_settings
+
+    folder = corpus(tmp_path, 300)
+    settings = index_settings(embedder, 32, 8, "text", precision="binary")
+    with IndexStore.create_or_open(tmp_path / "idx", settings) as store:
+        update_index(store, [folder], embedder, chunk_tokens=32, overlap=8, progress=False, vector_index_from=256)
+        assert {i.index_type for i in store.chunks.list_indices()} >= {"IvfFlat", "FTS"}
+        query = embedder.embed_queries(["kernel search"])[0]
+        found = store.search(query, 5, rescore=10)
+    assert not found.exact and len(found.hits) == 5
+    assert [h.score for h in found.hits] == sorted((h.score for h in found.hits), reverse=True)
