@@ -10,7 +10,16 @@ Measured on this machine:
    (hidden 64, 2 layers): the index's own overhead (walking, hashing, tokenizing, chunking,
    LanceDB commits), with the embedding cost made small; then the re-run on the unchanged folder.
 
+3. `--precisions` (issue 26): the same clustered vectors written as float32 and as binary indexes
+   (sign bits + int8 for rescoring), at each of `--precision-sizes`. Vectors are generated block by
+   block from per-block seeds, so neither the writer nor the exact ground truth ever holds them all
+   (10M float32 vectors are 40 GB). Per precision: size on disk, the peak RSS of a separate search
+   process, median and p95 latency over 100 queries, recall@10 against exact float32 search, for
+   the exact scan and the IVF index, and for binary at rescore factors 1 (Hamming order alone), 4, 10.
+
     python bench/index_scale.py --sizes 100000 1000000 --out out/index-scale
+    python bench/index_scale.py --files 0 --sizes --precisions float32 binary --precision-sizes 1000000 \
+        --out out/index-precision
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import json
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -173,6 +183,138 @@ def bench_indexing(work: Path, files: int, lines_per_file: int, chunk_tokens: in
     }
 
 
+BLOCK = 20_000  # vectors generated, written and scanned at a time
+QUERIES = 100
+TOP = 10
+
+
+def block_vectors(seed: int, centres: np.ndarray, block: int) -> np.ndarray:
+    """Block `block` of the clustered corpus, the same on every call (its own seed)."""
+    return unit_vectors(np.random.default_rng([seed, block]), centres, BLOCK)
+
+
+def exact_top(queries: np.ndarray, chunks: int, seed: int, centres: np.ndarray) -> np.ndarray:
+    """Exact float32 top-`TOP` row numbers per query, streamed over the regenerated blocks."""
+    best_scores = np.full((len(queries), TOP), -np.inf, dtype=np.float32)
+    best_rows = np.zeros((len(queries), TOP), dtype=np.int64)
+    for block in range(chunks // BLOCK):
+        scores = queries @ block_vectors(seed, centres, block).T
+        rows = np.arange(block * BLOCK, (block + 1) * BLOCK)
+        merged_scores = np.concatenate([best_scores, scores], axis=1)
+        merged_rows = np.concatenate([best_rows, np.broadcast_to(rows, scores.shape)], axis=1)
+        keep = np.argsort(-merged_scores, axis=1, kind="stable")[:, :TOP]
+        best_scores = np.take_along_axis(merged_scores, keep, axis=1)
+        best_rows = np.take_along_axis(merged_rows, keep, axis=1)
+    return best_rows
+
+
+def write_corpus(index: Path, chunks: int, precision: str, seed: int, centres: np.ndarray) -> float:
+    """`chunks` vectors written as `qwen3-rag index` writes them; each row's path names its row number."""
+    settings = {
+        "embedding_model": "synthetic",
+        "dim": DIM,
+        **({"precision": precision} if precision != "float32" else {}),
+    }
+    started = time.perf_counter()
+    with IndexStore.create_or_open(index, settings) as store:
+        for block in range(chunks // BLOCK):
+            vectors = block_vectors(seed, centres, block)
+            first = block * BLOCK
+            store.write(  # ten chunks a file, as in a corpus of documents; row = file * 10 + line - 1
+                [
+                    FileUpdate(
+                        FileRecord(f"/r/{(first + i) // 10}", "0", 0, 0),
+                        [Chunk("x", line, line) for line in range(1, 11)],
+                        vectors[i : i + 10],
+                    )
+                    for i in range(0, BLOCK, 10)
+                ]
+            )
+        ensure_indexes(store.chunks, vector_index_from=chunks + 1, precision=precision)  # full text only
+    return time.perf_counter() - started
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def search_in_own_process(index: Path, queries_file: Path, rescore: int, ann: bool) -> dict:
+    """Latencies and hits of the queries, and the peak RSS, from a process that imports only the index
+    (not this script's torch and transformers)."""
+    command = [sys.executable, "-c", SEARCH_WORKER, str(index), str(queries_file), str(rescore), str(ann)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+SEARCH_WORKER = """
+import json, resource, statistics, sys, time
+import numpy as np
+from qwen3_rag.local_index import IndexStore
+
+index, queries_file, rescore, ann = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "True"
+queries = np.load(queries_file)
+latencies, hits = [], []
+with IndexStore.open(index) as store:
+    store.search(queries[0], 10, rescore=rescore)  # opens files and indexes: not a query's cost
+    for query in queries:
+        started = time.perf_counter()
+        found = store.search(query, 10, rescore=rescore)
+        latencies.append(time.perf_counter() - started)
+        assert found.exact is not ann
+        hits.append([int(hit.path.rsplit("/", 1)[1]) * 10 + hit.start_line - 1 for hit in found.hits])
+print(json.dumps({
+    "median_ms": statistics.median(latencies) * 1e3,
+    "p95_ms": float(np.percentile(latencies, 95)) * 1e3,
+    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "hits": hits,
+}))
+"""
+
+
+def bench_precision(work: Path, chunks: int, precision: str, seed: int = 0) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((1000, DIM), dtype=np.float32)
+    queries = unit_vectors(np.random.default_rng([seed, 10**9]), centres, QUERIES)
+    queries_file = work / "queries.npy"
+    np.save(queries_file, queries)
+    started = time.perf_counter()
+    truth = exact_top(queries, chunks, seed, centres)
+    truth_seconds = time.perf_counter() - started
+    index = work / f"{precision}-{chunks}"
+    write_seconds = write_corpus(index, chunks, precision, seed, centres)
+    rows = []
+    rescores = [1, 4, 10] if precision == "binary" else [1]
+    for ann in (False, True):
+        build_seconds = None
+        if ann:
+            started = time.perf_counter()
+            with IndexStore.create_or_open(index, json.loads(json.dumps(IndexStore.recorded_settings(index)))) as store:
+                ensure_indexes(store.chunks, vector_index_from=0, precision=precision)
+                store.seal(writing=False)
+            build_seconds = time.perf_counter() - started
+        for rescore in rescores:
+            answer = search_in_own_process(index, queries_file, rescore, ann)
+            recall = np.mean([len(set(h) & set(t.tolist())) / TOP for h, t in zip(answer["hits"], truth, strict=True)])
+            rows.append(
+                {
+                    "chunks": chunks,
+                    "precision": precision,
+                    "search": "IVF" if ann else "exact scan",
+                    "rescore": rescore if precision == "binary" else None,
+                    "recall_at_10": float(recall),
+                    "median_ms": answer["median_ms"],
+                    "p95_ms": answer["p95_ms"],
+                    "search_process_peak_rss_mib": answer["peak_rss_mib"],
+                    "index_bytes": folder_bytes(index),
+                    "write_seconds": write_seconds,
+                    "ann_build_seconds": build_seconds,
+                    "exact_truth_seconds": truth_seconds,
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main_bench() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("out/index-scale"))
@@ -183,12 +325,19 @@ def main_bench() -> None:
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--lines-per-file", type=int, default=40)
     parser.add_argument("--chunk-tokens", type=int, default=40)
+    parser.add_argument("--precisions", nargs="*", default=[], choices=["float32", "binary"])
+    parser.add_argument("--precision-sizes", type=int, nargs="*", default=[1_000_000])
     args = parser.parse_args()
-    results: dict = {"cpu": cpu_name(), "cores": os.cpu_count(), "search": []}
+    results: dict = {"cpu": cpu_name(), "cores": os.cpu_count(), "search": [], "precision": []}
     with tempfile.TemporaryDirectory(dir=args.out.parent if args.out.parent.exists() else None) as scratch:
         work = Path(scratch)
-        results["indexing_tiny_model"] = bench_indexing(work, args.files, args.lines_per_file, args.chunk_tokens)
-        print(json.dumps(results["indexing_tiny_model"]), flush=True)
+        for size in args.precision_sizes if args.precisions else []:
+            for precision in args.precisions:
+                results["precision"] += bench_precision(work, size, precision)
+                subprocess.run(["rm", "-rf", str(work / f"{precision}-{size}")], check=True)  # disk for the next
+        if args.files:
+            results["indexing_tiny_model"] = bench_indexing(work, args.files, args.lines_per_file, args.chunk_tokens)
+            print(json.dumps(results["indexing_tiny_model"]), flush=True)
         for size in args.sizes:
             for clustered in [True, False] if args.isotropic and size == args.sizes[0] else [True]:
                 results["search"].append(bench_search(work, size, clustered))
