@@ -217,3 +217,24 @@ def test_a_script_without_a_main_guard_runs_search_once(built_index, tmp_path):
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and result.stderr == ""
     assert result.stdout.count("status") == 1 and result.stdout.rstrip().endswith("status 0")
+
+
+def test_commands_silence_lancedbs_own_log_unless_the_user_set_it(tmp_path):
+    """LanceDB reads LANCEDB_LOG (LANCE_LOG is its engine's): without it, building an IVF index printed
+    thousands of WARN lines. A command sets both before LanceDB is imported; the user's values win."""
+    probe = (
+        "import os\nfrom qwen3_rag.cli import main\n"
+        f"main(['-q', 'search', 'x', '--index', {str(tmp_path / 'none')!r}])\n"
+        "print(os.environ.get('LANCEDB_LOG'), os.environ.get('LANCE_LOG'))"
+    )
+    environment = {k: v for k, v in os.environ.items() if k not in ("LANCEDB_LOG", "LANCE_LOG")}
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=environment, timeout=120)
+    assert run.stdout.split() == ["error", "error"], run.stderr
+    run = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**environment, "LANCEDB_LOG": "debug"},
+    )
+    assert run.stdout.split() == ["debug", "error"], run.stderr

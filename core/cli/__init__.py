@@ -34,9 +34,11 @@ COMMAND_MODULES = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors become one line on stderr and a non-zero exit status."""
     args = build_parser().parse_args(argv)
-    # LanceDB's engine logs warnings (empty IVF partitions, API deprecations) straight to stderr; the
-    # command line reports problems itself. Set before a command imports LanceDB; the user's LANCE_LOG wins.
-    os.environ.setdefault("LANCE_LOG", "error")
+    # LanceDB's engine logs warnings (empty IVF partitions, k-means and HNSW notes, by the thousand while an
+    # index builds) straight to stderr; the command line reports problems itself. LanceDB reads LANCEDB_LOG,
+    # its Lance engine LANCE_LOG; set before a command imports LanceDB, and the user's own values win.
+    for variable in ("LANCEDB_LOG", "LANCE_LOG"):
+        os.environ.setdefault(variable, "error")
     if args.quiet:
         from huggingface_hub.utils import disable_progress_bars
 

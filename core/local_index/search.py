@@ -139,9 +139,9 @@ def _hits(
 ) -> list[tuple[str, Hit]]:
     vectors = stored_vectors(rows, dim, precision) if rows.num_rows else np.empty((0, dim), np.float32)
     tolerance = QUANTIZED_NORM_TOLERANCE if precision == "binary" else UNIT_NORM_TOLERANCE
+    places = rows.select(["id", "text", "metadata"]).to_pylist()  # vectors stay in NumPy: no Python lists
     return [
-        (row["id"], _hit(row, vector, query, damaged, tolerance))
-        for row, vector in zip(rows.to_pylist(), vectors, strict=True)
+        (row["id"], _hit(row, vector, query, damaged, tolerance)) for row, vector in zip(places, vectors, strict=True)
     ]
 
 
