@@ -16,7 +16,7 @@ Measured on this machine:
    (10M float32 vectors are 40 GB). Per precision: size on disk, the peak RSS of a separate search
    process, median and p95 latency over 100 queries, recall@10 against exact float32 search, for
    the exact scan (up to `--exact-up-to` chunks) and the IVF index, and for binary at rescore factors
-   1 (Hamming order alone), 4, 10, 50 and 200.
+   1 (Hamming order alone), 4, 10, 50 and 200 (`--rescores`).
 
     python bench/index_scale.py --sizes 100000 1000000 --out out/index-scale
     python bench/index_scale.py --files 0 --sizes --precisions float32 binary --precision-sizes 1000000 \
@@ -274,7 +274,9 @@ print(json.dumps({
 """
 
 
-def bench_precision(work: Path, chunks: int, precision: str, exact_up_to: int, seed: int = 0) -> list[dict]:
+def bench_precision(
+    work: Path, chunks: int, precision: str, exact_up_to: int, binary_rescores: list[int], seed: int = 0
+) -> list[dict]:
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((1000, DIM), dtype=np.float32)
     queries = unit_vectors(np.random.default_rng([seed, 10**9]), centres, QUERIES)
@@ -286,7 +288,7 @@ def bench_precision(work: Path, chunks: int, precision: str, exact_up_to: int, s
     index = work / f"{precision}-{chunks}"
     write_seconds = write_corpus(index, chunks, precision, seed, centres)
     rows = []
-    rescores = [1, 4, 10, 50, 200] if precision == "binary" else [1]
+    rescores = binary_rescores if precision == "binary" else [1]
     for ann in (False, True) if chunks <= exact_up_to else (True,):
         build_seconds = None
         if ann:
@@ -330,6 +332,7 @@ def main_bench() -> None:
     parser.add_argument("--chunk-tokens", type=int, default=40)
     parser.add_argument("--precisions", nargs="*", default=[], choices=["float32", "binary"])
     parser.add_argument("--precision-sizes", type=int, nargs="*", default=[1_000_000])
+    parser.add_argument("--rescores", type=int, nargs="+", default=[1, 4, 10, 50, 200], help="for binary indexes")
     parser.add_argument(
         "--exact-up-to", type=int, default=2_000_000, help="measure the exact scan only up to this many chunks"
     )
@@ -339,7 +342,7 @@ def main_bench() -> None:
         work = Path(scratch)
         for size in args.precision_sizes if args.precisions else []:
             for precision in args.precisions:
-                results["precision"] += bench_precision(work, size, precision, args.exact_up_to)
+                results["precision"] += bench_precision(work, size, precision, args.exact_up_to, args.rescores)
                 subprocess.run(["rm", "-rf", str(work / f"{precision}-{size}")], check=True)  # disk for the next
         if args.files:
             results["indexing_tiny_model"] = bench_indexing(work, args.files, args.lines_per_file, args.chunk_tokens)
