@@ -15,7 +15,7 @@ Applied to the final unit vectors (after the Matryoshka cut), so `dim` and quant
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -69,16 +69,6 @@ def calibration_ranges(calibration_embeddings: ArrayLike) -> NDArray[np.float32]
     if calibration.ndim != 2 or len(calibration) == 0:
         raise InvalidInputError(f"calibration_embeddings must be a non-empty 2-d array, got shape {calibration.shape}")
     return np.vstack([calibration.min(axis=0), calibration.max(axis=0)])
-
-
-def dequantize_int8(values: NDArray[Any], ranges: NDArray[np.float32], precision: Precision) -> NDArray[np.float32]:
-    """The centre of each int8/uint8 value's step, back in the vectors' units (for rescoring)."""
-    starts, steps = ranges[0], (ranges[1] - ranges[0]) / 255
-    taken = values.astype(np.float32)
-    # int8 was truncated toward zero around 128, so its step lies above a positive value and below a
-    # negative one; uint8 was truncated down, so its step lies above.
-    centre = taken + 128 + np.sign(taken) * 0.5 if precision == "int8" else taken + 0.5
-    return np.asarray(centre * steps + starts, dtype=np.float32)
 
 
 def _steps(
