@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from test_index_safety import index, make_folder, search_json
+from test_index_safety import index, last_error, make_folder, search_json
 
 from qwen3_rag.local_index import IndexStore
 
@@ -93,3 +95,21 @@ def test_a_search_path_recorded_in_answers_is_the_index_path(tmp_path, tiny_mode
     assert search_json(idx) == 0
     assert json.loads(capsys.readouterr().out)["results"]
     assert Path(idx / "chunks.lance").is_dir()
+
+
+def test_readers_ignore_what_a_rebuild_in_progress_holds(tmp_path, tiny_models, capsys):
+    """LanceDB links each new manifest into place, so a search that lists a rebuild in progress can meet a
+    file with two links inside `rebuild/` (seen in CI); readers never read that folder and must not
+    refuse the index for it. A `rebuild` entry that is not a folder is still refused."""
+    folder = make_folder(tmp_path / "docs")
+    idx = tmp_path / "idx"
+    assert index(folder, idx, tiny_models.embedding) == 0
+    staging = idx / "rebuild" / "chunks.lance" / "_versions"
+    staging.mkdir(parents=True)
+    (staging / "1.manifest").write_bytes(b"in flight")
+    os.link(staging / "1.manifest", staging / "1.manifest#1")
+    assert search_json(idx) == 0
+    shutil.rmtree(idx / "rebuild")
+    (idx / "rebuild").write_text("not a folder")
+    assert search_json(idx) == 1
+    assert "which is not a folder" in last_error(capsys)

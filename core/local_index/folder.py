@@ -79,9 +79,27 @@ def check_folder(directory: Path) -> bool:
             f"({', '.join(_quoted(n) for n in foreign[:5])}); it is not an index: choose "
             "another --index, or remove that folder yourself"
         )
-    for name in names:
+    for name in names - {STAGING}:
         _check_entry(directory / name, depth=1)
+    if STAGING in names:
+        _check_staging(directory / STAGING)
     return bool(names & TABLE_FOLDERS)
+
+
+def _check_staging(path: Path) -> None:
+    """A rebuild's folder must be a real folder; its content is not read here. Only the writer that
+    holds the lock reads it, and that writer deletes it and starts anew (`IndexStore.create_or_open`).
+    LanceDB links each new manifest into place, so a reader that listed a rebuild in progress could
+    see a transient hard link and would wrongly refuse the index it is searching."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:  # the rebuild was swapped in since the folder was listed
+        return
+    if not stat.S_ISDIR(info.st_mode):
+        raise LocalIndexError(
+            f"the index folder holds {_quoted(path)}, which is not a folder; qwen3-rag never creates such "
+            f"an entry, so the index is damaged or planted: {rebuild_hint(path.parent)}"
+        )
 
 
 def _entries(directory: Path) -> set[str] | None:
