@@ -7,50 +7,29 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from ..embedder import EmbeddingMethods
+from ..embedder import Embedder
 from ..errors import InvalidArgumentError
 from ..model_factory import make_model
-from ..reranker import Ranked, RankingMethods
+from ..pipeline import EmbeddingMethods, Ranked, RankingMethods
+from ..reranker import Reranker
 from ..validation import check_positive_int
 
-# Constructor arguments of the core classes that adapters expose under the same names.
-EMBEDDER_SETTINGS = (
-    "model",
-    "device",
-    "dtype",
-    "dim",
-    "instruction",
-    "symmetric",
-    "max_length",
-    "batch_tokens",
-    "batch_size",
-    "revision",
-    "progress_bar",
-    "allow_pickle",
-    "token",
-    "local_files_only",
-    "base_url",
-    "api_key",
-)
-RERANKER_SETTINGS = (
-    "model",
-    "device",
-    "dtype",
-    "instruction",
-    "max_length",
-    "batch_tokens",
-    "batch_size",
-    "revision",
-    "progress_bar",
-    "allow_pickle",
-    "token",
-    "local_files_only",
-    "base_url",
-    "api_key",
-)
+
+def constructor_settings(core_class: type) -> tuple[str, ...]:
+    """The keyword settings of a core class's constructor, in its order: read from the signature, so the
+    names are written once, where the constructor defines them."""
+    return tuple(inspect.signature(core_class).parameters)
+
+
+# Constructor arguments of the core classes that adapters expose under the same names, plus the
+# two that make `model_factory` build the served twin instead.
+SERVED = ("base_url", "api_key")
+EMBEDDER_SETTINGS = (*constructor_settings(Embedder), *SERVED)
+RERANKER_SETTINGS = (*constructor_settings(Reranker), *SERVED)
 
 Core = TypeVar("Core", EmbeddingMethods, RankingMethods)
 
