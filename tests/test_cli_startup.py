@@ -238,3 +238,12 @@ def test_commands_silence_lancedbs_own_log_unless_the_user_set_it(tmp_path):
         env={**environment, "LANCEDB_LOG": "debug"},
     )
     assert run.stdout.split() == ["debug", "error"], run.stderr
+
+
+def test_the_package_and_help_do_not_import_numpy():
+    """`import qwen3_rag` and `--help` stay at tens of milliseconds: NumPy alone adds about 70 ms, so the
+    quantization helpers are exported on first use and the CLI's defaults live in NumPy-free modules."""
+    code = "import qwen3_rag, qwen3_rag.cli\n" + running(["search", "--help"]) + "\n" + running(["index", "--help"])
+    probe = f"{code}\nimport sys\nprint('numpy' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.stdout.splitlines()[-1] == "False", result.stderr

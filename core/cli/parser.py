@@ -6,7 +6,7 @@ import argparse
 import os
 
 from .. import __version__
-from ..local_index.search import DEFAULT_RESCORE
+from ..local_index.precision import DEFAULT_RESCORE
 from ..presets import PRESETS
 from ..registry import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
 

@@ -27,7 +27,8 @@ from .files import (
     is_under,
     read_file,
 )
-from .search import INDEX_PRECISIONS, VECTOR_INDEX_FROM
+from .precision import INDEX_PRECISIONS
+from .search import VECTOR_INDEX_FROM
 from .store import FileRecord, FileUpdate, IndexStore
 
 DEFAULT_CHUNKING = {"chunk_tokens": 512, "overlap": 64, "text_field": "text"}

@@ -25,7 +25,8 @@ from numpy.typing import NDArray
 from ..display import show_warning
 from ..errors import LocalIndexError
 from .folder import check_same_settings
-from .search import DEFAULT_RESCORE, Found
+from .precision import DEFAULT_RESCORE
+from .search import Found
 
 # The helper's start: deaf to Ctrl-C (the command handles it, then ends the helper), the command's
 # import path, then `serve` on the socket it was handed. Not multiprocessing's spawn, which imports

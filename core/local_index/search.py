@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import LocalIndexError
+from .precision import DEFAULT_RESCORE
 
 # From this many chunks `index` builds an IVF-SQ vector index. LanceDB's exact scan costs about
 # 4.6 ms per 1,000 chunks of 1024 dims on a 2-core CPU (230 ms here); the index answers in 20-50 ms
@@ -25,10 +26,6 @@ UNIT_NORM_TOLERANCE = 1e-3  # stored vectors are L2-normalised: anything else wa
 RRF_K = 60  # reciprocal rank fusion's constant, as in Cormack et al. (2009) and LanceDB's RRFReranker
 COLUMNS = ["id", "text", "vector", "metadata"]
 BINARY_COLUMNS = ["id", "text", "rescore", "step", "metadata"]  # a binary index's `vector` is its bits
-INDEX_PRECISIONS = ("float32", "binary")
-# A binary index recalls this many chunks per result asked for, then rescores them: on clustered
-# vectors recall@10 is 0.29 at 4x and 0.93 at 50x (1M chunks; 12 vs 35 ms), bench/RESULTS.md.
-DEFAULT_RESCORE = 50
 QUANTIZED_NORM_TOLERANCE = 1e-2  # int8 steps move a unit vector's norm by about 1e-4
 
 

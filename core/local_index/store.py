@@ -44,8 +44,9 @@ from .folder import (
     rebuild_hint,
 )
 from .manifest_check import check_table
+from .precision import DEFAULT_RESCORE, INDEX_PRECISIONS
 from .seal import check_sealed, current, write_seal
-from .search import DEFAULT_RESCORE, INDEX_PRECISIONS, Found, ensure_indexes, search_table, stored_vectors
+from .search import Found, ensure_indexes, search_table, stored_vectors
 
 FORMAT_VERSION = 2
 SETTINGS_KEY = b"qwen3_rag.settings"
