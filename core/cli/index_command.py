@@ -13,6 +13,7 @@ from ..local_index import IndexStore, index_settings, update_index
 from ..local_index.builder import DEFAULT_CHUNKING, resolve_roots
 from ..local_index.chunking import check_chunking
 from ..local_index.folder import check_same_settings
+from ..local_index.precision import recorded_precision
 from ..registry import DEFAULT_EMBEDDING_MODEL
 from ..vector_settings import DEFAULT_MAX_LENGTH
 from .common import asked_settings, make_embedder, reranker_choice, say
@@ -22,7 +23,7 @@ def recorded_settings(index: Path, asked: dict[str, Any]) -> dict[str, Any]:
     """An existing index's settings, after checking `asked` against them (before any model loads)."""
     recorded = IndexStore.recorded_settings(index)
     if recorded:
-        check_same_settings(index, {"precision": "float32", **recorded}, asked)  # float32: recorded by absence
+        check_same_settings(index, {**recorded, "precision": recorded_precision(recorded)}, asked)
     return recorded
 
 
@@ -57,7 +58,7 @@ def run_index(args: argparse.Namespace) -> int:
         embedder,
         **chunking,
         reranker={"reranker_model": normalise_source(reranker), "reranker_revision": reranker_revision},
-        precision=asked.get("precision", recorded.get("precision", "float32")),
+        precision=asked.get("precision", recorded_precision(recorded)),
     )
     with IndexStore.create_or_open(index, settings, rebuild=args.rebuild) as store:
         report = update_index(

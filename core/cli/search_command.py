@@ -9,6 +9,7 @@ import time
 
 from ..display import escaped, json_text, plural
 from ..errors import InvalidArgumentError
+from ..local_index.precision import recorded_precision
 from ..local_index.reader import IndexReader
 from ..validation import check_positive_int
 
@@ -54,7 +55,7 @@ def run_search(args: argparse.Namespace) -> int:
                     "reranked": not args.no_rerank,
                     "hybrid": found.hybrid,
                     "exact": found.exact,
-                    "precision": recorded.get("precision", "float32"),
+                    "precision": recorded_precision(recorded),
                     "index_version": found.version,
                     "results": [
                         {
@@ -76,7 +77,7 @@ def run_search(args: argparse.Namespace) -> int:
             print(f"{rank}. {score:.4f}  {escaped(_shown_path(hit.path))}:{hit.start_line}-{hit.end_line}")
             print(f"   {_snippet(hit.text)}")
     recall = ("hybrid" if found.hybrid else "embedding") + (" exact" if found.exact else " approximate (ANN)")
-    if recorded.get("precision") == "binary":
+    if recorded_precision(recorded) == "binary":
         recall += f" over binary vectors, rescored x{rescore}"
     say(
         args,

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import LocalIndexError
+from ..quantization import quantize_embeddings
 from .precision import DEFAULT_RESCORE
 
 # From this many chunks `index` builds an IVF-SQ vector index. LanceDB's exact scan costs about
@@ -92,7 +93,7 @@ def search_table(
     exact = "vector" not in kinds
     dim = len(query)
     if precision == "binary":
-        bits = np.packbits(query > 0)
+        bits = quantize_embeddings(query[None, :], "ubinary")[0]  # packed as the store packs documents
         by_vector = table.search(bits, vector_column_name="vector").distance_type("hamming")
         by_vector = by_vector if exact else by_vector.nprobes(NPROBES)
         columns, candidates = BINARY_COLUMNS, top_n * rescore

@@ -44,7 +44,7 @@ from .folder import (
     rebuild_hint,
 )
 from .manifest_check import check_table
-from .precision import DEFAULT_RESCORE, INDEX_PRECISIONS
+from .precision import DEFAULT_RESCORE, INDEX_PRECISIONS, recorded_precision
 from .seal import check_sealed, current, write_seal
 from .search import Found, ensure_indexes, search_table, stored_vectors
 
@@ -74,7 +74,7 @@ def chunks_schema(dim: int, settings: Mapping[str, Any] | None = None, precision
     Hamming distance), and `rescore` / `step` each vector in int8 steps of its own size (rescoring
     against the float query): 1,156 bytes a chunk at 1024 dims, not 4,096.
     """
-    precision = (settings or {}).get("precision", precision)
+    precision = recorded_precision(settings) if settings is not None else precision
     if precision == "binary":
         vector_fields = [
             pa.field("vector", pa.list_(pa.uint8(), output_width("binary", dim)), nullable=False),
@@ -129,7 +129,7 @@ class IndexStore:
         self.files_table: Any = files  # None when opened for searching, which never touches it
         self.settings = self._read_settings()
         self.dim: int = self.settings["dim"]
-        self.precision: str = self.settings.get("precision", "float32")
+        self.precision = recorded_precision(self.settings)
 
     # ----- opening -----
 
@@ -291,8 +291,8 @@ class IndexStore:
             not isinstance(dim, int)
             or isinstance(dim, bool)
             or not 0 < dim <= 65536
-            or settings.get("precision", "float32") not in INDEX_PRECISIONS
-            or not schema.equals(chunks_schema(dim, precision=settings.get("precision", "float32")))
+            or recorded_precision(settings) not in INDEX_PRECISIONS
+            or not schema.equals(chunks_schema(dim, precision=recorded_precision(settings)))
         ):
             raise self.damaged("its chunks table does not have the columns qwen3-rag writes")
         return settings
