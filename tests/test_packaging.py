@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ast
-import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from source_tree import copy_source_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMEWORKS = ("langchain", "langchain_core", "llama_index", "haystack", "ray")
@@ -42,18 +42,7 @@ def test_each_adapter_imports_only_its_own_framework(adapter, own):
 @pytest.mark.slow
 def test_built_wheel_installs_and_imports(tmp_path):
     # Built from a copy of the tracked files: an earlier build/ folder would hand stale packages to the wheel.
-    tracked = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split("\0")
-    source = tmp_path / "source"
-    for name in filter(None, tracked):
-        if (ROOT / name).is_file():
-            (source / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, source / name)
+    source = copy_source_tree(tmp_path / "source")
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path / "dist"), str(source)],
         check=True,

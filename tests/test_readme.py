@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,13 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 ALL_BLOCKS = [textwrap.dedent(block) for block in re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)]
 SERVED = "http://localhost:800"  # blocks that need vLLM servers run in test_remote.py, which starts them
 BLOCKS = [block for block in ALL_BLOCKS if SERVED not in block]
+
+
+def with_tiny_models(block: str, tiny_models) -> str:
+    """A README block with the tiny local checkpoints in place of the hub models it names."""
+    return block.replace("Qwen/Qwen3-Embedding-0.6B", tiny_models.embedding).replace(
+        "Qwen/Qwen3-Reranker-0.6B", tiny_models.reranker
+    )
 
 
 def test_readme_has_a_block_per_framework():
@@ -30,10 +38,13 @@ def test_readme_has_a_block_per_framework():
 @pytest.mark.slow
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
 def test_readme_block_runs(block, tiny_models, tmp_path):
-    code = block.replace("Qwen/Qwen3-Embedding-0.6B", tiny_models.embedding).replace(
-        "Qwen/Qwen3-Reranker-0.6B", tiny_models.reranker
+    result = subprocess.run(
+        [sys.executable, "-c", with_tiny_models(block, tiny_models)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -48,8 +59,6 @@ def test_readme_shows_every_cli_command():
 @pytest.mark.slow
 def test_readme_cli_commands_run_in_order(tiny_models, tmp_path):
     """Each `qwen3-rag ...` line of the README, as written, with the tiny models set through the environment."""
-    import shutil
-
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "keys.md").write_text("# Keys\n\nRotate the keys with `vault rotate` every 90 days.\n")
     (tmp_path / "docs" / "intro.txt").write_text("This folder documents the service.\n")
@@ -119,3 +128,64 @@ def test_each_framework_snippet_needs_only_its_extra(framework, extra):
     for module in modules - {"qwen3_rag"} - set(sys.stdlib_module_names):
         distributions = {re.sub(r"[-_.]+", "-", d).lower() for d in providers.get(module, [module])}
         assert distributions & installed, f"the {framework} block imports {module}, which [{extra}] does not install"
+
+
+def _install_commands(block: str) -> list[list[str]]:
+    """The install block's lines as argument lists, comments dropped; only `cd` and `pip install` are expected."""
+    import shlex
+
+    commands = [shlex.split(line, comments=True) for line in block.splitlines()]
+    commands = [command for command in commands if command]
+    for command in commands:
+        assert command[0] == "cd" or command[:2] == ["pip", "install"], f"the test cannot run {command}"
+    return commands
+
+
+@pytest.mark.slow
+def test_the_install_block_and_framework_snippets_run_in_a_fresh_environment(tiny_models, tmp_path):
+    """A new user's first run: a bare virtual environment, the README's install lines as written (from a copy
+    of the source tree, named as the block names it), then the framework snippets with that environment's Python."""
+    from source_tree import copy_source_tree
+
+    commands = _install_commands(INSTALL_BLOCK)
+    tree = next(command[1] for command in commands if command[0] == "cd")
+    copy_source_tree(tmp_path / tree)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # An index URL this machine cannot reach (the PyTorch one, offline) is given up on quickly; the
+    # machine's own pip configuration (its wheel folders, its registry mirror) applies as it would for a user.
+    environment = {**os.environ, "PIP_RETRIES": "1", "PIP_TIMEOUT": "15", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    environment.pop("PYTHONPATH", None)
+    try:
+        _install_and_run(commands, venv, environment, tiny_models, tmp_path)
+    finally:
+        shutil.rmtree(venv, ignore_errors=True)  # 2 GB a run; pytest keeps the last runs' folders
+
+
+def _install_and_run(commands, venv, environment, tiny_models, tmp_path):
+    python = str(venv / "bin" / "python")
+    cwd = tmp_path
+    for command in commands:
+        if command[0] == "cd":
+            cwd = cwd / command[1]
+            continue
+        result = subprocess.run(
+            [python, "-m", *command], cwd=cwd, env=environment, capture_output=True, text=True, timeout=1200
+        )
+        assert result.returncode == 0, (command, result.stderr[-3000:])
+
+    located = subprocess.run(
+        [python, "-c", "import qwen3_rag; print(qwen3_rag.__file__)"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert located.stdout.startswith(str(venv)), located  # the installed package, not this checkout
+    # The first block of each framework, the snippet its extra is for (later blocks may name a package of their own).
+    snippets = [
+        next(b for b in BLOCKS if f"qwen3_rag.integrations.{framework}" in b)
+        for framework in ("langchain", "llama_index", "haystack")
+    ]
+    for block in snippets:
+        code = with_tiny_models(block, tiny_models)
+        result = subprocess.run([python, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, (block[:200], result.stderr[-3000:])
+    cli = subprocess.run([str(venv / "bin" / "qwen3-rag"), "--help"], capture_output=True, text=True, cwd=tmp_path)
+    assert cli.returncode == 0 and "index" in cli.stdout
