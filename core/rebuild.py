@@ -1,42 +1,52 @@
-"""Copying and pickling the core objects: by their constructor arguments, never by their internals.
+"""Copying and pickling the core objects: by their settings, never by their internals.
 
 A loaded model holds a lock and GPU tensors, neither of which copies or pickles well. A copy
-is built anew from the same arguments instead: in the same process the model cache hands it the
+is built anew from the same settings instead: in the same process the model cache hands it the
 same weights, and in another process (a pickled LangChain chain, a Ray task) it loads them again.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Callable
 from typing import Any, TypeVar
 
-Init = TypeVar("Init", bound=Callable[..., None])
+from .errors import InvalidArgumentError
+from .settings import ModelSettings
 
-
-def records_arguments(init: Init) -> Init:
-    """Decorate `__init__` so that the instance keeps the arguments it was built with."""
-    signature = inspect.signature(init)
-
-    @functools.wraps(init)
-    def recording(self: Any, *args: Any, **kwargs: Any) -> None:
-        bound = signature.bind(self, *args, **kwargs)
-        bound.apply_defaults()
-        init(self, *args, **kwargs)
-        self._arguments = {name: value for name, value in list(bound.arguments.items())[1:]}
-
-    return recording  # type: ignore[return-value]
+Built = TypeVar("Built", bound="RebuiltOnCopy")
 
 
 class RebuiltOnCopy:
-    """`copy.copy`, `copy.deepcopy` and `pickle` rebuild the object from its constructor arguments."""
+    """A model object made from one settings object: `from_settings` builds it, and `copy.copy`,
+    `copy.deepcopy` and `pickle` rebuild it from `settings`."""
 
-    _arguments: dict[str, Any]
+    settings: ModelSettings
+    settings_class: type[ModelSettings]
+    served = False  # whether the class runs its model behind `base_url`
+
+    @classmethod
+    def from_settings(cls: type[Built], settings: ModelSettings) -> Built:
+        """The object these settings describe (the constructors end here too)."""
+        if not isinstance(settings, cls.settings_class) or settings.served != cls.served:
+            where = "with base_url" if cls.served else "without base_url"
+            raise InvalidArgumentError(
+                f"{cls.__name__} is made from {cls.settings_class.__name__} {where}, "
+                f"got {type(settings).__name__}{' with base_url' if getattr(settings, 'served', False) else ''}"
+            )
+        built = cls.__new__(cls)
+        built._become(settings)
+        return built
+
+    def _become(self, settings: Any) -> None:
+        """Keep `settings` and start from them (loading, or connecting to the server)."""
+        self.settings = settings
+        self._start(settings)
+
+    def _start(self, settings: Any) -> None:
+        raise NotImplementedError
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self._arguments))
+        return (_rebuild, (type(self), self.settings))
 
 
-def _rebuild(cls: type, arguments: dict[str, Any]) -> Any:
-    return cls(**arguments)
+def _rebuild(cls: type[RebuiltOnCopy], settings: ModelSettings) -> Any:
+    return cls.from_settings(settings)

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from .kernels.backend import LocalScoring
-from .kernels.loading import LoadedModel, load_model
-from .kernels.runtime import token_budget
+from typing import Unpack
+
+from .kernels.backend import LocalFacade, LocalScoring
+from .kernels.loading import LoadedModel
 from .pipeline import Ranked, RankingMethods, sigmoid
 from .presets import resolve_task
-from .rebuild import RebuiltOnCopy, records_arguments
 from .registry import DEFAULT_RERANKER_MODEL
+from .settings import RerankerOptions, RerankerSettings
 from .tokenization import RerankPrompt
-from .validation import check_bool, check_positive_int
 
 __all__ = ["Ranked", "Reranker", "sigmoid"]  # Ranked and sigmoid are defined in pipeline.py
 
 
-class Reranker(RebuiltOnCopy, RankingMethods):
+class Reranker(LocalFacade, RankingMethods):
     """Judge how well each document answers a query, as the official Qwen3-Reranker does.
 
     Args:
@@ -27,52 +27,23 @@ class Reranker(RebuiltOnCopy, RankingMethods):
         batch_tokens: document tokens per forward pass (padding included where batches are padded);
             None picks one for the device.
         batch_size: at most this many documents per forward pass (on top of `batch_tokens`); None: no cap.
+
+    The arguments are checked as one `qwen3_rag.settings.RerankerSettings` (kept as `.settings`).
     """
 
-    @records_arguments
-    def __init__(
-        self,
-        model: str = DEFAULT_RERANKER_MODEL,
-        *,
-        device: str | None = None,
-        dtype: str | None = None,
-        instruction: str | None = None,
-        max_length: int = 8192,
-        batch_tokens: int | None = None,
-        batch_size: int | None = None,
-        revision: str | None = None,
-        progress_bar: bool = False,
-        allow_pickle: bool = False,
-        token: str | bool | None = None,
-        local_files_only: bool = False,
-    ):
-        self.instruction = resolve_task(instruction).instruction
-        check_positive_int(max_length, "max_length")
-        self.model: LoadedModel = load_model(
-            "reranker",
-            model,
-            revision=revision,
-            device=device,
-            dtype=dtype,
-            allow_pickle=allow_pickle,
-            token=token,
-            local_files_only=check_bool(local_files_only, "local_files_only"),
-        )
-        self.prompt = RerankPrompt(self.model.tokenizer, max_length)
-        self.max_length = max_length
-        self.batch_tokens = token_budget(batch_tokens, self.model.device)
-        self.batch_size = None if batch_size is None else check_positive_int(batch_size, "batch_size")
-        self.backend = LocalScoring(self.model, self.batch_tokens, self.batch_size)
-        self.progress_bar = progress_bar
+    settings_class = RerankerSettings
+    settings: RerankerSettings
 
-    @property
-    def name(self) -> str:
-        """The checkpoint: a hub id or the resolved local directory."""
-        return self.model.key.source
+    def __init__(self, model: str = DEFAULT_RERANKER_MODEL, **options: Unpack[RerankerOptions]) -> None:
+        self._become(RerankerSettings.for_constructor(Reranker, RerankerOptions, options, model=model))
+
+    def _start(self, settings: RerankerSettings) -> None:
+        self.instruction = resolve_task(settings.instruction).instruction
+        self.backend = LocalScoring(settings)
+        self.model: LoadedModel = self.backend.model
+        self.prompt = RerankPrompt(self.model.tokenizer, settings.max_length)
+        self.max_length = settings.max_length
+        self.progress_bar = settings.progress_bar
 
     def __repr__(self) -> str:
-        return (
-            f"Reranker(model={self.model.key.source!r}, device='{self.model.device}', "
-            f"dtype={self.model.precision}, attention='{self.model.attention_path}', loader='{self.model.loader}', "
-            f"max_length={self.max_length})"
-        )
+        return self._described(f"max_length={self.max_length}")

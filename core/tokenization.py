@@ -80,13 +80,7 @@ class EmbeddingTokens:
     truncated: int  # how many texts lost tokens to max_length
 
     def warn_if_cut(self, max_length: int, stacklevel: int) -> None:
-        """One warning per call with the count, so that nothing is cut without the caller knowing."""
-        if self.truncated:
-            warnings.warn(
-                f"{self.truncated} of {len(self.ids)} texts were longer than max_length={max_length} "
-                "tokens and were cut on the right",
-                stacklevel=stacklevel + 1,
-            )
+        _warn_if_cut(self.truncated, f"{len(self.ids)} texts were longer than", max_length, stacklevel + 1)
 
 
 def embedding_tokens(tokenizer: Tokenizer, texts: Sequence[str], max_length: int) -> EmbeddingTokens:
@@ -119,13 +113,16 @@ class RerankTokens:
     truncated: int
 
     def warn_if_cut(self, max_length: int, stacklevel: int) -> None:
-        """One warning per call with the count of documents cut to fit the prompt."""
-        if self.truncated:
-            warnings.warn(
-                f"{self.truncated} of {len(self.tails)} documents did not fit max_length={max_length} "
-                "tokens and were cut on the right",
-                stacklevel=stacklevel + 1,
-            )
+        _warn_if_cut(self.truncated, f"{len(self.tails)} documents did not fit", max_length, stacklevel + 1)
+
+
+def _warn_if_cut(truncated: int, what: str, max_length: int, stacklevel: int) -> None:
+    """One warning per call with the count, so that nothing is cut without the caller knowing."""
+    if truncated:
+        warnings.warn(
+            f"{truncated} of {what} max_length={max_length} tokens and were cut on the right",
+            stacklevel=stacklevel + 1,
+        )
 
 
 class RerankPrompt:

@@ -10,17 +10,14 @@ and the other way round.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .checkpoint.tokenizer import normalise_source, read_tokenizer
 from .pipeline import EmbeddingMethods
 from .presets import resolve_task
-from .registry import DEFAULT_EMBEDDING_MODEL
-from .validation import check_bool, check_dim, check_positive_int
-
-DEFAULT_MAX_LENGTH = 8192  # Embedder's and RemoteEmbedder's default
+from .settings import EmbedderSettings
+from .validation import check_dim
 
 
 @dataclass(frozen=True)
@@ -44,32 +41,22 @@ class VectorSettings:
         )
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> VectorSettings:
-        """What `Embedder(**settings)` (or `RemoteEmbedder`, with `base_url`) would embed with, without its
-        weights: a local checkpoint's config and tokenizer are read, a server is asked which it serves."""
-        if settings.get("base_url") is not None:
-            from .embedder import Embedder
-            from .model_factory import make_model  # the remote client reads only the tokenizer
+    def from_settings(cls, settings: EmbedderSettings) -> VectorSettings:
+        """What the embedder `settings` describe would embed with, without its weights: a local checkpoint's
+        config and tokenizer are read, a server is asked which checkpoint it serves."""
+        if settings.served:
+            from .model_factory import make_embedder  # the remote client reads only the tokenizer
 
-            return cls.of(make_model(Embedder, settings))
-        model = settings.get("model") or DEFAULT_EMBEDDING_MODEL
-        revision = settings.get("revision")
-        _, config = read_tokenizer(
-            "embedding",
-            model,
-            revision=revision,
-            token=settings.get("token"),
-            local_files_only=bool(settings.get("local_files_only")),
-        )
-        task = resolve_task(settings.get("instruction"))
-        symmetric = settings.get("symmetric")
+            return cls.of(make_embedder(settings))
+        _, config = read_tokenizer("embedding", settings.checkpoint, **settings.hub_access())
+        task = resolve_task(settings.instruction)
         return cls(
-            normalise_source(model),
-            revision,
-            check_dim(settings.get("dim"), config.hidden_size, model),
+            normalise_source(settings.checkpoint),
+            settings.revision,
+            check_dim(settings.dim, config.hidden_size, settings.checkpoint),
             task.instruction,
-            task.symmetric if symmetric is None else check_bool(symmetric, "symmetric"),
-            check_positive_int(settings.get("max_length", DEFAULT_MAX_LENGTH), "max_length", minimum=2),
+            task.symmetric if settings.symmetric is None else settings.symmetric,
+            settings.max_length,
         )
 
     def record(self) -> dict[str, Any]:

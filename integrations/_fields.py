@@ -6,26 +6,23 @@ An adapter either loads a core instance from these fields or wraps one the calle
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
-from typing import Any, Literal
+import operator
+import typing
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model, field_validator, model_validator
 
 from ..embedder import Embedder
 from ..errors import InvalidArgumentError
 from ..remote import RemoteEmbedder, RemoteReranker
 from ..reranker import Reranker
+from ..settings import EmbedderSettings, ModelSettings, RerankerSettings
 from ..validation import check_positive_int
-from ._shared import EMBEDDER_SETTINGS, RERANKER_SETTINGS, check_threshold, core_instance
-
-_DEVICE = "'cpu', 'cuda', 'cuda:N', 'mps', or None for the best available."
-_DTYPE = (
-    "'float32', 'bfloat16', 'float16', 'int8' (CPU fast mode: int8 linear layers), or None (bf16 on CUDA, "
-    "fp32 elsewhere)."
-)
-_INSTRUCTION = "A preset name (see qwen3_rag.PRESETS) or a free instruction sentence; None: web search."
-
+from ._shared import EMBEDDER_SETTINGS, RERANKER_SETTINGS, Cut, check_threshold, core_instance
 
 # Names users bring from the frameworks' own local-model integrations that mean one of ours.
 ALIASES = {"model_name": "model", "show_progress": "progress_bar", "truncate_dim": "dim"}
@@ -48,46 +45,15 @@ REFUSED = {
 FIXED_AFTER_CONSTRUCTION = frozenset(EMBEDDER_SETTINGS + RERANKER_SETTINGS + ("embedder", "reranker"))
 
 
-def _check_instance(value: Any, name: str, classes: tuple[type, ...]) -> Any:
-    if value is not None and not isinstance(value, classes):
-        allowed = " or ".join(f"qwen3_rag.{c.__name__}" for c in classes)
-        raise ValueError(f"{name}= must be a {allowed} instance, got {type(value).__name__}")
-    return value
-
-
-def _settings(model: BaseModel, names: tuple[str, ...]) -> dict[str, Any]:
-    fields = type(model).model_fields
-    return {name: getattr(model, name) for name in names if name in fields}
-
-
 class CoreFields(BaseModel):
-    """Settings both models take."""
+    """What both pydantic adapters' settings share: strict names, and settings fixed once the model is made."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
 
-    model: str | None = Field(default=None, description="Hub id or local directory; None: the 0.6B checkpoint.")
-    device: str | None = Field(default=None, description=_DEVICE)
-    dtype: str | None = Field(default=None, description=_DTYPE)
-    instruction: str | None = Field(default=None, description=_INSTRUCTION)
-    max_length: int = Field(default=8192, description="Tokens per input; longer inputs are cut with a warning.")
-    batch_tokens: int | None = Field(default=None, description="Padded tokens per forward pass; None: per device.")
-    revision: str | None = Field(default=None, description="Hub revision (branch, tag or commit) to pin.")
-    progress_bar: bool = Field(default=False, description="Show a progress bar over batches.")
-    allow_pickle: bool = Field(default=False, description="Accept pickle-only weights (can run code); trusted only.")
-    token: str | None = Field(
-        default=None,
-        repr=False,
-        exclude=True,
-        description="Hub access token for private or gated checkpoints; None: HF_TOKEN.",
-    )
-    local_files_only: bool = Field(default=False, description="Read the hub cache only, never the network.")
-    base_url: str | None = Field(
-        default=None,
-        description="A vLLM (OpenAI-style) server running the model, "
-        "e.g. 'http://localhost:8000'; model= then names the served model (None: its only "
-        "one). None runs the model in this process.",
-    )
-    api_key: str | None = Field(default=None, repr=False, exclude=True, description="Bearer token for base_url.")
+    settings_class: ClassVar[type[ModelSettings]]
+    instance_name: ClassVar[str]  # the field that takes a core instance instead of the settings
+    instance_classes: ClassVar[tuple[type, ...]]
+    _core: Any = PrivateAttr()
 
     @model_validator(mode="before")
     @classmethod
@@ -114,7 +80,25 @@ class CoreFields(BaseModel):
                 f"{cls.__name__} got unknown argument(s) {', '.join(unknown)}; its settings are "
                 f"{', '.join(sorted(name for name in fields if not name.startswith('_')))}"
             )
+        given = data.get(cls.instance_name)
+        if given is not None and not isinstance(given, cls.instance_classes):
+            allowed = " or ".join(f"qwen3_rag.{c.__name__}" for c in cls.instance_classes)
+            raise ValueError(f"{cls.instance_name}= must be a {allowed} instance, got {type(given).__name__}")
         return data
+
+    @model_validator(mode="after")
+    def _connect(self) -> CoreFields:
+        """The core instance: the one passed as `instance_name`, else one made from the settings fields."""
+        settings = {name: getattr(self, name) for name in self.settings_class.placement()}
+        given = getattr(self, self.instance_name)
+        self._core = core_instance(self.settings_class, given, settings, self.model_fields_set, self.instance_name)
+        return self
+
+    @property
+    def core(self) -> Any:
+        """The core `Embedder`/`Reranker` (or served twin) doing the work, shared with any adapter on the same
+        settings."""
+        return self._core
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in FIXED_AFTER_CONSTRUCTION and name in type(self).model_fields:
@@ -125,35 +109,36 @@ class CoreFields(BaseModel):
         super().__setattr__(name, value)
 
 
-class EmbedderFields(CoreFields):
-    """The settings of a `qwen3_rag.Embedder`, or the instance itself."""
+def settings_fields(settings_class: type[ModelSettings]) -> dict[str, Any]:
+    """Pydantic fields for every setting of `settings_class`: its type, default and description, as the
+    settings object defines them (secrets kept out of repr and of `model_dump`)."""
+    hints = typing.get_type_hints(settings_class)
+    fields: dict[str, Any] = {}
+    for setting in dataclasses.fields(settings_class):
+        secret = setting.metadata["secret"]
+        fields[setting.name] = (
+            hints[setting.name],
+            Field(default=setting.default, description=setting.metadata["help"], repr=not secret, exclude=secret),
+        )
+    return fields
 
-    dim: int | None = Field(default=None, description="Matryoshka output size (32..hidden size); None: full.")
-    symmetric: bool | None = Field(
-        default=None, description="Instruction on documents too (STS, clustering); None: as the preset says."
+
+def core_fields(settings_class: type[ModelSettings], instance: str, classes: tuple[type, ...]) -> type[CoreFields]:
+    """A pydantic base with every setting of `settings_class` as a field, and the field `instance` that takes
+    an existing core object (one of `classes`) in their place."""
+    allowed = " or ".join(f"qwen3_rag.{c.__name__}" for c in classes)
+    fields = settings_fields(settings_class)
+    fields[instance] = (
+        functools.reduce(operator.or_, classes) | None,
+        Field(default=None, exclude=True, description=f"An existing {allowed} to use instead of the settings."),
     )
-    embedder: Embedder | RemoteEmbedder | None = Field(
-        default=None,
-        exclude=True,
-        description="An existing qwen3_rag.Embedder (or RemoteEmbedder) to use instead of the settings.",
-    )
-    _embedder: Embedder | RemoteEmbedder = PrivateAttr()
+    base: type[CoreFields] = create_model(f"{settings_class.__name__}Fields", __base__=CoreFields, **fields)
+    base.settings_class, base.instance_name, base.instance_classes = settings_class, instance, classes
+    return base
 
-    @field_validator("embedder", mode="before")
-    @classmethod
-    def _check_embedder(cls, value: Any) -> Any:
-        return _check_instance(value, "embedder", (Embedder, RemoteEmbedder))
 
-    @model_validator(mode="after")
-    def _connect_embedder(self) -> EmbedderFields:
-        settings = _settings(self, EMBEDDER_SETTINGS)
-        self._embedder = core_instance(Embedder, self.embedder, settings, self.model_fields_set, "embedder")
-        return self
-
-    @property
-    def core(self) -> Embedder | RemoteEmbedder:
-        """The core `Embedder` doing the work (shared with any adapter on the same settings)."""
-        return self._embedder
+class EmbedderFields(core_fields(EmbedderSettings, "embedder", (Embedder, RemoteEmbedder))):  # type: ignore[misc]
+    """The settings of a `qwen3_rag.Embedder` (or, with base_url, a `RemoteEmbedder`), or the instance itself."""
 
     def cache_namespace(self, side: Literal["query", "document"]) -> str:
         """A cache namespace that changes with everything a vector depends on: checkpoint, revision,
@@ -166,25 +151,13 @@ class EmbedderFields(CoreFields):
         return f"qwen3-rag-{side}-{hashlib.sha256(facts.encode()).hexdigest()[:16]}"
 
 
-class RerankerFields(CoreFields):
+class RerankerFields(core_fields(RerankerSettings, "reranker", (Reranker, RemoteReranker))):  # type: ignore[misc]
     """The settings of a `qwen3_rag.Reranker` (or the instance itself), plus how many results to keep."""
 
     top_n: int = Field(default=3, description="How many of the best documents to return.")
     score_threshold: float | None = Field(
         default=None, description="Drop documents whose probability is below this (0..1); None keeps all."
     )
-    batch_size: int | None = Field(default=None, description="At most this many documents per forward pass.")
-    reranker: Reranker | RemoteReranker | None = Field(
-        default=None,
-        exclude=True,
-        description="An existing qwen3_rag.Reranker (or RemoteReranker) to use instead of the settings.",
-    )
-    _reranker: Reranker | RemoteReranker = PrivateAttr()
-
-    @field_validator("reranker", mode="before")
-    @classmethod
-    def _check_reranker(cls, value: Any) -> Any:
-        return _check_instance(value, "reranker", (Reranker, RemoteReranker))
 
     @field_validator("top_n")
     @classmethod
@@ -196,13 +169,5 @@ class RerankerFields(CoreFields):
     def _check_threshold(cls, value: float | None) -> float | None:
         return check_threshold(value)
 
-    @model_validator(mode="after")
-    def _connect_reranker(self) -> RerankerFields:
-        settings = _settings(self, RERANKER_SETTINGS)
-        self._reranker = core_instance(Reranker, self.reranker, settings, self.model_fields_set, "reranker")
-        return self
-
-    @property
-    def core(self) -> Reranker | RemoteReranker:
-        """The core `Reranker` doing the work (shared with any adapter on the same settings)."""
-        return self._reranker
+    def _cut(self) -> Cut:
+        return Cut(self.top_n, self.score_threshold)

@@ -7,29 +7,19 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import inspect
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..embedder import Embedder
 from ..errors import InvalidArgumentError
 from ..model_factory import make_model
 from ..pipeline import EmbeddingMethods, Ranked, RankingMethods
-from ..reranker import Reranker
+from ..settings import EmbedderSettings, ModelSettings, RerankerSettings
 from ..validation import check_positive_int
 
-
-def constructor_settings(core_class: type) -> tuple[str, ...]:
-    """The keyword settings of a core class's constructor, in its order: read from the signature, so the
-    names are written once, where the constructor defines them."""
-    return tuple(inspect.signature(core_class).parameters)
-
-
-# Constructor arguments of the core classes that adapters expose under the same names, plus the
-# two that make `model_factory` build the served twin instead.
-SERVED = ("base_url", "api_key")
-EMBEDDER_SETTINGS = (*constructor_settings(Embedder), *SERVED)
-RERANKER_SETTINGS = (*constructor_settings(Reranker), *SERVED)
+# The settings adapters expose under the same names: the fields of the one settings object per model.
+EMBEDDER_SETTINGS = tuple(EmbedderSettings.placement())
+RERANKER_SETTINGS = tuple(RerankerSettings.placement())
 
 Core = TypeVar("Core", EmbeddingMethods, RankingMethods)
 
@@ -61,21 +51,25 @@ def extra_requirements(extra: str) -> list[str]:
 
 
 def core_instance(
-    core_class: type, given: Core | None, settings: Mapping[str, Any], explicit: Iterable[str], argument: str
+    settings_class: type[ModelSettings],
+    given: Core | None,
+    settings: Mapping[str, Any],
+    explicit: Iterable[str],
+    argument: str,
 ) -> Any:
-    """`given` when the caller passed a core instance, else a new one from `settings`.
+    """`given` when the caller passed a core instance, else a new one from `settings` (None: the default).
 
     Passing both an instance and settings is ambiguous (which `dim` wins?), so it is an error. The
     instance's type is checked by the adapters' pydantic fields.
     Core instances share weights through the core's cache, so a new one costs no second load.
     """
     if given is None:
-        return make_model(core_class, settings)
+        return make_model(settings_class.from_mapping(settings))
     clashing = sorted(set(explicit) & set(settings))
     if clashing:
         raise InvalidArgumentError(
             f"pass either {argument}= or model settings, not both: {', '.join(clashing)} would be ignored; "
-            f"set them on the {core_class.__name__} instead"
+            f"set them on the {type(given).__name__} instead"
         )
     return given
 
@@ -89,40 +83,29 @@ def check_threshold(value: object, name: str = "score_threshold") -> float | Non
     return float(value)
 
 
-def best(
-    reranker: RankingMethods,
-    query: str,
-    texts: Sequence[str],
-    top_n: int | None,
-    score_threshold: float | None,
-    top_name: str = "top_n",
-) -> list[Ranked]:
-    """The `top_n` best texts for `query`, best first, keeping only scores >= `score_threshold`.
+@dataclass(frozen=True)
+class Cut:
+    """Which of the ranked texts an adapter keeps: the best `top_n` (None: all), each with a probability of at
+    least `score_threshold` (None: any). Checked when made; `top_name` is the framework's name for `top_n`,
+    so that an error names the user's argument."""
 
-    `top_name` is what the framework calls `top_n`, so that an error names the user's argument.
-    """
-    threshold = _checked_cut(top_n, score_threshold, top_name)
-    return _kept(reranker.rerank(query, texts, top_k=top_n), threshold)
+    top_n: int | None
+    score_threshold: float | None
+    top_name: str = "top_n"
 
+    def __post_init__(self) -> None:
+        if self.top_n is not None:
+            check_positive_int(self.top_n, self.top_name)
+        object.__setattr__(self, "score_threshold", check_threshold(self.score_threshold))
 
-async def abest(
-    reranker: RankingMethods,
-    query: str,
-    texts: Sequence[str],
-    top_n: int | None,
-    score_threshold: float | None,
-    top_name: str = "top_n",
-) -> list[Ranked]:
-    """`best` on the event loop: a remote reranker awaits its server, a local one runs in a worker thread."""
-    threshold = _checked_cut(top_n, score_threshold, top_name)
-    return _kept(await reranker.arerank(query, texts, top_k=top_n), threshold)
+    def best(self, reranker: RankingMethods, query: str, texts: Sequence[str]) -> list[Ranked]:
+        """The kept texts for `query`, best first."""
+        return self._kept(reranker.rerank(query, texts, top_k=self.top_n))
 
+    async def abest(self, reranker: RankingMethods, query: str, texts: Sequence[str]) -> list[Ranked]:
+        """`best` on the event loop: a remote reranker awaits its server, a local one runs in a worker thread."""
+        return self._kept(await reranker.arerank(query, texts, top_k=self.top_n))
 
-def _checked_cut(top_n: int | None, score_threshold: float | None, top_name: str) -> float | None:
-    if top_n is not None:
-        check_positive_int(top_n, top_name)
-    return check_threshold(score_threshold)
-
-
-def _kept(ranked: list[Ranked], threshold: float | None) -> list[Ranked]:
-    return ranked if threshold is None else [r for r in ranked if r.score >= threshold]
+    def _kept(self, ranked: list[Ranked]) -> list[Ranked]:
+        threshold = self.score_threshold
+        return ranked if threshold is None else [r for r in ranked if r.score >= threshold]

@@ -75,5 +75,5 @@ def _documents():
 def test_hub_token_and_local_files_only_reach_the_core_and_the_token_is_never_shown(adapter, tiny_models):
     model = tiny_models.reranker if "Rerank" in adapter.__name__ else tiny_models.embedding
     wrapped = adapter(model=model, device="cpu", token="hf_secret_value", local_files_only=True)
-    assert wrapped.core._arguments["token"] == "hf_secret_value" and wrapped.core._arguments["local_files_only"]
+    assert wrapped.core.settings.token == "hf_secret_value" and wrapped.core.settings.local_files_only
     assert "hf_secret_value" not in repr(wrapped) and "hf_secret_value" not in str(wrapped.model_dump())

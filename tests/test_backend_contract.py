@@ -17,9 +17,10 @@ def test_the_remote_client_and_the_index_settings_need_no_torch(tiny_models, emb
         "import qwen3_rag\n"
         "qwen3_rag.RemoteEmbedder, qwen3_rag.RemoteReranker\n"
         "from qwen3_rag.vector_settings import VectorSettings\n"
+        "from qwen3_rag.settings import EmbedderSettings\n"
         "from qwen3_rag.checkpoint.tokenizer import read_tokenizer\n"
         "import qwen3_rag.local_index.builder, qwen3_rag.cli.common\n"
-        f"settings = VectorSettings.from_settings({{'model': {tiny_models.embedding!r}, 'dim': 48}})\n"
+        f"settings = VectorSettings.from_settings(EmbedderSettings(model={tiny_models.embedding!r}, dim=48))\n"
         f"tokenizer, _ = read_tokenizer('embedding', {tiny_models.embedding!r})\n"
         "print(json.dumps({'torch': 'torch' in sys.modules, 'settings': settings.record(),\n"
         "                  'ids': tokenizer.encode('Ünïcödé text <|endoftext|>').ids}))\n"
@@ -36,6 +37,7 @@ def test_the_remote_client_and_the_index_settings_need_no_torch(tiny_models, emb
 
 def test_settings_without_weights_equal_the_loaded_embedders(tiny_models):
     from qwen3_rag import Embedder
+    from qwen3_rag.settings import EmbedderSettings
 
     for settings in (
         {},
@@ -43,6 +45,6 @@ def test_settings_without_weights_equal_the_loaded_embedders(tiny_models):
         {"instruction": "Find the code", "symmetric": True},
     ):
         loaded = Embedder(tiny_models.embedding, device="cpu", **settings)
-        described = VectorSettings.from_settings({"model": tiny_models.embedding, **settings})
+        described = VectorSettings.from_settings(EmbedderSettings(model=tiny_models.embedding, **settings))
         assert described == VectorSettings.of(loaded)
         assert index_settings(described, 32, 8, "text") == index_settings(loaded, 32, 8, "text")

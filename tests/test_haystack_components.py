@@ -92,7 +92,7 @@ def test_token_is_a_secret_that_reaches_the_hub_and_never_the_yaml(component_cla
         model=model, device=CPU, token=Secret.from_env_var("QWEN3_RAG_TEST_TOKEN"), local_files_only=True
     )
     component.warm_up()
-    assert component.core._arguments["token"] == "hf_from_env" and component.core._arguments["local_files_only"]
+    assert component.core.settings.token == "hf_from_env" and component.core.settings.local_files_only
     assert "hf_from_env" not in str(component.to_dict())
 
 

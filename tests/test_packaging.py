@@ -122,6 +122,9 @@ TORCH_FREE = [
     "core/pipeline.py",
     "core/backend.py",
     "core/vector_settings.py",
+    "core/settings.py",
+    "core/model_factory.py",
+    "core/rebuild.py",
 ]
 
 
@@ -148,7 +151,6 @@ LOCAL_ONLY = (
     "qwen3_rag.embedder",
     "qwen3_rag.reranker",
     "qwen3_rag.model_factory",
-    "qwen3_rag.preflight",
 )
 
 

@@ -86,12 +86,12 @@ def local_reranker(served) -> Reranker:
 
 @pytest.fixture(scope="module")
 def remote_embedder(served) -> RemoteEmbedder:
-    return RemoteEmbedder(served.embedding_url, max_batch=4)
+    return RemoteEmbedder(served.embedding_url, batch_size=4)
 
 
 @pytest.fixture(scope="module")
 def remote_reranker(served) -> RemoteReranker:
-    return RemoteReranker(served.reranker_url, max_batch=4)
+    return RemoteReranker(served.reranker_url, batch_size=4)
 
 
 # ----- parity -----
@@ -274,11 +274,11 @@ def test_ray_batch_classes_with_base_url_equal_the_core(served, local_embedder, 
     import pyarrow as pa
 
     from qwen3_rag.integrations.ray import Qwen3EmbedBatch, Qwen3RerankBatch
-    from qwen3_rag.preflight import check_embedder_settings
+    from qwen3_rag.settings import EmbedderSettings
 
-    check_embedder_settings({"base_url": served.embedding_url, "dim": 64, "batch_size": 8})
+    EmbedderSettings.from_mapping({"base_url": served.embedding_url, "dim": 64, "batch_size": 8})
     with pytest.raises(InvalidArgumentError, match="dtype= set"):
-        check_embedder_settings({"base_url": served.embedding_url, "dtype": "bfloat16"})
+        EmbedderSettings.from_mapping({"base_url": served.embedding_url, "dtype": "bfloat16"})
     embedded = Qwen3EmbedBatch(base_url=served.embedding_url, batch_size=3)(pa.table({"text": CORPUS}))
     np.testing.assert_allclose(
         np.array(embedded.column("embedding").to_pylist()), local_embedder.embed_documents(CORPUS), atol=TOLERANCE
@@ -332,13 +332,13 @@ def test_dropped_connections_are_retried_and_nothing_is_lost_or_reordered(served
     url = served.embedding_url if side == "embedding" else served.reranker_url
     with Proxy(url) as proxy:
         if side == "embedding":
-            remote = RemoteEmbedder(proxy.url, max_batch=2, concurrency=3)
+            remote = RemoteEmbedder(proxy.url, batch_size=2, concurrency=3)
             proxy.drop_every = 3
             np.testing.assert_allclose(
                 remote.embed_documents(TEXTS), local_embedder.embed_documents(TEXTS), atol=TOLERANCE, rtol=0
             )
         else:
-            remote = RemoteReranker(proxy.url, max_batch=2, concurrency=3)
+            remote = RemoteReranker(proxy.url, batch_size=2, concurrency=3)
             proxy.drop_every = 3
             np.testing.assert_allclose(
                 remote.logits(QUESTION, TEXTS), local_reranker.logits(QUESTION, TEXTS), atol=TOLERANCE, rtol=0
@@ -349,7 +349,7 @@ def test_dropped_connections_are_retried_and_nothing_is_lost_or_reordered(served
 @pytest.mark.parametrize("tamper, fails", [("reverse", False), ("drop", True), ("repeat", True)])
 def test_rows_are_placed_by_their_index_and_a_short_answer_is_refused(served, local_embedder, tamper, fails):
     with Proxy(served.embedding_url) as proxy:
-        remote = RemoteEmbedder(proxy.url, max_batch=4)
+        remote = RemoteEmbedder(proxy.url, batch_size=4)
         proxy.tamper_rows = tamper
         if fails:
             with pytest.raises(RemoteServerError, match="indexes that are not 0..3 once each"):
@@ -364,7 +364,7 @@ def test_eight_concurrent_clients_get_what_serial_calls_get(served, remote_embed
     corpora = [[f"client {c} text {i} " + TEXTS[i % len(TEXTS)] for i in range(12)] for c in range(8)]
     serial = [remote_embedder.embed_documents(corpus) for corpus in corpora]
     with Proxy(served.embedding_url) as proxy:
-        clients = [RemoteEmbedder(proxy.url, max_batch=4, concurrency=2) for _ in corpora]
+        clients = [RemoteEmbedder(proxy.url, batch_size=4, concurrency=2) for _ in corpora]
         before = proxy.requests
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=8) as pool:

@@ -7,10 +7,12 @@ import os
 import sys
 from typing import Any
 
+from .. import model_factory
 from ..checkpoint.tokenizer import normalise_source
 from ..pipeline import EmbeddingMethods, RankingMethods
 from ..presets import resolve_task
-from ..registry import DEFAULT_RERANKER_MODEL
+from ..registry import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
+from ..settings import EmbedderSettings, RerankerSettings
 from .parser import API_KEY_VARIABLE, RERANKER_MODEL_VARIABLE
 
 
@@ -23,48 +25,58 @@ def say(args: argparse.Namespace, line: str) -> None:
 def make_embedder(args: argparse.Namespace, model: str, **settings: Any) -> EmbeddingMethods:
     """`model` in this process, or, with --embedding-url, the served checkpoint (`model` is then only the
     default: an index compares the checkpoint the server reports with the one it recorded)."""
-    if args.embedding_url is not None:
-        from ..remote import RemoteEmbedder
-
-        return RemoteEmbedder(
-            args.embedding_url, tokenizer=args.embedding_model, api_key=os.environ.get(API_KEY_VARIABLE), **settings
+    served = args.embedding_url is not None
+    return model_factory.make_embedder(
+        EmbedderSettings.from_mapping(
+            {
+                **_where(args, args.embedding_url),
+                "model": None if served else model,
+                "tokenizer": args.embedding_model if served else None,
+                **settings,
+            }
         )
-    from ..embedder import Embedder
+    )
 
-    return Embedder(
-        model,
-        device=args.device,
-        dtype=args.dtype,
-        batch_tokens=args.batch_tokens,
-        allow_pickle=args.allow_pickle,
+
+def named_embedder(args: argparse.Namespace, **settings: Any) -> EmbeddingMethods:
+    """The embedder the options name, for commands without an index to take settings from."""
+    return make_embedder(
+        args,
+        args.embedding_model or DEFAULT_EMBEDDING_MODEL,
+        dim=args.dim,
+        instruction=args.instruction,
+        revision=args.embedding_revision,
         **settings,
     )
 
 
 def make_reranker(args: argparse.Namespace, recorded: dict[str, Any] | None = None) -> RankingMethods:
     """The reranker named (see `reranker_choice`), or, with --reranker-url, the one that server runs."""
-    if args.reranker_url is not None:
-        from ..remote import RemoteReranker
-
-        return RemoteReranker(
-            args.reranker_url,
-            tokenizer=args.reranker_model,
-            instruction=args.instruction,
-            revision=args.reranker_revision,
-            api_key=os.environ.get(API_KEY_VARIABLE),
+    served = args.reranker_url is not None
+    model, revision = (args.reranker_model, args.reranker_revision) if served else reranker_choice(args, recorded or {})
+    return model_factory.make_reranker(
+        RerankerSettings.from_mapping(
+            {
+                **_where(args, args.reranker_url),
+                "model" if not served else "tokenizer": model,
+                "revision": revision,
+                "instruction": args.instruction,
+            }
         )
-    from ..reranker import Reranker
-
-    model, revision = reranker_choice(args, recorded or {})
-    return Reranker(
-        model,
-        device=args.device,
-        dtype=args.dtype,
-        instruction=args.instruction,
-        batch_tokens=args.batch_tokens,
-        revision=revision,
-        allow_pickle=args.allow_pickle,
     )
+
+
+def _where(args: argparse.Namespace, base_url: str | None) -> dict[str, Any]:
+    """How the model runs: the options for this process, or the server and its key (a local option given
+    with a server URL is refused by the settings, never ignored)."""
+    return {
+        "device": args.device,
+        "dtype": args.dtype,
+        "batch_tokens": args.batch_tokens,
+        "allow_pickle": args.allow_pickle,
+        "base_url": base_url,
+        "api_key": os.environ.get(API_KEY_VARIABLE) if base_url is not None else None,
+    }
 
 
 def reranker_choice(args: argparse.Namespace, recorded: dict[str, Any]) -> tuple[str, str | None]:

@@ -7,23 +7,15 @@ import json
 
 from ..display import plural
 from ..evaluation import evaluate, load_beir
-from ..registry import DEFAULT_EMBEDDING_MODEL
 from ..validation import check_positive_int
-from .common import make_embedder, make_reranker, say
+from .common import make_reranker, named_embedder, say
 
 
 def run_eval(args: argparse.Namespace) -> int:
     candidates = check_positive_int(args.candidates, "--candidates")
     limit = None if args.limit is None else check_positive_int(args.limit, "--limit")
     dataset = load_beir(args.dataset, args.split)
-    embedder = make_embedder(
-        args,
-        args.embedding_model or DEFAULT_EMBEDDING_MODEL,
-        dim=args.dim,
-        instruction=args.instruction,
-        revision=args.embedding_revision,
-        progress_bar=not args.quiet,
-    )
+    embedder = named_embedder(args, progress_bar=not args.quiet)
     reranker = None if args.no_rerank else make_reranker(args)
     report = evaluate(dataset, embedder, reranker, candidates=candidates, limit=limit, progress=not args.quiet)
     print(json.dumps(report.as_dict()) if args.json else report.table())

@@ -15,7 +15,7 @@ from ..local_index.chunking import check_chunking
 from ..local_index.folder import check_same_settings
 from ..local_index.precision import recorded_precision
 from ..registry import DEFAULT_EMBEDDING_MODEL
-from ..vector_settings import DEFAULT_MAX_LENGTH
+from ..settings import DEFAULT_MAX_LENGTH
 from .common import asked_settings, make_embedder, reranker_choice, say
 
 

@@ -17,10 +17,9 @@ from tqdm.auto import tqdm
 
 from ..display import json_text, plural
 from ..errors import InvalidArgumentError
-from ..registry import DEFAULT_EMBEDDING_MODEL
 from ..reranker import sigmoid
 from ..validation import check_positive_int
-from .common import make_embedder, make_reranker, say
+from .common import make_reranker, named_embedder, say
 from .streams import NpyWriter, blocks, field_of, read_records
 
 
@@ -81,13 +80,7 @@ def _numbered_blocks(
 
 def run_embed(args: argparse.Namespace) -> int:
     check_positive_int(args.block_size, "--block-size")  # before the output file is created
-    embedder = make_embedder(
-        args,
-        args.embedding_model or DEFAULT_EMBEDDING_MODEL,
-        dim=args.dim,
-        instruction=args.instruction,
-        revision=args.embedding_revision,
-    )
+    embedder = named_embedder(args)
     embed = embedder.embed_queries if args.queries else embedder.embed_documents
     started, count = time.perf_counter(), 0
     with _input(args) as (stream, fmt, source), _embedding_sink(args.output, embedder.dim) as write:

@@ -15,16 +15,40 @@ from tokenizers import Tokenizer
 
 from ..backend import Advance, nothing
 from ..batching import plan_batches
+from ..rebuild import RebuiltOnCopy
+from ..settings import ModelSettings
 from .embedding import embed_batch
-from .loading import LoadedModel
+from .loading import LoadedModel, load_with
 from .rerank import score_batches
+from .runtime import token_budget
+
+
+class LocalFacade(RebuiltOnCopy):
+    """What `Embedder` and `Reranker` share: made from settings without `base_url`, a model loaded here."""
+
+    model: LoadedModel
+
+    @property
+    def name(self) -> str:
+        """The checkpoint: a hub id or the resolved local directory."""
+        return self.model.key.source
+
+    def _described(self, details: str) -> str:
+        model = self.model
+        return (
+            f"{type(self).__name__}(model={model.key.source!r}, device='{model.device}', dtype={model.precision}, "
+            f"attention='{model.attention_path}', loader='{model.loader}', {details})"
+        )
 
 
 class LocalBackend:
     """What both local backends share: the model and how its batches are cut."""
 
-    def __init__(self, model: LoadedModel, batch_tokens: int, batch_size: int | None):
-        self.model, self.batch_tokens, self.batch_size = model, batch_tokens, batch_size
+    def __init__(self, settings: ModelSettings):
+        """The shared loaded model `settings` name, and their batch limits (the token budget by device)."""
+        self.model: LoadedModel = load_with(settings)
+        self.batch_tokens = token_budget(settings.batch_tokens, self.model.device)
+        self.batch_size = settings.batch_size
 
     @property
     def tokenizer(self) -> Tokenizer:

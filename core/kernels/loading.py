@@ -27,6 +27,7 @@ from ..checkpoint.tokenizer import (
 from ..checkpoint.tokenizer import at_revision as _at
 from ..errors import ModelLoadError
 from ..registry import END_OF_TEXT, KNOWN_CHECKPOINTS, NO_TOKEN, YES_TOKEN
+from ..settings import ModelSettings
 from ..tokenization import plain_text_tokenizer, token_id
 from . import weights
 from .attention import Attend, choose
@@ -134,7 +135,7 @@ def load_model(
                 warnings.warn(
                     "dtype='bfloat16' on a CPU without bfloat16 matrix units (AVX512-BF16 or AMX) is "
                     "emulated and usually slower than float32; use dtype='float32' here",
-                    stacklevel=3,
+                    stacklevel=4,
                 )
             known = KNOWN_CHECKPOINTS.get(key.source)
             if known is not None and known.kind != kind:  # before any network access
@@ -145,6 +146,18 @@ def load_model(
                 _quantize(model)
             _loaded[key] = model
         return model
+
+
+def load_with(settings: ModelSettings) -> LoadedModel:
+    """`load_model` for the checkpoint, device and dtype that `settings` name (a model run in this process)."""
+    return load_model(
+        settings.kind,
+        settings.checkpoint,
+        device=settings.device,
+        dtype=settings.dtype,
+        allow_pickle=settings.allow_pickle,
+        **settings.hub_access(),
+    )
 
 
 def _quantize(model: LoadedModel) -> None:

@@ -5,8 +5,21 @@ hostile); the classes add only their constructors to the shared pipeline. May im
 `pipeline`, `backend` and the core's plain modules. Never torch or `kernels/`.
 """
 
-from .embedder import RemoteEmbedder
-from .http import Server
-from .reranker import SERVE_HINT, RemoteReranker
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy import exports_on_use
+
+if TYPE_CHECKING:
+    from .embedder import RemoteEmbedder
+    from .http import Server
+    from .reranker import SERVE_HINT, RemoteReranker
+
+# Imported on first use, so that `qwen3_rag.settings` can read `remote.http` without the classes that read it.
+__getattr__, __dir__ = exports_on_use(
+    globals(),
+    {"RemoteEmbedder": ".embedder", "RemoteReranker": ".reranker", "SERVE_HINT": ".reranker", "Server": ".http"},
+)
 
 __all__ = ["SERVE_HINT", "RemoteEmbedder", "RemoteReranker", "Server"]

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from ..pipeline import EmbeddingMethods
 from ..presets import resolve_task
-from ..rebuild import RebuiltOnCopy, records_arguments
-from ..validation import check_bool, check_dim, check_positive_int
+from ..settings import EmbedderSettings, RemoteEmbedderOptions
+from ..validation import check_dim
 from .backend import EMBEDDINGS_PATH, ServedEmbedding
-from .http import DEFAULT_MAX_REPLY_BYTES, Server
-from .served import connect
+from .served import ServedFacade
 
 __all__ = ["EMBEDDINGS_PATH", "RemoteEmbedder"]
 
 
-class RemoteEmbedder(RebuiltOnCopy, EmbeddingMethods):
+class RemoteEmbedder(ServedFacade, EmbeddingMethods):
     """Qwen3-Embedding served elsewhere, with exactly the in-process `Embedder`'s inputs and outputs.
 
     Texts are formatted (instruction on queries), tokenized and cut to `max_length` here, and sent
@@ -28,72 +29,38 @@ class RemoteEmbedder(RebuiltOnCopy, EmbeddingMethods):
         instruction, symmetric, dim, progress_bar, revision, token, local_files_only: as for `Embedder`
             (revision, token and local_files_only apply to the tokenizer download).
         max_length: tokens per text; the server's own context length caps it.
+        batch_size: texts per request (None: 64).
         api_key: sent as a bearer token.
         timeout: seconds for one request, to the last byte of its reply; retries: resends when the
             transport fails or a request runs out of time.
         max_reply_bytes: the most bytes read from one reply (compressed or decompressed); a larger
             reply is a RemoteServerError, read no further.
-        max_batch: texts per request; concurrency: requests in flight per call.
+        concurrency: requests in flight per call.
+
+    The arguments are checked as one `qwen3_rag.settings.EmbedderSettings` with `base_url` (kept as `.settings`).
     """
 
-    @records_arguments
-    def __init__(
-        self,
-        base_url: str,
-        model: str | None = None,
-        *,
-        tokenizer: str | None = None,
-        instruction: str | None = None,
-        symmetric: bool | None = None,
-        dim: int | None = None,
-        max_length: int = 8192,
-        api_key: str | None = None,
-        timeout: float = 120.0,
-        retries: int = 3,
-        max_batch: int = 64,
-        concurrency: int = 4,
-        progress_bar: bool = False,
-        revision: str | None = None,
-        token: str | bool | None = None,
-        local_files_only: bool = False,
-        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
-    ):
-        self.task = resolve_task(instruction)
-        self.symmetric = self.task.symmetric if symmetric is None else check_bool(symmetric, "symmetric")
-        self.max_batch = check_positive_int(max_batch, "max_batch")
-        self.progress_bar = check_bool(progress_bar, "progress_bar")
-        self.server = Server(
-            base_url,
-            api_key=api_key,
-            timeout=timeout,
-            retries=retries,
-            concurrency=concurrency,
-            max_reply_bytes=max_reply_bytes,
-        )
-        served = connect(
-            self.server,
-            "embedding",
-            model,
-            tokenizer,
-            max_length,
-            revision=revision,
-            token=token,
-            local_files_only=check_bool(local_files_only, "local_files_only"),
-        )
-        self.model_name, self.max_length, self.checkpoint = served.name, served.max_length, served.checkpoint
-        self.hidden_size: int = served.config.hidden_size
-        self.dim = check_dim(dim, self.hidden_size, served.name)
-        self.backend = ServedEmbedding(self.server, served.name, served.tokenizer, self.hidden_size, self.max_batch)
-        self._revision = revision
+    settings_class = EmbedderSettings
+    settings: EmbedderSettings
 
-    @property
-    def name(self) -> str:
-        """The served model id."""
-        return self.model_name
+    def __init__(self, base_url: str, model: str | None = None, **options: Unpack[RemoteEmbedderOptions]) -> None:
+        self._become(
+            EmbedderSettings.for_constructor(
+                RemoteEmbedder, RemoteEmbedderOptions, options, base_url=base_url, model=model
+            )
+        )
+
+    def _start(self, settings: EmbedderSettings) -> None:
+        self.task = resolve_task(settings.instruction)
+        self.symmetric = self.task.symmetric if settings.symmetric is None else settings.symmetric
+        served = self._connect(settings)
+        self.hidden_size: int = served.config.hidden_size
+        self.dim = check_dim(settings.dim, self.hidden_size, served.name)
+        self.backend = ServedEmbedding(self.server, served.name, served.tokenizer, self.hidden_size, self.max_batch)
 
     @property
     def revision(self) -> str | None:
-        return self._revision
+        return self.settings.revision
 
     def __repr__(self) -> str:
         return (

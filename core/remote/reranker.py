@@ -9,20 +9,20 @@ builds the official prompt (prefix, instruction, query, document, suffix) as tok
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from ..errors import RemoteServerError
 from ..pipeline import RankingMethods
 from ..presets import resolve_task
-from ..rebuild import RebuiltOnCopy, records_arguments
+from ..settings import RemoteRerankerOptions, RerankerSettings
 from ..tokenization import RerankPrompt
-from ..validation import check_bool, check_positive_int
 from .backend import CLASSIFY_PATH, SERVE_HINT, ServedScoring
-from .http import DEFAULT_MAX_REPLY_BYTES, Server
-from .served import connect
+from .served import ServedFacade
 
 __all__ = ["CLASSIFY_PATH", "SERVE_HINT", "RemoteReranker"]
 
 
-class RemoteReranker(RebuiltOnCopy, RankingMethods):
+class RemoteReranker(ServedFacade, RankingMethods):
     """Qwen3-Reranker served by vLLM, with exactly the in-process `Reranker`'s prompt and scores.
 
     Args:
@@ -31,59 +31,27 @@ class RemoteReranker(RebuiltOnCopy, RankingMethods):
         tokenizer: hub id or local directory of the served checkpoint; None: the one the server names.
         instruction, max_length, progress_bar, revision, token, local_files_only: as for `Reranker`.
         api_key, timeout, retries, concurrency, max_reply_bytes: as for `RemoteEmbedder`.
-        max_batch: (query, document) prompts per request.
+        batch_size: (query, document) prompts per request (None: 32).
+
+    The arguments are checked as one `qwen3_rag.settings.RerankerSettings` with `base_url` (kept as `.settings`).
     """
 
-    @records_arguments
-    def __init__(
-        self,
-        base_url: str,
-        model: str | None = None,
-        *,
-        tokenizer: str | None = None,
-        instruction: str | None = None,
-        max_length: int = 8192,
-        api_key: str | None = None,
-        timeout: float = 120.0,
-        retries: int = 3,
-        max_batch: int = 32,
-        concurrency: int = 4,
-        progress_bar: bool = False,
-        revision: str | None = None,
-        token: str | bool | None = None,
-        local_files_only: bool = False,
-        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
-    ):
-        self.instruction = resolve_task(instruction).instruction
-        self.max_batch = check_positive_int(max_batch, "max_batch")
-        self.progress_bar = check_bool(progress_bar, "progress_bar")
-        self.server = Server(
-            base_url,
-            api_key=api_key,
-            timeout=timeout,
-            retries=retries,
-            concurrency=concurrency,
-            max_reply_bytes=max_reply_bytes,
+    settings_class = RerankerSettings
+    settings: RerankerSettings
+
+    def __init__(self, base_url: str, model: str | None = None, **options: Unpack[RemoteRerankerOptions]) -> None:
+        self._become(
+            RerankerSettings.for_constructor(
+                RemoteReranker, RemoteRerankerOptions, options, base_url=base_url, model=model
+            )
         )
-        served = connect(
-            self.server,
-            "reranker",
-            model,
-            tokenizer,
-            max_length,
-            revision=revision,
-            token=token,
-            local_files_only=check_bool(local_files_only, "local_files_only"),
-        )
-        self.model_name, self.max_length, self.checkpoint = served.name, served.max_length, served.checkpoint
+
+    def _start(self, settings: RerankerSettings) -> None:
+        self.instruction = resolve_task(settings.instruction).instruction
+        served = self._connect(settings)
         self.prompt = RerankPrompt(served.tokenizer, self.max_length)
         self.backend = ServedScoring(self.server, served.name, served.tokenizer, self.max_batch)
         self._check_classifier()
-
-    @property
-    def name(self) -> str:
-        """The served model id."""
-        return self.model_name
 
     def _check_classifier(self) -> None:
         """One tiny request now, so that a server not set up as the reranker fails here, explained."""

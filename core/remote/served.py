@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..checkpoint.tokenizer import Kind, normalise_source, read_tokenizer
-from ..errors import ModelLoadError, RemoteServerError
+from ..errors import InvalidArgumentError, ModelLoadError, RemoteServerError
+from ..rebuild import RebuiltOnCopy
+from ..settings import ModelSettings
 from ..validation import check_positive_int
 from .http import Server
 
@@ -25,6 +27,44 @@ class ServedModel:
     config: Any
     max_length: int  # the smaller of the caller's max_length and the server's context length
     checkpoint: str  # what the server says it loaded (hub id or its directory), as Embedder.checkpoint names it
+
+
+class ServedFacade(RebuiltOnCopy):
+    """What `RemoteEmbedder` and `RemoteReranker` share: made from settings with `base_url`, the server and
+    the model it serves."""
+
+    served = True
+
+    def _connect(self, settings: ModelSettings) -> ServedModel:
+        """Connect to the server and its model; set what both classes expose about them."""
+        self.max_batch = settings.batch_size or settings.served_batch_size
+        self.progress_bar = settings.progress_bar
+        self.server, served = open_served(settings)
+        self.model_name, self.max_length, self.checkpoint = served.name, served.max_length, served.checkpoint
+        return served
+
+    @property
+    def name(self) -> str:
+        """The served model id."""
+        return self.model_name
+
+
+def open_served(settings: ModelSettings) -> tuple[Server, ServedModel]:
+    """The server `settings.base_url` names, and its model (checked as `connect` checks it)."""
+    if settings.base_url is None:
+        raise InvalidArgumentError(f"a served {settings.kind} model needs base_url=")
+    server = Server(
+        settings.base_url,
+        api_key=settings.api_key,
+        timeout=settings.timeout,
+        retries=settings.retries,
+        concurrency=settings.concurrency,
+        max_reply_bytes=settings.max_reply_bytes,
+    )
+    served = connect(
+        server, settings.kind, settings.model, settings.tokenizer, settings.max_length, **settings.hub_access()
+    )
+    return server, served
 
 
 def connect(

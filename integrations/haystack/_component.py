@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar, Generic
+from collections.abc import Mapping
+from typing import Any, ClassVar, Generic, TypedDict
 
 from haystack import Document, default_from_dict, default_to_dict
 from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
 
 from ...errors import InvalidArgumentError
 from ...model_factory import make_model
+from ...settings import AnywhereOptions, ComputeOptions, ModelSettings, ServedOptions, VectorOptions
 from ...validation import check_items
 from .._shared import Core
 
@@ -18,32 +20,64 @@ HF_TOKEN = Secret.from_env_var(["HF_API_TOKEN", "HF_TOKEN"], strict=False)
 SECRETS = ("token", "api_key")
 
 
+class HaystackAccess(TypedDict, total=False):
+    """The settings a component takes in Haystack's own types (and `base_url`, which the classes take first)."""
+
+    device: ComponentDevice | None
+    token: Secret | None
+    api_key: Secret | None
+    base_url: str | None
+
+
+class EmbedderComponentOptions(
+    AnywhereOptions, ComputeOptions, ServedOptions, VectorOptions, HaystackAccess, total=False
+):
+    """The embedders' settings keywords: every `EmbedderSettings` field."""
+
+
+class RankerComponentOptions(AnywhereOptions, ComputeOptions, ServedOptions, HaystackAccess, total=False):
+    """The ranker's settings keywords: every `RerankerSettings` field."""
+
+
 class CoreComponent(Generic[Core]):
     """Base of the components: init parameters kept as given, the core model loaded on `warm_up`.
 
-    The core's cache shares weights, so a text and a document embedder on the same model (and
-    every pipeline in the process) use one loaded copy.
+    A component's own parameters (precision, top_k, ...) come first; the model's settings are the keywords of
+    `options`, checked at init as the settings object they make (secrets are resolved only at load). The
+    core's cache shares weights, so a text and a document embedder on the same model (and every pipeline in
+    the process) use one loaded copy.
     """
 
-    core_class: ClassVar[type]
-    core_settings: ClassVar[tuple[str, ...]]
+    settings_class: ClassVar[type[ModelSettings]]
+    options: ClassVar[type]  # the TypedDict of its settings keywords
+    defaults: ClassVar[dict[str, Any]] = {}  # where this component's defaults differ from the settings'
 
-    def __init__(self, **parameters: Any):
-        if parameters.get("device") is not None and not isinstance(parameters["device"], ComponentDevice):
+    def __init__(self, own: dict[str, Any], settings: Mapping[str, Any]):
+        taken = self.options.__annotations__
+        unknown = sorted(set(settings) - set(taken))
+        if unknown:
+            raise InvalidArgumentError(
+                f"{type(self).__name__} got unknown argument(s) {', '.join(unknown)}; "
+                f"it takes {', '.join(sorted({*own, *taken}))}"
+            )
+        defaults = {name: self.settings_class.__dataclass_fields__[name].default for name in taken}
+        values = {**defaults, "token": HF_TOKEN, **self.defaults, **settings}
+        if values["device"] is not None and not isinstance(values["device"], ComponentDevice):
             raise InvalidArgumentError(
                 f"device must be a haystack ComponentDevice (e.g. ComponentDevice.from_str('cuda:0')) or None, "
-                f"got {type(parameters['device']).__name__}"
+                f"got {type(values['device']).__name__}"
             )
         for name in SECRETS:
-            if parameters.get(name) is not None and not isinstance(parameters[name], Secret):
+            if values[name] is not None and not isinstance(values[name], Secret):
                 raise InvalidArgumentError(
                     f"{name} must be a haystack Secret (Secret.from_env_var('NAME') or Secret.from_token(...)) or "
-                    f"None, got {type(parameters[name]).__name__}"
+                    f"None, got {type(values[name]).__name__}"
                 )
-        self._parameter_names = tuple(parameters)
-        for name, value in parameters.items():
+        self._parameter_names = (*own, *values)
+        for name, value in {**own, **values}.items():
             setattr(self, name, value)
         self._core: Core | None = None
+        self._settings(resolve_secrets=False)  # a bad setting fails here, as the core constructor would fail
 
     def warm_up(self) -> None:
         """Load the model once; later calls (Haystack makes one per pipeline run) do nothing."""
@@ -63,13 +97,19 @@ class CoreComponent(Generic[Core]):
 
     def _loaded(self) -> Core:
         if self._core is None:
-            settings = {name: getattr(self, name) for name in self.core_settings if name in self._parameter_names}
-            settings["device"] = _torch_device(self.device)
-            for name in SECRETS:
-                secret = settings.get(name)
-                settings[name] = secret.resolve_value() if secret is not None else None
-            self._core = make_model(self.core_class, settings)
+            self._core = make_model(self._settings(resolve_secrets=True))
         return self._core
+
+    def _settings(self, resolve_secrets: bool) -> ModelSettings:
+        """The settings object of the model: the settings parameters, the device as torch names it, and the
+        secrets' values (left out until the model loads: an env var may be set only by then)."""
+        names = set(self.settings_class.placement()) & set(self._parameter_names)
+        values = {name: getattr(self, name) for name in names}
+        values["device"] = _torch_device(values["device"])
+        for name in SECRETS:
+            secret = values[name]
+            values[name] = secret.resolve_value() if resolve_secrets and secret is not None else None
+        return self.settings_class.from_mapping(values)
 
     def to_dict(self) -> dict[str, Any]:
         """Init parameters as given; secrets as their reference (an env-var name), never their value."""

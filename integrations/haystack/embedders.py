@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, Unpack
 
 from haystack import Document, component
-from haystack.utils import ComponentDevice, Secret
 
 from ...embedder import DEFAULT_EMBEDDING_MODEL, Embedder
 from ...errors import InvalidInputError
 from ...quantization import Precision, check_precision
-from ...validation import check_positive_int
-from .._shared import EMBEDDER_SETTINGS
-from ._component import HF_TOKEN, CoreComponent, document_texts
+from ...settings import EmbedderSettings
+from ._component import CoreComponent, EmbedderComponentOptions, document_texts
 
 
 class _EmbedderComponent(CoreComponent[Embedder]):
-    core_class = Embedder
-    core_settings = tuple(name for name in EMBEDDER_SETTINGS if name != "device")
+    settings_class = EmbedderSettings
+    options = EmbedderComponentOptions
 
 
 @component
@@ -29,7 +27,8 @@ class Qwen3TextEmbedder(_EmbedderComponent):
     pipeline.add_component("query_embedder", Qwen3TextEmbedder(instruction="question_answering"))
     ```
 
-    Args: see `qwen3_rag.Embedder`; `device` is a Haystack `ComponentDevice` (None: best available).
+    Args: the settings of `qwen3_rag.Embedder` (or, with `base_url`, `RemoteEmbedder`) by name; `device` is a
+    Haystack `ComponentDevice` (None: best available) and `token`/`api_key` Haystack `Secret`s.
     `precision` ("float32", "int8", "uint8", "binary", "ubinary") quantizes the vector as Haystack's
     Sentence Transformers embedders do (int8/uint8 ranges from the query itself: use binary/ubinary, or
     keep queries float and quantize documents only).
@@ -38,38 +37,11 @@ class Qwen3TextEmbedder(_EmbedderComponent):
     def __init__(
         self,
         model: str = DEFAULT_EMBEDDING_MODEL,
-        device: ComponentDevice | None = None,
-        dtype: str | None = None,
-        dim: int | None = None,
-        instruction: str | None = None,
-        max_length: int = 8192,
-        batch_tokens: int | None = None,
-        revision: str | None = None,
-        allow_pickle: bool = False,
-        token: Secret | None = HF_TOKEN,
-        local_files_only: bool = False,
-        base_url: str | None = None,
-        api_key: Secret | None = None,
         precision: Precision = "float32",
+        **settings: Unpack[EmbedderComponentOptions],
     ):
         # @component rebuilds the class, which breaks zero-argument super().
-        CoreComponent.__init__(
-            self,
-            model=model,
-            device=device,
-            dtype=dtype,
-            dim=dim,
-            instruction=instruction,
-            max_length=max_length,
-            batch_tokens=batch_tokens,
-            revision=revision,
-            allow_pickle=allow_pickle,
-            token=token,
-            local_files_only=local_files_only,
-            base_url=base_url,
-            api_key=api_key,
-            precision=check_precision(precision),
-        )
+        CoreComponent.__init__(self, {"model": model, "precision": check_precision(precision)}, settings)
 
     @component.output_types(embedding=list[float])
     def run(self, text: str) -> dict[str, Any]:
@@ -94,53 +66,23 @@ class Qwen3DocumentEmbedder(_EmbedderComponent):
     their ranges from each run's documents).
     """
 
+    defaults = {"progress_bar": True}  # as Haystack's own document embedders
+
     def __init__(
         self,
         model: str = DEFAULT_EMBEDDING_MODEL,
-        device: ComponentDevice | None = None,
-        dtype: str | None = None,
-        dim: int | None = None,
-        instruction: str | None = None,
-        symmetric: bool | None = None,
-        max_length: int = 8192,
-        batch_tokens: int | None = None,
-        batch_size: int | None = None,
-        revision: str | None = None,
-        progress_bar: bool = True,
+        precision: Precision = "float32",
         meta_fields_to_embed: list[str] | None = None,
         embedding_separator: str = "\n",
-        allow_pickle: bool = False,
-        token: Secret | None = HF_TOKEN,
-        local_files_only: bool = False,
-        base_url: str | None = None,
-        api_key: Secret | None = None,
-        precision: Precision = "float32",
+        **settings: Unpack[EmbedderComponentOptions],
     ):
-        if batch_size is not None:
-            check_positive_int(batch_size, "batch_size")
-        # @component rebuilds the class, which breaks zero-argument super().
-        CoreComponent.__init__(
-            self,
-            model=model,
-            device=device,
-            dtype=dtype,
-            dim=dim,
-            instruction=instruction,
-            symmetric=symmetric,
-            max_length=max_length,
-            batch_tokens=batch_tokens,
-            batch_size=batch_size,
-            revision=revision,
-            progress_bar=progress_bar,
-            meta_fields_to_embed=list(meta_fields_to_embed or []),
-            embedding_separator=embedding_separator,
-            allow_pickle=allow_pickle,
-            token=token,
-            local_files_only=local_files_only,
-            base_url=base_url,
-            api_key=api_key,
-            precision=check_precision(precision),
-        )
+        own = {
+            "model": model,
+            "precision": check_precision(precision),
+            "meta_fields_to_embed": list(meta_fields_to_embed or []),
+            "embedding_separator": embedding_separator,
+        }
+        CoreComponent.__init__(self, own, settings)  # @component rebuilds the class: no zero-argument super()
 
     @component.output_types(documents=list[Document])
     def run(self, documents: list[Document]) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from langchain_core.documents import BaseDocumentCompressor, Document
 from ...reranker import Ranked
 from ...validation import check_items
 from .._fields import RerankerFields
-from .._shared import abest, best
 
 
 class Qwen3Rerank(RerankerFields, BaseDocumentCompressor):
@@ -28,7 +27,7 @@ class Qwen3Rerank(RerankerFields, BaseDocumentCompressor):
     ) -> Sequence[Document]:
         """The best `top_n` documents for `query` (at or above `score_threshold`), best first."""
         documents = check_items(documents, Document, "documents")
-        ranked = best(self.core, query, [d.page_content for d in documents], self.top_n, self.score_threshold)
+        ranked = self._cut().best(self.core, query, [d.page_content for d in documents])
         return _scored_copies(documents, ranked)
 
     async def acompress_documents(
@@ -36,7 +35,7 @@ class Qwen3Rerank(RerankerFields, BaseDocumentCompressor):
     ) -> Sequence[Document]:
         """`compress_documents` without blocking the event loop (an async HTTP client with `base_url=`)."""
         documents = check_items(documents, Document, "documents")
-        ranked = await abest(self.core, query, [d.page_content for d in documents], self.top_n, self.score_threshold)
+        ranked = await self._cut().abest(self.core, query, [d.page_content for d in documents])
         return _scored_copies(documents, ranked)
 
 

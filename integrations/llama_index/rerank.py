@@ -16,7 +16,6 @@ from ...errors import InvalidArgumentError
 from ...reranker import Ranked
 from ...validation import check_items
 from .._fields import RerankerFields
-from .._shared import abest, best
 
 dispatcher = get_dispatcher(__name__)
 
@@ -55,7 +54,7 @@ class Qwen3Rerank(RerankerFields, BaseNodePostprocessor):
         if not nodes:
             return []
         with self._reranking(nodes, query) as done:
-            return done(best(self.core, query.query_str, self._texts(nodes), self.top_n, self.score_threshold))
+            return done(self._cut().best(self.core, query.query_str, self._texts(nodes)))
 
     @dispatcher.span
     async def _apostprocess_nodes(
@@ -66,8 +65,7 @@ class Qwen3Rerank(RerankerFields, BaseNodePostprocessor):
         if not nodes:
             return []
         with self._reranking(nodes, query) as done:
-            ranked = await abest(self.core, query.query_str, self._texts(nodes), self.top_n, self.score_threshold)
-            return done(ranked)
+            return done(await self._cut().abest(self.core, query.query_str, self._texts(nodes)))
 
     @staticmethod
     def _checked(nodes: object, query_bundle: QueryBundle | None) -> tuple[QueryBundle, list[NodeWithScore]]:

@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ...embedder import Embedder
 from ...errors import InvalidArgumentError, InvalidInputError
 from ...model_factory import make_model
 from ...quantization import Precision, check_precision
-from ...reranker import Reranker, sigmoid
+from ...reranker import sigmoid
+from ...settings import EmbedderSettings, RerankerSettings
 
 Batch = pa.Table | dict[str, np.ndarray]  # batch_format="pyarrow" (ours) or "numpy"
 
@@ -61,7 +61,7 @@ class Qwen3EmbedBatch:
         **settings: Any,
     ):
         self.precision, self.ranges = check_batch_precision(precision, ranges)
-        self.embedder = make_model(Embedder, settings)
+        self.embedder = make_model(EmbedderSettings.from_mapping(settings))
         self.text_column, self.output_column = text_column, output_column
         self.embed = self.embedder.embed_queries if queries else self.embedder.embed_documents
 
@@ -98,7 +98,7 @@ class Qwen3RerankBatch:
         logit_column: str | None = "logit",
         **settings: Any,
     ):
-        self.reranker = make_model(Reranker, settings)
+        self.reranker = make_model(RerankerSettings.from_mapping(settings))
         self.query_column, self.document_column = query_column, document_column
         self.score_column, self.logit_column = score_column, logit_column
 

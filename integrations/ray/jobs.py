@@ -19,8 +19,8 @@ from ...local_index import IndexStore, index_settings
 from ...local_index.builder import DEFAULT_CHUNKING
 from ...local_index.documents import add_documents
 from ...local_index.search import VECTOR_INDEX_FROM
-from ...preflight import check_embedder_settings, check_reranker_settings
-from ...reranker import DEFAULT_RERANKER_MODEL
+from ...registry import DEFAULT_RERANKER_MODEL
+from ...settings import EmbedderSettings, RerankerSettings
 from ...validation import check_positive_int
 from ...vector_settings import VectorSettings
 from .batches import Qwen3EmbedBatch, Qwen3RerankBatch, check_batch_precision
@@ -84,7 +84,7 @@ def embed_dataset(
     fixed-size list of int8 or uint8.
     """
     check_batch_precision(settings.get("precision", "float32"), settings.get("ranges"))
-    check_embedder_settings({k: v for k, v in settings.items() if k not in QUANTIZATION})
+    EmbedderSettings.from_mapping({k: v for k, v in settings.items() if k not in QUANTIZATION})
     return dataset.map_batches(
         Qwen3EmbedBatch,
         fn_constructor_kwargs={
@@ -111,7 +111,7 @@ def rerank_dataset(
     **settings: Any,
 ) -> ray.data.Dataset:
     """`dataset` with reranker scores for its (query, document) rows; `settings` as for `qwen3_rag.Reranker`."""
-    check_reranker_settings(settings)
+    RerankerSettings.from_mapping(settings)
     return dataset.map_batches(
         Qwen3RerankBatch,
         fn_constructor_kwargs={
@@ -197,10 +197,10 @@ def write_index(
     if "ranges" in options:
         raise InvalidArgumentError("write_index takes no ranges=: a binary index scales each vector by itself")
     settings = {k: v for k, v in options.items() if k not in RAY_OPTIONS | QUANTIZATION}
-    check_embedder_settings(settings)
+    checked = EmbedderSettings.from_mapping(settings)
     # Named from the settings (a checkpoint's config and tokenizer, or what a server reports): the driver
     # never loads the weights, which only the actors need.
-    vectors = VectorSettings.from_settings(settings)
+    vectors = VectorSettings.from_settings(checked)
     # Recorded as `qwen3-rag index` records it, so that command can later add folders to this index.
     reranker = {"reranker_model": normalise_source(reranker_model or DEFAULT_RERANKER_MODEL), "reranker_revision": None}
     started = time.perf_counter()

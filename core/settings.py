@@ -1,0 +1,313 @@
+"""The settings a model object is made from: one frozen object per kind of model, checked once, without
+loading weights or contacting a server.
+
+`EmbedderSettings` and `RerankerSettings` are the single place where each setting is named, given its
+default and its one-line description, and checked. The constructors (`Embedder`, `Reranker` and their
+served twins) read them; so do the LangChain/LlamaIndex pydantic fields and Haystack's serialisation
+(generated from the fields below), Ray's driver-side check and the index's record of what its vectors
+depend on (`VectorSettings`). Every setting says where it applies: to any model, to a model running in
+this process, or to a model behind `base_url`; one that does not apply where the model runs is refused,
+never ignored.
+
+The keyword arguments of the constructors are typed by the `TypedDict`s at the bottom (PEP 692), a
+view of the same names for type checkers; `tests/test_settings.py` keeps them equal to the fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Self, TypedDict
+
+from .checkpoint.tokenizer import normalise_source
+from .errors import InvalidArgumentError
+from .presets import resolve_task
+from .registry import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL, KNOWN_CHECKPOINTS, MIN_EMBEDDING_DIM
+from .remote.http import DEFAULT_MAX_REPLY_BYTES, check_base_url, check_timeout
+from .validation import check_bool, check_dim, check_positive_int
+
+Runs = Literal["any", "here", "served"]
+DEFAULT_MAX_LENGTH = 8192
+# The names `dtype` takes (the kernels map them to torch dtypes; "int8" is the CPU int8 mode).
+DTYPE_NAMES = ("float32", "fp32", "float", "bfloat16", "bf16", "float16", "fp16", "half", "int8")
+_DEVICE = re.compile(r"(cpu|cuda|mps)(:\d+)?")
+
+
+def setting(default: Any, help: str, runs: Runs = "any", secret: bool = False) -> Any:
+    """A settings field: its default, one line for docs and adapters' field descriptions, where it applies;
+    a secret is left out of `repr` (and of every record: see `given`)."""
+    return field(default=default, repr=not secret, metadata={"help": help, "runs": runs, "secret": secret})
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSettings:
+    """What both kinds of model are made from; see `EmbedderSettings` and `RerankerSettings`."""
+
+    kind: ClassVar[Literal["embedding", "reranker"]]
+    default_model: ClassVar[str]
+    served_batch_size: ClassVar[int]  # inputs per request when batch_size is None
+
+    model: str | None = setting(
+        None,
+        "Hub id or local directory of the checkpoint (None: the 0.6B one); with base_url, the served model id "
+        "(None: the server's only model).",
+    )
+    instruction: str | None = setting(
+        None, "A preset name (see qwen3_rag.PRESETS) or a free instruction sentence; None: web search."
+    )
+    max_length: int = setting(DEFAULT_MAX_LENGTH, "Tokens per input; longer inputs are cut with a warning.")
+    batch_size: int | None = setting(
+        None, "At most this many inputs per forward pass (per request with base_url); None: no cap (64/32 served)."
+    )
+    progress_bar: bool = setting(False, "Show a progress bar over batches.")
+    revision: str | None = setting(None, "Hub revision (branch, tag or commit) to pin.")
+    token: str | bool | None = setting(
+        None,
+        "Hub access token for private or gated checkpoints; None: the one huggingface_hub finds (HF_TOKEN).",
+        secret=True,
+    )
+    local_files_only: bool = setting(False, "Read the hub cache only, never the network.")
+    device: str | None = setting(None, "'cpu', 'cuda', 'cuda:N', 'mps', or None for the best available.", "here")
+    dtype: str | None = setting(
+        None,
+        "'float32', 'bfloat16', 'float16', 'int8' (CPU fast mode: int8 linear layers), or None (bf16 on CUDA, "
+        "fp32 elsewhere).",
+        "here",
+    )
+    batch_tokens: int | None = setting(None, "Tokens per forward pass; None: chosen for the device.", "here")
+    allow_pickle: bool = setting(False, "Accept pickle-only weights (reading them can run code); trusted only.", "here")
+    base_url: str | None = setting(
+        None,
+        "A vLLM (OpenAI-style) server running the model, e.g. 'http://localhost:8000'; None runs it in this process.",
+        "served",
+    )
+    api_key: str | None = setting(None, "Bearer token for base_url.", "served", secret=True)
+    tokenizer: str | None = setting(
+        None, "Hub id or local directory of the served checkpoint; None: the one the server names.", "served"
+    )
+    timeout: float = setting(120.0, "Seconds for one request, to the last byte of its reply.", "served")
+    retries: int = setting(3, "Resends when the transport fails or a request runs out of time.", "served")
+    concurrency: int = setting(4, "Requests in flight per call.", "served")
+    max_reply_bytes: int = setting(
+        DEFAULT_MAX_REPLY_BYTES, "The most bytes read from one reply; a larger one is an error.", "served"
+    )
+
+    def __post_init__(self) -> None:
+        served = self.base_url is not None
+        misplaced = [
+            f"{name}="
+            for name, runs in self.placement().items()
+            if runs == ("here" if served else "served")
+            and getattr(self, name) != _default(type(self), name)
+            and name != "base_url"
+        ]
+        if misplaced:
+            where = (
+                "set(s) how a model runs in this process; with base_url= the server runs it, so leave them out"
+                if served
+                else "appl(y/ies) to a served model only; pass base_url= too, or leave them out"
+            )
+            raise InvalidArgumentError(f"{', '.join(misplaced)} {where}")
+        if self.model is not None and not served:
+            normalise_source(self.model)
+        resolve_task(self.instruction)
+        for name in ("progress_bar", "local_files_only", "allow_pickle"):
+            check_bool(getattr(self, name), name)
+        for name in ("batch_size", "batch_tokens"):
+            if getattr(self, name) is not None:
+                check_positive_int(getattr(self, name), name)
+        check_positive_int(self.max_length, "max_length", minimum=2 if self.kind == "embedding" else 1)
+        if self.device is not None and not (isinstance(self.device, str) and _DEVICE.fullmatch(self.device)):
+            raise InvalidArgumentError(
+                f"device={self.device!r} is not a device; use one of 'cpu', 'cuda', 'cuda:N', 'mps' or None (auto)"
+            )
+        if self.dtype is not None and _dtype_name(self.dtype) not in DTYPE_NAMES:
+            raise InvalidArgumentError(
+                f"dtype={self.dtype!r} is not supported; use 'float32', 'bfloat16', 'float16' (or the torch dtypes), "
+                "'int8' (CPU fast mode) or None"
+            )
+        if served:
+            check_base_url(self.base_url)
+            check_timeout(self.timeout)
+            for name in ("retries", "concurrency", "max_reply_bytes"):
+                check_positive_int(getattr(self, name), name, minimum=0 if name == "retries" else 1)
+
+    @classmethod
+    def placement(cls) -> dict[str, Runs]:
+        """Each setting's name and where it applies: "any", "here" (in this process) or "served"."""
+        return {f.name: f.metadata["runs"] for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def describe(cls, name: str) -> str:
+        """The one-line description of setting `name`."""
+        return next(f.metadata["help"] for f in dataclasses.fields(cls) if f.name == name)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Self:
+        """Settings from a mapping of names (None values mean the default); an unknown name is refused by name."""
+        names = set(cls.placement())
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise InvalidArgumentError(
+                f"{cls.__name__[: -len('Settings')]} got unknown setting(s) {', '.join(unknown)}; "
+                f"its settings are {', '.join(sorted(names))}"
+            )
+        return cls(**{name: value for name, value in values.items() if value is not None})
+
+    @classmethod
+    def for_constructor(cls, constructor: type, allowed: type, options: Mapping[str, Any], **fixed: Any) -> Self:
+        """The settings of `constructor(**fixed, **options)`; a name outside `allowed` (its options' TypedDict)
+        is refused by name, with the names it takes."""
+        unknown = sorted(set(options) - set(allowed.__annotations__))
+        if unknown:
+            taken = sorted({*allowed.__annotations__, *fixed})
+            raise InvalidArgumentError(
+                f"{constructor.__name__} got unknown argument(s) {', '.join(unknown)}; it takes {', '.join(taken)}"
+            )
+        return cls(**fixed, **options)
+
+    @property
+    def served(self) -> bool:
+        return self.base_url is not None
+
+    @property
+    def checkpoint(self) -> str:
+        """The checkpoint asked for: `model` or the kind's default (a served model's is its `tokenizer`)."""
+        return self.model if self.model is not None else self.default_model
+
+    def hub_access(self) -> dict[str, Any]:
+        """How the checkpoint's files are fetched (weights here, the tokenizer for a served model)."""
+        return {"revision": self.revision, "token": self.token, "local_files_only": self.local_files_only}
+
+    def given(self) -> dict[str, Any]:
+        """The settings that differ from their defaults, by name (what a copy or a record needs)."""
+        return {
+            name: getattr(self, name) for name in self.placement() if getattr(self, name) != _default(type(self), name)
+        }
+
+    def arguments(self) -> dict[str, Any]:
+        """Every setting that applies where the model runs (here, or behind base_url), by name."""
+        skip = "here" if self.served else "served"
+        return {name: getattr(self, name) for name, runs in self.placement().items() if runs != skip}
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmbedderSettings(ModelSettings):
+    """The settings of an `Embedder` (or, with `base_url`, a `RemoteEmbedder`)."""
+
+    kind: ClassVar[Literal["embedding", "reranker"]] = "embedding"
+    default_model: ClassVar[str] = DEFAULT_EMBEDDING_MODEL
+    served_batch_size: ClassVar[int] = 64
+
+    dim: int | None = setting(None, "Matryoshka output size (32..hidden size); None: the full size.")
+    symmetric: bool | None = setting(
+        None, "Put the instruction on documents too (STS, clustering); None: as the preset says."
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.symmetric is not None:
+            check_bool(self.symmetric, "symmetric")
+        if self.dim is not None:
+            width = None if self.served else _known_width(self.checkpoint)
+            if width is not None:
+                check_dim(self.dim, width, self.checkpoint)
+            else:  # the width is checked once the model (or the server's config) is read
+                check_positive_int(self.dim, "dim", minimum=MIN_EMBEDDING_DIM)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RerankerSettings(ModelSettings):
+    """The settings of a `Reranker` (or, with `base_url`, a `RemoteReranker`)."""
+
+    kind: ClassVar[Literal["embedding", "reranker"]] = "reranker"
+    default_model: ClassVar[str] = DEFAULT_RERANKER_MODEL
+    served_batch_size: ClassVar[int] = 32
+
+
+def _known_width(checkpoint: str) -> int | None:
+    """The hidden size, when it is known without a download: a published checkpoint or a local config."""
+    if checkpoint in KNOWN_CHECKPOINTS:
+        return KNOWN_CHECKPOINTS[checkpoint].hidden_size
+    config = os.path.join(checkpoint, "config.json")
+    try:
+        with open(config, encoding="utf-8") as handle:
+            width = json.load(handle).get("hidden_size")
+    except (OSError, ValueError, AttributeError):
+        return None  # not a local checkpoint, or one the loader will reject with its own message
+    return width if isinstance(width, int) and not isinstance(width, bool) else None
+
+
+def _default(cls: type, name: str) -> Any:
+    return next(f.default for f in dataclasses.fields(cls) if f.name == name)
+
+
+def _dtype_name(dtype: object) -> str | None:
+    """A dtype's name, for a string or a torch dtype (read by its name: this module does not import torch)."""
+    if isinstance(dtype, str):
+        return dtype.lower()
+    text = str(dtype)
+    return text.removeprefix("torch.") if type(dtype).__module__ == "torch" else None
+
+
+# Keyword arguments of the constructors, for type checkers (PEP 692), in pieces that adapters with their own
+# types for a few settings (Haystack's ComponentDevice and Secret) compose too. Kept equal to the fields
+# above by tests/test_settings.py: a setting is added there and here, nowhere else.
+class AnywhereOptions(TypedDict, total=False):
+    instruction: str | None
+    max_length: int
+    batch_size: int | None
+    progress_bar: bool
+    revision: str | None
+    local_files_only: bool
+
+
+class ComputeOptions(TypedDict, total=False):
+    dtype: str | None
+    batch_tokens: int | None
+    allow_pickle: bool
+
+
+class ServedOptions(TypedDict, total=False):
+    tokenizer: str | None
+    timeout: float
+    retries: int
+    concurrency: int
+    max_reply_bytes: int
+
+
+class VectorOptions(TypedDict, total=False):
+    dim: int | None
+    symmetric: bool | None
+
+
+class _Token(TypedDict, total=False):
+    token: str | bool | None
+
+
+class _Device(TypedDict, total=False):
+    device: str | None
+
+
+class _ApiKey(TypedDict, total=False):
+    api_key: str | None
+
+
+class EmbedderOptions(AnywhereOptions, _Token, _Device, ComputeOptions, VectorOptions, total=False):
+    """`Embedder(model, **options)`."""
+
+
+class RerankerOptions(AnywhereOptions, _Token, _Device, ComputeOptions, total=False):
+    """`Reranker(model, **options)`."""
+
+
+class RemoteEmbedderOptions(AnywhereOptions, _Token, ServedOptions, _ApiKey, VectorOptions, total=False):
+    """`RemoteEmbedder(base_url, model, **options)`."""
+
+
+class RemoteRerankerOptions(AnywhereOptions, _Token, ServedOptions, _ApiKey, total=False):
+    """`RemoteReranker(base_url, model, **options)`."""
