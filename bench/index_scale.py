@@ -10,12 +10,14 @@ Measured on this machine:
    (hidden 64, 2 layers): the index's own overhead (walking, hashing, tokenizing, chunking,
    LanceDB commits), with the embedding cost made small; then the re-run on the unchanged folder.
 
-3. `--precisions` (issue 26): the same clustered vectors written as float32 and as binary indexes
-   (sign bits + int8 for rescoring), at each of `--precision-sizes`. Vectors are generated block by
+3. `--precisions` (issue 26): the same clustered vectors written as float32, int8 (each vector in int8
+   steps of its own size, searched by an exact scan) and binary indexes (sign bits + int8 for
+   rescoring), at each of `--precision-sizes`. Vectors are generated block by
    block from per-block seeds, so neither the writer nor the exact ground truth ever holds them all
    (10M float32 vectors are 40 GB). Per precision: size on disk, the peak RSS of a separate search
    process, median and p95 latency over 100 queries, recall@10 against exact float32 search, for
-   the exact scan (up to `--exact-up-to` chunks) and the IVF index, and for binary at rescore factors
+   the exact scan (up to `--exact-up-to` chunks; always for int8, which has no ANN index) and the IVF
+   index, and for binary at rescore factors
    1 (Hamming order alone), 4, 10, 50 and 200 (`--rescores`).
 
     python bench/index_scale.py --sizes 100000 1000000 --out out/index-scale
@@ -47,6 +49,7 @@ from tiny_qwen3 import write_embedding_model  # noqa: E402
 
 from qwen3_rag.cli import main  # noqa: E402
 from qwen3_rag.local_index import Chunk, IndexStore  # noqa: E402
+from qwen3_rag.local_index.precision import INDEX_PRECISIONS  # noqa: E402
 from qwen3_rag.local_index.search import ensure_indexes  # noqa: E402
 from qwen3_rag.local_index.store import FileRecord, FileUpdate  # noqa: E402
 
@@ -289,7 +292,8 @@ def bench_precision(
     write_seconds = write_corpus(index, chunks, precision, seed, centres)
     rows = []
     rescores = binary_rescores if precision == "binary" else [1]
-    for ann in (False, True) if chunks <= exact_up_to else (True,):
+    scans = (False,) if precision == "int8" else (False, True) if chunks <= exact_up_to else (True,)
+    for ann in scans:
         build_seconds = None
         if ann:
             started = time.perf_counter()
@@ -330,7 +334,7 @@ def main_bench() -> None:
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--lines-per-file", type=int, default=40)
     parser.add_argument("--chunk-tokens", type=int, default=40)
-    parser.add_argument("--precisions", nargs="*", default=[], choices=["float32", "binary"])
+    parser.add_argument("--precisions", nargs="*", default=[], choices=list(INDEX_PRECISIONS))
     parser.add_argument("--precision-sizes", type=int, nargs="*", default=[1_000_000])
     parser.add_argument("--rescores", type=int, nargs="+", default=[1, 4, 10, 50, 200], help="for binary indexes")
     parser.add_argument(

@@ -1,5 +1,6 @@
-"""A binary index: sign bits for recall by Hamming distance, int8 for rescoring against the float query.
-Its answers equal a brute-force computation of the same recipe in the test; float indexes are unchanged."""
+"""Compact indexes. Binary: sign bits for recall by Hamming distance, int8 for rescoring against the float
+query. Int8: each vector in int8 steps of its own size, scanned whole with the float query. Their answers
+equal a brute-force computation of the same recipe in the test; float indexes are unchanged."""
 
 from __future__ import annotations
 
@@ -77,19 +78,20 @@ def test_search_of_a_binary_index_equals_hamming_recall_and_float_rescoring(
         assert result["similarity"] == pytest.approx(exact[result["path"].rsplit("/", 1)[-1]], abs=2e-2)
 
 
-def test_a_binary_index_keeps_its_precision_and_refuses_another_in_one_line(tmp_path, tiny_models, capsys):
+@pytest.mark.parametrize("precision", ["binary", "int8"])
+def test_a_compact_index_keeps_its_precision_and_refuses_another_in_one_line(tmp_path, tiny_models, capsys, precision):
     folder = corpus(tmp_path, 8)
-    assert index(folder, tmp_path / "idx", tiny_models.embedding, "--precision", "binary") == 0
+    assert index(folder, tmp_path / "idx", tiny_models.embedding, "--precision", precision) == 0
     (folder / "late.txt").write_text("a late file about kernels\n")
     assert index(folder, tmp_path / "idx", tiny_models.embedding) == 0  # the index's own precision
     with IndexStore.open(tmp_path / "idx") as store:
-        assert store.file_count() == 9 and store.precision == "binary"
+        assert store.file_count() == 9 and store.precision == precision
     assert index(folder, tmp_path / "idx", tiny_models.embedding, "--precision", "float32") == 1
     error = last_error(capsys)
-    assert "precision: index has 'binary', asked for 'float32'" in error and len(error.splitlines()) == 1
+    assert f"precision: index has '{precision}', asked for 'float32'" in error and len(error.splitlines()) == 1
     assert index(make_folder(tmp_path / "other", {"a.txt": "x\n"}), tmp_path / "plain", tiny_models.embedding) == 0
-    assert index(folder, tmp_path / "plain", tiny_models.embedding, "--precision", "binary") == 1
-    assert "precision: index has 'float32', asked for 'binary'" in last_error(capsys)
+    assert index(folder, tmp_path / "plain", tiny_models.embedding, "--precision", precision) == 1
+    assert f"precision: index has 'float32', asked for '{precision}'" in last_error(capsys)
 
 
 def test_a_float_index_records_no_precision_and_searches_as_before(tmp_path, tiny_models, capsys):
@@ -113,3 +115,62 @@ def test_a_large_binary_index_gets_a_hamming_ann_index(tmp_path, tiny_models, em
         found = store.search(query, 5, rescore=10)
     assert not found.exact and len(found.hits) == 5
     assert [h.score for h in found.hits] == sorted((h.score for h in found.hits), reverse=True)
+
+
+def int8_brute_force(query: np.ndarray, floats: np.ndarray, top: int) -> list[int]:
+    """The int8 index written out: each row in int8 steps of its largest magnitude / 127, scaled back, and
+    its dot product with the float query (ties by position)."""
+    step = np.abs(floats).max(axis=1) / 127
+    scores = (np.rint(floats / step[:, None]) * step[:, None]) @ query
+    return [int(i) for i in np.argsort(-scores, kind="stable")[:top]]
+
+
+def test_search_of_an_int8_index_equals_an_exact_scan_of_its_vectors(tmp_path, tiny_models, embedder, capsys):
+    folder = corpus(tmp_path)
+    assert index(folder, tmp_path / "idx", tiny_models.embedding, "--precision", "int8") == 0
+    with IndexStore.open(tmp_path / "idx") as store:
+        assert store.precision == "int8"
+        schema = store.chunks.schema
+    assert str(schema.field("vector").type) == "fixed_size_list<item: int8>[64]"
+    assert str(schema.field("step").type) == "float" and "rescore" not in schema.names
+    texts = {p.name: p.read_text() for p in folder.iterdir()}
+    names = sorted(texts)
+    floats = embedder.embed_documents([texts[n] for n in names])
+    question = "kernel vector search"
+    query = embedder.embed_queries([question])[0]
+    capsys.readouterr()
+    command = ["-q", "search", question, "--index", str(tmp_path / "idx"), "--no-rerank", "--json", "-k", "5"]
+    assert main(command) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["precision"] == "int8" and answer["exact"] is True
+    expected = [names[i] for i in int8_brute_force(query, floats, 5)]
+    assert [r["path"].rsplit("/", 1)[-1] for r in answer["results"]] == expected
+    exact = {names[i]: float(floats[i] @ query) for i in range(len(names))}
+    for result in answer["results"]:  # int8 steps keep the float similarity to about 1e-2
+        assert result["similarity"] == pytest.approx(exact[result["path"].rsplit("/", 1)[-1]], abs=2e-2)
+    assert main([*command, "--rescore", "4"]) == 1  # it would change nothing: refused, not ignored
+    error = last_error(capsys)
+    assert "--rescore applies to a binary index; this one stores int8 vectors" in error
+    assert len(error.splitlines()) == 1
+
+
+def test_an_int8_scan_in_small_blocks_keeps_the_best_of_every_block(tmp_path, tiny_models, embedder, monkeypatch):
+    """The scan keeps each block's best and merges them: with blocks of 7 rows the answer is the same."""
+    from qwen3_rag.local_index import search, update_index
+    from qwen3_rag.local_index.builder import index_settings
+
+    folder = corpus(tmp_path, 300)
+    settings = index_settings(embedder, 32, 8, "text", precision="int8")
+    with IndexStore.create_or_open(tmp_path / "idx", settings) as store:
+        update_index(store, [folder], embedder, chunk_tokens=32, overlap=8, progress=False, vector_index_from=256)
+        assert {i.index_type for i in store.chunks.list_indices()} == {"FTS"}  # LanceDB indexes no int8 vectors
+        query = embedder.embed_queries(["kernel search"])[0]
+        whole = store.search(query, 10)
+        monkeypatch.setattr(search, "SCAN_ROWS", 7)
+        blocks = store.search(query, 10)
+        hybrid = store.search(query, 10, text="kernel search")
+    assert whole.exact and [h.path for h in blocks.hits] == [h.path for h in whole.hits]
+    names = sorted(p.name for p in folder.iterdir())
+    floats = embedder.embed_documents([(folder / n).read_text() for n in names])
+    assert [h.path.rsplit("/", 1)[-1] for h in whole.hits] == [names[i] for i in int8_brute_force(query, floats, 10)]
+    assert hybrid.hybrid and len(hybrid.hits) == 10

@@ -6,7 +6,7 @@ import argparse
 import os
 
 from .. import __version__
-from ..local_index.precision import DEFAULT_RESCORE
+from ..local_index.precision import DEFAULT_RESCORE, INDEX_PRECISIONS
 from ..presets import PRESETS
 from ..registry import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
 
@@ -69,11 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     index.add_argument(
         "--precision",
-        choices=["float32", "binary"],
+        choices=list(INDEX_PRECISIONS),
         default=None,
-        help="vectors as stored: float32 (default; LangChain's LanceDB store reads it), or binary: sign bits "
-        "(recall by Hamming distance) plus int8 for rescoring, 1,156 bytes a chunk instead of 4,096 at 1024 "
-        "dims (an existing index keeps its own)",
+        help="vectors as stored: float32 (default; LangChain's LanceDB store reads it); int8: each vector in "
+        "int8 steps of its own size, 1,028 bytes a chunk instead of 4,096 at 1024 dims, searched by an exact "
+        "scan; or binary: sign bits (recall by Hamming distance) plus int8 for rescoring, 1,156 bytes a chunk "
+        "(an existing index keeps its own)",
     )
     index.add_argument(
         "--trust",
@@ -106,9 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument(
         "--rescore",
         type=int,
-        default=DEFAULT_RESCORE,
-        help="in a binary index, chunks recalled by Hamming distance per candidate, then rescored against the "
-        f"question's float vector (default {DEFAULT_RESCORE})",
+        default=None,
+        help="a binary index only: chunks recalled by Hamming distance per candidate, then rescored against "
+        f"the question's float vector (default {DEFAULT_RESCORE})",
     )
     search.add_argument("--json", action="store_true", help="print the results as one JSON object")
 

@@ -9,7 +9,7 @@ import time
 
 from ..display import escaped, json_text, plural
 from ..errors import InvalidArgumentError
-from ..local_index.precision import recorded_precision
+from ..local_index.precision import DEFAULT_RESCORE, recorded_precision
 from ..local_index.reader import IndexReader
 from ..validation import check_positive_int
 
@@ -17,7 +17,7 @@ from ..validation import check_positive_int
 def run_search(args: argparse.Namespace) -> int:
     top_k = check_positive_int(args.top_k, "--top-k")
     candidates = check_positive_int(args.candidates, "--candidates")
-    rescore = check_positive_int(args.rescore, "--rescore")
+    rescore = DEFAULT_RESCORE if args.rescore is None else check_positive_int(args.rescore, "--rescore")
     if not args.no_rerank and candidates < top_k:
         raise InvalidArgumentError(f"--candidates={candidates} must be at least --top-k={top_k}")
     started = time.perf_counter()
@@ -25,6 +25,9 @@ def run_search(args: argparse.Namespace) -> int:
         from .common import asked_settings, make_embedder, make_reranker, say  # ... while torch imports here
 
         recorded = store.settings
+        precision = recorded_precision(recorded)
+        if args.rescore is not None and precision != "binary":  # never silently without effect
+            raise InvalidArgumentError(f"--rescore applies to a binary index; this one stores {precision} vectors")
         # Documents carry the instruction only in a symmetric index; otherwise a query may use its own.
         store.check_settings(asked_settings(args, include_instruction=recorded["symmetric"]))
         embedder = make_embedder(
@@ -55,7 +58,7 @@ def run_search(args: argparse.Namespace) -> int:
                     "reranked": not args.no_rerank,
                     "hybrid": found.hybrid,
                     "exact": found.exact,
-                    "precision": recorded_precision(recorded),
+                    "precision": precision,
                     "index_version": found.version,
                     "results": [
                         {
@@ -77,8 +80,10 @@ def run_search(args: argparse.Namespace) -> int:
             print(f"{rank}. {score:.4f}  {escaped(_shown_path(hit.path))}:{hit.start_line}-{hit.end_line}")
             print(f"   {_snippet(hit.text)}")
     recall = ("hybrid" if found.hybrid else "embedding") + (" exact" if found.exact else " approximate (ANN)")
-    if recorded_precision(recorded) == "binary":
+    if precision == "binary":
         recall += f" over binary vectors, rescored x{rescore}"
+    elif precision == "int8":
+        recall += " over int8 vectors"
     say(
         args,
         f"{plural(len(results), 'result')} from {plural(len(hits), 'candidate')}, {recall} recall "

@@ -84,7 +84,7 @@ def index_settings(
     """What the vectors depend on (an index refuses to be extended or searched with anything else),
     from any embedder, local or served, and the reranker that a plain `qwen3-rag search` uses.
 
-    `precision` "binary" stores compact vectors (see `store.chunks_schema`); a float32 index records
+    `precision` "int8" or "binary" stores compact vectors (see `store.chunks_schema`); a float32 index records
     no precision, as indexes did before there was a choice.
     """
     if precision not in INDEX_PRECISIONS:

@@ -44,7 +44,7 @@ from .folder import (
     rebuild_hint,
 )
 from .manifest_check import check_table
-from .precision import DEFAULT_RESCORE, INDEX_PRECISIONS, recorded_precision
+from .precision import DEFAULT_RESCORE, INDEX_PRECISIONS, QUANTIZED, recorded_precision
 from .seal import check_sealed, current, write_seal
 from .search import Found, ensure_indexes, search_table, stored_vectors
 
@@ -72,15 +72,19 @@ def chunks_schema(dim: int, settings: Mapping[str, Any] | None = None, precision
 
     A "binary" index keeps compact vectors instead: `vector` holds the sign bits, packed (recall by
     Hamming distance), and `rescore` / `step` each vector in int8 steps of its own size (rescoring
-    against the float query): 1,156 bytes a chunk at 1024 dims, not 4,096.
+    against the float query): 1,156 bytes a chunk at 1024 dims, not 4,096. An "int8" index keeps only the
+    int8 steps, in `vector`, and their `step`: 1,028 bytes a chunk, searched by an exact scan.
     """
     precision = recorded_precision(settings) if settings is not None else precision
+    int8_steps = [pa.field("step", pa.float32(), nullable=False)]
     if precision == "binary":
         vector_fields = [
             pa.field("vector", pa.list_(pa.uint8(), output_width("binary", dim)), nullable=False),
             pa.field("rescore", pa.list_(pa.int8(), dim), nullable=False),
-            pa.field("step", pa.float32(), nullable=False),
+            *int8_steps,
         ]
+    elif precision == "int8":
+        vector_fields = [pa.field("vector", pa.list_(pa.int8(), dim), nullable=False), *int8_steps]
     else:
         vector_fields = [pa.field("vector", pa.list_(pa.float32(), dim), nullable=False)]
     schema = pa.schema(
@@ -392,7 +396,7 @@ class IndexStore:
         """The best `top_n` chunks for `query` (and, for hybrid recall, `text`) in one committed version.
 
         In a binary index, `rescore` x `top_n` chunks are recalled by Hamming distance and ordered by
-        their int8 vectors' dot product with the float `query`.
+        their int8 vectors' dot product with the float `query`; an int8 index is scanned whole.
 
         A search that loses a race with a writer's clean-up of old versions runs again on the newest
         version; a failure on an unchanged version is damage, reported as such.
@@ -412,7 +416,7 @@ class IndexStore:
 
     def vectors_by_chunk(self) -> dict[tuple[str, int, int, str], NDArray[np.float32]]:
         """Every chunk's vector keyed by (path, start_line, end_line, text): for checks and exports
-        (a binary index's are its int8 rescoring vectors, scaled back)."""
+        (a quantized index's are its int8 vectors, scaled back)."""
         table = self.chunks.to_arrow()
         vectors = stored_vectors(table, self.dim, self.precision)
         places = [json.loads(m) for m in table.column("metadata").to_pylist()]
@@ -493,11 +497,14 @@ def _chunk_rows(updates: Sequence[FileUpdate], dim: int, schema: pa.Schema, prec
         vectors.append(np.asarray(update.vectors, dtype=np.float32).reshape(-1, dim))
     floats = np.concatenate(vectors) if vectors else np.empty((0, dim), dtype=np.float32)
     columns: dict[str, Any] = {"id": ids, "file_id": file_ids, "text": texts}
-    if precision == "binary":
+    if precision in QUANTIZED:
         steps, step = scaled_int8(floats)
-        columns["vector"] = _fixed_size(quantize_embeddings(floats, "ubinary"))
-        columns["rescore"] = _fixed_size(steps)
         columns["step"] = step
+        if precision == "binary":
+            columns["vector"] = _fixed_size(quantize_embeddings(floats, "ubinary"))
+            columns["rescore"] = _fixed_size(steps)
+        else:
+            columns["vector"] = _fixed_size(steps)
     else:
         columns["vector"] = _fixed_size(floats)
     return pa.table({**columns, "metadata": metadata}, schema=schema)
