@@ -107,6 +107,21 @@ def test_remote_vectors_equal_the_core(served, dim, instruction):
     np.testing.assert_allclose(remote.embed_documents(TEXTS), local.embed_documents(TEXTS), atol=TOLERANCE, rtol=0)
 
 
+def test_remote_quantized_vectors_equal_the_cores(remote_embedder, local_embedder):
+    """precision= on the client quantizes the same unit vectors the core quantizes: the same bits, and int8
+    steps within one of each other (the vectors agree to 1e-5, so a value may sit on a step's edge)."""
+    from qwen3_rag import calibration_ranges
+
+    for precision in ("binary", "ubinary"):
+        remote = remote_embedder.embed_documents(CORPUS, precision=precision)
+        assert remote.dtype == local_embedder.embed_documents(CORPUS, precision=precision).dtype
+        np.testing.assert_array_equal(remote, local_embedder.embed_documents(CORPUS, precision=precision))
+    ranges = calibration_ranges(local_embedder.embed_documents(CORPUS))
+    remote = remote_embedder.embed_queries([QUESTION, *CORPUS], precision="int8", ranges=ranges)
+    local = local_embedder.embed_queries([QUESTION, *CORPUS], precision="int8", ranges=ranges)
+    assert remote.dtype == np.int8 and np.abs(remote.astype(int) - local.astype(int)).max() <= 1
+
+
 def test_remote_cuts_long_texts_like_the_core(served, local_embedder):
     remote = RemoteEmbedder(served.embedding_url, max_length=16)
     local = Embedder(served.embedding_dir, device="cpu", max_length=16)

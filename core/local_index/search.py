@@ -141,7 +141,7 @@ def scan_int8(table: Any, query: NDArray[np.float32], top_n: int) -> list[int]:
     for block in scan:
         if not block.num_rows:
             continue
-        steps = np.asarray(block.column("vector").values, dtype=np.int8).reshape(block.num_rows, len(query))
+        steps = np.asarray(block.column("vector").flatten(), dtype=np.int8).reshape(block.num_rows, len(query))
         scores = (steps.astype(np.float32) @ query) * np.asarray(block.column("step"), dtype=np.float32)
         keep = min(top_n, len(scores))
         chosen = np.argpartition(-scores, keep - 1)[:keep]
