@@ -32,29 +32,36 @@ def brute_force(query: np.ndarray, floats: np.ndarray, top: int, rescore: int) -
     return [int(candidates[i]) for i in np.argsort(-rescored, kind="stable")[:top]]
 
 
+QUESTION = "kernel vector search"
+
+
+def indexed_corpus(tmp_path, tiny_models, embedder, precision: str):
+    """A corpus indexed at `precision`: the chunks table's schema, the file names, their float vectors and
+    the query's (the test's own, from the core), for a brute force to compare the index with."""
+    folder = corpus(tmp_path)
+    assert index(folder, tmp_path / "idx", tiny_models.embedding, "--precision", precision) == 0
+    with IndexStore.open(tmp_path / "idx") as store:
+        assert store.precision == precision and store.settings["precision"] == precision
+        schema = store.chunks.schema
+    names = sorted(p.name for p in folder.iterdir())
+    floats = embedder.embed_documents([(folder / name).read_text() for name in names])
+    return schema, names, floats, embedder.embed_queries([QUESTION])[0]
+
+
 @pytest.mark.parametrize("rescore", [1, 4, 10])
 def test_search_of_a_binary_index_equals_hamming_recall_and_float_rescoring(
     tmp_path, tiny_models, embedder, capsys, rescore
 ):
-    folder = corpus(tmp_path)
-    assert index(folder, tmp_path / "idx", tiny_models.embedding, "--precision", "binary") == 0
-    with IndexStore.open(tmp_path / "idx") as store:
-        assert store.precision == "binary" and store.settings["precision"] == "binary"
-        schema = store.chunks.schema
+    schema, names, floats, query = indexed_corpus(tmp_path, tiny_models, embedder, "binary")
     assert str(schema.field("vector").type) == "fixed_size_list<item: uint8>[8]"
     assert str(schema.field("rescore").type) == "fixed_size_list<item: int8>[64]"
-    texts = {p.name: p.read_text() for p in folder.iterdir()}
-    names = sorted(texts)
-    floats = embedder.embed_documents([texts[n] for n in names])
-    question = "kernel vector search"
-    query = embedder.embed_queries([question])[0]
     capsys.readouterr()
     assert (
         main(
             [
                 "-q",
                 "search",
-                question,
+                QUESTION,
                 "--index",
                 str(tmp_path / "idx"),
                 "--no-rerank",
@@ -126,20 +133,11 @@ def int8_brute_force(query: np.ndarray, floats: np.ndarray, top: int) -> list[in
 
 
 def test_search_of_an_int8_index_equals_an_exact_scan_of_its_vectors(tmp_path, tiny_models, embedder, capsys):
-    folder = corpus(tmp_path)
-    assert index(folder, tmp_path / "idx", tiny_models.embedding, "--precision", "int8") == 0
-    with IndexStore.open(tmp_path / "idx") as store:
-        assert store.precision == "int8"
-        schema = store.chunks.schema
+    schema, names, floats, query = indexed_corpus(tmp_path, tiny_models, embedder, "int8")
     assert str(schema.field("vector").type) == "fixed_size_list<item: int8>[64]"
     assert str(schema.field("step").type) == "float" and "rescore" not in schema.names
-    texts = {p.name: p.read_text() for p in folder.iterdir()}
-    names = sorted(texts)
-    floats = embedder.embed_documents([texts[n] for n in names])
-    question = "kernel vector search"
-    query = embedder.embed_queries([question])[0]
     capsys.readouterr()
-    command = ["-q", "search", question, "--index", str(tmp_path / "idx"), "--no-rerank", "--json", "-k", "5"]
+    command = ["-q", "search", QUESTION, "--index", str(tmp_path / "idx"), "--no-rerank", "--json", "-k", "5"]
     assert main(command) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["precision"] == "int8" and answer["exact"] is True

@@ -294,21 +294,22 @@ def test_quantized_embeddings_round_trip_through_parquet(precision, arrow_type, 
 def test_int8_without_fixed_ranges_is_refused_on_the_driver(tiny_models):
     with pytest.raises(InvalidArgumentError, match="precision='int8' needs ranges="):
         embed_dataset(ray.data.from_items(items()), model=tiny_models.embedding, precision="int8")
-    with pytest.raises(InvalidArgumentError, match="an index stores float32 or binary vectors"):
-        write_index(ray.data.from_items(items()), "unused", model=tiny_models.embedding, precision="int8")
+    with pytest.raises(InvalidArgumentError, match="an index stores float32, int8 or binary vectors"):
+        write_index(ray.data.from_items(items()), "unused", model=tiny_models.embedding, precision="uint8")
 
 
-def test_write_index_can_store_binary_vectors(tiny_models, embedder, tmp_path):
+@pytest.mark.parametrize("precision", ["binary", "int8"])
+def test_write_index_can_store_compact_vectors(tiny_models, embedder, tmp_path, precision):
     from qwen3_rag.local_index import IndexStore
 
     write_index(
         ray.data.from_items(items()),
         str(tmp_path / "idx"),
         model=tiny_models.embedding,
-        precision="binary",
+        precision=precision,
         batch_size=16,
     )
     with IndexStore.open(tmp_path / "idx") as store:
-        assert store.precision == "binary" and store.chunk_count() == len(TEXTS)
+        assert store.precision == precision and store.chunk_count() == len(TEXTS)
         found = store.search(embedder.embed_queries([TEXTS[7]])[0], 3, rescore=10)
     assert len(found.hits) == 3

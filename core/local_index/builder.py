@@ -88,7 +88,8 @@ def index_settings(
     no precision, as indexes did before there was a choice.
     """
     if precision not in INDEX_PRECISIONS:
-        raise InvalidArgumentError(f"precision={precision!r}: an index stores {' or '.join(INDEX_PRECISIONS)} vectors")
+        choices = f"{', '.join(INDEX_PRECISIONS[:-1])} or {INDEX_PRECISIONS[-1]}"
+        raise InvalidArgumentError(f"precision={precision!r}: an index stores {choices} vectors")
     described = vectors if isinstance(vectors, VectorSettings) else VectorSettings.of(vectors)
     return {
         **described.record(),
