@@ -243,7 +243,7 @@ def folder_bytes(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
-def search_in_own_process(index: Path, queries_file: Path, rescore: int, ann: bool) -> dict:
+def search_in_own_process(index: Path, queries_file: Path, rescore: int | None, ann: bool) -> dict:
     """Latencies and hits of the queries, and the peak RSS, from a process that imports only the index
     (not this script's torch and transformers)."""
     command = [sys.executable, "-c", SEARCH_WORKER, str(index), str(queries_file), str(rescore), str(ann)]
@@ -256,7 +256,8 @@ import json, statistics, sys, time
 import numpy as np
 from qwen3_rag.local_index import IndexStore
 
-index, queries_file, rescore, ann = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "True"
+index, queries_file, ann = sys.argv[1], sys.argv[2], sys.argv[4] == "True"
+rescore = int(sys.argv[3]) if sys.argv[3] != "None" else None  # only a binary index takes one
 queries = np.load(queries_file)
 latencies, hits = [], []
 with IndexStore.open(index) as store:
@@ -291,7 +292,7 @@ def bench_precision(
     index = work / f"{precision}-{chunks}"
     write_seconds = write_corpus(index, chunks, precision, seed, centres)
     rows = []
-    rescores = binary_rescores if precision == "binary" else [1]
+    rescores = binary_rescores if precision == "binary" else [None]
     scans = (False,) if precision == "int8" else (False, True) if chunks <= exact_up_to else (True,)
     for ann in scans:
         build_seconds = None

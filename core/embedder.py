@@ -56,7 +56,7 @@ class Embedder(LocalFacade, EmbeddingMethods):
         self.task = resolve_task(settings.instruction)
         self.symmetric = self.task.symmetric if settings.symmetric is None else settings.symmetric
         self.max_length = settings.max_length
-        self.backend = LocalEmbedding(settings)
+        self.backend = self.local_backend = LocalEmbedding(settings)
         self.model: LoadedModel = self.backend.model
         self.dim = check_dim(settings.dim, self.model.hidden_size, settings.checkpoint)
         self.checkpoint = self.model.key.source  # what an index records

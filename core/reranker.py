@@ -39,7 +39,7 @@ class Reranker(LocalFacade, RankingMethods):
 
     def _start(self, settings: RerankerSettings) -> None:
         self.instruction = resolve_task(settings.instruction).instruction
-        self.backend = LocalScoring(settings)
+        self.backend = self.local_backend = LocalScoring(settings)
         self.model: LoadedModel = self.backend.model
         self.prompt = RerankPrompt(self.model.tokenizer, settings.max_length)
         self.max_length = settings.max_length

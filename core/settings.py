@@ -19,7 +19,8 @@ import dataclasses
 import json
 import os
 import re
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Self, TypedDict
 
@@ -27,13 +28,14 @@ from .checkpoint.tokenizer import normalise_source
 from .errors import InvalidArgumentError
 from .presets import resolve_task
 from .registry import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL, KNOWN_CHECKPOINTS, MIN_EMBEDDING_DIM
-from .remote.http import DEFAULT_MAX_REPLY_BYTES, check_base_url, check_timeout
-from .validation import check_bool, check_dim, check_positive_int
+from .validation import check_base_url, check_bool, check_dim, check_positive_int, check_timeout
 
 Runs = Literal["any", "here", "served"]
 DEFAULT_MAX_LENGTH = 8192
+DEFAULT_MAX_REPLY_BYTES = 64 * 2**20  # a batch of 64 vectors of 4,096 floats is about 6 MB of JSON
 # The names `dtype` takes (the kernels map them to torch dtypes; "int8" is the CPU int8 mode).
-DTYPE_NAMES = ("float32", "fp32", "float", "bfloat16", "bf16", "float16", "fp16", "half", "int8")
+QUANTIZED_DTYPE_NAMES = ("int8",)  # linear layers in int8, everything else in float32 (kernels/int8.py)
+DTYPE_NAMES = ("float32", "fp32", "float", "bfloat16", "bf16", "float16", "fp16", "half", *QUANTIZED_DTYPE_NAMES)
 _DEVICE = re.compile(r"(cpu|cuda|mps)(:\d+)?")
 
 
@@ -121,11 +123,11 @@ class ModelSettings:
             if getattr(self, name) is not None:
                 check_positive_int(getattr(self, name), name)
         check_positive_int(self.max_length, "max_length", minimum=2 if self.kind == "embedding" else 1)
-        if self.device is not None and not (isinstance(self.device, str) and _DEVICE.fullmatch(self.device)):
+        if self.device is not None and not _DEVICE.fullmatch(_torch_name(self.device) or ""):
             raise InvalidArgumentError(
                 f"device={self.device!r} is not a device; use one of 'cpu', 'cuda', 'cuda:N', 'mps' or None (auto)"
             )
-        if self.dtype is not None and _dtype_name(self.dtype) not in DTYPE_NAMES:
+        if self.dtype is not None and _torch_name(self.dtype, lower=True) not in DTYPE_NAMES:
             raise InvalidArgumentError(
                 f"dtype={self.dtype!r} is not supported; use 'float32', 'bfloat16', 'float16' (or the torch dtypes), "
                 "'int8' (CPU fast mode) or None"
@@ -162,12 +164,17 @@ class ModelSettings:
     def for_constructor(cls, constructor: type, allowed: type, options: Mapping[str, Any], **fixed: Any) -> Self:
         """The settings of `constructor(**fixed, **options)`; a name outside `allowed` (its options' TypedDict)
         is refused by name, with the names it takes."""
-        unknown = sorted(set(options) - set(allowed.__annotations__))
-        if unknown:
-            taken = sorted({*allowed.__annotations__, *fixed})
-            raise InvalidArgumentError(
-                f"{constructor.__name__} got unknown argument(s) {', '.join(unknown)}; it takes {', '.join(taken)}"
+        options = dict(options)
+        if "max_batch" in options and getattr(constructor, "served", False):
+            warnings.warn(
+                f"{constructor.__name__}(max_batch=...) is now batch_size=..., the name every class takes",
+                DeprecationWarning,
+                stacklevel=4,
             )
+            if "batch_size" in options:
+                raise InvalidArgumentError("pass batch_size= only, not also max_batch= (its old name)")
+            options["batch_size"] = options.pop("max_batch")
+        refuse_unknown(constructor.__name__, options, [*allowed.__annotations__, *fixed])
         return cls(**fixed, **options)
 
     @property
@@ -184,15 +191,12 @@ class ModelSettings:
         return {"revision": self.revision, "token": self.token, "local_files_only": self.local_files_only}
 
     def given(self) -> dict[str, Any]:
-        """The settings that differ from their defaults, by name (what a copy or a record needs)."""
+        """The settings that differ from their defaults, by name, secrets left out (what a record may show)."""
         return {
-            name: getattr(self, name) for name in self.placement() if getattr(self, name) != _default(type(self), name)
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if not f.metadata["secret"] and getattr(self, f.name) != f.default
         }
-
-    def arguments(self) -> dict[str, Any]:
-        """Every setting that applies where the model runs (here, or behind base_url), by name."""
-        skip = "here" if self.served else "served"
-        return {name: getattr(self, name) for name, runs in self.placement().items() if runs != skip}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -229,6 +233,15 @@ class RerankerSettings(ModelSettings):
     served_batch_size: ClassVar[int] = 32
 
 
+def refuse_unknown(owner: str, given: Iterable[str], taken: Iterable[str]) -> None:
+    """Raise naming the arguments of `given` that `owner` does not take, and the ones it does."""
+    unknown = sorted(set(given) - set(taken))
+    if unknown:
+        raise InvalidArgumentError(
+            f"{owner} got unknown argument(s) {', '.join(unknown)}; it takes {', '.join(sorted(set(taken)))}"
+        )
+
+
 def _known_width(checkpoint: str) -> int | None:
     """The hidden size, when it is known without a download: a published checkpoint or a local config."""
     if checkpoint in KNOWN_CHECKPOINTS:
@@ -246,12 +259,15 @@ def _default(cls: type, name: str) -> Any:
     return next(f.default for f in dataclasses.fields(cls) if f.name == name)
 
 
-def _dtype_name(dtype: object) -> str | None:
-    """A dtype's name, for a string or a torch dtype (read by its name: this module does not import torch)."""
-    if isinstance(dtype, str):
-        return dtype.lower()
-    text = str(dtype)
-    return text.removeprefix("torch.") if type(dtype).__module__ == "torch" else None
+def _torch_name(value: object, lower: bool = False) -> str | None:
+    """The name of a device or dtype given as a string or as a torch object (read by its text: this module does
+    not import torch). A torch int8 dtype has no name here: only the string "int8" asks for the int8 mode."""
+    if isinstance(value, str):
+        return value.lower() if lower else value
+    if type(value).__module__ != "torch":
+        return None
+    text = str(value).removeprefix("torch.")
+    return None if text in QUANTIZED_DTYPE_NAMES else text
 
 
 # Keyword arguments of the constructors, for type checkers (PEP 692), in pieces that adapters with their own

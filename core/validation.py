@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
+from .display import escaped
 from .errors import InvalidArgumentError, InvalidInputError
 from .registry import MIN_EMBEDDING_DIM
 
@@ -84,3 +86,26 @@ def check_dim(dim: int | None, hidden_size: int, model_name: str) -> int:
             f"pick an integer in that range, or None for the full {hidden_size}"
         )
     return dim
+
+
+def check_base_url(base_url: object) -> str:
+    """An http(s) URL without query or fragment; a trailing '/v1' is dropped (paths add it)."""
+    if not isinstance(base_url, str):
+        raise InvalidArgumentError(
+            f"base_url must be a string like 'http://localhost:8000', got {type(base_url).__name__}"
+        )
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise InvalidArgumentError(
+            f"base_url={escaped(base_url)!r} must be an http:// or https:// server address "
+            "like 'http://localhost:8000' (no query or fragment)"
+        )
+    path = parts.path.rstrip("/")
+    path = path[: -len("/v1")] if path.endswith("/v1") else path
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def check_timeout(timeout: object) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 86400:
+        raise InvalidArgumentError(f"timeout={timeout!r} must be a number of seconds in (0, 86400]")
+    return float(timeout)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from test_index_safety import index, last_error, make_folder
 
+from qwen3_rag import InvalidArgumentError
 from qwen3_rag.cli import main
 from qwen3_rag.local_index import IndexStore
 
@@ -167,6 +168,8 @@ def test_an_int8_scan_in_small_blocks_keeps_the_best_of_every_block(tmp_path, ti
         monkeypatch.setattr(search, "SCAN_ROWS", 7)
         blocks = store.search(query, 10)
         hybrid = store.search(query, 10, text="kernel search")
+        with pytest.raises(InvalidArgumentError, match="rescore applies to a binary index; this one stores int8"):
+            store.search(query, 10, rescore=4)  # it would change nothing: refused in the API too
     assert whole.exact and [h.path for h in blocks.hits] == [h.path for h in whole.hits]
     names = sorted(p.name for p in folder.iterdir())
     floats = embedder.embed_documents([(folder / n).read_text() for n in names])

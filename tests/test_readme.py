@@ -175,7 +175,11 @@ def _install_and_run(commands, venv, environment, tiny_models, tmp_path):
         assert result.returncode == 0, (command, result.stderr[-3000:])
 
     located = subprocess.run(
-        [python, "-c", "import qwen3_rag; print(qwen3_rag.__file__)"], cwd=tmp_path, capture_output=True, text=True
+        [python, "-c", "import qwen3_rag; print(qwen3_rag.__file__)"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
     )
     assert located.stdout.startswith(str(venv)), located  # the installed package, not this checkout
     # The first block of each framework, the snippet its extra is for (later blocks may name a package of their own).
@@ -185,7 +189,11 @@ def _install_and_run(commands, venv, environment, tiny_models, tmp_path):
     ]
     for block in snippets:
         code = with_tiny_models(block, tiny_models)
-        result = subprocess.run([python, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [python, "-c", code], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300
+        )
         assert result.returncode == 0, (block[:200], result.stderr[-3000:])
-    cli = subprocess.run([str(venv / "bin" / "qwen3-rag"), "--help"], capture_output=True, text=True, cwd=tmp_path)
+    cli = subprocess.run(
+        [str(venv / "bin" / "qwen3-rag"), "--help"], env=environment, capture_output=True, text=True, cwd=tmp_path
+    )
     assert cli.returncode == 0 and "index" in cli.stdout

@@ -580,10 +580,22 @@ def test_search_through_served_models_equals_search_here(served, corpus_folder, 
             *rerank,
             capsys=capsys,
         )
-        assert [r["path"] for r in served_answer["results"]] == [r["path"] for r in here["results"]]
-        for ours, theirs in zip(here["results"], served_answer["results"], strict=True):
-            assert theirs["score"] == pytest.approx(ours["score"], abs=TOLERANCE)
-            assert theirs["similarity"] == pytest.approx(ours["similarity"], abs=TOLERANCE)
+        # One model served, the other here: the local options go to the one run here.
+        mixed = cli_search(
+            tmp_path / "idx", "--embedding-url", served.embedding_url, "--device", "cpu", *rerank, capsys=capsys
+        )
+        for answer in (served_answer, mixed):
+            assert [r["path"] for r in answer["results"]] == [r["path"] for r in here["results"]]
+            for ours, theirs in zip(here["results"], answer["results"], strict=True):
+                assert theirs["score"] == pytest.approx(ours["score"], abs=TOLERANCE)
+                assert theirs["similarity"] == pytest.approx(ours["similarity"], abs=TOLERANCE)
+    from qwen3_rag.cli import main
+
+    both_served = ["--embedding-url", served.embedding_url, "--reranker-url", served.reranker_url]
+    assert main(["-q", "search", QUESTION, "--index", str(tmp_path / "idx"), *both_served, "--device", "cpu"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert "--device set(s) how a model runs in this process, and every model of this command is served" in error
+    assert len(error.splitlines()) == 1
 
 
 def test_a_server_running_another_checkpoint_is_refused_by_the_index(

@@ -88,9 +88,8 @@ def test_the_objects_keep_their_settings_and_copies_are_built_from_them(tiny_mod
 
 
 def test_settings_given_lists_only_what_differs_from_the_defaults():
-    settings = RerankerSettings(model="Qwen/Qwen3-Reranker-0.6B", max_length=512)
-    assert settings.given() == {"model": "Qwen/Qwen3-Reranker-0.6B", "max_length": 512}
-    assert settings.arguments().keys() == {n for n, w in RerankerSettings.placement().items() if w != "served"}
+    settings = RerankerSettings(model="Qwen/Qwen3-Reranker-0.6B", max_length=512, token="hf_secret")
+    assert settings.given() == {"model": "Qwen/Qwen3-Reranker-0.6B", "max_length": 512}  # never the secret
 
 
 def test_the_pydantic_fields_are_the_settings_fields():
@@ -128,3 +127,39 @@ def test_a_haystack_component_checks_its_settings_at_init():
         Qwen3TextEmbedder(model="Qwen/Qwen3-Embedding-0.6B", dim=20)
     with pytest.raises(InvalidArgumentError, match=r"Qwen3Ranker got unknown argument\(s\) dim; it takes"):
         Qwen3Ranker(dim=64)
+
+
+def test_the_dtype_names_are_the_ones_the_kernels_run():
+    import torch
+
+    from qwen3_rag.kernels import runtime
+    from qwen3_rag.settings import DTYPE_NAMES
+
+    assert set(runtime._DTYPES) | set(runtime.QUANTIZED_DTYPES) == set(DTYPE_NAMES)
+    assert EmbedderSettings(device=torch.device("cpu"), dtype=torch.bfloat16).dtype == torch.bfloat16
+    with pytest.raises(InvalidArgumentError, match="dtype=torch.int8 is not supported"):
+        EmbedderSettings(dtype=torch.int8)  # the int8 mode is asked for by name; the loader refuses the dtype
+
+
+def test_the_served_classes_old_max_batch_still_works_with_a_warning():
+    from qwen3_rag import RemoteEmbedder
+
+    with pytest.warns(DeprecationWarning, match=r"max_batch=\.\.\.\) is now batch_size"):
+        settings = EmbedderSettings.for_constructor(
+            RemoteEmbedder, RemoteEmbedderOptions, {"max_batch": 8}, base_url="http://localhost:8000"
+        )
+    assert settings.batch_size == 8
+    with pytest.raises(InvalidArgumentError, match=r"Embedder got unknown argument\(s\) max_batch"):
+        Embedder("Qwen/Qwen3-Embedding-0.6B", max_batch=8)  # the local class never took it
+
+
+def test_haystack_components_take_only_the_model_by_position():
+    from qwen3_rag.integrations.haystack import Qwen3DocumentEmbedder, Qwen3Ranker, Qwen3TextEmbedder
+
+    for component in (Qwen3TextEmbedder, Qwen3DocumentEmbedder, Qwen3Ranker):
+        with pytest.raises(TypeError, match="positional"):
+            component("Qwen/Qwen3-Embedding-0.6B", None)
+
+
+def test_local_batch_limits_stay_readable(embedder):
+    assert embedder.batch_tokens == embedder.backend.batch_tokens > 0 and embedder.batch_size is None

@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import model_factory
 from ..checkpoint.tokenizer import normalise_source
+from ..errors import InvalidArgumentError
 from ..pipeline import EmbeddingMethods, RankingMethods
 from ..presets import resolve_task
 from ..registry import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
@@ -66,17 +67,31 @@ def make_reranker(args: argparse.Namespace, recorded: dict[str, Any] | None = No
     )
 
 
+LOCAL_OPTIONS = {
+    "device": "--device",
+    "dtype": "--dtype",
+    "batch_tokens": "--batch-tokens",
+    "allow_pickle": "--allow-pickle",
+}
+
+
 def _where(args: argparse.Namespace, base_url: str | None) -> dict[str, Any]:
-    """How the model runs: the options for this process, or the server and its key (a local option given
-    with a server URL is refused by the settings, never ignored)."""
-    return {
-        "device": args.device,
-        "dtype": args.dtype,
-        "batch_tokens": args.batch_tokens,
-        "allow_pickle": args.allow_pickle,
-        "base_url": base_url,
-        "api_key": os.environ.get(API_KEY_VARIABLE) if base_url is not None else None,
-    }
+    """How the model runs: the options for this process, or the server and its key. A served model does not
+    take the local options; `refuse_unused_local_options` makes sure some model does."""
+    if base_url is not None:
+        return {"base_url": base_url, "api_key": os.environ.get(API_KEY_VARIABLE)}
+    return {name: getattr(args, name) for name in LOCAL_OPTIONS}
+
+
+def refuse_unused_local_options(args: argparse.Namespace, urls: list[str | None]) -> None:
+    """--device, --dtype, --batch-tokens and --allow-pickle apply to the models this command runs here; when
+    every model it uses is served (`urls`), they would change nothing: refused, never ignored."""
+    given = [flag for name, flag in LOCAL_OPTIONS.items() if getattr(args, name) not in (None, False)]
+    if given and all(url is not None for url in urls):
+        raise InvalidArgumentError(
+            f"{', '.join(given)} set(s) how a model runs in this process, and every model of this command is "
+            "served (--embedding-url/--reranker-url); leave them out"
+        )
 
 
 def reranker_choice(args: argparse.Namespace, recorded: dict[str, Any]) -> tuple[str, str | None]:

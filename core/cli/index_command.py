@@ -16,7 +16,7 @@ from ..local_index.folder import check_same_settings
 from ..local_index.precision import recorded_precision
 from ..registry import DEFAULT_EMBEDDING_MODEL
 from ..settings import DEFAULT_MAX_LENGTH
-from .common import asked_settings, make_embedder, reranker_choice, say
+from .common import asked_settings, make_embedder, refuse_unused_local_options, reranker_choice, say
 
 
 def recorded_settings(index: Path, asked: dict[str, Any]) -> dict[str, Any]:
@@ -36,6 +36,7 @@ def run_index(args: argparse.Namespace) -> int:
         say(args, f"trusted the index at {quoted(index)}: {sealed} manifests sealed with this account's key")
         if not args.dirs:
             return 0
+    refuse_unused_local_options(args, [args.embedding_url])
     roots = resolve_roots([Path(d) for d in args.dirs])
     chunking = {"chunk_tokens": args.chunk_tokens, "overlap": args.overlap, "text_field": args.text_field}
     asked = asked_settings(args, include_instruction=True) | {k: v for k, v in chunking.items() if v is not None}

@@ -17,20 +17,21 @@ from ..validation import check_positive_int
 def run_search(args: argparse.Namespace) -> int:
     top_k = check_positive_int(args.top_k, "--top-k")
     candidates = check_positive_int(args.candidates, "--candidates")
-    rescore = DEFAULT_RESCORE if args.rescore is None else check_positive_int(args.rescore, "--rescore")
+    rescore = None if args.rescore is None else check_positive_int(args.rescore, "--rescore")
     if not args.no_rerank and candidates < top_k:
         raise InvalidArgumentError(f"--candidates={candidates} must be at least --top-k={top_k}")
     started = time.perf_counter()
     with IndexReader(args.index) as store:  # a helper process imports LanceDB and opens the index ...
-        from .common import asked_settings, make_embedder, make_reranker, say  # ... while torch imports here
+        from . import common  # ... while torch imports here
 
+        common.refuse_unused_local_options(args, [args.embedding_url, *([] if args.no_rerank else [args.reranker_url])])
         recorded = store.settings
         precision = recorded_precision(recorded)
         if args.rescore is not None and precision != "binary":  # never silently without effect
             raise InvalidArgumentError(f"--rescore applies to a binary index; this one stores {precision} vectors")
         # Documents carry the instruction only in a symmetric index; otherwise a query may use its own.
-        store.check_settings(asked_settings(args, include_instruction=recorded["symmetric"]))
-        embedder = make_embedder(
+        store.check_settings(common.asked_settings(args, include_instruction=recorded["symmetric"]))
+        embedder = common.make_embedder(
             args,
             recorded["embedding_model"],
             revision=recorded["revision"],
@@ -48,7 +49,7 @@ def run_search(args: argparse.Namespace) -> int:
     hits = found.hits
     results = [(h.score, h) for h in hits[:top_k]]  # (score shown, hit); the hit's own score is its similarity
     if not args.no_rerank and hits:
-        ranked = make_reranker(args, recorded).rerank(args.question, [h.text for h in hits], top_k=top_k)
+        ranked = common.make_reranker(args, recorded).rerank(args.question, [h.text for h in hits], top_k=top_k)
         results = [(r.score, hits[r.index]) for r in ranked]
     if args.json:
         print(
@@ -81,10 +82,10 @@ def run_search(args: argparse.Namespace) -> int:
             print(f"   {_snippet(hit.text)}")
     recall = ("hybrid" if found.hybrid else "embedding") + (" exact" if found.exact else " approximate (ANN)")
     if precision == "binary":
-        recall += f" over binary vectors, rescored x{rescore}"
+        recall += f" over binary vectors, rescored x{rescore or DEFAULT_RESCORE}"
     elif precision == "int8":
         recall += " over int8 vectors"
-    say(
+    common.say(
         args,
         f"{plural(len(results), 'result')} from {plural(len(hits), 'candidate')}, {recall} recall "
         f"({time.perf_counter() - started:.2f} s)",

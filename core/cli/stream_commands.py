@@ -19,7 +19,7 @@ from ..display import json_text, plural
 from ..errors import InvalidArgumentError
 from ..reranker import sigmoid
 from ..validation import check_positive_int
-from .common import make_reranker, named_embedder, say
+from .common import make_reranker, named_embedder, refuse_unused_local_options, say
 from .streams import NpyWriter, blocks, field_of, read_records
 
 
@@ -80,6 +80,7 @@ def _numbered_blocks(
 
 def run_embed(args: argparse.Namespace) -> int:
     check_positive_int(args.block_size, "--block-size")  # before the output file is created
+    refuse_unused_local_options(args, [args.embedding_url])
     embedder = named_embedder(args)
     embed = embedder.embed_queries if args.queries else embedder.embed_documents
     started, count = time.perf_counter(), 0
@@ -98,6 +99,7 @@ def run_rerank(args: argparse.Namespace) -> int:
     check_positive_int(args.block_size, "--block-size")
     if args.output.endswith(".npy"):
         raise InvalidArgumentError("--output for rerank is JSONL (records with their scores), not .npy")
+    refuse_unused_local_options(args, [args.reranker_url])
     reranker = make_reranker(args)
     started, count = time.perf_counter(), 0
     with _input(args) as (stream, fmt, source), _jsonl_output(args.output) as out:

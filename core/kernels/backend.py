@@ -27,11 +27,21 @@ class LocalFacade(RebuiltOnCopy):
     """What `Embedder` and `Reranker` share: made from settings without `base_url`, a model loaded here."""
 
     model: LoadedModel
+    local_backend: LocalBackend  # the subclass's `backend`, as this class knows it
 
     @property
     def name(self) -> str:
         """The checkpoint: a hub id or the resolved local directory."""
         return self.model.key.source
+
+    @property
+    def batch_tokens(self) -> int:
+        """Tokens per forward pass (the setting, or the device's default)."""
+        return self.local_backend.batch_tokens
+
+    @property
+    def batch_size(self) -> int | None:
+        return self.local_backend.batch_size
 
     def _described(self, details: str) -> str:
         model = self.model

@@ -7,6 +7,7 @@ import functools
 import torch
 
 from ..errors import InvalidArgumentError
+from ..settings import QUANTIZED_DTYPE_NAMES
 from ..validation import check_positive_int
 
 _DTYPES = {
@@ -20,7 +21,7 @@ _DTYPES = {
     "half": torch.float16,
 }
 _DEVICE_TYPES = ("cpu", "cuda", "mps")
-QUANTIZED_DTYPES = ("int8",)  # linear layers in int8, everything else in float32 (see int8.py)
+QUANTIZED_DTYPES = QUANTIZED_DTYPE_NAMES  # linear layers in int8, everything else in float32 (see int8.py)
 
 
 def parse_device(device: str | torch.device) -> torch.device:

@@ -25,7 +25,6 @@ from numpy.typing import NDArray
 from ..display import show_warning
 from ..errors import LocalIndexError
 from .folder import check_same_settings
-from .precision import DEFAULT_RESCORE
 from .search import Found
 
 # The helper's start: deaf to Ctrl-C (the command handles it, then ends the helper), the command's
@@ -82,7 +81,7 @@ class IndexReader:
         check_same_settings(self._directory, self._opened(), wanted)
 
     def search(
-        self, query: NDArray[np.float32], top_n: int, text: str | None = None, rescore: int = DEFAULT_RESCORE
+        self, query: NDArray[np.float32], top_n: int, text: str | None = None, rescore: int | None = None
     ) -> Found:
         self._opened()  # searches go to an open index; this raises why it did not open
         try:

@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 from ..display import escaped, quoted
 from ..errors import InvalidArgumentError, LocalIndexError
 from ..quantization import output_width, quantize_embeddings, scaled_int8
+from ..validation import check_positive_int
 from .chunking import Chunk
 from .folder import (
     STAGING,
@@ -391,18 +392,22 @@ class IndexStore:
         return self.chunks.version
 
     def search(
-        self, query: NDArray[np.float32], top_n: int, text: str | None = None, rescore: int = DEFAULT_RESCORE
+        self, query: NDArray[np.float32], top_n: int, text: str | None = None, rescore: int | None = None
     ) -> Found:
         """The best `top_n` chunks for `query` (and, for hybrid recall, `text`) in one committed version.
 
-        In a binary index, `rescore` x `top_n` chunks are recalled by Hamming distance and ordered by
-        their int8 vectors' dot product with the float `query`; an int8 index is scanned whole.
+        In a binary index, `rescore` x `top_n` chunks (None: `DEFAULT_RESCORE`) are recalled by Hamming
+        distance and ordered by their int8 vectors' dot product with the float `query`; another index takes
+        no `rescore` (it would change nothing), and an int8 index is scanned whole.
 
         A search that loses a race with a writer's clean-up of old versions runs again on the newest
         version; a failure on an unchanged version is damage, reported as such.
         """
         if query.shape != (self.dim,):
             raise InvalidArgumentError(f"query vector must have shape ({self.dim},), got {query.shape}")
+        if rescore is not None and self.precision != "binary":
+            raise InvalidArgumentError(f"rescore applies to a binary index; this one stores {self.precision} vectors")
+        rescore = DEFAULT_RESCORE if rescore is None else check_positive_int(rescore, "rescore")
         for attempt in range(2):
             try:
                 return search_table(self.chunks, query, top_n, text, self.damaged, self.precision, rescore)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .http import Server
     from .reranker import SERVE_HINT, RemoteReranker
 
-# Imported on first use, so that `qwen3_rag.settings` can read `remote.http` without the classes that read it.
+# Imported on first use: `import qwen3_rag.remote.http` (the client alone) does not build the classes.
 __getattr__, __dir__ = exports_on_use(
     globals(),
     {"RemoteEmbedder": ".embedder", "RemoteReranker": ".reranker", "SERVE_HINT": ".reranker", "Server": ".http"},

@@ -23,42 +23,18 @@ import weakref
 import zlib
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 
 from ..display import escaped
 from ..errors import InvalidArgumentError, RemoteServerError
-from ..validation import check_positive_int
+from ..settings import DEFAULT_MAX_REPLY_BYTES
+from ..validation import check_base_url, check_positive_int, check_timeout
 
 BACKOFF_SECONDS = 0.25  # first wait; doubled on each retry
-DEFAULT_MAX_REPLY_BYTES = 64 * 2**20  # a batch of 64 vectors of 4,096 floats is about 6 MB of JSON
 MAX_INTEGER_DIGITS = 18  # any index or count a server sends fits in int64
 WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 T = TypeVar("T")
-
-
-def check_base_url(base_url: object) -> str:
-    """An http(s) URL without query or fragment; a trailing '/v1' is dropped (paths add it)."""
-    if not isinstance(base_url, str):
-        raise InvalidArgumentError(
-            f"base_url must be a string like 'http://localhost:8000', got {type(base_url).__name__}"
-        )
-    parts = urlsplit(base_url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise InvalidArgumentError(
-            f"base_url={escaped(base_url)!r} must be an http:// or https:// server address "
-            "like 'http://localhost:8000' (no query or fragment)"
-        )
-    path = parts.path.rstrip("/")
-    path = path[: -len("/v1")] if path.endswith("/v1") else path
-    return f"{parts.scheme}://{parts.netloc}{path}"
-
-
-def check_timeout(timeout: object) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 86400:
-        raise InvalidArgumentError(f"timeout={timeout!r} must be a number of seconds in (0, 86400]")
-    return float(timeout)
 
 
 class Server:

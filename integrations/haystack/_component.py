@@ -11,7 +11,14 @@ from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
 
 from ...errors import InvalidArgumentError
 from ...model_factory import make_model
-from ...settings import AnywhereOptions, ComputeOptions, ModelSettings, ServedOptions, VectorOptions
+from ...settings import (
+    AnywhereOptions,
+    ComputeOptions,
+    ModelSettings,
+    ServedOptions,
+    VectorOptions,
+    refuse_unknown,
+)
 from ...validation import check_items
 from .._shared import Core
 
@@ -54,12 +61,7 @@ class CoreComponent(Generic[Core]):
 
     def __init__(self, own: dict[str, Any], settings: Mapping[str, Any]):
         taken = self.options.__annotations__
-        unknown = sorted(set(settings) - set(taken))
-        if unknown:
-            raise InvalidArgumentError(
-                f"{type(self).__name__} got unknown argument(s) {', '.join(unknown)}; "
-                f"it takes {', '.join(sorted({*own, *taken}))}"
-            )
+        refuse_unknown(type(self).__name__, settings, [*own, *taken])
         defaults = {name: self.settings_class.__dataclass_fields__[name].default for name in taken}
         values = {**defaults, "token": HF_TOKEN, **self.defaults, **settings}
         if values["device"] is not None and not isinstance(values["device"], ComponentDevice):

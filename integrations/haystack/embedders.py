@@ -37,6 +37,7 @@ class Qwen3TextEmbedder(_EmbedderComponent):
     def __init__(
         self,
         model: str = DEFAULT_EMBEDDING_MODEL,
+        *,
         precision: Precision = "float32",
         **settings: Unpack[EmbedderComponentOptions],
     ):
@@ -71,6 +72,7 @@ class Qwen3DocumentEmbedder(_EmbedderComponent):
     def __init__(
         self,
         model: str = DEFAULT_EMBEDDING_MODEL,
+        *,
         precision: Precision = "float32",
         meta_fields_to_embed: list[str] | None = None,
         embedding_separator: str = "\n",

@@ -34,6 +34,7 @@ class Qwen3Ranker(CoreComponent[Reranker]):
     def __init__(
         self,
         model: str = DEFAULT_RERANKER_MODEL,
+        *,
         top_k: int | None = 10,
         score_threshold: float | None = None,
         meta_fields_to_embed: list[str] | None = None,

@@ -28,9 +28,6 @@ class Qwen3Embeddings(EmbedderFields, Embeddings):
     Pass `embedder=qwen3_rag.Embedder(...)` to reuse a core instance instead of the settings.
     """
 
-    batch_size: int | None = None
-    """At most this many texts per forward pass (on top of `batch_tokens`); None: no cap."""
-
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed documents as they are (with the instruction only when `symmetric`)."""
         return self.core.embed_documents(texts).tolist()
