@@ -41,7 +41,7 @@ _DEVICE = re.compile(r"(cpu|cuda|mps)(:\d+)?")
 
 def setting(default: Any, help: str, runs: Runs = "any", secret: bool = False) -> Any:
     """A settings field: its default, one line for docs and adapters' field descriptions, where it applies;
-    a secret is left out of `repr` (and of every record: see `given`)."""
+    a secret is left out of `repr` (and of the adapters' serialised fields)."""
     return field(default=default, repr=not secret, metadata={"help": help, "runs": runs, "secret": secret})
 
 
@@ -144,20 +144,9 @@ class ModelSettings:
         return {f.name: f.metadata["runs"] for f in dataclasses.fields(cls)}
 
     @classmethod
-    def describe(cls, name: str) -> str:
-        """The one-line description of setting `name`."""
-        return next(f.metadata["help"] for f in dataclasses.fields(cls) if f.name == name)
-
-    @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Self:
         """Settings from a mapping of names (None values mean the default); an unknown name is refused by name."""
-        names = set(cls.placement())
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise InvalidArgumentError(
-                f"{cls.__name__[: -len('Settings')]} got unknown setting(s) {', '.join(unknown)}; "
-                f"its settings are {', '.join(sorted(names))}"
-            )
+        refuse_unknown(cls.__name__, values, cls.placement(), noun="setting")
         return cls(**{name: value for name, value in values.items() if value is not None})
 
     @classmethod
@@ -189,14 +178,6 @@ class ModelSettings:
     def hub_access(self) -> dict[str, Any]:
         """How the checkpoint's files are fetched (weights here, the tokenizer for a served model)."""
         return {"revision": self.revision, "token": self.token, "local_files_only": self.local_files_only}
-
-    def given(self) -> dict[str, Any]:
-        """The settings that differ from their defaults, by name, secrets left out (what a record may show)."""
-        return {
-            f.name: getattr(self, f.name)
-            for f in dataclasses.fields(self)
-            if not f.metadata["secret"] and getattr(self, f.name) != f.default
-        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -233,12 +214,12 @@ class RerankerSettings(ModelSettings):
     served_batch_size: ClassVar[int] = 32
 
 
-def refuse_unknown(owner: str, given: Iterable[str], taken: Iterable[str]) -> None:
-    """Raise naming the arguments of `given` that `owner` does not take, and the ones it does."""
+def refuse_unknown(owner: str, given: Iterable[str], taken: Iterable[str], noun: str = "argument") -> None:
+    """Raise naming the names in `given` that `owner` does not take, and the ones it does."""
     unknown = sorted(set(given) - set(taken))
     if unknown:
         raise InvalidArgumentError(
-            f"{owner} got unknown argument(s) {', '.join(unknown)}; it takes {', '.join(sorted(set(taken)))}"
+            f"{owner} got unknown {noun}(s) {', '.join(unknown)}; it takes {', '.join(sorted(set(taken)))}"
         )
 
 

@@ -153,7 +153,7 @@ def test_bad_settings_fail_on_the_driver_before_any_actor(tiny_models, tmp_path)
         embed_dataset(dataset, model=tiny_models.embedding, dim=16)
     with pytest.raises(InvalidArgumentError, match="device='gpu' is not a device"):
         embed_dataset(dataset, model=tiny_models.embedding, device="gpu")
-    with pytest.raises(InvalidArgumentError, match=r"unknown setting\(s\) dimension; its settings are .*\bdim\b"):
+    with pytest.raises(InvalidArgumentError, match=r"unknown setting\(s\) dimension; it takes .*\bdim\b"):
         embed_dataset(dataset, model=tiny_models.embedding, dimension=32)
     with pytest.raises(InvalidArgumentError, match="is not a known preset"):
         rerank_dataset(dataset, model=tiny_models.reranker, instruction="web_serch")
