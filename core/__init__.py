@@ -8,7 +8,8 @@ a command that needs only one of torch and LanceDB) does not pay for torch, whic
 
 Layers (the README's file map): `checkpoint/` reads checkpoints without torch; `kernels/` runs them in
 this process and `remote/` on a server, both behind `backend.py`; `pipeline.py` is what every
-embedder and reranker does around them; `local_index/`, `evaluation/` and `cli/` use any of them.
+embedder and reranker does around them; `settings.py` is the one settings object each model is made
+from; `local_index/`, `evaluation/` and `cli/` use any of them.
 """
 
 from __future__ import annotations
