@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_index_safety import index  # the one way the index tests call `qwen3-rag index`
 
 from qwen3_rag.cli import main
 from qwen3_rag.errors import LocalIndexError
@@ -54,24 +55,6 @@ def folder(tmp_path: Path) -> Path:
 
 def run(*argv: str) -> int:
     return main(["-q", *argv]) if "--json" in argv else main(list(argv))
-
-
-def index(folder: Path, index_dir: Path, model: str, *extra: str) -> int:
-    return run(
-        "index",
-        str(folder),
-        "--index",
-        str(index_dir),
-        "--embedding-model",
-        model,
-        "--device",
-        "cpu",
-        "--chunk-tokens",
-        "32",
-        "--overlap",
-        "8",
-        *extra,
-    )
 
 
 def stored(index_dir: Path) -> dict:
