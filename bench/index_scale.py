@@ -8,7 +8,8 @@ Measured on this machine:
    `--isotropic` adds the worst case, uniform random directions, where IVF recall collapses.
 2. `qwen3-rag index` on a generated folder of 10,000 files with a tiny random Qwen3 embedder
    (hidden 64, 2 layers): the index's own overhead (walking, hashing, tokenizing, chunking,
-   LanceDB commits), with the embedding cost made small; then the re-run on the unchanged folder.
+   LanceDB commits), with the embedding cost made small; then the re-run on the unchanged folder, and
+   on the folder renamed (every chunk found again by its text and copied, none embedded).
 
 3. `--precisions` (issue 26): the same clustered vectors written as float32, int8 (each vector in int8
    steps of its own size, searched by an exact scan) and binary indexes (sign bits + int8 for
@@ -88,7 +89,7 @@ def bench_search(work: Path, chunks: int, clustered: bool, queries: int = 20) ->
     with IndexStore.create_or_open(work / f"synthetic-{chunks}-{clustered}", settings) as store:
         per_file, block = 10, 20_000
         for start in range(0, chunks, block):
-            vectors = unit_vectors(rng, centres, block)
+            vectors = store.encode(unit_vectors(rng, centres, block))
             texts = [" ".join(words[rng.integers(0, len(words), 8)]) for _ in range(block)]
             store.write(
                 [
@@ -98,7 +99,7 @@ def bench_search(work: Path, chunks: int, clustered: bool, queries: int = 20) ->
                             Chunk(texts[i], i + 1, i + 1)
                             for i in range(f * per_file - start, (f + 1) * per_file - start)
                         ],
-                        vectors[f * per_file - start : (f + 1) * per_file - start],
+                        vectors.slice(f * per_file - start, per_file),
                     )
                     for f in range(start // per_file, (start + block) // per_file)
                 ]
@@ -177,6 +178,13 @@ def bench_indexing(work: Path, files: int, lines_per_file: int, chunk_tokens: in
     started = time.perf_counter()
     assert main(["-q", "search", "kernel cache latency", "--index", str(index), "--no-rerank", "--json"]) == 0
     search = time.perf_counter() - started
+    # The folder renamed: every file is new by path and every chunk's text is in the index already.
+    moved = folder.rename(folder.with_name("docs-moved"))
+    started = time.perf_counter()
+    assert main([*argv[:2], str(moved), *argv[3:]]) == 0  # hashes, chunks and copies; embeds nothing
+    moved_seconds = time.perf_counter() - started
+    with IndexStore.open(index) as store:
+        assert (store.chunk_count(), store.file_count()) == (chunks, indexed_files)  # the old paths are gone
     return {
         "files": indexed_files,
         "chunks": chunks,
@@ -184,6 +192,8 @@ def bench_indexing(work: Path, files: int, lines_per_file: int, chunk_tokens: in
         "chunks_per_s": chunks / first,
         "files_per_s": indexed_files / first,
         "rerun_unchanged_seconds": unchanged,
+        "rerun_moved_seconds": moved_seconds,
+        "moved_chunks_per_s": chunks / moved_seconds,
         "search_command_seconds_tiny_model": search,
     }
 
@@ -223,14 +233,14 @@ def write_corpus(index: Path, chunks: int, precision: str, seed: int, centres: n
     started = time.perf_counter()
     with IndexStore.create_or_open(index, settings) as store:
         for block in range(chunks // BLOCK):
-            vectors = block_vectors(seed, centres, block)
+            vectors = store.encode(block_vectors(seed, centres, block))
             first = block * BLOCK
             store.write(  # ten chunks a file, as in a corpus of documents; row = file * 10 + line - 1
                 [
                     FileUpdate(
                         FileRecord(f"/r/{(first + i) // 10}", "0", 0, 0),
                         [Chunk("x", line, line) for line in range(1, 11)],
-                        vectors[i : i + 10],
+                        vectors.slice(i, 10),
                     )
                     for i in range(0, BLOCK, 10)
                 ]

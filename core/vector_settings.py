@@ -3,8 +3,8 @@ from the settings alone without loading weights.
 
 An index records these and refuses to be extended or searched with anything else. The same
 checkpoint gives the same vectors in-process and behind a server (to float32 rounding), so the
-record names the checkpoint, not how it ran: an index built through vLLM can be searched in-process
-and the other way round.
+record names the checkpoint, not how it ran or where it lies: an index built through vLLM can be searched in-process
+and the other way round, and a local checkpoint is recorded by its fingerprint, never by its path.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from .checkpoint.identity import checkpoint_identity
 from .checkpoint.tokenizer import normalise_source, read_tokenizer
 from .pipeline import EmbeddingMethods
 from .presets import resolve_task
@@ -22,7 +23,7 @@ from .validation import check_dim
 
 @dataclass(frozen=True)
 class VectorSettings:
-    embedding_model: str  # the checkpoint: a hub id or a resolved local directory
+    embedding_model: str  # what the checkpoint is: a hub id, or a local folder's fingerprint (checkpoint/identity.py)
     revision: str | None
     dim: int
     instruction: str
@@ -32,7 +33,7 @@ class VectorSettings:
     @classmethod
     def of(cls, embedder: EmbeddingMethods) -> VectorSettings:
         return cls(
-            embedder.checkpoint,
+            checkpoint_identity(embedder.checkpoint),
             embedder.revision,
             embedder.dim,
             embedder.instruction,
@@ -51,7 +52,7 @@ class VectorSettings:
         _, config = read_tokenizer("embedding", settings.checkpoint, **settings.hub_access())
         task = resolve_task(settings.instruction)
         return cls(
-            normalise_source(settings.checkpoint),
+            checkpoint_identity(normalise_source(settings.checkpoint)),
             settings.revision,
             check_dim(settings.dim, config.hidden_size, settings.checkpoint),
             task.instruction,

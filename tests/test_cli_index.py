@@ -104,9 +104,10 @@ def test_index_stores_the_cores_document_vectors(folder, tmp_path, tiny_models, 
 
 
 def test_search_reranks_the_embedding_candidates_like_the_core(
-    folder, tmp_path, tiny_models, embedder, reranker, capsys
+    folder, tmp_path, tiny_models, embedder, reranker, capsys, monkeypatch
 ):
     index(folder, tmp_path / "idx", tiny_models.embedding)
+    monkeypatch.chdir(tmp_path)  # paths print from here as recorded: relative to the folder holding the index
     capsys.readouterr()
     question = "How do I rotate the keys?"
     assert (
@@ -194,7 +195,7 @@ def test_an_index_refuses_other_models_and_dimensions(folder, tmp_path, tiny_mod
     err = capsys.readouterr().err
     assert "dim: index has 32, asked for 48" in err and "Traceback" not in err
     assert index(folder, tmp_path / "idx", tiny_models.embedding_plain_tokenizer) == 1
-    assert "embedding_model: index has" in capsys.readouterr().err
+    assert "holds vectors of a local checkpoint (fingerprint sha256:" in capsys.readouterr().err
     assert index(folder, tmp_path / "idx", tiny_models.embedding, "--chunk-tokens", "64") == 1
     assert "chunk_tokens: index has 32, asked for 64" in capsys.readouterr().err
     assert index(folder, tmp_path / "idx", tiny_models.embedding, "--chunk-tokens", "64", "--rebuild") == 0
@@ -372,5 +373,5 @@ def test_the_summary_states_the_throughput_and_a_log_gets_no_bar(tmp_path, tiny_
     )
     err = capsys.readouterr().err
     summary = err.strip().splitlines()[-1]
-    assert "3 files indexed" in summary and "tokens at" in summary and summary.endswith("tokens/s)")
+    assert "3 files indexed" in summary and "tokens at" in summary and "tokens/s); search reranks with " in summary
     assert "\r" not in err and "Indexing" not in err  # stderr is not a terminal here

@@ -179,6 +179,9 @@ def test_sharded_and_prefixed_checkpoints(tiny_models, tmp_path):
         rtol=0,
     )
     # The reranker checkpoint's names carry "model." and an LM head; read as an embedding model, both are handled.
+    # (A sentence-transformers pooling module makes it an embedding checkpoint saved from a causal LM, whose
+    # role its files leave open; without one, it is refused as the reranker it is: test_core_errors.py.)
+    (sharded / "modules.json").write_text(json.dumps([{"type": "sentence_transformers.models.Pooling"}]))
     as_embedding = load_model("embedding", str(sharded), device="cpu")
     assert_same_model(as_embedding, through_transformers(as_embedding))
 
@@ -217,7 +220,9 @@ def test_weights_that_do_not_fit_the_config_are_clear_errors(tiny_models, tmp_pa
     untied = tmp_path / "untied-without-head"
     shutil.copytree(tiny_models.embedding, untied)  # a base model's weights: no LM head
     config = json.loads((untied / "config.json").read_text())
-    (untied / "config.json").write_text(json.dumps({**config, "tie_word_embeddings": False}))
+    # Labelled a causal LM, so that its role is open and loading it as a reranker gets as far as the head.
+    mislabelled = {**config, "tie_word_embeddings": False, "architectures": ["Qwen3ForCausalLM"]}
+    (untied / "config.json").write_text(json.dumps(mislabelled))
     with pytest.raises(ModelLoadError, match=r"no output layer \(lm_head.weight\)"):
         Reranker(str(untied), device="cpu")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from qwen3_rag import Embedder, InvalidArgumentError, InvalidInputError, ModelLoadError, Reranker
+from qwen3_rag.settings import EmbedderSettings
+from qwen3_rag.vector_settings import VectorSettings
 
 
 @pytest.mark.parametrize(
@@ -104,8 +106,23 @@ def test_not_a_qwen3_model(tmp_path):
 
 
 def test_known_checkpoint_of_the_other_kind():
-    with pytest.raises(ModelLoadError, match="Qwen/Qwen3-Reranker-0.6B is a reranker checkpoint, not a embedding one"):
+    with pytest.raises(ModelLoadError, match=r"Qwen/Qwen3-Reranker-0.6B is a reranker checkpoint \(a published"):
         Embedder("Qwen/Qwen3-Reranker-0.6B")
+
+
+def test_local_checkpoints_given_in_the_other_role_are_refused_before_loading(tiny_models, monkeypatch):
+    import qwen3_rag.kernels.weights as weights
+
+    def never(*args, **kwargs):
+        raise AssertionError("weights were read")
+
+    monkeypatch.setattr(weights, "load_decoder", never)
+    with pytest.raises(ModelLoadError, match=r"reranker checkpoint \(its weights are a causal .*, not an embedding"):
+        Embedder(tiny_models.reranker, device="cpu")
+    with pytest.raises(ModelLoadError, match=r"embedding checkpoint \(its config names the bare Qwen3Model.*Embedder"):
+        Reranker(tiny_models.embedding, device="cpu")
+    with pytest.raises(ModelLoadError, match="is a reranker checkpoint"):  # a served model's tokenizer too
+        VectorSettings.from_settings(EmbedderSettings(model=tiny_models.reranker))
 
 
 def test_top_k_must_be_positive(reranker):

@@ -16,7 +16,7 @@ FILES = {
 }
 
 
-def test_the_cli_index_is_a_langchain_lancedb_store(tmp_path, tiny_models, capsys):
+def test_the_cli_index_is_a_langchain_lancedb_store(tmp_path, tiny_models, capsys, monkeypatch):
     folder = tmp_path / "docs"
     folder.mkdir()
     for name, text in FILES.items():
@@ -38,6 +38,7 @@ def test_the_cli_index_is_a_langchain_lancedb_store(tmp_path, tiny_models, capsy
         )
         == 0
     )
+    monkeypatch.chdir(tmp_path)  # the CLI prints paths from here as the index records them
     assert (
         main(
             ["-q", "search", "What is the capital of China?", "--index", str(index), "--no-rerank", "-k", "2", "--json"]

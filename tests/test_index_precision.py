@@ -162,7 +162,8 @@ def test_an_int8_scan_in_small_blocks_keeps_the_best_of_every_block(tmp_path, ti
     settings = index_settings(embedder, 32, 8, "text", precision="int8")
     with IndexStore.create_or_open(tmp_path / "idx", settings) as store:
         update_index(store, [folder], embedder, chunk_tokens=32, overlap=8, progress=False, vector_index_from=256)
-        assert {i.index_type for i in store.chunks.list_indices()} == {"FTS"}  # LanceDB indexes no int8 vectors
+        # LanceDB indexes no int8 vectors: full text and the text hashes only
+        assert {i.index_type for i in store.chunks.list_indices()} == {"FTS", "BTree"}
         query = embedder.embed_queries(["kernel search"])[0]
         whole = store.search(query, 10)
         monkeypatch.setattr(search, "SCAN_ROWS", 7)

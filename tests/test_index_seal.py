@@ -49,7 +49,9 @@ def test_an_index_of_another_account_is_refused_until_trusted(tmp_path, tiny_mod
     assert "was not written by this account" in error and "--trust" in error
     assert index(make_folder(tmp_path / "more"), theirs, tiny_models.embedding) == 1  # nor written to
     assert main(["index", "--index", str(theirs), "--trust"]) == 0
-    assert search_json(theirs) == 0
+    assert search_json(theirs) == 1  # trusted, it is read; the model it names is never run: name it
+    assert "name the index's model with --embedding-model" in last_error(capsys)
+    assert search_json(theirs, "--embedding-model", tiny_models.embedding) == 0
 
 
 def test_a_moved_index_keeps_working(tmp_path, tiny_models, own_key):

@@ -157,5 +157,6 @@ def test_trust_accepts_a_copied_index_whose_manifests_check_out(tmp_path, tiny_m
     shutil.copytree(theirs, tmp_path / "copy")
     assert search_json(tmp_path / "copy") == 1
     assert main(["index", "--index", str(tmp_path / "copy"), "--trust"]) == 0
-    assert search_json(tmp_path / "copy") == 0
+    assert search_json(tmp_path / "copy") == 1  # the model it names is never run: named, it searches
+    assert search_json(tmp_path / "copy", "--embedding-model", tiny_models.embedding) == 0
     assert index(make_folder(tmp_path / "more"), tmp_path / "copy", tiny_models.embedding) == 0

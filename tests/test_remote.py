@@ -33,6 +33,7 @@ from qwen3_rag import (
     RemoteServerError,
     Reranker,
 )
+from qwen3_rag.checkpoint.identity import fingerprint
 
 pytestmark = pytest.mark.slow
 
@@ -538,7 +539,8 @@ def test_an_index_built_through_the_server_equals_the_one_built_here(served, cor
         == 0
     )
     recorded = [IndexStore.recorded_settings(tmp_path / name) for name in ("served", "local")]
-    assert recorded[0] == recorded[1] and recorded[0]["embedding_model"] == os.path.realpath(served.embedding_dir)
+    # Both record what the model is (the served card's folder by its fingerprint), never where it lies.
+    assert recorded[0] == recorded[1] and recorded[0]["embedding_model"] == fingerprint(served.embedding_dir)
     with IndexStore.open(tmp_path / "served") as store:
         through_server = store.vectors_by_chunk()
     with IndexStore.open(tmp_path / "local") as store:
@@ -546,10 +548,12 @@ def test_an_index_built_through_the_server_equals_the_one_built_here(served, cor
     assert through_server.keys() == here.keys() and len(here) > len(CORPUS)
     for key, vector in here.items():
         np.testing.assert_allclose(through_server[key], vector, atol=TOLERANCE)
-    # Interchangeable: the served index takes folders in-process, and the other way round.
+    # Interchangeable: the served index takes folders in-process (the model named: a server's card is never
+    # run in its place), and the other way round.
     (corpus_folder / "late.txt").write_text("a file added later\n")
     try:
-        assert cli_index(corpus_folder, tmp_path / "served", "--device", "cpu") == 0
+        assert cli_index(corpus_folder, tmp_path / "served", "--device", "cpu") == 1
+        assert cli_index(corpus_folder, tmp_path / "served", "--embedding-model", served.embedding_dir) == 0
         assert cli_index(corpus_folder, tmp_path / "local", "--embedding-url", served.embedding_url) == 0
     finally:
         (corpus_folder / "late.txt").unlink()
@@ -624,7 +628,7 @@ def test_a_server_running_another_checkpoint_is_refused_by_the_index(
         == 1
     )
     error = capsys.readouterr().err.strip()
-    assert len(error.splitlines()) == 1 and "built with other settings" in error and "embedding_model" in error
+    assert len(error.splitlines()) == 1 and "holds vectors of a local checkpoint (fingerprint" in error
     assert cli_index(corpus_folder, tmp_path / "idx", "--embedding-url", served.embedding_url) == 1
     assert "built with other settings" in capsys.readouterr().err
 
@@ -650,7 +654,7 @@ def test_write_index_through_a_server_on_the_local_ray_cluster(served, local_emb
         ray.shutdown()
     assert summary.rows == len(texts)
     with IndexStore.open(tmp_path / "idx") as store:
-        assert store.settings["embedding_model"] == os.path.realpath(served.embedding_dir)
+        assert store.settings["embedding_model"] == fingerprint(served.embedding_dir)
         vectors = {path: vector for (path, *_), vector in store.vectors_by_chunk().items()}
     expected = local_embedder.embed_documents(texts)
     for n in range(len(texts)):

@@ -20,6 +20,7 @@ from ..registry import END_OF_TEXT
 from ..tokenization import token_id
 from .files import read_checkpoint
 from .hub import resolve_access
+from .identity import check_role
 
 # How transformers reports checkpoint files it cannot use; its config classes validate themselves
 # through huggingface_hub's strict dataclasses, whose errors are plain Exceptions.
@@ -70,6 +71,7 @@ def read_tokenizer(
     """The tokenizer and config (its `hidden_size`, `vocab_size`) of a checkpoint, without its weights
     (for a model served elsewhere)."""
     source = normalise_source(source)
+    check_role(kind, source)
     access = resolve_access(kind, source, revision, token, local_files_only)
     checkpoint = read_checkpoint(source, access) if direct_allowed() else None
     if checkpoint is not None:

@@ -5,16 +5,22 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from .. import model_factory
+from ..checkpoint.identity import checkpoint_identity, describe
 from ..checkpoint.tokenizer import normalise_source
+from ..display import quoted
 from ..errors import InvalidArgumentError
 from ..pipeline import EmbeddingMethods, RankingMethods
 from ..presets import resolve_task
 from ..registry import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
 from ..settings import EmbedderSettings, RerankerSettings
-from .parser import API_KEY_VARIABLE, RERANKER_MODEL_VARIABLE
+from .parser import API_KEY_VARIABLE, EMBEDDING_MODEL_VARIABLE, RERANKER_MODEL_VARIABLE
+
+if TYPE_CHECKING:
+    from ..local_index.own_models import ModelChoice
 
 
 def say(args: argparse.Namespace, line: str) -> None:
@@ -51,10 +57,10 @@ def named_embedder(args: argparse.Namespace, **settings: Any) -> EmbeddingMethod
     )
 
 
-def make_reranker(args: argparse.Namespace, recorded: dict[str, Any] | None = None) -> RankingMethods:
-    """The reranker named (see `reranker_choice`), or, with --reranker-url, the one that server runs."""
+def make_reranker(args: argparse.Namespace, own: Mapping[str, ModelChoice] | None = None) -> RankingMethods:
+    """The reranker chosen (see `choose_model`), or, with --reranker-url, the one that server runs."""
     served = args.reranker_url is not None
-    model, revision = (args.reranker_model, args.reranker_revision) if served else reranker_choice(args, recorded or {})
+    model, revision = (args.reranker_model, args.reranker_revision) if served else reranker_source(args, own or {})
     return model_factory.make_reranker(
         RerankerSettings.from_mapping(
             {
@@ -65,6 +71,47 @@ def make_reranker(args: argparse.Namespace, recorded: dict[str, Any] | None = No
             }
         )
     )
+
+
+def reranker_source(args: argparse.Namespace, own: Mapping[str, ModelChoice]) -> tuple[str, str | None]:
+    """The reranker this process runs: --reranker-model, else $QWEN3_RAG_RERANKER_MODEL, else the index's own."""
+    named = args.reranker_model or os.environ.get(RERANKER_MODEL_VARIABLE) or None
+    return choose_model("reranker", named, args.reranker_revision, own, DEFAULT_RERANKER_MODEL)
+
+
+def choose_model(
+    kind: str, named: str | None, revision: str | None, own: Mapping[str, ModelChoice], default: str
+) -> tuple[str, str | None]:
+    """One precedence for both models: the one named (flag, then environment variable), else the one this
+    account built the index with (own_models.py; a local folder only while unchanged), else the default."""
+    if named is not None:
+        return named, revision
+    choice = own.get(kind)
+    if choice is None:
+        return default, revision
+    if not choice.unchanged():
+        raise InvalidArgumentError(
+            f"the {kind} model this index was built with, {quoted(choice.source)}, is gone or has changed since "
+            f"(it is not {describe(choice.identity)} any more); name the model with --{kind}-model"
+        )
+    return choice.source, revision or choice.revision
+
+
+def check_embedding_model(index: str | os.PathLike[str], recorded: Mapping[str, Any], identity: str) -> None:
+    """Refuse an embedding model other than the one the index's vectors came from, saying how to name it."""
+    if recorded.get("embedding_model") != identity:
+        raise InvalidArgumentError(
+            f"the index at {quoted(index)} holds vectors of {describe(str(recorded.get('embedding_model')))}, and "
+            f"the embedding model here is {describe(identity)}; name the index's model with --embedding-model "
+            f"(or ${EMBEDDING_MODEL_VARIABLE}): an index records what its model is, never where it lies"
+        )
+
+
+def embedding_identity(source: str, recorded: Mapping[str, Any]) -> str:
+    """What the embedding model `source` is, as the index `recorded` names models: an identity, or in an
+    index of format 2 (before identities) the location it recorded."""
+    located = normalise_source(source)
+    return located if recorded.get("format_version") == 2 else checkpoint_identity(located)
 
 
 LOCAL_OPTIONS = {
@@ -94,20 +141,10 @@ def refuse_unused_local_options(args: argparse.Namespace, urls: list[str | None]
         )
 
 
-def reranker_choice(args: argparse.Namespace, recorded: dict[str, Any]) -> tuple[str, str | None]:
-    """The reranker and revision: named on the command line, else the index's, else $QWEN3_RAG_RERANKER_MODEL."""
-    if args.reranker_model is not None:
-        return args.reranker_model, args.reranker_revision
-    if recorded.get("reranker_model"):
-        return recorded["reranker_model"], args.reranker_revision or recorded.get("reranker_revision")
-    return os.environ.get(RERANKER_MODEL_VARIABLE) or DEFAULT_RERANKER_MODEL, args.reranker_revision
-
-
 def asked_settings(args: argparse.Namespace, include_instruction: bool) -> dict[str, Any]:
-    """The index settings the user named on the command line (the others default to the index's)."""
+    """The index settings the user named on the command line (the others default to the index's); the
+    embedding model is checked on its own (`check_embedding_model`), by what it is."""
     asked: dict[str, Any] = {}
-    if args.embedding_model is not None:  # with --embedding-url too: it names the checkpoint served
-        asked["embedding_model"] = normalise_source(args.embedding_model)
     if args.embedding_revision is not None:
         asked["revision"] = args.embedding_revision
     if args.dim is not None:

@@ -6,22 +6,37 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..checkpoint.identity import check_role
 from ..checkpoint.tokenizer import normalise_source
-from ..display import quoted
+from ..display import escaped, quoted
 from ..errors import InvalidArgumentError
 from ..local_index import IndexStore, index_settings, update_index
 from ..local_index.builder import DEFAULT_CHUNKING, resolve_roots
 from ..local_index.chunking import check_chunking
 from ..local_index.folder import check_same_settings
+from ..local_index.own_models import ModelChoice, load_choices, save_choices
 from ..local_index.precision import recorded_precision
 from ..registry import DEFAULT_EMBEDDING_MODEL
 from ..settings import DEFAULT_MAX_LENGTH
-from .common import asked_settings, make_embedder, refuse_unused_local_options, reranker_choice, say
+from .common import (
+    asked_settings,
+    check_embedding_model,
+    choose_model,
+    embedding_identity,
+    make_embedder,
+    refuse_unused_local_options,
+    reranker_source,
+    say,
+)
 
 
-def recorded_settings(index: Path, asked: dict[str, Any]) -> dict[str, Any]:
-    """An existing index's settings, after checking `asked` against them (before any model loads)."""
-    recorded = IndexStore.recorded_settings(index)
+def recorded_settings(index: Path, args: argparse.Namespace, asked: dict[str, Any]) -> dict[str, Any]:
+    """An existing index's settings, after checking what the command line asks (`asked` and the models)
+    against them, before any model loads; empty for a new index or a rebuild (a damaged index's are not read)."""
+    recorded = {} if args.rebuild else IndexStore.recorded_settings(index)
+    asked = asked | asked_settings(args, include_instruction=True)
+    if args.precision is not None:
+        asked["precision"] = args.precision
     if recorded:
         check_same_settings(index, {**recorded, "precision": recorded_precision(recorded)}, asked)
     return recorded
@@ -38,32 +53,37 @@ def run_index(args: argparse.Namespace) -> int:
             return 0
     refuse_unused_local_options(args, [args.embedding_url])
     roots = resolve_roots([Path(d) for d in args.dirs])
-    chunking = {"chunk_tokens": args.chunk_tokens, "overlap": args.overlap, "text_field": args.text_field}
-    asked = asked_settings(args, include_instruction=True) | {k: v for k, v in chunking.items() if v is not None}
-    if args.precision is not None:
-        asked["precision"] = args.precision
-    recorded = {} if args.rebuild else recorded_settings(index, asked)  # a damaged index's are not read
-    chunking = {k: asked.get(k, recorded.get(k, default)) for k, default in DEFAULT_CHUNKING.items()}
+    named = {"chunk_tokens": args.chunk_tokens, "overlap": args.overlap, "text_field": args.text_field}
+    named = {k: v for k, v in named.items() if v is not None}
+    recorded = recorded_settings(index, args, named)
+    chunking = {k: named.get(k, recorded.get(k, default)) for k, default in DEFAULT_CHUNKING.items()}
     check_chunking(chunking["chunk_tokens"], chunking["overlap"])  # before the index directory is made
+    own = load_choices(index) if recorded else {}  # the models this account built the index with, if it did
+    served = args.embedding_url is not None
+    revision = args.embedding_revision or recorded.get("revision")
+    source, revision = choose_model("embedding", args.embedding_model, revision, own, DEFAULT_EMBEDDING_MODEL)
+    if recorded and not served:  # the index's model, checked before it loads (or is fetched)
+        check_embedding_model(index, recorded, embedding_identity(source, recorded))
+    reranker = reranker_source(args, own)
+    check_role("reranker", normalise_source(reranker[0]))  # a wrong reranker shows now, not at search
     embedder = make_embedder(
         args,
-        args.embedding_model or recorded.get("embedding_model", DEFAULT_EMBEDDING_MODEL),
-        revision=args.embedding_revision or recorded.get("revision"),
+        source,
+        revision=revision,
         dim=args.dim or recorded.get("dim"),
         instruction=args.instruction or recorded.get("instruction"),
         symmetric=recorded.get("symmetric"),  # a recorded instruction is a sentence, not the preset that set this
         max_length=recorded.get("max_length", DEFAULT_MAX_LENGTH),  # e.g. Ray's write_index(max_length=...)
     )
-    reranker, reranker_revision = reranker_choice(args, recorded)
-    settings = index_settings(
-        embedder,
-        **chunking,
-        reranker={"reranker_model": normalise_source(reranker), "reranker_revision": reranker_revision},
-        precision=asked.get("precision", recorded_precision(recorded)),
-    )
+    precision = args.precision or recorded_precision(recorded)
+    settings = index_settings(embedder, **chunking, precision=precision)
     with IndexStore.create_or_open(index, settings, rebuild=args.rebuild) as store:
         report = update_index(
             store, roots, embedder, progress=not args.quiet, follow_symlinks=args.follow_symlinks, **chunking
         )
-        say(args, report.summary(store))
+        choices = {"reranker": ModelChoice.named(*reranker)}
+        if not served:
+            choices["embedding"] = ModelChoice.named(source, revision)
+        save_choices(store.home, choices)
+        say(args, f"{report.summary(store)}; search reranks with {escaped(reranker[0])}")
     return 0

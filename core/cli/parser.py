@@ -191,8 +191,8 @@ def _embedding_options() -> argparse.ArgumentParser:
     options.add_argument(
         "--embedding-model",
         default=os.environ.get(EMBEDDING_MODEL_VARIABLE),
-        help=f"hub id or local directory (default: ${EMBEDDING_MODEL_VARIABLE}, else the index's "
-        f"model, else {DEFAULT_EMBEDDING_MODEL})",
+        help=f"hub id or local directory (default: ${EMBEDDING_MODEL_VARIABLE}, else the one you built the "
+        f"index with, else {DEFAULT_EMBEDDING_MODEL})",
     )
     options.add_argument("--embedding-revision", default=None, help="hub revision of the embedding model")
     options.add_argument(
@@ -212,8 +212,8 @@ def _reranker_options() -> argparse.ArgumentParser:
     options.add_argument(
         "--reranker-model",
         default=None,
-        help=f"hub id or local directory (default: the index's reranker, else "
-        f"${RERANKER_MODEL_VARIABLE}, else {DEFAULT_RERANKER_MODEL})",
+        help=f"hub id or local directory (default: ${RERANKER_MODEL_VARIABLE}, else the one you built the "
+        f"index with, else {DEFAULT_RERANKER_MODEL})",
     )
     options.add_argument("--reranker-revision", default=None, help="hub revision of the reranker")
     options.add_argument(

@@ -4,13 +4,17 @@ stderr, so `--json` output can be piped."""
 from __future__ import annotations
 
 import argparse
-import os
 import time
+from pathlib import Path
 
 from ..display import escaped, json_text, plural
 from ..errors import InvalidArgumentError
+from ..local_index.own_models import load_choices
+from ..local_index.places import shown_path
 from ..local_index.precision import DEFAULT_RESCORE, recorded_precision
 from ..local_index.reader import IndexReader
+from ..local_index.search import Hit
+from ..registry import DEFAULT_EMBEDDING_MODEL
 from ..validation import check_positive_int
 
 
@@ -31,17 +35,25 @@ def run_search(args: argparse.Namespace) -> int:
             raise InvalidArgumentError(f"--rescore applies to a binary index; this one stores {precision} vectors")
         # Documents carry the instruction only in a symmetric index; otherwise a query may use its own.
         store.check_settings(common.asked_settings(args, include_instruction=recorded["symmetric"]))
+        own = load_choices(Path(args.index))  # the models this account built the index with, if it did
+        revision = args.embedding_revision or recorded["revision"]
+        source, revision = common.choose_model(
+            "embedding", args.embedding_model, revision, own, DEFAULT_EMBEDDING_MODEL
+        )
+        if args.embedding_url is None:  # the index's model, checked before it loads (or is fetched)
+            common.check_embedding_model(args.index, recorded, common.embedding_identity(source, recorded))
         embedder = common.make_embedder(
             args,
-            recorded["embedding_model"],
-            revision=recorded["revision"],
+            source,
+            revision=revision,
             dim=recorded["dim"],
             max_length=recorded["max_length"],
             instruction=args.instruction or recorded["instruction"],
             symmetric=recorded["symmetric"],
         )
         # A served model (--embedding-url) must be the checkpoint the index's vectors came from.
-        store.check_settings({"embedding_model": embedder.checkpoint, "dim": embedder.dim})
+        common.check_embedding_model(args.index, recorded, common.embedding_identity(embedder.checkpoint, recorded))
+        store.check_settings({"dim": embedder.dim})
         query = embedder.embed_queries([args.question])[0]
         found = store.search(
             query, top_k if args.no_rerank else candidates, text=args.question if args.hybrid else None, rescore=rescore
@@ -49,7 +61,7 @@ def run_search(args: argparse.Namespace) -> int:
     hits = found.hits
     results = [(h.score, h) for h in hits[:top_k]]  # (score shown, hit); the hit's own score is its similarity
     if not args.no_rerank and hits:
-        ranked = common.make_reranker(args, recorded).rerank(args.question, [h.text for h in hits], top_k=top_k)
+        ranked = common.make_reranker(args, own).rerank(args.question, [h.text for h in hits], top_k=top_k)
         results = [(r.score, hits[r.index]) for r in ranked]
     if args.json:
         print(
@@ -66,7 +78,7 @@ def run_search(args: argparse.Namespace) -> int:
                             "rank": rank,
                             "score": score,
                             "similarity": hit.score,
-                            "path": _shown_path(hit.path),
+                            "path": _shown(hit, args.index),
                             "start_line": hit.start_line,
                             "end_line": hit.end_line,
                             "text": hit.text,
@@ -78,7 +90,7 @@ def run_search(args: argparse.Namespace) -> int:
         )
     else:
         for rank, (score, hit) in enumerate(results, start=1):
-            print(f"{rank}. {score:.4f}  {escaped(_shown_path(hit.path))}:{hit.start_line}-{hit.end_line}")
+            print(f"{rank}. {score:.4f}  {escaped(_shown(hit, args.index))}:{hit.start_line}-{hit.end_line}")
             print(f"   {_snippet(hit.text)}")
     recall = ("hybrid" if found.hybrid else "embedding") + (" exact" if found.exact else " approximate (ANN)")
     if precision == "binary":
@@ -93,13 +105,9 @@ def run_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _shown_path(path: str) -> str:
-    """Relative to the working folder when under it, else absolute: the same in text and JSON output."""
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:  # not a path this platform can relate (a damaged or planted index's string)
-        return path
-    return path if relative.startswith("..") else relative
+def _shown(hit: Hit, index: str) -> str:
+    """A file as the user would type it from here (see places.py); a document by its id."""
+    return hit.path if hit.document else shown_path(hit.path, index)
 
 
 def _snippet(text: str, width: int = 160) -> str:

@@ -14,6 +14,7 @@ from tokenizers import Tokenizer
 
 from ..checkpoint.files import read_checkpoint, read_config, weight_files
 from ..checkpoint.hub import resolve_access
+from ..checkpoint.identity import check_role
 from ..checkpoint.tokenizer import (
     UNUSABLE_FILES,
     Kind,
@@ -26,7 +27,7 @@ from ..checkpoint.tokenizer import (
 )
 from ..checkpoint.tokenizer import at_revision as _at
 from ..errors import ModelLoadError
-from ..registry import END_OF_TEXT, KNOWN_CHECKPOINTS, NO_TOKEN, YES_TOKEN
+from ..registry import END_OF_TEXT, NO_TOKEN, YES_TOKEN
 from ..settings import ModelSettings
 from ..tokenization import plain_text_tokenizer, token_id
 from . import weights
@@ -137,9 +138,7 @@ def load_model(
                     "emulated and usually slower than float32; use dtype='float32' here",
                     stacklevel=4,
                 )
-            known = KNOWN_CHECKPOINTS.get(key.source)
-            if known is not None and known.kind != kind:  # before any network access
-                raise ModelLoadError(f"{key.source} is a {known.kind} checkpoint, not a {kind} one")
+            check_role(kind, key.source)  # before any network access or weights
             access = resolve_access(kind, key.source, revision, token, local_files_only)
             model = _load(key, resolved_device, resolved_dtype, allow_pickle, access)
             if quantization is not None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 from ..display import plural, progress_shows
@@ -18,15 +19,8 @@ from ..pipeline import EmbeddingMethods
 from ..tokenization import plain_text_tokenizer
 from ..vector_settings import VectorSettings
 from .chunking import Chunk, check_chunking, chunk_section
-from .files import (
-    MALFORMED_RECORD,
-    MAX_FILE_BYTES,
-    RECORD_WITHOUT_TEXT,
-    Walk,
-    is_indexable,
-    is_under,
-    read_file,
-)
+from .files import MALFORMED_RECORD, MAX_FILE_BYTES, RECORD_WITHOUT_TEXT, Walk, is_indexable, open_inside, read_file
+from .places import file_key, index_base, key_under, root_keys
 from .precision import INDEX_PRECISIONS
 from .search import VECTOR_INDEX_FROM
 from .store import FileRecord, FileUpdate, IndexStore
@@ -40,10 +34,11 @@ COMMIT_EVERY_SECONDS = 2.0  # embedded work is committed this often: a crash cos
 class IndexReport:
     """What one indexing run did, for the summary line."""
 
-    indexed: int = 0  # new or changed files (re)embedded
+    indexed: int = 0  # new or changed files written
     unchanged: int = 0
     removed: int = 0
-    chunks: int = 0  # chunks embedded by this run
+    chunks: int = 0  # chunks written by this run
+    reused: int = 0  # of `chunks`, those whose text the index held already: copied, not embedded
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> files, folders or JSONL records
     other_files: int = 0  # files whose type is not indexed
     seconds: float = 0.0
@@ -55,8 +50,9 @@ class IndexReport:
         return self.tokens / self.embedding_seconds if self.embedding_seconds > 0 else None
 
     def summary(self, store: IndexStore) -> str:
+        reused = f", {self.reused} reused" if self.reused else ""
         parts = [
-            f"{plural(self.indexed, 'file')} indexed ({plural(self.chunks, 'chunk')})",
+            f"{plural(self.indexed, 'file')} indexed ({plural(self.chunks, 'chunk')}{reused})",
             f"{self.unchanged} unchanged",
             f"{self.removed} removed",
         ]
@@ -78,11 +74,11 @@ def index_settings(
     chunk_tokens: int,
     overlap: int,
     text_field: str,
-    reranker: dict[str, str | None] | None = None,
     precision: str = "float32",
 ) -> dict[str, Any]:
-    """What the vectors depend on (an index refuses to be extended or searched with anything else),
-    from any embedder, local or served, and the reranker that a plain `qwen3-rag search` uses.
+    """What the vectors depend on (an index refuses to be extended or searched with anything else), from any
+    embedder, local or served. The embedding model is recorded as what it is (`VectorSettings`), never as
+    where it lies; which models a later run uses is the user's choice (see own_models.py).
 
     `precision` "int8" or "binary" stores compact vectors (see `store.chunks_schema`); a float32 index records
     no precision, as indexes did before there was a choice.
@@ -96,7 +92,6 @@ def index_settings(
         "chunk_tokens": chunk_tokens,
         "overlap": overlap,
         "text_field": text_field,
-        **(reranker or {}),
         **({"precision": precision} if precision != "float32" else {}),
     }
 
@@ -131,13 +126,16 @@ def update_index(
 ) -> IndexReport:
     """Make the index match the indexable files under `roots` now.
 
-    Files whose size and modification time are unchanged are not read again; files whose bytes
-    are unchanged are not embedded again. Embedded work is committed every `COMMIT_EVERY_SECONDS`,
-    so an interrupted run keeps what it finished and a re-run picks up the rest.
+    Files are recorded by their path from the folder holding the index (`places.py`). Files whose size
+    and modification time are unchanged are not read again; a chunk whose text the index already holds
+    (a moved, renamed, copied or partly edited file) is copied, not embedded. Embedded work is committed
+    every `COMMIT_EVERY_SECONDS`, so an interrupted run keeps what it finished and a re-run picks up the rest;
+    files no longer found under `roots` are removed last, so their chunks can serve files moved elsewhere.
     """
     check_chunking(chunk_tokens, overlap)
     started, report = time.perf_counter(), IndexReport()
     roots = resolve_roots(roots)
+    base = index_base(store.home)
     walk = Walk(roots, follow_symlinks, excluded=frozenset({os.path.realpath(store.home)}))
     known = store.files()
     seen: set[str] = set()
@@ -146,7 +144,7 @@ def update_index(
         if not is_indexable(path):
             report.other_files += 1
             continue
-        record = FileRecord(str(path), "", info.st_size, info.st_mtime_ns)
+        record = FileRecord(file_key(path, base), "", info.st_size, info.st_mtime_ns)
         seen.add(record.path)
         old = known.get(record.path)
         if old is not None and (old.size, old.mtime_ns) == (record.size, record.mtime_ns):
@@ -155,15 +153,10 @@ def update_index(
             to_read.append((path, record))
     report.skipped.update(walk.skipped)
 
-    # Files under these roots that the walk no longer reaches: deleted, hidden, or now behind a link.
-    gone = [path for path in known if is_under(path, roots) and path not in seen]
-    store.remove(gone)
-    report.removed = len(gone)
-
     tokenizer = plain_text_tokenizer(embedder.tokenizer)
-    pending: list[tuple[FileRecord, list[Chunk]]] = []
     writer = _Writer(store, embedder, known, report)
     touched: list[FileRecord] = []
+    written: set[str] = set()  # the content hashes of files written by this run
     # Off a terminal (a log, a pipe) the bar's carriage returns would garble the lines; the summary stays.
     with tqdm(total=len(to_read), desc="Indexing", unit="file", disable=not progress or not progress_shows()) as bar:
         for path, record in to_read:
@@ -176,8 +169,7 @@ def update_index(
             if content.skipped:
                 report.skipped[content.skipped] += 1
                 if old is not None:  # it was text before: its old chunks no longer describe it
-                    store.remove([record.path])
-                    report.removed += 1
+                    seen.discard(record.path)
                 continue
             report.skipped[RECORD_WITHOUT_TEXT] += content.records_without_text
             report.skipped[MALFORMED_RECORD] += content.records_malformed
@@ -186,42 +178,87 @@ def update_index(
                 report.unchanged += 1
                 continue
             chunks = [c for s in content.sections for c in chunk_section(s, tokenizer, chunk_tokens, overlap)]
-            pending.append((record, chunks))
-            if sum(len(c) for _, c in pending) >= EMBED_EVERY_CHUNKS:
-                writer.embed(pending)
-        writer.embed(pending)
+            writer.add(record, chunks)
+            written.add(record.sha256)
+        writer.flush()
         writer.commit()
     store.record(touched)
+    gone = _gone(known, seen, written, root_keys(roots, base), base)
+    store.remove(gone)
+    report.removed = len(gone)
     store.optimize(vector_index_from)
     report.seconds = time.perf_counter() - started
     return report
 
 
+def _gone(known: dict[str, FileRecord], seen: set[str], written: set[str], roots: list[str], base: str) -> list[str]:
+    """Files under `roots` (their records) that the walk no longer reaches: deleted, moved, hidden, or now
+    behind a link; and files elsewhere whose bytes this run wrote under a new path, if their old path is
+    gone (a folder renamed, a file moved out). Other folders indexed by earlier runs are left as they are."""
+    found = []
+    for path, old in known.items():
+        if path in seen:
+            continue
+        if any(key_under(path, root) for root in roots) or (old.sha256 in written and moved_away(base, path)):
+            found.append(path)
+    return found
+
+
+def moved_away(base: str, key: str) -> bool:
+    """Whether the file recorded as `key` is no longer there: probed only for a plain path below `base`
+    (no `..`, not absolute), one folder at a time without following links (`open_inside`); nothing is read."""
+    if os.path.isabs(key) or os.path.normpath(key) != key or key == ".." or key.startswith(".." + os.sep):
+        return False
+    try:
+        os.close(open_inside(Path(base, key), [Path(base)]))
+    except OSError:
+        return True
+    return False
+
+
 class _Writer:
-    """Embeds files' chunks in batches and commits the results every `COMMIT_EVERY_SECONDS`."""
+    """Gathers files' chunks, copies the vectors the index holds for their texts already, embeds the rest in
+    batches, and commits the results every `COMMIT_EVERY_SECONDS`."""
 
     def __init__(
         self, store: IndexStore, embedder: EmbeddingMethods, known: dict[str, FileRecord], report: IndexReport
     ):
         self.store, self.embedder, self.known, self.report = store, embedder, known, report
+        self.pending: list[tuple[FileRecord, list[Chunk]]] = []
         self.embedded: list[FileUpdate] = []
         self.committed_at = time.monotonic()
 
-    def embed(self, pending: list[tuple[FileRecord, list[Chunk]]]) -> None:
-        if not pending:
+    def add(self, record: FileRecord, chunks: list[Chunk]) -> None:
+        self.pending.append((record, chunks))
+        if sum(len(c) for _, c in self.pending) >= EMBED_EVERY_CHUNKS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
             return
-        texts = [chunk.text for _, chunks in pending for chunk in chunks]
-        started = time.perf_counter()
-        vectors = self.embedder.embed_documents(texts)
-        self.report.embedding_seconds += time.perf_counter() - started
-        self.report.tokens += sum(chunk.tokens for _, chunks in pending for chunk in chunks)
+        chunks = [chunk for _, file_chunks in self.pending for chunk in file_chunks]
+        found, rows = self.store.reusable([chunk.text for chunk in chunks])
+        missing = [chunk for chunk, row in zip(chunks, rows, strict=True) if row is None]
+        self.report.reused += len(chunks) - len(missing)
+        stored = pa.concat_tables([found, self._embed(missing)]) if missing else found
+        # Every chunk's vector row: found ones where they were found, new ones after them, in chunk order.
+        new_rows = iter(range(found.num_rows, found.num_rows + len(missing)))
+        order = [row if row is not None else next(new_rows) for row in rows]
         start = 0
-        for record, chunks in pending:
-            self.embedded.append(FileUpdate(record, chunks, vectors[start : start + len(chunks)]))
-            start += len(chunks)
-        pending.clear()
+        for record, file_chunks in self.pending:
+            taken = stored.take(pa.array(order[start : start + len(file_chunks)], pa.int64()))
+            self.embedded.append(FileUpdate(record, file_chunks, taken))
+            start += len(file_chunks)
+        self.pending.clear()
         if time.monotonic() - self.committed_at >= COMMIT_EVERY_SECONDS:
             self.commit()
+
+    def _embed(self, chunks: list[Chunk]) -> pa.Table:
+        started = time.perf_counter()
+        vectors = self.embedder.embed_documents([chunk.text for chunk in chunks])
+        self.report.embedding_seconds += time.perf_counter() - started
+        self.report.tokens += sum(chunk.tokens for chunk in chunks)
+        return self.store.encode(vectors)
 
     def commit(self) -> None:
         if self.embedded:

@@ -16,7 +16,7 @@ DocumentBlock = tuple[Sequence[object], Sequence[str], NDArray[np.float32]]  # i
 
 
 def add_documents(store: IndexStore, blocks: Iterable[DocumentBlock]) -> int:
-    """Write each (id, text, vector) as a one-chunk entry whose path is the id; returns the documents written.
+    """Write each (id, text, vector) as a one-chunk entry named by its id; returns the documents written.
 
     One commit per block. An id seen again (in this call or an earlier one) replaces its entry,
     the last occurrence winning, so re-running an import does not duplicate anything.
@@ -25,11 +25,13 @@ def add_documents(store: IndexStore, blocks: Iterable[DocumentBlock]) -> int:
     written = 0
     for ids, texts, vectors in blocks:
         last = {str(key): position for position, key in enumerate(ids)}
+        stored = store.encode(vectors)
         updates = [
             FileUpdate(
                 FileRecord(key, hashlib.sha256(texts[p].encode("utf-8", "surrogatepass")).hexdigest(), 0, 0),
                 [Chunk(texts[p], 1, texts[p].rstrip("\n").count("\n") + 1)],
-                vectors[p : p + 1],
+                stored.slice(p, 1),
+                document=True,
             )
             for key, p in last.items()
         ]

@@ -30,6 +30,9 @@ LOCK = "write.lock"
 SEAL = "qwen3-rag.seal"  # see seal.py
 SEAL_DRAFT = "qwen3-rag.seal.draft"  # written whole, then renamed over SEAL
 SEAL_FILES = frozenset({SEAL, SEAL_DRAFT})
+MODELS = "qwen3-rag.models"  # the models this account built the index with (see own_models.py)
+MODELS_DRAFT = "qwen3-rag.models.draft"
+ACCOUNT_FILES = SEAL_FILES | {MODELS, MODELS_DRAFT}  # what qwen3-rag writes beside the tables
 STAGING = "rebuild"  # a whole index built aside by --rebuild, swapped in when complete
 # The first store format (SQLite and a vector file, before LanceDB).
 OLD_FORMAT = re.compile(r"index\.sqlite(-wal|-shm|-journal)?|vectors-[0-9a-f]+\.f32\Z")
@@ -72,7 +75,7 @@ def check_folder(directory: Path) -> bool:
             f"the index at {_quoted(directory)} is in the format of qwen3-rag 0.1 before LanceDB "
             f"({', '.join(old)}); {rebuild_hint(directory)}"
         )
-    foreign = sorted(names - TABLE_FOLDERS - SEAL_FILES - {LOCK, STAGING})
+    foreign = sorted(names - TABLE_FOLDERS - ACCOUNT_FILES - {LOCK, STAGING})
     if foreign:
         raise LocalIndexError(
             f"the index folder {_quoted(directory)} holds entries qwen3-rag did not create "
@@ -154,13 +157,17 @@ def _listing(folder: Path) -> list[str]:
 
 
 class WriteLock:
-    """An exclusive lock on the index folder for one writer, held until `release()`."""
+    """An exclusive lock on the index folder for one writer, held until `release()`.
+
+    The lock file is readable by its owner only (0600; an older one of ours is made so): a lock needs
+    only an open descriptor, so another local user who could open it could hold it and block our writes.
+    """
 
     def __init__(self, directory: Path):
         folder = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             self._fd = os.open(
-                LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o644, dir_fd=folder
+                LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600, dir_fd=folder
             )
         except OSError as error:  # ELOOP: a link planted where the lock goes
             raise LocalIndexError(
@@ -174,6 +181,9 @@ class WriteLock:
             raise LocalIndexError(
                 f"the lock file in {_quoted(directory)} is not a plain file; {rebuild_hint(directory)}"
             )
+        if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+            # Readable by others, any local user could open it and hold a lock that blocks our writes.
+            os.fchmod(self._fd, 0o600)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -198,7 +208,7 @@ def clear_folder(directory: Path) -> None:
     (`shutil.rmtree` works through folder descriptors on this platform).
     """
     names = _entries(directory) or set()
-    foreign = sorted(n for n in names - TABLE_FOLDERS - SEAL_FILES - {LOCK, STAGING} if not OLD_FORMAT.match(n))
+    foreign = sorted(n for n in names - TABLE_FOLDERS - ACCOUNT_FILES - {LOCK, STAGING} if not OLD_FORMAT.match(n))
     if foreign:
         raise LocalIndexError(
             f"the index folder {_quoted(directory)} holds entries qwen3-rag did not create "

@@ -5,7 +5,10 @@ LanceDB follows whatever a manifest says: base paths elsewhere (multi-base datas
 paths with `..` or a scheme, external row-id files, an index stored under another base, or a
 fragment list large enough to stall it. So before sealing, each manifest is decoded here (a
 protobuf reader of a few lines, never LanceDB) and accepted only when every file it names is a
-plain name in its own table folder, present there as a regular file, and the counts are bounded.
+plain name in its own table folder, present there as a regular file, each data file is named by one
+fragment only (named by three, each of its rows would be served three times), and the counts are
+bounded: a manifest over `MAX_MANIFEST_BYTES` is refused by its size, unread. Writers decode their own
+manifests here too, to seal the files each names (seal.py).
 
 Layout of a manifest file (Lance's `table.proto` and `io/manifest.rs`): the protobuf messages, each
 preceded by its length as u32 LE, then the manifest's position as i64 LE, two u16 versions and
@@ -24,17 +27,24 @@ from pathlib import Path
 
 from ..display import quoted
 from ..errors import LocalIndexError
-from .seal import MAX_MANIFEST_BYTES
 
 MAGIC = b"LANC"
 MAX_FRAGMENTS = 100_000  # qwen3-rag compacts as it writes; a 10M-chunk index has a few thousand
+# A manifest holding MAX_FRAGMENTS fragments of qwen3-rag's shape (one data file, a deletion file) is
+# 10.5 MiB and decodes here in about 1 s; anything larger is refused by its size, before it is read.
+MAX_MANIFEST_BYTES = 16 * 2**20
+# Entries of one protobuf message: a manifest's are its fragments and schema fields; more is refused at
+# once, so a manifest of millions of tiny fields costs no more than one of real fragments.
+MAX_FIELDS = 2 * MAX_FRAGMENTS + 1024
 MAX_FILES_PER_FRAGMENT = 64
 MAX_INDICES = 64
 DATA_FILE = re.compile(r"[A-Za-z0-9_-]{1,200}\.lance\Z")
 TRANSACTION_FILE = re.compile(r"[A-Za-z0-9_.-]{1,200}\.txn\Z")
 DELETION_EXTENSIONS = {0: "arrow", 1: "bin"}
-# The index kinds search.py builds (vector and full-text); others name files of their own.
-INDEX_KINDS = frozenset({"lance.index.pb.VectorIndexDetails", "lance.table.InvertedIndexDetails"})
+# The index kinds search.py builds (vector, full-text, B-tree); others name files of their own.
+INDEX_KINDS = frozenset(
+    {"lance.index.pb.VectorIndexDetails", "lance.table.InvertedIndexDetails", "lance.table.BTreeIndexDetails"}
+)
 
 # Field numbers of table.proto that name a file elsewhere; any of them makes a manifest refused.
 MANIFEST_BASE_PATHS = 18
@@ -66,7 +76,7 @@ def _varint(data: bytes, at: int) -> tuple[int, int]:
 def fields(data: bytes) -> Fields:
     """One protobuf message's fields by number: ints for varints and fixed widths, bytes for the rest."""
     found: Fields = {}
-    at = 0
+    at = count = 0
     while at < len(data):
         key, at = _varint(data, at)
         number, wire = key >> 3, key & 7
@@ -85,7 +95,11 @@ def fields(data: bytes) -> Fields:
             value, at = data[at : at + size], at + size
         else:  # groups are not used by Lance
             raise ManifestRefused(f"unexpected protobuf wire type {wire}")
-        found.setdefault(number, []).append(value)
+        entries = found.setdefault(number, [])
+        entries.append(value)
+        count += 1
+        if count > MAX_FIELDS:
+            raise ManifestRefused(f"a message of more than {MAX_FIELDS} fields")
     return found
 
 
@@ -146,18 +160,22 @@ def named_files(data: bytes) -> list[str]:
     if len(fragments) > MAX_FRAGMENTS:
         raise ManifestRefused(f"{len(fragments)} fragments (qwen3-rag writes at most {MAX_FRAGMENTS})")
     files: list[str] = []
+    data_files: set[str] = set()
     for fragment_bytes in _messages(manifest, 2):
         fragment = fields(fragment_bytes)
         if any(fragment.get(number) for number in FRAGMENT_EXTERNAL_FILES):
             raise ManifestRefused("a fragment keeps its row ids in an external file")
-        data_files = list(_messages(fragment, 2))
-        if len(data_files) > MAX_FILES_PER_FRAGMENT:
-            raise ManifestRefused(f"a fragment has {len(data_files)} data files")
-        for data_file_bytes in data_files:
+        fragment_files = list(_messages(fragment, 2))
+        if len(fragment_files) > MAX_FILES_PER_FRAGMENT:
+            raise ManifestRefused(f"a fragment has {len(fragment_files)} data files")
+        for data_file_bytes in fragment_files:
             data_file = fields(data_file_bytes)
             path = _text(_one(data_file, 1, b""), "a data-file path")
             if BASE_ID in data_file or not DATA_FILE.match(path):
                 raise ManifestRefused(f"a data file is named {path!r}, not a plain file of its table")
+            if path in data_files:  # Lance writes each data file once; named twice, its rows are served twice
+                raise ManifestRefused(f"the data file {path!r} is named by two fragments")
+            data_files.add(path)
             files.append(f"data/{path}")
         for deletion_bytes in _messages(fragment, 3):
             deletion = fields(deletion_bytes)
@@ -206,6 +224,11 @@ def check_table(table_folder: Path, manifests: Mapping[str, str]) -> None:
         path = table_folder / "_versions" / name
         try:
             with open(path, "rb", opener=_no_follow) as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size > MAX_MANIFEST_BYTES:  # refused by its size, before a byte is read
+                    raise ManifestRefused(
+                        f"it is {size / 2**20:.1f} MiB (qwen3-rag's stay under {MAX_MANIFEST_BYTES >> 20} MiB)"
+                    )
                 data = handle.read(MAX_MANIFEST_BYTES + 1)
             if hashlib.sha256(data).hexdigest() != digest:
                 raise ManifestRefused("it changed while it was being checked")

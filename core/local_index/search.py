@@ -36,10 +36,11 @@ SCAN_ROWS = 8192
 @dataclass(frozen=True)
 class Hit:
     score: float  # dot product of the query and chunk vectors (cosine: both are unit vectors)
-    path: str
+    path: str  # relative to the folder holding the index (see places.py), or a document's id
     start_line: int
     end_line: int
     text: str
+    document: bool = False  # written by id (Ray's write_index), not found under a folder
 
 
 @dataclass(frozen=True)
@@ -55,18 +56,22 @@ class Found:
 def index_kinds(table: Any) -> set[str]:
     """ "vector" and/or "text": the kinds of index `table` has (one listing, read once per search)."""
     types = [index.index_type for index in table.list_indices()]
-    return {"vector" for t in types if t.upper().startswith("IVF")} | {"text" for t in types if t == "FTS"}
+    kinds = {"vector" for t in types if t.upper().startswith("IVF")} | {"text" for t in types if t == "FTS"}
+    return kinds | {"hash" for t in types if t.upper() == "BTREE"}
 
 
 def ensure_indexes(table: Any, vector_index_from: int, precision: str = "float32") -> None:
-    """The full-text index always (for --hybrid); the vector index once the table is large enough:
-    IVF with 8-bit scalar quantization for float vectors, IVF over the bits by Hamming distance for binary.
-    An int8 index has none (LanceDB indexes no int8 vectors): it is scanned (see `scan_int8`)."""
-    from lancedb.index import FTS, IvfFlat, IvfSq
+    """The full-text index always (for --hybrid), and a B-tree over `text_hash` (chunks found again by
+    content); the vector index once the table is large enough: IVF with 8-bit scalar quantization for float
+    vectors, IVF over the bits by Hamming distance for binary. An int8 index has none (LanceDB indexes no int8
+    vectors): it is scanned (see `scan_int8`)."""
+    from lancedb.index import FTS, BTree, IvfFlat, IvfSq
 
     kinds = index_kinds(table)
     if "text" not in kinds:
         table.create_index("text", config=FTS())
+    if "hash" not in kinds and "text_hash" in table.schema.names:
+        table.create_index("text_hash", config=BTree())
     rows = table.count_rows()
     if rows >= vector_index_from and "vector" not in kinds and precision != "int8":
         partitions = max(1, round(math.sqrt(rows)))
@@ -197,7 +202,8 @@ def _hit(
     try:
         place = json.loads(row["metadata"])
         path, start, end = place["path"], place["start_line"], place["end_line"]
-    except (ValueError, TypeError, KeyError):
+        document = place.get("document") is True
+    except (ValueError, TypeError, KeyError, AttributeError):
         path = start = end = None
     if (
         not isinstance(row["text"], str)
@@ -205,4 +211,4 @@ def _hit(
         or not all(isinstance(line, int) and line >= 1 for line in (start, end))
     ):
         raise damaged(f"chunk {row['id']!r} has a missing text, path or line")
-    return Hit(float(vector @ query), path, start, end, row["text"])
+    return Hit(float(vector @ query), path, start, end, row["text"], document)

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,6 +35,7 @@ from ..quantization import output_width, quantize_embeddings, scaled_int8
 from ..validation import check_positive_int
 from .chunking import Chunk
 from .folder import (
+    SEAL,
     STAGING,
     TABLE_FOLDERS,
     WriteLock,
@@ -46,13 +48,17 @@ from .folder import (
 )
 from .manifest_check import check_table
 from .precision import DEFAULT_RESCORE, INDEX_PRECISIONS, QUANTIZED, recorded_precision
-from .seal import check_sealed, current, write_seal
-from .search import Found, ensure_indexes, search_table, stored_vectors
+from .seal import RETRY_SECONDS, check_sealed, check_served, current, restore_seal, saved_seal, write_seal
+from .search import Found, ensure_indexes, index_kinds, search_table, stored_vectors
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: paths relative to the index's folder, chunks found again by text_hash
+READABLE_FORMATS = (2, 3)  # 2 is searched as it is; adding to it asks for a rebuild
 SETTINGS_KEY = b"qwen3_rag.settings"
 # Old versions stay readable this long after a newer one is committed, for searches that opened them.
 KEEP_OLD_VERSIONS = timedelta(minutes=10)
+SEARCH_ATTEMPTS = 5  # a search that fails while the index changes under it (`_seen`) runs again, this often at most
+OPEN_SECONDS = 5.0  # how long a reader opens again while a rebuild swaps the tables or a writer reseals
+READ_ALL_ROWS = 8192  # rows a batch when --trust reads every row
 LANCE_ERRORS = (RuntimeError, OSError, ValueError, pa.ArrowException)  # how LanceDB reports a bad table
 SEALED_TABLES = tuple(sorted(TABLE_FOLDERS))
 
@@ -67,14 +73,21 @@ FILES_SCHEMA = pa.schema(
 )
 
 
-def chunks_schema(dim: int, settings: Mapping[str, Any] | None = None, precision: str = "float32") -> pa.Schema:
+def chunks_schema(
+    dim: int,
+    settings: Mapping[str, Any] | None = None,
+    precision: str = "float32",
+    format_version: int = FORMAT_VERSION,
+) -> pa.Schema:
     """`id`, `text`, `vector` and `metadata` (JSON: path, chunk, start_line, end_line): the columns
-    `langchain_lancedb.LanceDB` reads, so LangChain opens a float32 index as a vector store.
+    `langchain_lancedb.LanceDB` reads, so LangChain opens a float32 index as a vector store; and
+    `text_hash`, by which a chunk already embedded is found again (a moved or copied file costs no forward pass).
 
     A "binary" index keeps compact vectors instead: `vector` holds the sign bits, packed (recall by
     Hamming distance), and `rescore` / `step` each vector in int8 steps of its own size (rescoring
     against the float query): 1,156 bytes a chunk at 1024 dims, not 4,096. An "int8" index keeps only the
     int8 steps, in `vector`, and their `step`: 1,028 bytes a chunk, searched by an exact scan.
+    Format 2 (absolute paths, no `text_hash`) is still read for searching.
     """
     precision = recorded_precision(settings) if settings is not None else precision
     int8_steps = [pa.field("step", pa.float32(), nullable=False)]
@@ -88,11 +101,13 @@ def chunks_schema(dim: int, settings: Mapping[str, Any] | None = None, precision
         vector_fields = [pa.field("vector", pa.list_(pa.int8(), dim), nullable=False), *int8_steps]
     else:
         vector_fields = [pa.field("vector", pa.list_(pa.float32(), dim), nullable=False)]
+    text_hash = [pa.field("text_hash", pa.int64(), nullable=False)] if format_version >= 3 else []
     schema = pa.schema(
         [
             pa.field("id", pa.string(), nullable=False),  # "<path>#<chunk number>"
             pa.field("file_id", pa.int64(), nullable=False),
             pa.field("text", pa.string(), nullable=False),
+            *text_hash,
             *vector_fields,
             pa.field("metadata", pa.string(), nullable=False),
         ]
@@ -100,6 +115,16 @@ def chunks_schema(dim: int, settings: Mapping[str, Any] | None = None, precision
     if settings is None:
         return schema
     return schema.with_metadata({SETTINGS_KEY: json.dumps({**settings, "format_version": FORMAT_VERSION})})
+
+
+def vector_columns(schema: pa.Schema) -> list[str]:
+    """The columns that hold a chunk's vector, as its index's precision stores it."""
+    return [name for name in schema.names if name in ("vector", "rescore", "step")]
+
+
+def text_hash(text: str) -> int:
+    """A signed 64-bit number for a chunk's text: chunks are looked up by it (then compared by text)."""
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:8], "big", signed=True)
 
 
 def file_id(path: str) -> int:
@@ -117,11 +142,13 @@ class FileRecord:
 
 @dataclass(frozen=True)
 class FileUpdate:
-    """A file's new content: its record, its chunks and one vector per chunk."""
+    """A file's new content: its record, its chunks and one vector per chunk, as the index stores vectors
+    (`IndexStore.encode` of new ones, or the rows of chunks found again by text)."""
 
     record: FileRecord
     chunks: Sequence[Chunk]
-    vectors: NDArray[np.float32]
+    vectors: pa.Table
+    document: bool = False  # an entry written by id (`add_documents`), not a file found under a folder
 
 
 class IndexStore:
@@ -131,32 +158,29 @@ class IndexStore:
         self.directory = directory
         self.chunks, self._lock = chunks, lock
         self._publish: tuple[Path, WriteLock] | None = None  # a rebuild's target index and its lock
+        self._seen: Seen | None = None  # a reader's `_seen` of the index when it opened its table
         self.files_table: Any = files  # None when opened for searching, which never touches it
         self.settings = self._read_settings()
         self.dim: int = self.settings["dim"]
         self.precision = recorded_precision(self.settings)
+        self.format_version: int = self.settings["format_version"]
 
     # ----- opening -----
 
     @classmethod
     def open(cls, directory: str | os.PathLike[str], version: int | None = None) -> IndexStore:
-        """Open an existing index for searching, at its latest committed version (or at `version`,
-        while the writer's clean-up keeps it: `KEEP_OLD_VERSIONS`)."""
+        """Open an existing index for searching, at its newest sealed version (or at `version`, while the
+        writer's clean-up keeps it: `KEEP_OLD_VERSIONS`), once the files it names are checked against the
+        seal (seal.py): a writer's commit that is not sealed yet is never served."""
         directory = Path(directory)
         if not check_folder(directory):
             raise LocalIndexError(
                 f"no index at {quoted(directory)}; build one with: qwen3-rag index DIR --index {quoted(directory)}"
             )
-        check_sealed(directory, SEALED_TABLES, writer=False)  # before LanceDB reads a byte of it
-        chunks = _open_table(_connect(directory), "chunks", directory)
-        if version is not None:
-            try:
-                chunks.checkout(version)
-            except LANCE_ERRORS as error:
-                raise LocalIndexError(
-                    f"the index at {quoted(directory)} has no version {version!r} ({_first_line(error)})"
-                ) from None
-        return cls(directory, chunks)
+        chunks, seen = _open_served(directory, version)  # checked against the seal before LanceDB reads a byte
+        store = cls(directory, chunks)
+        store._seen = seen
+        return store
 
     @staticmethod
     def recorded_settings(directory: str | os.PathLike[str]) -> dict[str, Any]:
@@ -164,8 +188,7 @@ class IndexStore:
         directory = Path(directory)
         if not check_folder(directory) or not _has_versions(directory / "chunks.lance"):
             return {}
-        check_sealed(directory, SEALED_TABLES, writer=False)
-        return dict(IndexStore(directory, _open_table(_connect(directory), "chunks", directory)).settings)
+        return dict(IndexStore(directory, _open_served(directory)[0]).settings)
 
     @classmethod
     def create_or_open(
@@ -210,6 +233,7 @@ class IndexStore:
             )
             store = cls(directory, chunks, files, lock)
             store.seal()
+            store._check_writable()
             store.check_settings(settings)
             store._check_files_schema()
             store._drop_orphans()
@@ -253,8 +277,13 @@ class IndexStore:
     def trust(directory: str | os.PathLike[str]) -> int:
         """Accept an index this account did not seal (copied, moved from a drive, restored from a backup):
         its folder is checked as for any open, every manifest is decoded in Python and must name only
-        plain files inside its own table (manifest_check.py), then the manifests are sealed with this
-        account's key. Returns how many were sealed. Only for an index from a source you trust."""
+        plain files inside its own table, once each (manifest_check.py), then the manifests and every file
+        they name (hashed afresh) are sealed with this account's key. Last, LanceDB reads every row of both
+        tables and answers a search in the limited helper process (reader.py): a data file it cannot read
+        withdraws the seal, so LanceDB in this process (a writer) only ever reads bytes that passed.
+        Returns how many manifests were sealed. Only for an index from a source you trust."""
+        from .reader import ReaderError, read_everything
+
         directory = Path(directory)
         if not check_folder(directory):
             raise LocalIndexError(f"no index at {quoted(directory)} to trust")
@@ -263,7 +292,19 @@ class IndexStore:
             found = current(directory, SEALED_TABLES)
             for table, names in found.items():
                 check_table(directory / table, names)
-            write_seal(directory, found, writing=False)
+            before = saved_seal(directory)
+            write_seal(directory, found, writing=False, rehash=True)
+            try:
+                read_everything(directory)
+            except LocalIndexError as error:
+                restore_seal(directory, before)
+                reason = error.reason if isinstance(error, ReaderError) else str(error)
+                raise LocalIndexError(
+                    f"the index at {quoted(directory)} cannot be trusted: {reason}; nothing was sealed"
+                ) from None
+            except BaseException:
+                restore_seal(directory, before)
+                raise
         finally:
             lock.release()
         return sum(len(names) for names in found.values())
@@ -286,21 +327,29 @@ class IndexStore:
             dim = settings["dim"]
         except (KeyError, TypeError, ValueError) as error:
             raise self.damaged(f"its settings are missing or unreadable: {type(error).__name__}") from None
-        if settings.get("format_version") != FORMAT_VERSION:
+        version = settings.get("format_version")
+        if version not in READABLE_FORMATS:
             raise LocalIndexError(
-                f"the index at {quoted(self.directory)} has format "
-                f"{settings.get('format_version')!r} and this qwen3-rag reads format "
-                f"{FORMAT_VERSION}; {rebuild_hint(self.directory)}"
+                f"the index at {quoted(self.directory)} has format {version!r} and this qwen3-rag reads "
+                f"formats {READABLE_FORMATS[0]} to {READABLE_FORMATS[-1]}; {rebuild_hint(self.directory)}"
             )
         if (
             not isinstance(dim, int)
             or isinstance(dim, bool)
             or not 0 < dim <= 65536
             or recorded_precision(settings) not in INDEX_PRECISIONS
-            or not schema.equals(chunks_schema(dim, precision=recorded_precision(settings)))
+            or not schema.equals(chunks_schema(dim, precision=recorded_precision(settings), format_version=version))
         ):
             raise self.damaged("its chunks table does not have the columns qwen3-rag writes")
         return settings
+
+    def _check_writable(self) -> None:
+        if self.format_version != FORMAT_VERSION:
+            raise LocalIndexError(
+                f"the index at {quoted(self.directory)} was written by an earlier qwen3-rag (format "
+                f"{self.format_version}: absolute paths, chunks not found again by content); search still reads "
+                f"it, and to add to it {rebuild_hint(self.directory)}"
+            )
 
     def _check_files_schema(self) -> None:
         if not self.files_table.schema.equals(FILES_SCHEMA):
@@ -330,18 +379,59 @@ class IndexStore:
         """Replace these files' chunks, then record the files; `known` are the paths that had chunks before."""
         updates = list(updates)
         for update in updates:
-            if update.vectors.shape != (len(update.chunks), self.dim):
+            if update.vectors.num_rows != len(update.chunks):
                 raise InvalidArgumentError(
-                    f"{update.record.path}: {len(update.chunks)} chunks need vectors of "
-                    f"shape ({len(update.chunks)}, {self.dim}), got {update.vectors.shape}"
+                    f"{update.record.path}: {len(update.chunks)} chunks need as many vectors, "
+                    f"got {update.vectors.num_rows}"
                 )
         replaced = set(known) & {u.record.path for u in updates}
         if replaced:
             self.chunks.delete(_id_filter(file_id(path) for path in replaced))
-        rows = _chunk_rows(updates, self.dim, self.chunks.schema, self.precision)
+        rows = _chunk_rows(updates, self.chunks.schema)
         if rows.num_rows:
             self.chunks.add(rows)
         self.record([u.record for u in updates])  # seals
+
+    def encode(self, vectors: NDArray[np.float32]) -> pa.Table:
+        """Unit vectors, one a row, as this index stores them (its `vector_columns`)."""
+        floats = np.asarray(vectors, dtype=np.float32)
+        if floats.ndim != 2 or floats.shape[1] != self.dim:
+            raise InvalidArgumentError(f"vectors must have shape (n, {self.dim}), got {floats.shape}")
+        columns: dict[str, Any] = {"vector": floats}
+        if self.precision in QUANTIZED:
+            steps, columns["step"] = scaled_int8(floats)
+            columns["vector"], columns["rescore"] = steps, steps
+            if self.precision == "binary":
+                columns["vector"] = quantize_embeddings(floats, "ubinary")
+        schema = self.vector_schema
+        arrays = [_fixed_size(columns[n]) if columns[n].ndim == 2 else pa.array(columns[n]) for n in schema.names]
+        return pa.table(arrays, schema=schema)
+
+    @property
+    def vector_schema(self) -> pa.Schema:
+        """The columns of one stored vector (see `vector_columns`)."""
+        return pa.schema([self.chunks.schema.field(name) for name in vector_columns(self.chunks.schema)])
+
+    def reusable(self, texts: Sequence[str]) -> tuple[pa.Table, list[int | None]]:
+        """What the index already stores for chunks with exactly these texts: the vector rows it found, and
+        for each text the row of its vector there (None where no chunk has that text).
+
+        Found by `text_hash` (a number, never text, in the filter), then compared by text."""
+        schema = self.vector_schema
+        hashes = sorted({text_hash(text) for text in texts})
+        if not hashes:
+            return schema.empty_table(), []
+        found = (
+            self.chunks.search()
+            .where(f"text_hash IN ({', '.join(str(h) for h in hashes)})")
+            .select(["text", *schema.names])
+            .limit(None)
+            .to_arrow()
+        )
+        first: dict[str, int] = {}
+        for row, text in enumerate(found.column("text").to_pylist()):
+            first.setdefault(text, row)
+        return found.select(schema.names).cast(schema), [first.get(text) for text in texts]
 
     def record(self, records: Sequence[FileRecord]) -> None:
         """Insert or update these files' rows (size and time too, so unchanged files are not read again)."""
@@ -400,24 +490,52 @@ class IndexStore:
         distance and ordered by their int8 vectors' dot product with the float `query`; another index takes
         no `rescore` (it would change nothing), and an int8 index is scanned whole.
 
-        A search that loses a race with a writer's clean-up of old versions runs again on the newest
-        version; a failure on an unchanged version is damage, reported as such.
+        A search that loses a race with a writer's clean-up of old versions, or with a rebuild that swaps
+        the tables in, runs again on the newest sealed version, as long as the index changed in between
+        (`_seen`); a failure on an unchanged index is damage, reported as such.
         """
         if query.shape != (self.dim,):
             raise InvalidArgumentError(f"query vector must have shape ({self.dim},), got {query.shape}")
         if rescore is not None and self.precision != "binary":
             raise InvalidArgumentError(f"rescore applies to a binary index; this one stores {self.precision} vectors")
         rescore = DEFAULT_RESCORE if rescore is None else check_positive_int(rescore, "rescore")
-        for attempt in range(2):
+        for attempt in range(SEARCH_ATTEMPTS):
             try:
                 return search_table(self.chunks, query, top_n, text, self.damaged, self.precision, rescore)
             except LANCE_ERRORS as error:
-                if attempt:
+                if attempt == SEARCH_ATTEMPTS - 1 or (attempt and _seen(self.directory) == self._seen):
                     raise self.damaged(error) from None
                 # A writer's clean-up removed this version, or a rebuild swapped the table: the newest, sealed.
-                check_sealed(self.directory, SEALED_TABLES, writer=False)
-                self.chunks = _open_table(_connect(self.directory), "chunks", self.directory)
+                if self.files_table is None:
+                    self.chunks, self._seen = _open_served(self.directory)
+                else:  # a writer's own table, at its newest commit
+                    self.chunks = _open_table(_connect(self.directory), "chunks", self.directory)
         raise AssertionError("unreachable")
+
+    def read_all(self) -> int:
+        """Have LanceDB read every row of both tables, and the first answer of each index (vector, full
+        text): what `--trust` asks of the helper process before it keeps a seal. Returns the rows read.
+        Only bytes are read here; whether the rows are ones qwen3-rag wrote is checked as each search
+        meets them."""
+        rows = 0
+        files, _ = _open_served(self.directory, table="files")
+        try:
+            for table in (self.chunks, files):
+                for batch in table.search().limit(None).to_batches(READ_ALL_ROWS):
+                    rows += batch.num_rows
+            kinds = index_kinds(self.chunks)
+            if "vector" in kinds:
+                query = np.zeros(self.dim, dtype=np.float32)
+                query[0] = 1.0
+                distance = "dot"
+                if self.precision == "binary":
+                    query, distance = quantize_embeddings(query[None, :], "ubinary")[0], "hamming"
+                self.chunks.search(query, vector_column_name="vector").distance_type(distance).limit(1).to_arrow()
+            if "text" in kinds:
+                self.chunks.search("index", query_type="fts", fts_columns="text").limit(1).to_arrow()
+        except LANCE_ERRORS as error:
+            raise self.damaged(error) from None
+        return rows
 
     def vectors_by_chunk(self) -> dict[tuple[str, int, int, str], NDArray[np.float32]]:
         """Every chunk's vector keyed by (path, start_line, end_line, text): for checks and exports
@@ -444,11 +562,64 @@ def _healthy(directory: Path) -> bool:
     return True
 
 
+def _open_served(directory: Path, version: int | None = None, table: str = "chunks") -> tuple[Any, Seen]:
+    """The table at its newest sealed version (or `version`), opened in LanceDB only once seal.check_served
+    has checked it and the files that version names; and `_seen(directory)` as it was then.
+
+    What was checked must be what LanceDB opened, and a rebuild swaps the table folders in and reseals
+    while readers open them. So an open during which the table folder changed is done again, and so is a
+    failed open during which the seal or the folder changed, or while the folder is missing (where the file
+    system has no atomic exchange, a rebuild renames it aside for a moment): for up to `OPEN_SECONDS`.
+    """
+    folder = 0 if table == "chunks" else 2
+    deadline = time.monotonic() + OPEN_SECONDS
+    while True:
+        before = _seen(directory)
+        try:
+            served = check_served(directory, SEALED_TABLES, f"{table}.lance", version)
+            opened = _open_table(_connect(directory), table, directory, served)
+        except LocalIndexError:
+            after = _seen(directory)
+            if time.monotonic() > deadline or (after == before and after[folder] is not None):
+                raise
+        else:
+            after = _seen(directory)
+            if after[folder] == before[folder] and after[folder] is not None:
+                return opened, after
+            if time.monotonic() > deadline:
+                raise LocalIndexError(
+                    f"the index at {quoted(directory)} kept changing while it was opened (rebuilt again and "
+                    "again?); search again"
+                )
+        time.sleep(RETRY_SECONDS)
+
+
+Seen = tuple[tuple[int, int] | None, ...]
+
+
+def _seen(directory: Path) -> Seen:
+    """What changes when a rebuild swaps the tables in or a writer reseals: the identity of the chunks
+    table folder, of the seal and of the files table folder (None for a missing one)."""
+    found: list[tuple[int, int] | None] = []
+    for name in ("chunks.lance", SEAL, "files.lance"):
+        try:
+            info = os.lstat(directory / name)
+        except FileNotFoundError:
+            found.append(None)
+        else:
+            found.append((info.st_ino, info.st_ctime_ns))
+    return tuple(found)
+
+
 def _swap_in(staging: Path, target: Path) -> None:
     """Put the rebuilt tables in `staging` in place of `target`'s. The seal covers both sets while they
-    swap; chunks go last, and searches read only chunks, so each search sees the old or the new index."""
+    swap (with the files each names: the new ones' records come from the rebuild's own seal); chunks go
+    last, and searches read only chunks, so each search sees the old or the new index."""
     old, new = current(target, SEALED_TABLES), current(staging, SEALED_TABLES)
-    write_seal(target, old, new, writing=True)
+    try:
+        write_seal(target, old, new, writing=True)
+    except LocalIndexError:  # the old tables are damaged (the rebuild's reason): only the new ones are sealed
+        write_seal(target, new, writing=True)
     for table in ("files.lance", "chunks.lance"):
         if (target / table).exists():
             exchange(staging / table, target / table)
@@ -469,9 +640,9 @@ def _connect(directory: Path) -> Any:
     return lancedb.connect(str(directory.absolute()))
 
 
-def _open_table(db: Any, name: str, directory: Path) -> Any:
+def _open_table(db: Any, name: str, directory: Path, version: int | None = None) -> Any:
     try:
-        return db.open_table(name)
+        return db.open_table(name) if version is None else db.open_table(name, version=version)
     except LANCE_ERRORS as error:
         raise damaged_error(directory, f"{name} table: {_first_line(error)}") from None
 
@@ -485,33 +656,24 @@ def _id_filter(ids: Iterable[int]) -> str:
     return f"file_id IN ({', '.join(str(int(i)) for i in sorted(ids))})"
 
 
-def _chunk_rows(updates: Sequence[FileUpdate], dim: int, schema: pa.Schema, precision: str) -> pa.Table:
-    ids, file_ids, texts, metadata, vectors = [], [], [], [], []
+def _chunk_rows(updates: Sequence[FileUpdate], schema: pa.Schema) -> pa.Table:
+    ids, file_ids, texts, metadata = [], [], [], []
     for update in updates:
         path = update.record.path
         for number, chunk in enumerate(update.chunks):
             ids.append(f"{path}#{number}")
             file_ids.append(file_id(path))
             texts.append(chunk.text)
-            metadata.append(
-                json.dumps(
-                    {"path": path, "chunk": number, "start_line": chunk.start_line, "end_line": chunk.end_line},
-                    ensure_ascii=False,
-                )
-            )
-        vectors.append(np.asarray(update.vectors, dtype=np.float32).reshape(-1, dim))
-    floats = np.concatenate(vectors) if vectors else np.empty((0, dim), dtype=np.float32)
+            place = {"path": path, "chunk": number, "start_line": chunk.start_line, "end_line": chunk.end_line}
+            if update.document:
+                place["document"] = True
+            metadata.append(json.dumps(place, ensure_ascii=False))
+    names = vector_columns(schema)
+    stored = [update.vectors.select(names) for update in updates]
+    vectors = pa.concat_tables(stored) if stored else schema.empty_table().select(names)
     columns: dict[str, Any] = {"id": ids, "file_id": file_ids, "text": texts}
-    if precision in QUANTIZED:
-        steps, step = scaled_int8(floats)
-        columns["step"] = step
-        if precision == "binary":
-            columns["vector"] = _fixed_size(quantize_embeddings(floats, "ubinary"))
-            columns["rescore"] = _fixed_size(steps)
-        else:
-            columns["vector"] = _fixed_size(steps)
-    else:
-        columns["vector"] = _fixed_size(floats)
+    columns["text_hash"] = [text_hash(text) for text in texts]
+    columns.update({name: vectors.column(name).combine_chunks() for name in names})
     return pa.table({**columns, "metadata": metadata}, schema=schema)
 
 

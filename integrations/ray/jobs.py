@@ -13,13 +13,12 @@ import pyarrow.parquet as pq
 import ray.data
 from numpy.typing import NDArray
 
-from ...checkpoint.tokenizer import normalise_source
 from ...errors import InvalidArgumentError
 from ...local_index import IndexStore, index_settings
 from ...local_index.builder import DEFAULT_CHUNKING
 from ...local_index.documents import add_documents
+from ...local_index.own_models import ModelChoice, load_choices, save_choices
 from ...local_index.search import VECTOR_INDEX_FROM
-from ...registry import DEFAULT_RERANKER_MODEL
 from ...settings import EmbedderSettings, RerankerSettings
 from ...validation import check_positive_int
 from ...vector_settings import VectorSettings
@@ -183,10 +182,10 @@ def write_index(
 ) -> WriteSummary:
     """Embed `source` on the cluster and write it into a folder index that `qwen3-rag search` reads.
 
-    Each row becomes one entry whose path is its `id_column` value (an id seen again replaces
-    its entry). The index records the embedding settings and `reranker_model` (default: Qwen's
-    0.6B reranker), as `qwen3-rag index` does, so `qwen3-rag search "..." --index index_path`
-    needs no other flag.
+    Each row becomes one entry named by its `id_column` value (an id seen again replaces its entry).
+    The index records what the embedding model is; the models named here (a local embedder, and
+    `reranker_model` if given) are kept for this account, as `qwen3-rag index` keeps them, so
+    `qwen3-rag search "..." --index index_path` needs no other flag.
     Vectors stream from the actors to the driver, which alone writes the index, one commit per
     block. `options` are those of `embed_dataset`, except that `precision` is the index's ("float32", "int8"
     or "binary", as `qwen3-rag index --precision`): the actors send float vectors, the index stores them.
@@ -201,17 +200,20 @@ def write_index(
     # Named from the settings (a checkpoint's config and tokenizer, or what a server reports): the driver
     # never loads the weights, which only the actors need.
     vectors = VectorSettings.from_settings(checked)
-    # Recorded as `qwen3-rag index` records it, so that command can later add folders to this index.
-    reranker = {"reranker_model": normalise_source(reranker_model or DEFAULT_RERANKER_MODEL), "reranker_revision": None}
+    # Kept as `qwen3-rag index` keeps them, so that search and later index runs need no model named.
+    choices = {} if checked.served else {"embedding": ModelChoice.named(checked.checkpoint, checked.revision)}
+    if reranker_model is not None:
+        choices["reranker"] = ModelChoice.named(reranker_model, None)
     started = time.perf_counter()
     embedded = embed_dataset(
         dataset.select_columns([id_column, text_column]), text_column=text_column, output_column="embedding", **options
     )
     with IndexStore.create_or_open(
         index_path,
-        index_settings(vectors, **DEFAULT_CHUNKING, reranker=reranker, precision=precision),
+        index_settings(vectors, **DEFAULT_CHUNKING, precision=precision),
         rebuild=rebuild,
     ) as store:
+        save_choices(store.home, {**load_choices(store.home), **choices})
         rows = add_documents(
             store,
             (
