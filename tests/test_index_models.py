@@ -133,3 +133,30 @@ def test_a_served_models_card_is_recorded_as_what_it_names_never_where(tmp_path,
         server.close()
     assert served.embedding_model == fingerprint(tiny_models.embedding)
     assert tiny_models.embedding not in json.dumps(served.record())
+
+
+def test_a_recorded_revision_is_compared_never_fetched(tmp_path, tiny_models, own_key, monkeypatch, capsys):
+    monkeypatch.setenv(KEY_VARIABLE, str(tmp_path / "keys" / "theirs.key"))
+    folder = make_folder(tmp_path / "docs")
+    assert index(folder, tmp_path / "idx", tiny_models.embedding, "--embedding-revision", "refs/pr/1") == 0
+    monkeypatch.setenv(KEY_VARIABLE, str(own_key))
+    assert main(["-q", "index", "--index", str(tmp_path / "idx"), "--trust"]) == 0
+    capsys.readouterr()
+    assert search(tmp_path / "idx", "--no-rerank", "--embedding-model", tiny_models.embedding) == 1
+    assert "at revision 'refs/pr/1', and the model here is at revision None" in error(capsys)
+    named = ["--embedding-model", tiny_models.embedding, "--embedding-revision", "refs/pr/1"]
+    assert search(tmp_path / "idx", "--no-rerank", *named) == 0  # pinned by the user, it runs
+
+
+def test_a_folder_named_like_a_default_model_never_stands_in_for_it(tmp_path, tiny_models, monkeypatch, capsys):
+    """A repository holding ./Qwen/Qwen3-Reranker-0.6B: with no reranker named, that folder is not loaded."""
+    shutil.copytree(tiny_models.reranker, tmp_path / "Qwen" / "Qwen3-Reranker-0.6B")
+    make_folder(tmp_path / "docs")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("QWEN3_RAG_RERANKER_MODEL", raising=False)
+    assert index(Path("docs"), tmp_path / "idx", tiny_models.embedding) == 1
+    assert "is named like the default reranker model on the hub" in error(capsys)
+    assert (
+        index(Path("docs"), tmp_path / "idx", tiny_models.embedding, "--reranker-model", "./Qwen/Qwen3-Reranker-0.6B")
+        == 0
+    )

@@ -140,6 +140,7 @@ def test_a_copied_project_holds_and_prints_no_foreign_path(tmp_path, tiny_models
 def test_records_are_compared_and_shown_as_strings(tmp_path, monkeypatch):
     assert key_under("docs/a.md", "docs") and key_under("docs", "docs") and not key_under("docs2/a.md", "docs")
     assert key_under("docs/a.md", ".") and not key_under("../x/a.md", ".") and not key_under("/abs/a.md", ".")
+    assert key_under("../data/a.md", "..") and not key_under("../../data/a.md", "..")  # climbs out of ".." again
     monkeypatch.chdir(tmp_path)
     assert shown_path("docs/a.md", tmp_path / ".qwen3-rag") == os.path.join("docs", "a.md")
     assert shown_path("../elsewhere/a.md", tmp_path / "sub" / ".qwen3-rag") == os.path.join("elsewhere", "a.md")
@@ -199,3 +200,41 @@ def test_an_index_of_format_2_is_still_searched_and_asks_for_a_rebuild_to_grow(t
                  "--embedding-model", tiny_models.embedding]) == 1  # fmt: skip
     line = summary(capsys)
     assert "written by an earlier qwen3-rag (format 2" in line and "--rebuild" in line
+
+
+def test_entries_written_by_id_outlive_an_index_run_over_the_same_folder(
+    tmp_path, tiny_models, embedder, monkeypatch, capsys
+):
+    """Ray's write_index names entries by id: `qwen3-rag index .` beside them must not take them for files."""
+    from qwen3_rag.local_index.documents import add_documents
+
+    make_folder(tmp_path / "docs", DOCS)
+    monkeypatch.chdir(tmp_path)
+    assert index_here(tiny_models.embedding) == 0
+    with IndexStore.open(tmp_path / ".qwen3-rag") as store:
+        settings = {k: v for k, v in store.settings.items() if k != "format_version"}
+    texts = ["an imported record", "another imported record"]
+    with IndexStore.create_or_open(tmp_path / ".qwen3-rag", settings) as store:
+        add_documents(store, [(["doc-1", "docs/imported"], texts, embedder.embed_documents(texts))])
+    capsys.readouterr()
+    assert main(["index", ".", "--embedding-model", tiny_models.embedding, "--chunk-tokens", "16",
+                 "--overlap", "4"]) == 0  # fmt: skip
+    assert "0 removed" in summary(capsys)
+    paths = {path for path, *_ in stored(tmp_path / ".qwen3-rag")}
+    assert {"doc-1", "docs/imported"} <= paths
+
+
+def test_a_renamed_folder_outside_the_index_folder_leaves_no_copy(tmp_path, tiny_models, monkeypatch, capsys):
+    make_folder(tmp_path / "data" / "docs", DOCS)
+    (tmp_path / "project").mkdir()
+    monkeypatch.chdir(tmp_path / "project")
+    argv = ["--embedding-model", tiny_models.embedding, "--chunk-tokens", "16", "--overlap", "4"]
+    assert main(["index", "../data/docs", *argv]) == 0
+    assert {path.split("/")[1] for path, *_ in stored(tmp_path / "project" / ".qwen3-rag")} == {"data"}
+    os.rename(tmp_path / "data", tmp_path / "archive")
+    capsys.readouterr()
+    assert main(["index", "../archive/docs", *argv]) == 0
+    line = summary(capsys)
+    assert "3 removed" in line and "holds 3 files" in line and "tokens/s" not in line
+    results = search_json(capsys, "--index", str(tmp_path / "project" / ".qwen3-rag"))["results"]
+    assert results and all(r["path"].startswith(str(tmp_path / "archive" / "docs")) for r in results)

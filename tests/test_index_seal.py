@@ -97,7 +97,10 @@ def test_commits_of_a_killed_writer_are_rolled_back_by_the_next_writer(tmp_path,
     # A commit the writer made but could not seal before it was killed:
     table = lancedb.connect(str(mine)).open_table("files")
     table.add(
-        pa.table({"file_id": [7], "path": ["x"], "sha256": ["0"], "size": [1], "mtime_ns": [1]}, schema=table.schema)
+        pa.table(
+            {"file_id": [7], "path": ["x"], "sha256": ["0"], "size": [1], "mtime_ns": [1], "document": [False]},
+            schema=table.schema,
+        )
     )
     IndexStore.open(mine)  # while the writer holds the lock, its commit in flight is accepted
     store._lock.release()  # killed: the lock goes with the process, the seal still says "writing"

@@ -2,7 +2,7 @@
 
 An index records which model made its vectors as an identity, never as a place to load from: a hub
 id names itself; a local folder is named by a fingerprint of its config, tokenizer and weight files
-(their sizes, safetensors headers and first and last MiB), so the same folder moved or copied keeps its
+(their sizes and first and last MiB, which hold a safetensors header), so the same folder moved or copied keeps its
 identity and a folder whose weights changed does not. The role (embedding or reranker) is read from
 the config's architectures, the weight names and sentence-transformers' module list, and only a clear
 answer refuses a checkpoint given in the other role.
@@ -36,7 +36,7 @@ def checkpoint_identity(source: str) -> str:
 
 def fingerprint(directory: str) -> str:
     """ "sha256:<hex>" over the folder's describing files and, for each weight file, its name, size,
-    safetensors header and its first and last MiB. Links are followed (the hub cache is made of them);
+    first and last MiB (where a safetensors file keeps its header). Links are followed (the hub cache is made of them);
     anything that is not a regular file is refused rather than read (a pipe would never end)."""
     digest = hashlib.sha256()
     names = sorted(os.listdir(directory))

@@ -75,8 +75,29 @@ def make_reranker(args: argparse.Namespace, own: Mapping[str, ModelChoice] | Non
 
 def reranker_source(args: argparse.Namespace, own: Mapping[str, ModelChoice]) -> tuple[str, str | None]:
     """The reranker this process runs: --reranker-model, else $QWEN3_RAG_RERANKER_MODEL, else the index's own."""
-    named = args.reranker_model or os.environ.get(RERANKER_MODEL_VARIABLE) or None
+    named = args.reranker_model or os.environ.get(RERANKER_MODEL_VARIABLE) or None  # an empty variable is unset
     return choose_model("reranker", named, args.reranker_revision, own, DEFAULT_RERANKER_MODEL)
+
+
+def embedder_for_index(
+    args: argparse.Namespace,
+    index: str | os.PathLike[str],
+    recorded: Mapping[str, Any],
+    own: Mapping[str, ModelChoice],
+    **settings: Any,
+) -> EmbeddingMethods:
+    """The embedding model a command runs on the index whose settings are `recorded` (empty: a new one),
+    chosen by `choose_model` and checked to be the index's model before it loads (once connected, when
+    it is served: the server says which checkpoint it runs)."""
+    served = args.embedding_url is not None
+    named, revision = args.embedding_model or None, args.embedding_revision
+    source, revision = choose_model("embedding", named, revision, own, DEFAULT_EMBEDDING_MODEL)
+    if recorded and not served:
+        check_embedding_model(index, recorded, embedding_identity(source, recorded), revision, served)
+    embedder = make_embedder(args, source, revision=revision, **settings)
+    if recorded and served:
+        check_embedding_model(index, recorded, embedding_identity(embedder.checkpoint, recorded), revision, served)
+    return embedder
 
 
 def choose_model(
@@ -88,6 +109,11 @@ def choose_model(
         return named, revision
     choice = own.get(kind)
     if choice is None:
+        if os.path.isdir(default):  # a folder here named like the hub id (a planted repository?) never stands in
+            raise InvalidArgumentError(
+                f"the folder {quoted(default)} here is named like the default {kind} model on the hub; name the "
+                f"model with --{kind}-model (a hub id, or ./{default} if that folder is what you mean)"
+            )
         return default, revision
     if not choice.unchanged():
         raise InvalidArgumentError(
@@ -97,13 +123,22 @@ def choose_model(
     return choice.source, revision or choice.revision
 
 
-def check_embedding_model(index: str | os.PathLike[str], recorded: Mapping[str, Any], identity: str) -> None:
-    """Refuse an embedding model other than the one the index's vectors came from, saying how to name it."""
+def check_embedding_model(
+    index: str | os.PathLike[str], recorded: Mapping[str, Any], identity: str, revision: str | None, served: bool
+) -> None:
+    """Refuse an embedding model other than the one the index's vectors came from, saying how to name it;
+    for a model run here, at another hub revision too (the index's revision is compared, never fetched)."""
     if recorded.get("embedding_model") != identity:
         raise InvalidArgumentError(
             f"the index at {quoted(index)} holds vectors of {describe(str(recorded.get('embedding_model')))}, and "
             f"the embedding model here is {describe(identity)}; name the index's model with --embedding-model "
             f"(or ${EMBEDDING_MODEL_VARIABLE}): an index records what its model is, never where it lies"
+        )
+    if not served and recorded.get("revision") != revision:
+        raise InvalidArgumentError(
+            f"the index at {quoted(index)} holds vectors of {describe(identity)} at revision "
+            f"{recorded.get('revision')!r}, and the model here is at revision {revision!r}; pin the index's "
+            "revision with --embedding-revision if you trust it"
         )
 
 

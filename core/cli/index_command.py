@@ -14,16 +14,12 @@ from ..local_index import IndexStore, index_settings, update_index
 from ..local_index.builder import DEFAULT_CHUNKING, resolve_roots
 from ..local_index.chunking import check_chunking
 from ..local_index.folder import check_same_settings
-from ..local_index.own_models import ModelChoice, load_choices, save_choices
+from ..local_index.own_models import ModelChoice, load_choices, remember_choices
 from ..local_index.precision import recorded_precision
-from ..registry import DEFAULT_EMBEDDING_MODEL
 from ..settings import DEFAULT_MAX_LENGTH
 from .common import (
     asked_settings,
-    check_embedding_model,
-    choose_model,
-    embedding_identity,
-    make_embedder,
+    embedder_for_index,
     refuse_unused_local_options,
     reranker_source,
     say,
@@ -58,18 +54,14 @@ def run_index(args: argparse.Namespace) -> int:
     recorded = recorded_settings(index, args, named)
     chunking = {k: named.get(k, recorded.get(k, default)) for k, default in DEFAULT_CHUNKING.items()}
     check_chunking(chunking["chunk_tokens"], chunking["overlap"])  # before the index directory is made
-    own = load_choices(index) if recorded else {}  # the models this account built the index with, if it did
-    served = args.embedding_url is not None
-    revision = args.embedding_revision or recorded.get("revision")
-    source, revision = choose_model("embedding", args.embedding_model, revision, own, DEFAULT_EMBEDDING_MODEL)
-    if recorded and not served:  # the index's model, checked before it loads (or is fetched)
-        check_embedding_model(index, recorded, embedding_identity(source, recorded))
+    own = load_choices(index)  # the models this account built the index with, if it did (a rebuild too)
     reranker = reranker_source(args, own)
     check_role("reranker", normalise_source(reranker[0]))  # a wrong reranker shows now, not at search
-    embedder = make_embedder(
+    embedder = embedder_for_index(
         args,
-        source,
-        revision=revision,
+        index,
+        recorded,
+        own,
         dim=args.dim or recorded.get("dim"),
         instruction=args.instruction or recorded.get("instruction"),
         symmetric=recorded.get("symmetric"),  # a recorded instruction is a sentence, not the preset that set this
@@ -81,9 +73,9 @@ def run_index(args: argparse.Namespace) -> int:
         report = update_index(
             store, roots, embedder, progress=not args.quiet, follow_symlinks=args.follow_symlinks, **chunking
         )
-        choices = {"reranker": ModelChoice.named(*reranker)}
-        if not served:
-            choices["embedding"] = ModelChoice.named(source, revision)
-        save_choices(store.home, choices)
         say(args, f"{report.summary(store)}; search reranks with {escaped(reranker[0])}")
+    choices = {"reranker": ModelChoice.named(*reranker)}
+    if args.embedding_url is None:  # a served model's card is never recorded as a model to run here
+        choices["embedding"] = ModelChoice.named(embedder.checkpoint, embedder.revision)
+    remember_choices(index, choices)  # once the run (and a rebuild's swap) succeeded
     return 0

@@ -14,7 +14,6 @@ from ..local_index.places import shown_path
 from ..local_index.precision import DEFAULT_RESCORE, recorded_precision
 from ..local_index.reader import IndexReader
 from ..local_index.search import Hit
-from ..registry import DEFAULT_EMBEDDING_MODEL
 from ..validation import check_positive_int
 
 
@@ -36,23 +35,16 @@ def run_search(args: argparse.Namespace) -> int:
         # Documents carry the instruction only in a symmetric index; otherwise a query may use its own.
         store.check_settings(common.asked_settings(args, include_instruction=recorded["symmetric"]))
         own = load_choices(Path(args.index))  # the models this account built the index with, if it did
-        revision = args.embedding_revision or recorded["revision"]
-        source, revision = common.choose_model(
-            "embedding", args.embedding_model, revision, own, DEFAULT_EMBEDDING_MODEL
-        )
-        if args.embedding_url is None:  # the index's model, checked before it loads (or is fetched)
-            common.check_embedding_model(args.index, recorded, common.embedding_identity(source, recorded))
-        embedder = common.make_embedder(
+        embedder = common.embedder_for_index(
             args,
-            source,
-            revision=revision,
+            args.index,
+            recorded,
+            own,
             dim=recorded["dim"],
             max_length=recorded["max_length"],
             instruction=args.instruction or recorded["instruction"],
             symmetric=recorded["symmetric"],
         )
-        # A served model (--embedding-url) must be the checkpoint the index's vectors came from.
-        common.check_embedding_model(args.index, recorded, common.embedding_identity(embedder.checkpoint, recorded))
         store.check_settings({"dim": embedder.dim})
         query = embedder.embed_queries([args.question])[0]
         found = store.search(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections import Counter
@@ -19,7 +20,7 @@ from ..pipeline import EmbeddingMethods
 from ..tokenization import plain_text_tokenizer
 from ..vector_settings import VectorSettings
 from .chunking import Chunk, check_chunking, chunk_section
-from .files import MALFORMED_RECORD, MAX_FILE_BYTES, RECORD_WITHOUT_TEXT, Walk, is_indexable, open_inside, read_file
+from .files import MALFORMED_RECORD, MAX_FILE_BYTES, RECORD_WITHOUT_TEXT, Walk, is_indexable, read_file, status_inside
 from .places import file_key, index_base, key_under, root_keys
 from .precision import INDEX_PRECISIONS
 from .search import VECTOR_INDEX_FROM
@@ -156,7 +157,6 @@ def update_index(
     tokenizer = plain_text_tokenizer(embedder.tokenizer)
     writer = _Writer(store, embedder, known, report)
     touched: list[FileRecord] = []
-    written: set[str] = set()  # the content hashes of files written by this run
     # Off a terminal (a log, a pipe) the bar's carriage returns would garble the lines; the summary stays.
     with tqdm(total=len(to_read), desc="Indexing", unit="file", disable=not progress or not progress_shows()) as bar:
         for path, record in to_read:
@@ -179,11 +179,10 @@ def update_index(
                 continue
             chunks = [c for s in content.sections for c in chunk_section(s, tokenizer, chunk_tokens, overlap)]
             writer.add(record, chunks)
-            written.add(record.sha256)
         writer.flush()
         writer.commit()
     store.record(touched)
-    gone = _gone(known, seen, written, root_keys(roots, base), base)
+    gone = _gone(known, seen, root_keys(roots, base), base)
     store.remove(gone)
     report.removed = len(gone)
     store.optimize(vector_index_from)
@@ -191,28 +190,30 @@ def update_index(
     return report
 
 
-def _gone(known: dict[str, FileRecord], seen: set[str], written: set[str], roots: list[str], base: str) -> list[str]:
+def _gone(known: dict[str, FileRecord], seen: set[str], roots: list[str], base: str) -> list[str]:
     """Files under `roots` (their records) that the walk no longer reaches: deleted, moved, hidden, or now
-    behind a link; and files elsewhere whose bytes this run wrote under a new path, if their old path is
-    gone (a folder renamed, a file moved out). Other folders indexed by earlier runs are left as they are."""
+    behind a link; and files recorded elsewhere whose path is gone (a folder renamed, a file moved out:
+    their chunks served this run's files first). Entries written by id (`add_documents`) stay."""
     found = []
     for path, old in known.items():
-        if path in seen:
+        if path in seen or old.document:
             continue
-        if any(key_under(path, root) for root in roots) or (old.sha256 in written and moved_away(base, path)):
+        if any(key_under(path, root) for root in roots) or moved_away(base, path):
             found.append(path)
     return found
 
 
 def moved_away(base: str, key: str) -> bool:
-    """Whether the file recorded as `key` is no longer there: probed only for a plain path below `base`
-    (no `..`, not absolute), one folder at a time without following links (`open_inside`); nothing is read."""
-    if os.path.isabs(key) or os.path.normpath(key) != key or key == ".." or key.startswith(".." + os.sep):
+    """Whether the file recorded as `key` (relative to `base`, links resolved) is no longer there. Only its
+    status is read, one folder at a time from `/` without following links (`base` and its parents are real
+    folders, so a link on the way is a change): nothing is opened for reading, and a file that is there but
+    unreadable is still there."""
+    if os.path.isabs(key) or os.path.normpath(key) != key:  # an absolute record is format 2's, never written now
         return False
     try:
-        os.close(open_inside(Path(base, key), [Path(base)]))
-    except OSError:
-        return True
+        status_inside(Path(os.sep), os.path.normpath(os.path.join(base, key)).lstrip(os.sep))
+    except OSError as error:
+        return error.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
     return False
 
 

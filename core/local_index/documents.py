@@ -28,10 +28,9 @@ def add_documents(store: IndexStore, blocks: Iterable[DocumentBlock]) -> int:
         stored = store.encode(vectors)
         updates = [
             FileUpdate(
-                FileRecord(key, hashlib.sha256(texts[p].encode("utf-8", "surrogatepass")).hexdigest(), 0, 0),
+                FileRecord(key, hashlib.sha256(texts[p].encode("utf-8", "surrogatepass")).hexdigest(), 0, 0, True),
                 [Chunk(texts[p], 1, texts[p].rstrip("\n").count("\n") + 1)],
                 stored.slice(p, 1),
-                document=True,
             )
             for key, p in last.items()
         ]

@@ -231,6 +231,22 @@ def open_inside(path: Path, roots: Sequence[Path], follow_symlinks: bool = False
     return opened
 
 
+def status_inside(root: Path, relative: str) -> os.stat_result:
+    """The status of `root / relative`, reached one folder at a time without following any link and
+    without opening anything for reading (O_PATH). Raises OSError (ENOENT, ENOTDIR, ELOOP, ...)."""
+    *folders, name = Path(relative).parts
+    flags = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(root, flags)
+    try:
+        for folder in folders:
+            inner = os.open(folder, flags, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        return os.stat(name, dir_fd=fd, follow_symlinks=False)
+    finally:
+        os.close(fd)
+
+
 def is_under(path: str, roots: Sequence[Path]) -> bool:
     """Whether `path` is one of `roots` or lies below one, by its string alone (nothing is resolved or opened)."""
     return any(path == str(root) or path.startswith(str(root).rstrip(os.sep) + os.sep) for root in roots)

@@ -64,6 +64,12 @@ def save_choices(directory: Path, choices: Mapping[str, ModelChoice]) -> None:
         os.close(folder)
 
 
+def remember_choices(directory: Path, choices: Mapping[str, ModelChoice]) -> None:
+    """Add `choices` to those recorded for the index at `directory` (a run that named only some models
+    keeps the others: an index extended through a server keeps the local embedder it was built with)."""
+    save_choices(directory, {**load_choices(directory), **choices})
+
+
 def load_choices(directory: Path) -> dict[str, ModelChoice]:
     """The models this account recorded for the index at `directory`; none when there is no record made
     with this account's key (another account's index, a planted or a trusted one)."""

@@ -3,7 +3,8 @@
 An index in `project/.qwen3-rag` records `project/docs/a.md` as `docs/a.md`, so the index and its
 folder can move or be copied together and nothing recorded says where they were (no home folder,
 no machine). A folder outside the index's own is recorded as a relative path too (`../data/a.md`).
-Records are strings from disk: they are only ever compared and shown, never opened.
+Records are strings from disk: they are compared and shown, never opened; a record whose file may
+have moved away is probed for its status only, one folder at a time without following links.
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ def file_key(path: str | os.PathLike[str], base: str) -> str:
 
 
 def key_under(key: str, root_key: str) -> bool:
-    """Whether the file recorded as `key` lies under the folder recorded as `root_key` (strings only)."""
-    if root_key == HERE:
-        return not os.path.isabs(key) and key != ".." and not key.startswith(".." + os.sep)
-    return key == root_key or key.startswith(root_key.rstrip(os.sep) + os.sep)
+    """Whether the file recorded as `key` lies under the folder recorded as `root_key` (strings only): the
+    root's parts start the key's, and what follows does not climb out again (`../..` is not under `..`)."""
+    if os.path.isabs(key) or os.path.isabs(root_key):
+        return False
+    parts = [] if root_key == HERE else root_key.split(os.sep)
+    inside = key.split(os.sep)
+    return inside[: len(parts)] == parts and (len(inside) == len(parts) or inside[len(parts)] != "..")
 
 
 def shown_path(key: str, index_dir: str | os.PathLike[str]) -> str:

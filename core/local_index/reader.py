@@ -38,6 +38,7 @@ from .folder import check_same_settings, rebuild_hint
 from .search import Found
 
 MAX_MEMORY_BYTES = 8 * 2**30  # the helper's data (heap and anonymous mappings), or the machine's memory if less
+READ_BYTES_PER_SECOND = 50e6  # --trust's full read: a 40 GB index may take 800 s more than ANSWER_SECONDS
 ANSWER_SECONDS = 300.0  # the longest the command waits for one answer: opening (hashing a copied index), a search
 STDERR_TAIL = 16 * 1024  # what is read back of the helper's standard error, from its end
 
@@ -148,8 +149,10 @@ class IndexReader:
         return found
 
     def read_all(self) -> int:
-        """Have the helper read every row of the index and answer a search (`IndexStore.read_all`)."""
-        rows: int = self._ask(("read_all",))
+        """Have the helper read every row of the index and answer a search (`IndexStore.read_all`); it may
+        take `ANSWER_SECONDS` plus a second per `READ_BYTES_PER_SECOND` of the index on disk."""
+        size = sum(f.stat(follow_symlinks=False).st_size for f in self._directory.rglob("*") if f.is_file())
+        rows: int = self._ask(("read_all",), ANSWER_SECONDS + size / READ_BYTES_PER_SECOND)
         return rows
 
     def close(self) -> None:
@@ -165,19 +168,20 @@ class IndexReader:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _ask(self, request: tuple[Any, ...]) -> Any:
+    def _ask(self, request: tuple[Any, ...], seconds: float | None = None) -> Any:
         self._opened()  # requests go to an open index; this raises why it did not open
         try:
             self._connection.send(request)
         except OSError:  # a broken pipe here is the helper's, not the user's stdout
             raise self._stopped() from None
-        return self._answer()
+        return self._answer(seconds)
 
-    def _answer(self) -> Any:
+    def _answer(self, seconds: float | None = None) -> Any:
+        seconds = ANSWER_SECONDS if seconds is None else seconds
         try:
-            if not self._connection.poll(ANSWER_SECONDS):
+            if not self._connection.poll(seconds):
                 self._process.kill()
-                raise self._stopped(f"it did not answer within {ANSWER_SECONDS:g} s (ended)")
+                raise self._stopped(f"it did not answer within {seconds:g} s (ended)")
             failed, value = self._connection.recv()
         except (EOFError, OSError):
             raise self._stopped() from None

@@ -69,6 +69,7 @@ FILES_SCHEMA = pa.schema(
         pa.field("sha256", pa.string()),
         pa.field("size", pa.int64()),
         pa.field("mtime_ns", pa.int64()),
+        pa.field("document", pa.bool_()),  # written by id (`add_documents`), not found under a folder
     ]
 )
 
@@ -138,6 +139,7 @@ class FileRecord:
     sha256: str
     size: int
     mtime_ns: int
+    document: bool = False  # an entry written by id (`add_documents`), never a file a walk looks for
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,6 @@ class FileUpdate:
     record: FileRecord
     chunks: Sequence[Chunk]
     vectors: pa.Table
-    document: bool = False  # an entry written by id (`add_documents`), not a file found under a folder
 
 
 class IndexStore:
@@ -373,7 +374,10 @@ class IndexStore:
 
     def files(self) -> dict[str, FileRecord]:
         rows = self.files_table.to_arrow().to_pylist() if self.files_table.count_rows() else []
-        return {row["path"]: FileRecord(row["path"], row["sha256"], row["size"], row["mtime_ns"]) for row in rows}
+        return {
+            row["path"]: FileRecord(row["path"], row["sha256"], row["size"], row["mtime_ns"], row["document"] is True)
+            for row in rows
+        }
 
     def write(self, updates: Iterable[FileUpdate], known: Iterable[str] = ()) -> None:
         """Replace these files' chunks, then record the files; `known` are the paths that had chunks before."""
@@ -443,6 +447,7 @@ class IndexStore:
                     "sha256": [r.sha256 for r in records],
                     "size": [r.size for r in records],
                     "mtime_ns": [r.mtime_ns for r in records],
+                    "document": [r.document for r in records],
                 },
                 schema=FILES_SCHEMA,
             )
@@ -665,7 +670,7 @@ def _chunk_rows(updates: Sequence[FileUpdate], schema: pa.Schema) -> pa.Table:
             file_ids.append(file_id(path))
             texts.append(chunk.text)
             place = {"path": path, "chunk": number, "start_line": chunk.start_line, "end_line": chunk.end_line}
-            if update.document:
+            if update.record.document:
                 place["document"] = True
             metadata.append(json.dumps(place, ensure_ascii=False))
     names = vector_columns(schema)

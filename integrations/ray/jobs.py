@@ -17,7 +17,7 @@ from ...errors import InvalidArgumentError
 from ...local_index import IndexStore, index_settings
 from ...local_index.builder import DEFAULT_CHUNKING
 from ...local_index.documents import add_documents
-from ...local_index.own_models import ModelChoice, load_choices, save_choices
+from ...local_index.own_models import ModelChoice, remember_choices
 from ...local_index.search import VECTOR_INDEX_FROM
 from ...settings import EmbedderSettings, RerankerSettings
 from ...validation import check_positive_int
@@ -213,7 +213,7 @@ def write_index(
         index_settings(vectors, **DEFAULT_CHUNKING, precision=precision),
         rebuild=rebuild,
     ) as store:
-        save_choices(store.home, {**load_choices(store.home), **choices})
+        remember_choices(store.home, choices)
         rows = add_documents(
             store,
             (
