@@ -45,7 +45,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
 @pytest.fixture
 def own_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """This test's own account key for sealing indexes (see core/local_index/seal.py)."""
-    from qwen3_rag.local_index.seal import KEY_VARIABLE
+    from qwen3_rag.local_index.account import KEY_VARIABLE
 
     key = tmp_path / "keys" / "mine.key"
     monkeypatch.setenv(KEY_VARIABLE, str(key))

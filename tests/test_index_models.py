@@ -19,7 +19,7 @@ from qwen3_rag import RemoteEmbedder
 from qwen3_rag.checkpoint.identity import checkpoint_identity, fingerprint
 from qwen3_rag.cli import main
 from qwen3_rag.local_index import IndexStore
-from qwen3_rag.local_index.seal import KEY_VARIABLE
+from qwen3_rag.local_index.account import KEY_VARIABLE
 from qwen3_rag.vector_settings import VectorSettings
 
 

@@ -16,7 +16,8 @@ from test_index_safety import index, last_error, make_folder, search_json
 from qwen3_rag.cli import main
 from qwen3_rag.errors import LocalIndexError
 from qwen3_rag.local_index import IndexStore
-from qwen3_rag.local_index.seal import KEY_VARIABLE, account_key, manifest_version
+from qwen3_rag.local_index.account import KEY_VARIABLE, account_key
+from qwen3_rag.local_index.seal import manifest_version
 
 PRIVATE = "the private plans of the other index"
 

@@ -21,8 +21,9 @@ from test_index_trust import field, foreign_index
 
 from qwen3_rag.cli import main
 from qwen3_rag.local_index import IndexStore
+from qwen3_rag.local_index.account import account_key
 from qwen3_rag.local_index.manifest_check import MAX_MANIFEST_BYTES
-from qwen3_rag.local_index.seal import account_key, manifest_version, read_seal
+from qwen3_rag.local_index.seal import manifest_version, read_seal
 
 SECRET = "Beijing is the capital of China."
 

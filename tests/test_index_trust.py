@@ -14,8 +14,9 @@ from test_index_safety import index, last_error, make_folder, search_json
 from test_index_seal import PRIVATE, build, newest_manifest
 
 from qwen3_rag.cli import main
+from qwen3_rag.local_index.account import KEY_VARIABLE
 from qwen3_rag.local_index.manifest_check import MAX_FRAGMENTS, ManifestRefused, named_files
-from qwen3_rag.local_index.seal import KEY_VARIABLE, manifest_version
+from qwen3_rag.local_index.seal import manifest_version
 
 
 # A plain protobuf writer, to build the manifests an attacker would (table.proto field numbers).

@@ -137,23 +137,9 @@ def update_index(
     started, report = time.perf_counter(), IndexReport()
     roots = resolve_roots(roots)
     base = index_base(store.home)
-    walk = Walk(roots, follow_symlinks, excluded=frozenset({os.path.realpath(store.home)}))
     known = store.files()
-    seen: set[str] = set()
-    to_read: list[tuple[Path, FileRecord]] = []
-    for path, info in walk.entries():  # each status read through its folder's descriptor, not by path
-        if not is_indexable(path):
-            report.other_files += 1
-            continue
-        record = FileRecord(file_key(path, base), "", info.st_size, info.st_mtime_ns)
-        seen.add(record.path)
-        old = known.get(record.path)
-        if old is not None and (old.size, old.mtime_ns) == (record.size, record.mtime_ns):
-            report.unchanged += 1
-        else:
-            to_read.append((path, record))
-    report.skipped.update(walk.skipped)
-
+    walk = Walk(roots, follow_symlinks, excluded=frozenset({os.path.realpath(store.home)}))
+    seen, to_read = _changed_files(walk, known, base, report)
     tokenizer = plain_text_tokenizer(embedder.tokenizer)
     writer = _Writer(store, embedder, known, report)
     touched: list[FileRecord] = []
@@ -188,6 +174,28 @@ def update_index(
     store.optimize(vector_index_from)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _changed_files(
+    walk: Walk, known: dict[str, FileRecord], base: str, report: IndexReport
+) -> tuple[set[str], list[tuple[Path, FileRecord]]]:
+    """The records of every indexable file the walk finds, and the files to read: those whose size or
+    modification time differs from their record (the rest are counted unchanged)."""
+    seen: set[str] = set()
+    to_read: list[tuple[Path, FileRecord]] = []
+    for path, info in walk.entries():  # each status read through its folder's descriptor, not by path
+        if not is_indexable(path):
+            report.other_files += 1
+            continue
+        record = FileRecord(file_key(path, base), "", info.st_size, info.st_mtime_ns)
+        seen.add(record.path)
+        old = known.get(record.path)
+        if old is not None and (old.size, old.mtime_ns) == (record.size, record.mtime_ns):
+            report.unchanged += 1
+        else:
+            to_read.append((path, record))
+    report.skipped.update(walk.skipped)
+    return seen, to_read
 
 
 def _gone(known: dict[str, FileRecord], seen: set[str], roots: list[str], base: str) -> list[str]:

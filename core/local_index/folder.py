@@ -240,3 +240,15 @@ def exchange(first: Path, second: Path) -> None:
     os.rename(second, aside)
     os.rename(first, second)
     os.rename(aside, first)
+
+
+def read_plain(path: Path, limit: int) -> tuple[bytes, os.stat_result] | None:
+    """At most `limit` + 1 bytes of the file at `path`, opened without following a link or blocking on a
+    pipe, and its status; None when it does not exist. The caller checks that status."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "rb") as opened:
+        info = os.fstat(opened.fileno())
+        return (opened.read(limit + 1) if stat.S_ISREG(info.st_mode) else b""), info

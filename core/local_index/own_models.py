@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import json
 import os
-import stat
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,8 +22,8 @@ from pathlib import Path
 from ..checkpoint.identity import checkpoint_identity
 from ..checkpoint.tokenizer import normalise_source
 from ..errors import ModelLoadError
-from .folder import MODELS, MODELS_DRAFT
-from .seal import account_key
+from .account import account_key
+from .folder import MODELS, MODELS_DRAFT, read_plain
 
 MAX_BYTES = 1 << 16
 
@@ -74,11 +73,10 @@ def load_choices(directory: Path) -> dict[str, ModelChoice]:
     """The models this account recorded for the index at `directory`; none when there is no record made
     with this account's key (another account's index, a planted or a trusted one)."""
     try:
-        fd = os.open(directory / MODELS, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        found = read_plain(directory / MODELS, MAX_BYTES)
     except OSError:
         return {}
-    with os.fdopen(fd, "rb") as handle:
-        raw = handle.read(MAX_BYTES + 1) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    raw = found[0] if found is not None else b""
     try:
         document = json.loads(raw)
         body = _canonical(document["models"])

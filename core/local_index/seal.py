@@ -35,7 +35,6 @@ import hashlib
 import hmac
 import json
 import os
-import secrets
 import stat
 import time
 from collections.abc import Mapping
@@ -45,11 +44,10 @@ from typing import Any, TypeGuard
 
 from ..display import quoted
 from ..errors import LocalIndexError
-from .folder import LOCK, SEAL, SEAL_DRAFT, rebuild_hint
+from .account import account_key
+from .folder import LOCK, SEAL, SEAL_DRAFT, read_plain, rebuild_hint
 from .manifest_check import MAX_MANIFEST_BYTES, ManifestRefused, named_files
 
-KEY_VARIABLE = "QWEN3_RAG_KEY_FILE"  # where the account's key lives, when not the default
-KEY_BYTES = 32
 MAX_SEAL_BYTES = 64 * 2**20  # about 150 bytes a sealed file
 MANIFEST_SUFFIX = ".manifest"
 RETRIES, RETRY_SECONDS = 5, 0.05  # a reader racing a writer's seal looks again this often
@@ -57,77 +55,6 @@ RETRIES, RETRY_SECONDS = 5, 0.05  # a reader racing a writer's seal looks again 
 WRITER_SEAL_WAIT_SECONDS = 30.0
 SEAL_FORMAT = 2  # 1 (qwen3-rag before issue 33) sealed manifests only; it is read to say so, never trusted
 INDICES = "_indices/"
-
-
-def key_path() -> Path:
-    configured = os.environ.get(KEY_VARIABLE)
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "qwen3-rag" / "index.key"
-
-
-def account_key() -> bytes:
-    """This account's key: read from its private file, or created there (mode 0600) on first use.
-
-    Written whole under a temporary name and then linked into place, so two processes starting at
-    once never read a half-written key: the second link fails and that process reads the first's.
-    """
-    path = key_path()
-    if not os.path.lexists(path):
-        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        try:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-            with os.fdopen(fd, "wb") as key_file:
-                key_file.write(secrets.token_bytes(KEY_BYTES))
-                key_file.flush()
-                os.fsync(key_file.fileno())
-            os.link(draft, path)
-        except FileExistsError:
-            pass  # another process made it first: its key is the key
-        except OSError as error:
-            raise LocalIndexError(
-                f"cannot create the index key {quoted(path)} ({error.strerror}); set "
-                f"${KEY_VARIABLE} to a file path this account can write"
-            ) from None
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(draft)
-    return _read_key(path)
-
-
-def _read_plain(path: Path, limit: int) -> tuple[bytes, os.stat_result] | None:
-    """At most `limit` + 1 bytes of the file at `path`, opened without following a link or blocking on a
-    pipe, and its status; None when it does not exist. The caller checks that status."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None
-    with os.fdopen(fd, "rb") as opened:
-        info = os.fstat(opened.fileno())
-        return (opened.read(limit + 1) if stat.S_ISREG(info.st_mode) else b""), info
-
-
-def _read_key(path: Path) -> bytes:
-    try:
-        found = _read_plain(path, KEY_BYTES)
-    except OSError as error:
-        raise LocalIndexError(f"cannot read the index key {quoted(path)} ({error.strerror})") from None
-    if found is None:
-        raise LocalIndexError(f"cannot read the index key {quoted(path)} (it was removed)")
-    key, info = found
-    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
-        raise LocalIndexError(
-            f"the index key {quoted(path)} is not a private file of this account; "
-            f"make it one (chmod 600 {quoted(path)}) or remove it to make a new key"
-        )
-    if len(key) != KEY_BYTES:
-        raise LocalIndexError(
-            f"the index key {quoted(path)} is not {KEY_BYTES} bytes; remove it to make a new key "
-            "(indexes sealed with the old one then need --trust)"
-        )
-    return key
 
 
 Record = list[Any]  # a sealed file: [size, sha256, st_ino, st_mtime_ns, st_ctime_ns]
@@ -346,10 +273,10 @@ def write_seal(directory: Path, *states: Mapping[str, Mapping[str, str]], writin
 
 def _write_sealed(directory: Path, body: bytes) -> None:
     mac = hmac.new(account_key(), body, hashlib.sha256).hexdigest()
-    _replace_seal(directory, json.dumps({"seal": json.loads(body), "mac": mac}).encode())
+    replace_seal(directory, json.dumps({"seal": json.loads(body), "mac": mac}).encode())
 
 
-def _replace_seal(directory: Path, raw: bytes | None) -> None:
+def replace_seal(directory: Path, raw: bytes | None) -> None:
     """Put `raw` in place as the seal, whole (written aside, then renamed over it); None removes the seal."""
     folder = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
@@ -370,13 +297,9 @@ def _replace_seal(directory: Path, raw: bytes | None) -> None:
 
 
 def saved_seal(directory: Path) -> bytes | None:
-    """The seal's bytes as they are (to put back with `restore_seal` if what replaces them is withdrawn)."""
-    found = _read_plain(directory / SEAL, MAX_SEAL_BYTES)
+    """The seal's bytes as they are (to put back with `replace_seal` if what replaces them is withdrawn)."""
+    found = read_plain(directory / SEAL, MAX_SEAL_BYTES)
     return found[0] if found is not None and stat.S_ISREG(found[1].st_mode) else None
-
-
-def restore_seal(directory: Path, raw: bytes | None) -> None:
-    _replace_seal(directory, raw)
 
 
 def _sealed_files(folder: Path) -> Mapping[str, Mapping[str, Record]]:
@@ -395,7 +318,7 @@ def _no_follow(path: str, flags: int) -> int:
 def read_seal(directory: Path) -> Seal | None:
     """The seal, if present and made with this account's key; None when there is none."""
     try:
-        found = _read_plain(directory / SEAL, MAX_SEAL_BYTES)
+        found = read_plain(directory / SEAL, MAX_SEAL_BYTES)
     except OSError as error:
         raise not_ours(directory, f"its seal cannot be read ({error.strerror})") from None
     if found is None:

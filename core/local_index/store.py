@@ -48,7 +48,7 @@ from .folder import (
 )
 from .manifest_check import check_table
 from .precision import DEFAULT_RESCORE, INDEX_PRECISIONS, QUANTIZED, recorded_precision
-from .seal import RETRY_SECONDS, check_sealed, check_served, current, restore_seal, saved_seal, write_seal
+from .seal import RETRY_SECONDS, check_sealed, check_served, current, replace_seal, saved_seal, write_seal
 from .search import Found, ensure_indexes, index_kinds, search_table, stored_vectors
 
 FORMAT_VERSION = 3  # 3: paths relative to the index's folder, chunks found again by text_hash
@@ -298,13 +298,13 @@ class IndexStore:
             try:
                 read_everything(directory)
             except LocalIndexError as error:
-                restore_seal(directory, before)
+                replace_seal(directory, before)
                 reason = error.reason if isinstance(error, ReaderError) else str(error)
                 raise LocalIndexError(
                     f"the index at {quoted(directory)} cannot be trusted: {reason}; nothing was sealed"
                 ) from None
             except BaseException:
-                restore_seal(directory, before)
+                replace_seal(directory, before)
                 raise
         finally:
             lock.release()
