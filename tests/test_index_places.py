@@ -167,39 +167,61 @@ def test_a_renamed_subfolder_takes_its_chunks_and_a_copy_keeps_both(tmp_path, ti
     assert "holds 6 files" in line
 
 
-def test_an_index_of_format_2_is_still_searched_and_asks_for_a_rebuild_to_grow(tmp_path, tiny_models, embedder, capsys):
-    """Format 2 recorded absolute paths and no text hashes: its answers print as they always did."""
+def test_an_index_of_format_2_is_searched_then_upgraded_without_embedding(tmp_path, tiny_models, embedder, capsys):
+    """Format 2 recorded absolute paths and no text hashes: searched as it always was, then upgraded by the
+    next `index` run, every vector kept as it was and nothing embedded."""
+    import hashlib
+
     import lancedb
     import pyarrow as pa
 
-    from qwen3_rag.local_index.store import FILES_SCHEMA, SETTINGS_KEY, chunks_schema
+    from qwen3_rag.local_index.store import FILES_SCHEMA, SETTINGS_KEY, chunks_schema, file_id
     from qwen3_rag.vector_settings import VectorSettings
 
+    folder = make_folder(tmp_path / "docs", DOCS)
     settings = {**VectorSettings.of(embedder).record(), "chunk_tokens": 16, "overlap": 4, "text_field": "text"}
+    located = {**settings, "embedding_model": tiny_models.embedding, "reranker_model": "/old/home/reranker"}
     schema = chunks_schema(embedder.dim, format_version=2).with_metadata(
-        {SETTINGS_KEY: json.dumps({**settings, "embedding_model": tiny_models.embedding, "format_version": 2})}
+        {SETTINGS_KEY: json.dumps({**located, "format_version": 2})}
     )
-    texts = list(DOCS.values())
+    texts = list(DOCS.values()) + ["an entry written by id"]
     vectors = embedder.embed_documents(texts)
-    paths = [f"/old/home/docs/{name}" for name in DOCS]
+    paths = [str(folder / name) for name in DOCS] + ["doc-7"]
     rows = {
         "id": [f"{p}#0" for p in paths],
-        "file_id": list(range(len(paths))),
+        "file_id": [file_id(p) for p in paths],
         "text": texts,
         "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), embedder.dim),
         "metadata": [json.dumps({"path": p, "chunk": 0, "start_line": 1, "end_line": 1}) for p in paths],
     }
+    stats = [os.stat(p) for p in paths[:-1]]
+    files = {
+        "file_id": [file_id(p) for p in paths],
+        "path": paths,
+        "sha256": [hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths[:-1]] + ["0"],
+        "size": [info.st_size for info in stats] + [0],
+        "mtime_ns": [info.st_mtime_ns for info in stats] + [0],
+    }
     db = lancedb.connect(str(tmp_path / "idx"))
     db.create_table("chunks", pa.table(rows, schema=schema))
-    db.create_table("files", schema=FILES_SCHEMA)
+    db.create_table("files", pa.table(files, schema=pa.schema([f for f in FILES_SCHEMA if f.name != "document"])))
     assert main(["-q", "index", "--index", str(tmp_path / "idx"), "--trust"]) == 0
     answer = search_json(capsys, "--index", str(tmp_path / "idx"), "--embedding-model", tiny_models.embedding)
-    assert sorted(r["path"] for r in answer["results"]) == sorted(paths)
-    make_folder(tmp_path / "docs", DOCS)
-    assert main(["index", str(tmp_path / "docs"), "--index", str(tmp_path / "idx"),
-                 "--embedding-model", tiny_models.embedding]) == 1  # fmt: skip
-    line = summary(capsys)
-    assert "written by an earlier qwen3-rag (format 2" in line and "--rebuild" in line
+    assert sorted(r["path"] for r in answer["results"]) == sorted(paths)  # as format 2 printed them
+
+    capsys.readouterr()
+    assert main(["index", str(folder), "--index", str(tmp_path / "idx"),
+                 "--embedding-model", tiny_models.embedding]) == 0  # fmt: skip
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert any("upgraded the index" in line and "4 chunks kept" in line for line in lines)
+    assert lines[-1].startswith("0 files indexed (0 chunks), 3 unchanged, 0 removed") and "tokens/s" not in lines[-1]
+    upgraded = stored(tmp_path / "idx")
+    assert {path for path, *_ in upgraded} == {f"docs/{name}" for name in DOCS} | {"doc-7"}
+    for (_, *_, text), vector in upgraded.items():
+        np.testing.assert_array_equal(vector, vectors[texts.index(text)])  # the very vectors, not new ones
+    with IndexStore.open(tmp_path / "idx") as store:
+        assert store.format_version == 3 and "reranker_model" not in store.settings
+        assert store.settings["embedding_model"].startswith("sha256:")
 
 
 def test_entries_written_by_id_outlive_an_index_run_over_the_same_folder(

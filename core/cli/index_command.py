@@ -16,7 +16,9 @@ from ..local_index.chunking import check_chunking
 from ..local_index.folder import check_same_settings
 from ..local_index.own_models import ModelChoice, load_choices, remember_choices
 from ..local_index.precision import recorded_precision
+from ..local_index.upgrade import upgrade_format_2
 from ..settings import DEFAULT_MAX_LENGTH
+from ..vector_settings import VectorSettings
 from .common import (
     asked_settings,
     embedder_for_index,
@@ -67,6 +69,9 @@ def run_index(args: argparse.Namespace) -> int:
         symmetric=recorded.get("symmetric"),  # a recorded instruction is a sentence, not the preset that set this
         max_length=recorded.get("max_length", DEFAULT_MAX_LENGTH),  # e.g. Ray's write_index(max_length=...)
     )
+    if recorded.get("format_version") == 2:  # absolute paths, no text hashes: rewritten, nothing embedded
+        kept = upgrade_format_2(index, VectorSettings.of(embedder).embedding_model)
+        say(args, f"upgraded the index at {quoted(index)} to paths relative to its folder: {kept} chunks kept")
     precision = args.precision or recorded_precision(recorded)
     settings = index_settings(embedder, **chunking, precision=precision)
     with IndexStore.create_or_open(index, settings, rebuild=args.rebuild) as store:

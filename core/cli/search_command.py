@@ -4,8 +4,10 @@ stderr, so `--json` output can be piped."""
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
+from typing import Any
 
 from ..display import escaped, json_text, plural
 from ..errors import InvalidArgumentError
@@ -70,7 +72,7 @@ def run_search(args: argparse.Namespace) -> int:
                             "rank": rank,
                             "score": score,
                             "similarity": hit.score,
-                            "path": _shown(hit, args.index),
+                            "path": _shown(hit, args.index, recorded),
                             "start_line": hit.start_line,
                             "end_line": hit.end_line,
                             "text": hit.text,
@@ -82,7 +84,7 @@ def run_search(args: argparse.Namespace) -> int:
         )
     else:
         for rank, (score, hit) in enumerate(results, start=1):
-            print(f"{rank}. {score:.4f}  {escaped(_shown(hit, args.index))}:{hit.start_line}-{hit.end_line}")
+            print(f"{rank}. {score:.4f}  {escaped(_shown(hit, args.index, recorded))}:{hit.start_line}-{hit.end_line}")
             print(f"   {_snippet(hit.text)}")
     recall = ("hybrid" if found.hybrid else "embedding") + (" exact" if found.exact else " approximate (ANN)")
     if precision == "binary":
@@ -97,9 +99,11 @@ def run_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _shown(hit: Hit, index: str) -> str:
-    """A file as the user would type it from here (see places.py); a document by its id."""
-    return hit.path if hit.document else shown_path(hit.path, index)
+def _shown(hit: Hit, index: str, recorded: dict[str, Any]) -> str:
+    """A file as the user would type it from here (see places.py); an entry written by id as its id (format 2
+    marked none: there, every record that is not an absolute path is an id)."""
+    by_id = hit.document or (recorded["format_version"] == 2 and not os.path.isabs(hit.path))
+    return hit.path if by_id else shown_path(hit.path, index)
 
 
 def _snippet(text: str, width: int = 160) -> str:

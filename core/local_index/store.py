@@ -349,7 +349,8 @@ class IndexStore:
             raise LocalIndexError(
                 f"the index at {quoted(self.directory)} was written by an earlier qwen3-rag (format "
                 f"{self.format_version}: absolute paths, chunks not found again by content); search still reads "
-                f"it, and to add to it {rebuild_hint(self.directory)}"
+                "it; run qwen3-rag index on it once to upgrade it without embedding anything again, or "
+                f"{rebuild_hint(self.directory)}"
             )
 
     def _check_files_schema(self) -> None:
@@ -473,6 +474,19 @@ class IndexStore:
             self.seal()
 
     # ----- reading -----
+
+    def rows_of(self, paths: Iterable[str], columns: list[str]) -> pa.Table:
+        """The chunk rows of these files, selected by `file_id` (no path ever appears in the filter)."""
+        ids = [file_id(path) for path in paths]
+        if not ids:
+            return self.chunks.schema.empty_table().select(columns)
+        return self.chunks.search().where(_id_filter(ids)).select(columns).limit(None).to_arrow()
+
+    @staticmethod
+    def file_rows(directory: str | os.PathLike[str]) -> list[dict[str, Any]]:
+        """The `files` table of a sealed index, as rows (what upgrading it keeps)."""
+        rows: list[dict[str, Any]] = _open_served(Path(directory), table="files")[0].to_arrow().to_pylist()
+        return rows
 
     def chunk_count(self) -> int:
         return self.chunks.count_rows()
