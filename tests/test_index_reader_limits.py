@@ -17,6 +17,7 @@ from test_index_seal import build
 
 from qwen3_rag.errors import LocalIndexError
 from qwen3_rag.local_index import reader as reader_module
+from qwen3_rag.local_index.manifest_check import varint
 from qwen3_rag.local_index.reader import IndexReader, ReaderError, memory_limit
 from qwen3_rag.local_index.seal import current, write_seal
 from qwen3_rag.local_index.store import SEALED_TABLES
@@ -28,14 +29,14 @@ def varints(data: bytes, start: int, end: int, path: tuple[int, ...] = ()) -> li
     found: list[tuple[tuple[int, ...], int, int]] = []
     at = start
     while at < end:
-        key, at = varint_at(data, at, end)
+        key, at = varint(data[:end], at)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            value, after = varint_at(data, at, end)
+            value, after = varint(data[:end], at)
             found.append(((*path, number), value, at))
             at = after
         elif wire == 2:
-            size, at = varint_at(data, at, end)
+            size, at = varint(data[:end], at)
             try:
                 found.extend(varints(data, at, at + size, (*path, number)))
             except ValueError:
@@ -48,19 +49,6 @@ def varints(data: bytes, start: int, end: int, path: tuple[int, ...] = ()) -> li
     if at != end:
         raise ValueError("not a message")
     return found
-
-
-def varint_at(data: bytes, at: int, end: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if at >= end or shift > 63:
-            raise ValueError("truncated")
-        byte = data[at]
-        at += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, at
-        shift += 7
 
 
 def huge_buffer_count(raw: bytearray) -> None:

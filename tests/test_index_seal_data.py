@@ -22,7 +22,7 @@ from test_index_trust import field, foreign_index
 from qwen3_rag.cli import main
 from qwen3_rag.local_index import IndexStore
 from qwen3_rag.local_index.account import account_key
-from qwen3_rag.local_index.manifest_check import MAX_MANIFEST_BYTES
+from qwen3_rag.local_index.manifest_check import MAX_MANIFEST_BYTES, varint
 from qwen3_rag.local_index.seal import manifest_version, read_seal
 
 SECRET = "Beijing is the capital of China."
@@ -132,29 +132,18 @@ def with_extra_fragment(manifest: bytes) -> bytes:
     body = manifest[position + 4 : position + 4 + size]
     at, fragment = 0, None
     while fragment is None:  # the manifest's first field 2 (a fragment), found by walking its fields
-        key, at = varint_at(body, at)
+        key, at = varint(body, at)
         if key & 7 == 2:
-            length, start = varint_at(body, at)
+            length, start = varint(body, at)
             if key >> 3 == 2:
                 fragment = body[start : start + length]
             at = start + length
         else:
-            _, at = varint_at(body, at)
+            _, at = varint(body, at)
     copy = field(2, fragment + field(1, 999))  # a second id field, last: protobuf keeps the last one
     body += copy
     rebuilt = manifest[:position] + struct.pack("<I", len(body)) + body
     return rebuilt + struct.pack("<q", position) + manifest[end + 8 :]
-
-
-def varint_at(data: bytes, at: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[at]
-        at += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, at
-        shift += 7
 
 
 def test_trust_refuses_two_fragments_naming_one_data_file(tmp_path, tiny_models, own_key, monkeypatch, capsys):

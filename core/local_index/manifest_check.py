@@ -60,7 +60,8 @@ class ManifestRefused(ValueError):
 Fields = dict[int, list[int | bytes]]
 
 
-def _varint(data: bytes, at: int) -> tuple[int, int]:
+def varint(data: bytes, at: int) -> tuple[int, int]:
+    """A protobuf varint at `at`, and where the next field starts; ManifestRefused when truncated."""
     value = shift = 0
     while True:
         if at >= len(data) or shift > 63:
@@ -78,18 +79,18 @@ def fields(data: bytes) -> Fields:
     found: Fields = {}
     at = count = 0
     while at < len(data):
-        key, at = _varint(data, at)
+        key, at = varint(data, at)
         number, wire = key >> 3, key & 7
         value: int | bytes
         if wire == 0:
-            value, at = _varint(data, at)
+            value, at = varint(data, at)
         elif wire in (1, 5):
             width = 8 if wire == 1 else 4
             if at + width > len(data):
                 raise ManifestRefused("truncated fixed-width field")
             value, at = int.from_bytes(data[at : at + width], "little"), at + width
         elif wire == 2:
-            size, at = _varint(data, at)
+            size, at = varint(data, at)
             if at + size > len(data):
                 raise ManifestRefused("a field runs past its message")
             value, at = data[at : at + size], at + size
