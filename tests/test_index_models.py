@@ -160,3 +160,9 @@ def test_a_folder_named_like_a_default_model_never_stands_in_for_it(tmp_path, ti
         index(Path("docs"), tmp_path / "idx", tiny_models.embedding, "--reranker-model", "./Qwen/Qwen3-Reranker-0.6B")
         == 0
     )
+    shutil.copytree(tiny_models.embedding, tmp_path / "Qwen" / "Qwen3-Embedding-0.6B")
+    (tmp_path / "texts.txt").write_text("one text\n")
+    monkeypatch.delenv("QWEN3_RAG_EMBEDDING_MODEL", raising=False)
+    capsys.readouterr()
+    assert main(["-q", "embed", "texts.txt"]) == 1  # nor for a command without an index
+    assert "is named like the default embedding model on the hub" in error(capsys)

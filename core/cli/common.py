@@ -46,15 +46,11 @@ def make_embedder(args: argparse.Namespace, model: str, **settings: Any) -> Embe
 
 
 def named_embedder(args: argparse.Namespace, **settings: Any) -> EmbeddingMethods:
-    """The embedder the options name, for commands without an index to take settings from."""
-    return make_embedder(
-        args,
-        args.embedding_model or DEFAULT_EMBEDDING_MODEL,
-        dim=args.dim,
-        instruction=args.instruction,
-        revision=args.embedding_revision,
-        **settings,
-    )
+    """The embedder the options name (or the default, never a folder here named like it), for commands
+    without an index to take settings from."""
+    named, revision = args.embedding_model or None, args.embedding_revision
+    source, revision = choose_model("embedding", named, revision, {}, DEFAULT_EMBEDDING_MODEL)
+    return make_embedder(args, source, dim=args.dim, instruction=args.instruction, revision=revision, **settings)
 
 
 def make_reranker(args: argparse.Namespace, own: Mapping[str, ModelChoice] | None = None) -> RankingMethods:
