@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import IO
 
 
@@ -57,13 +58,21 @@ def plural(count: int, word: str, words: str | None = None) -> str:
     return f"{count} {word if count == 1 else (words or word + 's')}"
 
 
-def show_warning(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: IO[str] | None = None,
-    line: str | None = None,
-) -> None:
-    """A `warnings.showwarning` for the command line: one escaped line on stderr, no source location."""
-    print(f"qwen3-rag: warning: {escaped(str(message))}", file=sys.stderr)
+def warning_printer(stream: Callable[[], IO[str]]) -> Callable[..., None]:
+    """A `warnings.showwarning` for the command line: one escaped line on `stream()` (looked up at each
+    warning, so a replaced sys.stderr is honoured), no source location."""
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: IO[str] | None = None,
+        line: str | None = None,
+    ) -> None:
+        print(f"qwen3-rag: warning: {escaped(str(message))}", file=stream())
+
+    return show
+
+
+show_warning = warning_printer(lambda: sys.stderr)

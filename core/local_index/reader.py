@@ -32,7 +32,7 @@ from typing import IO, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..display import escaped, quoted
+from ..display import escaped, quoted, warning_printer
 from ..errors import LocalIndexError, Qwen3RagError
 from .folder import check_same_settings, rebuild_hint
 from .search import Found
@@ -245,17 +245,7 @@ def serve(fd: int, directory: str, warnings_fd: int) -> None:
     else is written to standard error (LanceDB's panics and logs) stays in the helper's file."""
     shown = os.fdopen(warnings_fd, "w", buffering=1)
 
-    def show(
-        message: Warning | str,
-        category: type[Warning],
-        filename: str,
-        lineno: int,
-        file: IO[str] | None = None,
-        line: str | None = None,
-    ) -> None:  # as display.show_warning, to the command's standard error
-        print(f"qwen3-rag: warning: {escaped(str(message))}", file=shown)
-
-    warnings.showwarning = show
+    warnings.showwarning = warning_printer(lambda: shown)  # to the command's standard error
     connection = Connection(fd)
     from .store import IndexStore
 
