@@ -14,7 +14,13 @@ from; `local_index/`, `evaluation/` and `cli/` use any of them.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
+
+# MKL's strict reproducible mode: a float32 product gives the same bits on any number of threads, so
+# the thread count may follow the machine's load without changing a vector (kernels/threads.py).
+# MKL reads it at its first product, so it is set here, before torch loads; a user's value is kept.
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 
 from .errors import (
     InvalidArgumentError,

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from tiny_qwen3 import write_embedding_model, write_reranker_model
+
+import qwen3_rag  # noqa: F401 - first, as a user's program should: it sets MKL's strict mode before any product
 
 # Texts that stress tokenization: scripts, code, emoji, empty, and leading whitespace/punctuation.
 VARIED_TEXTS = [
@@ -40,6 +45,43 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
         embedding_plain_tokenizer=str(write_embedding_model(root / "embedding-plain", append_end_of_text=False)),
         reranker=str(write_reranker_model(root / "reranker")),
     )
+
+
+# CPU-bound for random spells of 5-50 ms, idle as long, for at most 60 s: the load a CPU pass sees
+# changes from batch to batch, so its thread count does too (core/kernels/threads.py).
+FLICKERING_LOAD = """
+import random, time
+end = time.time() + 60
+while time.time() < end:
+    spell = time.time() + random.uniform(0.005, 0.05)
+    while time.time() < spell:
+        pass
+    time.sleep(random.uniform(0.005, 0.05))
+"""
+STEADY_LOAD = "import time\nend = time.time() + 60\nwhile time.time() < end: pass\n"
+
+
+@contextlib.contextmanager
+def load_beside(program: str) -> Iterator[subprocess.Popen]:
+    """Another CPU-bound process while the block runs; it ends by itself within a minute."""
+    process = subprocess.Popen([sys.executable, "-c", program])
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture
+def busy_process() -> Iterator[subprocess.Popen]:
+    with load_beside(STEADY_LOAD) as process:
+        yield process
+
+
+@pytest.fixture
+def flickering_load() -> Iterator[subprocess.Popen]:
+    with load_beside(FLICKERING_LOAD) as process:
+        yield process
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ def rotations(items, count):
     return [items[i % len(items) :] + items[: i % len(items)] for i in range(count)]
 
 
-def test_threads_share_one_embedder_and_reranker(embedder, reranker):
+def test_threads_share_one_embedder_and_reranker(embedder, reranker, flickering_load):
+    """Bit for bit, with the thread count changing under a load that comes and goes."""
     inputs = rotations(VARIED_TEXTS, THREADS * CALLS)
     serial = [(embedder.embed_documents(t), reranker.score(t[0], t[1:])) for t in inputs]
 

@@ -28,7 +28,7 @@ def right_padded(batch: list[list[int]], pad_id: int, device: torch.device) -> t
 
 def embed_batch(model: LoadedModel, batch: list[list[int]], dim: int) -> np.ndarray:
     """L2-normalised float32 embeddings (len(batch), dim) of sequences already ending in <|endoftext|>."""
-    with threads_for_load(model.device):
+    with threads_for_load(model.device, model.dtype):
         return split_on_out_of_memory(
             lambda rows: _embed_rows(model, [batch[i] for i in rows], dim), list(range(len(batch)))
         )

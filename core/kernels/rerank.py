@@ -33,7 +33,7 @@ def score_batches(
     if yes_minus_no is None:
         raise TypeError(f"{model.key.source} was loaded as an embedding model; scoring needs a reranker")
     if model.attend is not None:
-        with threads_for_load(model.device):
+        with threads_for_load(model.device, model.dtype):
             encoded = encode_head(model.backbone, head, model.attend)
         run = partial(_score_packed, model, model.attend, yes_minus_no, encoded, tails)
     else:
@@ -44,7 +44,7 @@ def score_batches(
         run = partial(_score_padded, model, yes_minus_no, cache, len(head), tails)
     logits = np.empty(len(tails), dtype=np.float32)
     for batch in batches:
-        with threads_for_load(model.device):  # per batch: other processes come and go
+        with threads_for_load(model.device, model.dtype):  # per batch: other processes come and go
             logits[batch] = split_on_out_of_memory(run, batch)
     return logits
 

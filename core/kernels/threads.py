@@ -5,11 +5,20 @@ process holds up all the others: on the 2-core machines of this project, a secon
 process slowed a 2-thread pass 2.2-3.7x (bench/RESULTS.md), while a 1-thread pass kept its speed.
 The kernel state says how many threads are runnable right now (/proc/loadavg, /proc/self/task),
 so each batch can take only the cores that are free. It never uses more than torch's own setting.
+
+A float32 vector must not depend on the load: the count may follow it because MKL's strict
+reproducible mode (asked for by `import qwen3_rag`) gives the same bits on any thread count, and the
+int8 mode's integer sums are exact. Should MKL have started before that, `products_ignore_thread_count`
+says so and float32 passes keep torch's setting. bf16 passes follow the load anyway: oneDNN splits
+their long sums between threads, and the vectors differ by up to 2.4e-3 between thread counts, inside
+bf16's stated tolerance, where keeping every thread made a pass 3.1x slower beside one busy process
+(bench/thread_invariance.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 from collections.abc import Iterator
@@ -58,9 +67,36 @@ _passes = 0  # passes running now, in any thread
 _setting = 0  # torch's thread count before the first of them lowered it
 
 
+# Products whose sum MKL splits between threads at some thread counts unless its strict mode is on
+# (found by trying shapes on a 2-core Xeon): rows of short texts, the 0.6B model's hidden and MLP widths.
+_PROBE_SHAPES = ((32, 1024, 1024), (64, 3072, 1024))
+
+
+@functools.cache
+def products_ignore_thread_count(dtype: torch.dtype, setting: int) -> bool:
+    """Whether matrix products in `dtype` give the same bits on 1 to `setting` threads (tried once)."""
+    if setting == 1:
+        return True
+    generator = torch.Generator().manual_seed(0)
+    try:
+        for rows, inner, outer in _PROBE_SHAPES:
+            a = torch.randn(rows, inner, generator=generator).to(dtype)
+            b = torch.randn(outer, inner, generator=generator).to(dtype)
+            products = []
+            for count in range(1, setting + 1):
+                torch.set_num_threads(count)
+                products.append(torch.nn.functional.linear(a, b))
+            if not all(torch.equal(products[0], other) for other in products[1:]):
+                return False
+        return True
+    finally:
+        torch.set_num_threads(setting)
+
+
 @contextlib.contextmanager
-def threads_for_load(device: torch.device) -> Iterator[int]:
-    """Run the block with `free_threads()` torch threads on CPU; a no-op elsewhere.
+def threads_for_load(device: torch.device, dtype: torch.dtype = torch.float32) -> Iterator[int]:
+    """Run the block with `free_threads()` torch threads on CPU; a no-op elsewhere, and for float32
+    passes where fewer threads would round differently.
 
     torch keeps the count per thread and process-wide, and passes of two models may overlap in two
     threads: the setting is read when the first pass starts (not from a count another pass lowered),
@@ -75,8 +111,10 @@ def threads_for_load(device: torch.device) -> Iterator[int]:
             _setting = torch.get_num_threads()
         _passes += 1
         setting = _setting
+        # Under the lock: the probe sets torch's thread count while it runs.
+        steady = dtype == torch.float32 and not products_ignore_thread_count(dtype, setting)
     try:
-        threads = free_threads(setting)
+        threads = setting if steady else free_threads(setting)
         torch.set_num_threads(threads)
         yield threads
     finally:
