@@ -29,10 +29,11 @@ from .errors import (
     NonFiniteOutputError,
     Qwen3RagError,
     RemoteServerError,
+    UnknownArgumentError,
 )
 from .lazy import exports_on_use
 from .presets import PRESETS, Task
-from .registry import DEFAULT_EMBEDDING_MODEL, DEFAULT_INSTRUCTION, DEFAULT_RERANKER_MODEL
+from .registry import DEFAULT_EMBEDDING_MODEL, DEFAULT_INSTRUCTION, DEFAULT_RERANKER_MODEL, KNOWN_CHECKPOINTS
 
 if TYPE_CHECKING:
     from .embedder import Embedder
@@ -60,6 +61,7 @@ __all__ = [
     "DEFAULT_EMBEDDING_MODEL",
     "DEFAULT_INSTRUCTION",
     "DEFAULT_RERANKER_MODEL",
+    "KNOWN_CHECKPOINTS",
     "PRECISIONS",
     "PRESETS",
     "Embedder",
@@ -74,6 +76,7 @@ __all__ = [
     "RemoteServerError",
     "Reranker",
     "Task",
+    "UnknownArgumentError",
     "calibration_ranges",
     "quantize_embeddings",
 ]

@@ -44,6 +44,11 @@ class Embedder(LocalFacade, EmbeddingMethods):
 
     The arguments are checked as one `qwen3_rag.settings.EmbedderSettings` (kept as `.settings`);
     `Embedder.from_settings(settings)` builds one from such an object.
+
+
+    Methods (shared with the other embedder, in `pipeline.EmbeddingMethods`): `embed_queries`/`embed_documents`
+    for a list of texts, `embed_query`/`embed_document` for one, their `a`-prefixed async twins, and
+    `similarity(a, b)` for the cosine similarity of vectors.
     """
 
     settings_class = EmbedderSettings

@@ -11,6 +11,14 @@ class InvalidArgumentError(Qwen3RagError, ValueError):
     """An argument has a value outside what is allowed; the message names both."""
 
 
+class UnknownArgumentError(InvalidArgumentError, TypeError):
+    """A keyword argument or setting name that is not taken; the message lists the ones that are.
+
+    A TypeError, as Python raises for an unexpected keyword (and as tools that catch it expect), and still an
+    InvalidArgumentError (so a ValueError) for code that caught it as one before.
+    """
+
+
 class InvalidInputError(Qwen3RagError, TypeError):
     """Input texts are not a list of strings."""
 

@@ -18,10 +18,11 @@ from tokenizers import Tokenizer
 
 from .backend import EmbeddingBackend, ScoringBackend
 from .batching import distinct
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, InvalidInputError
 from .presets import Task, resolve_task
 from .progress import counter
 from .quantization import Embeddings, Precision, check_precision, quantize_embeddings
+from .similarity import cosine_similarity
 from .tokenization import EmbeddingTokens, RerankPrompt, RerankTokens, embedding_tokens, format_query
 from .validation import check_positive_int, check_text, check_texts
 
@@ -118,6 +119,60 @@ class EmbeddingMethods:
         check_precision(precision)
         return quantize_embeddings(await self._aembed(self._document_texts(texts)), precision, ranges)
 
+    @overload
+    def embed_query(self, text: str, instruction: str | None = None) -> NDArray[np.float32]: ...
+    @overload
+    def embed_query(
+        self, text: str, instruction: str | None = None, *, precision: Precision, ranges: Ranges = None
+    ) -> Embeddings: ...
+    def embed_query(
+        self, text: str, instruction: str | None = None, *, precision: Precision = "float32", ranges: Ranges = None
+    ) -> Embeddings:
+        """One query's vector, shape (dim,): row 0 of `embed_queries([text], ...)`, with the same keywords.
+
+        int8/uint8 need `ranges=`: one vector has no per-dimension range of its own.
+        """
+        texts = self._query_texts(one_text(text, "embed_queries"), instruction)
+        return quantize_embeddings(self._embed(texts), one_vector_precision(precision, ranges), ranges)[0]
+
+    @overload
+    def embed_document(self, text: str) -> NDArray[np.float32]: ...
+    @overload
+    def embed_document(self, text: str, *, precision: Precision, ranges: Ranges = None) -> Embeddings: ...
+    def embed_document(self, text: str, *, precision: Precision = "float32", ranges: Ranges = None) -> Embeddings:
+        """One document's vector, shape (dim,): row 0 of `embed_documents([text], ...)`, with the same keywords."""
+        texts = self._document_texts(one_text(text, "embed_documents"))
+        return quantize_embeddings(self._embed(texts), one_vector_precision(precision, ranges), ranges)[0]
+
+    @overload
+    async def aembed_query(self, text: str, instruction: str | None = None) -> NDArray[np.float32]: ...
+    @overload
+    async def aembed_query(
+        self, text: str, instruction: str | None = None, *, precision: Precision, ranges: Ranges = None
+    ) -> Embeddings: ...
+    async def aembed_query(
+        self, text: str, instruction: str | None = None, *, precision: Precision = "float32", ranges: Ranges = None
+    ) -> Embeddings:
+        """`embed_query` without blocking the event loop."""
+        texts = self._query_texts(one_text(text, "aembed_queries"), instruction)
+        return quantize_embeddings(await self._aembed(texts), one_vector_precision(precision, ranges), ranges)[0]
+
+    @overload
+    async def aembed_document(self, text: str) -> NDArray[np.float32]: ...
+    @overload
+    async def aembed_document(self, text: str, *, precision: Precision, ranges: Ranges = None) -> Embeddings: ...
+    async def aembed_document(
+        self, text: str, *, precision: Precision = "float32", ranges: Ranges = None
+    ) -> Embeddings:
+        """`embed_document` without blocking the event loop."""
+        texts = self._document_texts(one_text(text, "aembed_documents"))
+        return quantize_embeddings(await self._aembed(texts), one_vector_precision(precision, ranges), ranges)[0]
+
+    def similarity(self, a: ArrayLike, b: ArrayLike) -> NDArray[np.float32]:
+        """Cosine similarity of each vector in `a` with each in `b` (sentence-transformers' `model.similarity`):
+        float32 (len(a), len(b)) in [-1, 1]; a (dim,) vector counts as one row. See `cosine_similarity`."""
+        return cosine_similarity(a, b)
+
     def _query_texts(self, texts: Sequence[str], instruction: str | None) -> list[str]:
         texts = check_texts(texts)
         task_instruction = self.task.instruction if instruction is None else resolve_task(instruction).instruction
@@ -150,6 +205,28 @@ class EmbeddingMethods:
     def _restore(self, tokens: EmbeddingTokens, vectors: NDArray[np.float32], owner: list[int]) -> NDArray[np.float32]:
         tokens.warn_if_cut(self.max_length, stacklevel=4)  # the caller of embed_queries/embed_documents
         return vectors if len(vectors) == len(tokens.ids) else vectors[owner]
+
+
+def one_text(text: object, batch_method: str) -> list[str]:
+    """`[text]` for the one-text methods; anything but a string (a list above all) is refused, naming the
+    method that takes several."""
+    if not isinstance(text, str):
+        raise InvalidInputError(
+            f"text must be one string, got {type(text).__name__}; for several texts call {batch_method}(texts)"
+        )
+    return [check_text(text, "text")]
+
+
+def one_vector_precision(precision: object, ranges: Ranges) -> Precision:
+    """`precision` for one vector: int8/uint8 need `ranges`, since one vector's own range per dimension is empty
+    (said here, instead of quantize_embeddings' "dimension 0 has no range")."""
+    checked = check_precision(precision)
+    if checked in ("int8", "uint8") and ranges is None:
+        raise InvalidArgumentError(
+            f"precision={checked!r} for one text needs ranges= (shape (2, dim)): one vector has no range of its "
+            "own; take them from qwen3_rag.calibration_ranges(sample_vectors)"
+        )
+    return checked
 
 
 @dataclass(frozen=True)

@@ -48,3 +48,8 @@ KNOWN_CHECKPOINTS = MappingProxyType(
         "Qwen/Qwen3-Reranker-8B": Checkpoint("reranker", 4096, 36),
     }
 )
+"""The published Qwen3-Embedding and Qwen3-Reranker checkpoints by hub id, each with what is known of it
+before any download (`Checkpoint`: kind, hidden size = the full vector size and the largest `dim`, layers).
+Read-only: these are the release's facts. Settings check `dim` against them without loading weights; any other
+Qwen3 checkpoint (a fine-tune, a local directory) loads too. `from qwen3_rag import KNOWN_CHECKPOINTS`.
+"""

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Self, TypedDict
 
 from .checkpoint.tokenizer import normalise_source
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, UnknownArgumentError
 from .presets import resolve_task
 from .registry import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL, KNOWN_CHECKPOINTS, MIN_EMBEDDING_DIM
 from .validation import check_base_url, check_bool, check_dim, check_positive_int, check_timeout
@@ -97,6 +97,12 @@ class ModelSettings:
     max_reply_bytes: int = setting(
         DEFAULT_MAX_REPLY_BYTES, "The most bytes read from one reply; a larger one is an error.", "served"
     )
+
+    def __new__(cls, *args: Any, **values: Any) -> Self:
+        # Runs before the dataclass's __init__, so that an unknown name gets the list of settings (and stays a
+        # Qwen3RagError) rather than Python's bare "unexpected keyword argument".
+        refuse_unknown(cls.__name__, values, cls.placement(), noun="setting")
+        return super().__new__(cls)
 
     def __post_init__(self) -> None:
         served = self.base_url is not None
@@ -215,10 +221,11 @@ class RerankerSettings(ModelSettings):
 
 
 def refuse_unknown(owner: str, given: Iterable[str], taken: Iterable[str], noun: str = "argument") -> None:
-    """Raise naming the names in `given` that `owner` does not take, and the ones it does."""
+    """Raise naming the names in `given` that `owner` does not take, and the ones it does: a TypeError, as
+    Python's own for an unexpected keyword (`UnknownArgumentError`)."""
     unknown = sorted(set(given) - set(taken))
     if unknown:
-        raise InvalidArgumentError(
+        raise UnknownArgumentError(
             f"{owner} got unknown {noun}(s) {', '.join(unknown)}; it takes {', '.join(sorted(set(taken)))}"
         )
 

@@ -27,6 +27,7 @@ from qwen3_rag import (
     PRESETS,
     Embedder,
     InvalidArgumentError,
+    InvalidInputError,
     ModelLoadError,
     RemoteEmbedder,
     RemoteReranker,
@@ -96,6 +97,26 @@ def remote_reranker(served) -> RemoteReranker:
 
 
 # ----- parity -----
+
+
+def test_one_text_methods_and_similarity_over_http_match_the_core(remote_embedder, local_embedder):
+    text = TEXTS[0]
+    for remote_vector, local_vector in (
+        (remote_embedder.embed_query(text), local_embedder.embed_query(text)),
+        (remote_embedder.embed_document(text), local_embedder.embed_document(text)),
+        (asyncio.run(remote_embedder.aembed_query(text)), local_embedder.embed_query(text)),
+    ):
+        assert remote_vector.shape == (remote_embedder.dim,)
+        np.testing.assert_allclose(remote_vector, local_vector, atol=TOLERANCE, rtol=0)
+    local_documents = local_embedder.embed_documents(TEXTS)  # vectors of another instance compare alike
+    np.testing.assert_allclose(
+        remote_embedder.similarity(remote_embedder.embed_query(text), local_documents),
+        local_embedder.similarity(local_embedder.embed_query(text), local_documents),
+        atol=TOLERANCE,
+        rtol=0,
+    )
+    with pytest.raises(InvalidInputError, match=r"got list; for several texts call embed_queries\(texts\)"):
+        remote_embedder.embed_query([text])
 
 
 @pytest.mark.parametrize("dim", [None, 32, 100])

@@ -1,7 +1,8 @@
-"""`qwen3-rag` (also `python -m qwen3_rag`): index, search, embed, rerank and eval from a shell.
+"""`qwen3-rag` (also `python -m qwen3_rag`): index, search, embed, rerank, eval and models from a shell.
 
-One module per command, imported when it runs; models come from `common.py` (in-process, or served
-with --embedding-url / --reranker-url). May import anything in the core; nothing imports it.
+One module per command, imported when it runs, once `checks.py` has refused what needs no model;
+models come from `common.py` (in-process, or served with --embedding-url / --reranker-url). May
+import anything in the core; nothing imports it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import NoReturn
 
 from ..display import escaped, show_warning
 from ..errors import Qwen3RagError
-from .parser import build_parser
+from .parser import parse
 
 EXPECTED_ERRORS = (Qwen3RagError, OSError, ValueError)  # the user's to fix: no traceback needed
 # Each command's module, imported only when it runs: torch and LanceDB take seconds to import, and
@@ -28,12 +29,13 @@ COMMAND_MODULES = {
     "embed": "stream_commands",
     "rerank": "stream_commands",
     "eval": "eval_command",
+    "models": "models_command",
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors become one line on stderr and a non-zero exit status."""
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     # LanceDB's engine logs warnings (empty IVF partitions, k-means and HNSW notes, by the thousand while an
     # index builds) straight to stderr; the command line reports problems itself. LanceDB reads LANCEDB_LOG,
     # its Lance engine LANCE_LOG; set before a command imports LanceDB, and the user's own values win.
@@ -48,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = show_warning
         try:
+            from .checks import check_before_import
+
+            check_before_import(args)  # a wrong path or option needs no torch to be refused
             return _command(args.command)(args)
         except KeyboardInterrupt:
             print("qwen3-rag: interrupted", file=sys.stderr)
@@ -58,12 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as error:
             if args.debug:
                 raise
-            detail = (
-                str(error)
-                if isinstance(error, EXPECTED_ERRORS)
-                else (f"{type(error).__name__}: {error} (run with --debug for the traceback)")
-            )
-            print(f"qwen3-rag: error: {escaped(detail)}", file=sys.stderr)
+            print(f"qwen3-rag: error: {escaped(_message(error, args))}", file=sys.stderr)
             return 1
 
 
@@ -79,6 +79,15 @@ def run() -> NoReturn:
         with contextlib.suppress(OSError):  # a reader that went away (`| head`) has all it wanted
             stream.flush()
     os._exit(status)
+
+
+def _message(error: Exception, args: argparse.Namespace) -> str:
+    """The error in one line: its own words when it is the user's to fix (with a rebuild hint in shell terms)."""
+    if not isinstance(error, EXPECTED_ERRORS):
+        return f"{type(error).__name__}: {error} (run with --debug for the traceback)"
+    from .hints import for_the_shell
+
+    return for_the_shell(str(error), args)
 
 
 def _command(name: str) -> Callable[[argparse.Namespace], int]:

@@ -9,7 +9,6 @@ from typing import Any
 from ..checkpoint.identity import check_role
 from ..checkpoint.tokenizer import normalise_source
 from ..display import escaped, quoted
-from ..errors import InvalidArgumentError
 from ..local_index import IndexStore, index_settings, update_index
 from ..local_index.builder import DEFAULT_CHUNKING, resolve_roots
 from ..local_index.chunking import check_chunking
@@ -41,9 +40,7 @@ def recorded_settings(index: Path, args: argparse.Namespace, asked: dict[str, An
 
 
 def run_index(args: argparse.Namespace) -> int:
-    index = Path(args.index)
-    if not args.dirs and not args.trust:
-        raise InvalidArgumentError("index needs at least one DIR to index (or --trust alone, to accept --index)")
+    index = Path(args.index)  # DIRs, models named as folders and the rest: checked before import (checks.py)
     if args.trust:
         sealed = IndexStore.trust(index)
         say(args, f"trusted the index at {quoted(index)}: {sealed} manifests sealed with this account's key")

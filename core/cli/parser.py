@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+from collections.abc import Sequence
 
 from .. import __version__
+from ..display import escaped
 from ..local_index.precision import DEFAULT_RESCORE, INDEX_PRECISIONS
 from ..presets import PRESETS
 from ..registry import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
@@ -15,9 +18,40 @@ DEFAULT_INDEX = ".qwen3-rag"
 EMBEDDING_MODEL_VARIABLE = "QWEN3_RAG_EMBEDDING_MODEL"
 RERANKER_MODEL_VARIABLE = "QWEN3_RAG_RERANKER_MODEL"
 API_KEY_VARIABLE = "QWEN3_RAG_API_KEY"  # sent to --embedding-url / --reranker-url; never on the command line
+SEARCH_JSON_HELP = (
+    "print the results as one JSON object; each result names its scores: score (what orders the results, "
+    "highest first: probability when reranked, else fused with --hybrid, else similarity; the object's "
+    "ordered_by says which), similarity (cosine of the question and the chunk, -1..1), fused (reciprocal rank "
+    "fusion score; null without --hybrid) and probability (the reranker's, that the chunk answers the question, "
+    "0..1; null with --no-rerank)"
+)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line's arguments; an unknown option after a command is that command's usage error (with
+    a suggestion), not the top level's: argparse alone blames `qwen3-rag` and shows its usage."""
+    parser, commands = _parsers()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        command = commands.get(args.command, parser)
+        command.error(unrecognized(unknown, command))  # exits with status 2, as argparse does
+    return args
+
+
+def unrecognized(unknown: list[str], parser: argparse.ArgumentParser) -> str:
+    """The usage error for `unknown` arguments, with the closest option of `parser` for the first mistyped one."""
+    message = f"unrecognized arguments: {escaped(' '.join(unknown))}"
+    options = [name for action in parser._actions for name in action.option_strings]  # listed nowhere public
+    for word in unknown:
+        if word.startswith("-"):
+            close = difflib.get_close_matches(word.split("=", 1)[0], options, n=1)
+            if close:
+                return f"{message}; did you mean {close[0]}?"
+    return message
+
+
+def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser and each command's own, by name."""
     parser = argparse.ArgumentParser(
         prog="qwen3-rag",
         description="Index a folder with Qwen3-Embedding, search it with Qwen3-Reranker, and evaluate retrieval.",
@@ -111,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a binary index only: chunks recalled by Hamming distance per candidate, then rescored against "
         f"the question's float vector (default {DEFAULT_RESCORE})",
     )
-    search.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    search.add_argument("--json", action="store_true", help=SEARCH_JSON_HELP)
 
     embed = commands.add_parser(
         "embed",
@@ -156,7 +190,21 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int, default=None, help="evaluate only the first N queries")
     evaluate.add_argument("--no-rerank", action="store_true", help="embedding stage only")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
-    return parser
+
+    models = commands.add_parser(
+        "models",
+        parents=[output],
+        help="list the known Qwen3 checkpoints",
+        description="The published Qwen3-Embedding and Qwen3-Reranker checkpoints and what is known of each "
+        "before a download; any other Qwen3 checkpoint (a fine-tune, a local folder) works too.",
+    )
+    models.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON list, one object per checkpoint: name, the registry's facts (kind, hidden_size, ...), "
+        "dims ([smallest, largest] --dim; null for a reranker) and default",
+    )
+    return parser, dict(commands.choices)
 
 
 def _output_options(parser: argparse.ArgumentParser, default: object) -> None:
@@ -177,7 +225,14 @@ def _shared_model_options() -> argparse.ArgumentParser:
     shared.add_argument(
         "--instruction", default=None, help=f"task instruction: a preset ({', '.join(PRESETS)}) or a sentence"
     )
-    shared.add_argument("--batch-tokens", type=int, default=None, help="padded tokens per forward pass")
+    shared.add_argument(
+        "--batch-tokens",
+        type=int,
+        default=None,
+        help="token budget of one forward pass: the texts' lengths summed where a batch is packed without padding "
+        "(CPU; CUDA bf16 on a variable-length attention kernel), else texts x the longest (default: 2048 on CPU, "
+        "65536 on CUDA)",
+    )
     shared.add_argument(
         "--allow-pickle",
         action="store_true",

@@ -15,7 +15,7 @@ from ..local_index.own_models import load_choices
 from ..local_index.places import shown_path
 from ..local_index.precision import DEFAULT_RESCORE, recorded_precision
 from ..local_index.reader import IndexReader
-from ..local_index.search import Hit
+from ..local_index.search import Found, Hit
 from ..validation import check_positive_int
 
 
@@ -52,40 +52,14 @@ def run_search(args: argparse.Namespace) -> int:
         found = store.search(
             query, top_k if args.no_rerank else candidates, text=args.question if args.hybrid else None, rescore=rescore
         )
-    hits = found.hits
-    results = [(h.score, h) for h in hits[:top_k]]  # (score shown, hit); the hit's own score is its similarity
-    if not args.no_rerank and hits:
-        ranked = common.make_reranker(args, own).rerank(args.question, [h.text for h in hits], top_k=top_k)
-        results = [(r.score, hits[r.index]) for r in ranked]
-    if args.json:
-        print(
-            json_text(
-                {
-                    "question": args.question,
-                    "reranked": not args.no_rerank,
-                    "hybrid": found.hybrid,
-                    "exact": found.exact,
-                    "precision": precision,
-                    "index_version": found.version,
-                    "results": [
-                        {
-                            "rank": rank,
-                            "score": score,
-                            "similarity": hit.score,
-                            "path": _shown(hit, args.index, recorded),
-                            "start_line": hit.start_line,
-                            "end_line": hit.end_line,
-                            "text": hit.text,
-                        }
-                        for rank, (score, hit) in enumerate(results, start=1)
-                    ],
-                }
-            )
-        )
-    else:
-        for rank, (score, hit) in enumerate(results, start=1):
-            print(f"{rank}. {score:.4f}  {escaped(_shown(hit, args.index, recorded))}:{hit.start_line}-{hit.end_line}")
-            print(f"   {_snippet(hit.text)}")
+    results: list[tuple[Hit, float | None]] = [(h, None) for h in found.hits[:top_k]]  # (hit, its probability)
+    if not args.no_rerank and found.hits:
+        texts = [h.text for h in found.hits]
+        ranked = common.make_reranker(args, own).rerank(args.question, texts, top_k=top_k)
+        results = [(found.hits[r.index], r.score) for r in ranked]
+    ordered_by = "probability" if not args.no_rerank else "fused" if found.hybrid else "similarity"
+    rows = [_result(rank, *result, ordered_by, args.index, recorded) for rank, result in enumerate(results, start=1)]
+    _print(args, found, precision, ordered_by, rows)
     recall = ("hybrid" if found.hybrid else "embedding") + (" exact" if found.exact else " approximate (ANN)")
     if precision == "binary":
         recall += f" over binary vectors, rescored x{rescore or DEFAULT_RESCORE}"
@@ -93,10 +67,46 @@ def run_search(args: argparse.Namespace) -> int:
         recall += " over int8 vectors"
     common.say(
         args,
-        f"{plural(len(results), 'result')} from {plural(len(hits), 'candidate')}, {recall} recall "
+        f"{plural(len(results), 'result')} from {plural(len(found.hits), 'candidate')}, {recall} recall "
         f"({time.perf_counter() - started:.2f} s)",
     )
     return 0
+
+
+def _print(args: argparse.Namespace, found: Found, precision: str, ordered_by: str, rows: list[dict[str, Any]]) -> None:
+    if not args.json:
+        for row in rows:
+            print(f"{row['rank']}. {row['score']:.4f}  {escaped(row['path'])}:{row['start_line']}-{row['end_line']}")
+            print(f"   {_snippet(row['text'])}")
+        return
+    answer = {
+        "question": args.question,
+        "reranked": not args.no_rerank,
+        "hybrid": found.hybrid,
+        "exact": found.exact,
+        "precision": precision,
+        "index_version": found.version,
+        "ordered_by": ordered_by,
+        "results": rows,
+    }
+    print(json_text(answer))
+
+
+def _result(
+    rank: int, hit: Hit, probability: float | None, ordered_by: str, index: str, recorded: dict[str, Any]
+) -> dict[str, Any]:
+    """One result, each of its scores by name; `score` repeats the one that orders the results (`ordered_by`):
+    a hybrid list is in fused order, not by its similarities (see SEARCH_JSON_HELP)."""
+    scores = {"similarity": hit.score, "fused": hit.fused, "probability": probability}
+    return {
+        "rank": rank,
+        "score": scores[ordered_by],
+        **scores,
+        "path": _shown(hit, index, recorded),
+        "start_line": hit.start_line,
+        "end_line": hit.end_line,
+        "text": hit.text,
+    }
 
 
 def _shown(hit: Hit, index: str, recorded: dict[str, Any]) -> str:

@@ -13,10 +13,10 @@ from typing import IO, Any
 
 import numpy as np
 from numpy.typing import NDArray
-from tqdm.auto import tqdm
 
 from ..display import json_text, plural
 from ..errors import InvalidArgumentError
+from ..progress import bar
 from ..reranker import sigmoid
 from ..validation import check_positive_int
 from .common import make_reranker, named_embedder, refuse_unused_local_options, say
@@ -71,11 +71,11 @@ def _numbered_blocks(
 ) -> Iterator[tuple[list[dict[str, Any]], list[str]]]:
     """Blocks of `--block-size` input records, each record with its name for error messages, on a progress bar."""
     block_size, done = args.block_size, 0
-    with tqdm(desc=description, unit=unit, disable=args.quiet) as bar:
+    with bar(not args.quiet, description, unit) as shown:
         for block in blocks(read_records(stream, fmt, source), block_size):
             yield block, [f"{source}: record {done + i + 1}" for i in range(len(block))]
             done += len(block)
-            bar.update(len(block))
+            shown.update(len(block))
 
 
 def run_embed(args: argparse.Namespace) -> int:

@@ -120,7 +120,8 @@ def _proc_cpuinfo() -> str:
 
 
 def default_token_budget(device: torch.device) -> int:
-    """Padded tokens per forward pass: large enough to fill a GPU, small enough for CPU caches.
+    """Tokens per forward pass (real tokens in a packed batch, texts x the longest in a padded one): large
+    enough to fill a GPU, small enough for CPU caches.
 
     On a 2-core CPU, 0.6B-shape forward passes peaked near 2k tokens (261 tokens/s, against 205 at
     8k: activations past that size fall out of cache); see bench/RESULTS.md.

@@ -9,14 +9,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from tqdm.auto import tqdm
 
-from ..display import plural, progress_shows
+from ..display import plural
 from ..errors import InvalidArgumentError
 from ..pipeline import EmbeddingMethods
+from ..progress import bar
 from ..tokenization import plain_text_tokenizer
 from ..vector_settings import VectorSettings
 from .chunking import Chunk, check_chunking, chunk_section
@@ -26,9 +26,13 @@ from .precision import INDEX_PRECISIONS
 from .search import VECTOR_INDEX_FROM
 from .store import FileRecord, FileUpdate, IndexStore
 
+if TYPE_CHECKING:
+    from tqdm.auto import tqdm
+
 DEFAULT_CHUNKING = {"chunk_tokens": 512, "overlap": 64, "text_field": "text"}
 EMBED_EVERY_CHUNKS = 256  # chunks embedded per call: enough for the core to batch by tokens
 COMMIT_EVERY_SECONDS = 2.0  # embedded work is committed this often: a crash costs at most this, plus one batch
+BYTES_PER_TOKEN = 4.0  # the progress bar's guess for text until the files read tell it better
 
 
 @dataclass
@@ -141,18 +145,16 @@ def update_index(
     walk = Walk(roots, follow_symlinks, excluded=frozenset({os.path.realpath(store.home)}))
     seen, to_read = _changed_files(walk, known, base, report)
     tokenizer = plain_text_tokenizer(embedder.tokenizer)
-    writer = _Writer(store, embedder, known, report)
-    touched: list[FileRecord] = []
-    # Off a terminal (a log, a pipe) the bar's carriage returns would garble the lines; the summary stays.
-    with tqdm(total=len(to_read), desc="Indexing", unit="file", disable=not progress or not progress_shows()) as bar:
+    with bar(progress, "Indexing", "token", unit_scale=True) as shown:
+        tracker = _Progress(shown, sum(record.size for _, record in to_read))
+        writer = _Writer(store, embedder, known, report, tracker)
+        touched: list[FileRecord] = []
         for path, record in to_read:
             content = read_file(path, text_field, follow_symlinks, max_file_bytes, roots)
             record = FileRecord(record.path, content.sha256, record.size, record.mtime_ns)
             old = known.get(record.path)
-            bar.update(1)
-            if report.tokens_per_second is not None:  # what a CPU user needs to judge the time left
-                bar.set_postfix_str(f"{report.tokens_per_second:.0f} tokens/s", refresh=False)
             if content.skipped:
+                tracker.read(record.size, None)
                 report.skipped[content.skipped] += 1
                 if old is not None:  # it was text before: its old chunks no longer describe it
                     seen.discard(record.path)
@@ -160,10 +162,12 @@ def update_index(
             report.skipped[RECORD_WITHOUT_TEXT] += content.records_without_text
             report.skipped[MALFORMED_RECORD] += content.records_malformed
             if old is not None and old.sha256 == record.sha256:
+                tracker.read(record.size, None)
                 touched.append(record)
                 report.unchanged += 1
                 continue
             chunks = [c for s in content.sections for c in chunk_section(s, tokenizer, chunk_tokens, overlap)]
+            tracker.read(record.size, sum(chunk.tokens for chunk in chunks))
             writer.add(record, chunks)
         writer.flush()
         writer.commit()
@@ -230,9 +234,15 @@ class _Writer:
     batches, and commits the results every `COMMIT_EVERY_SECONDS`."""
 
     def __init__(
-        self, store: IndexStore, embedder: EmbeddingMethods, known: dict[str, FileRecord], report: IndexReport
+        self,
+        store: IndexStore,
+        embedder: EmbeddingMethods,
+        known: dict[str, FileRecord],
+        report: IndexReport,
+        progress: _Progress,
     ):
         self.store, self.embedder, self.known, self.report = store, embedder, known, report
+        self.progress = progress
         self.pending: list[tuple[FileRecord, list[Chunk]]] = []
         self.embedded: list[FileUpdate] = []
         self.committed_at = time.monotonic()
@@ -249,6 +259,7 @@ class _Writer:
         found, rows = self.store.reusable([chunk.text for chunk in chunks])
         missing = [chunk for chunk, row in zip(chunks, rows, strict=True) if row is None]
         self.report.reused += len(chunks) - len(missing)
+        self.progress.reused(sum(chunk.tokens for chunk, row in zip(chunks, rows, strict=True) if row is not None))
         stored = pa.concat_tables([found, self._embed(missing)]) if missing else found
         # Every chunk's vector row: found ones where they were found, new ones after them, in chunk order.
         new_rows = iter(range(found.num_rows, found.num_rows + len(missing)))
@@ -266,7 +277,9 @@ class _Writer:
         started = time.perf_counter()
         vectors = self.embedder.embed_documents([chunk.text for chunk in chunks])
         self.report.embedding_seconds += time.perf_counter() - started
-        self.report.tokens += sum(chunk.tokens for chunk in chunks)
+        tokens = sum(chunk.tokens for chunk in chunks)
+        self.report.tokens += tokens
+        self.progress.embedded(tokens)
         return self.store.encode(vectors)
 
     def commit(self) -> None:
@@ -276,3 +289,42 @@ class _Writer:
             self.report.chunks += sum(len(update.chunks) for update in self.embedded)
             self.embedded = []
         self.committed_at = time.monotonic()
+
+
+class _Progress:
+    """The indexing bar, counted in tokens embedded: the embedder's time grows with tokens, while a file may
+    hold one chunk or thousands and a chunk 5 tokens or 512 (counted in files, the rate and the time left
+    swung 40-fold on one run). Copied chunks and unchanged files cost no embedding, so they count for nothing.
+
+    Its total is the tokens embedded and still to embed: those of the chunks read, and for files not read
+    yet an estimate from their size at the tokens per byte of the files read so far (`BYTES_PER_TOKEN` before
+    the first), exact once every file is read."""
+
+    def __init__(self, shown: tqdm, unread_bytes: int):
+        self.shown, self.unread_bytes = shown, unread_bytes
+        self.done = self.waiting = 0  # tokens embedded; tokens read, yet to be embedded (or found in the index)
+        self.read_tokens = self.read_bytes = 0  # of the files chunked: what tells tokens per byte
+
+    def read(self, size: int, tokens: int | None) -> None:
+        """A file of `size` bytes (as the walk saw it) was read: its chunks hold `tokens`; None: nothing to embed."""
+        self.unread_bytes = max(0, self.unread_bytes - size)
+        if tokens is not None:
+            self.read_tokens += tokens
+            self.read_bytes += size
+            self.waiting += tokens
+        self._estimate()
+
+    def reused(self, tokens: int) -> None:
+        """Chunks read whose vectors the index holds already: nothing to embed."""
+        self.waiting -= tokens
+        self._estimate()
+
+    def embedded(self, tokens: int) -> None:
+        self.waiting -= tokens
+        self.done += tokens
+        self._estimate()
+        self.shown.update(tokens)
+
+    def _estimate(self) -> None:
+        per_byte = self.read_tokens / self.read_bytes if self.read_bytes else 1 / BYTES_PER_TOKEN
+        self.shown.total = self.done + self.waiting + round(self.unread_bytes * per_byte)

@@ -41,9 +41,11 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9_.=#-]{1,255}\Z")
 MAX_DEPTH = 8  # LanceDB's deepest entry is table/_indices/<uuid>/<file>: a deeper tree is not its own
 
 
-def rebuild_hint(directory: Path) -> str:
-    """The fix, for a shell and for Python (Ray's write_index, IndexStore) alike."""
-    return f"rebuild it with: qwen3-rag index DIR --index {_quoted(directory)} --rebuild (in Python: rebuild=True)"
+def rebuild_hint(directory: Path, folders: str = "DIR", python: bool = True) -> str:
+    """The fix, for a shell and for Python (Ray's write_index, IndexStore) alike. The command line puts the
+    user's own `folders` in place of DIR, and leaves out what to pass in Python (cli/hints.py)."""
+    command = f"qwen3-rag index {folders} --index {_quoted(directory)} --rebuild"
+    return f"rebuild it with: {command}" + (" (in Python: rebuild=True)" if python else "")
 
 
 def check_same_settings(directory: Path, recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:

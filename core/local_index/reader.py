@@ -42,16 +42,23 @@ READ_BYTES_PER_SECOND = 50e6  # --trust's full read: a 40 GB index may take 800 
 ANSWER_SECONDS = 300.0  # the longest the command waits for one answer: opening (hashing a copied index), a search
 STDERR_TAIL = 16 * 1024  # what is read back of the helper's standard error, from its end
 
+
+def limits_first(argument: int) -> str:
+    """Source for `python -c` that caps the process's data at `sys.argv[argument]` bytes, with no core dumps."""
+    return (
+        "import resource, sys\n"
+        f"for limit, wanted in ((resource.RLIMIT_DATA, int(sys.argv[{argument}])), (resource.RLIMIT_CORE, 0)):\n"
+        "    hard = resource.getrlimit(limit)[1]\n"
+        "    wanted = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)\n"
+        "    resource.setrlimit(limit, (wanted, wanted))\n"
+    )
+
+
 # The helper's start: limits first (before anything is imported), deaf to Ctrl-C (the command handles
 # it, then ends the helper), the command's import path, then `serve` on the socket it was handed. Not
 # multiprocessing's spawn, which imports the caller's main script again (an unguarded script calling
 # `main()` would run twice); not a fork, which would copy whatever threads torch started.
-BOOT = (
-    "import resource, sys\n"
-    "for limit, wanted in ((resource.RLIMIT_DATA, int(sys.argv[4])), (resource.RLIMIT_CORE, 0)):\n"
-    "    hard = resource.getrlimit(limit)[1]\n"
-    "    wanted = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)\n"
-    "    resource.setrlimit(limit, (wanted, wanted))\n"
+BOOT = limits_first(4) + (
     "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
     "import json; sys.path[:] = json.loads(sys.argv[1]); "
     "from qwen3_rag.local_index.reader import serve; serve(int(sys.argv[2]), sys.argv[3], int(sys.argv[5]))"

@@ -552,8 +552,8 @@ def not_ours(directory: Path, why: str) -> LocalIndexError:
     return LocalIndexError(
         f"the index at {quoted(directory)} was not written by this account, or was changed since ({why}); "
         "qwen3-rag opens only indexes it can prove this account wrote. If you copied or moved it from a source "
-        f"you trust, accept it with: qwen3-rag index --index {quoted(directory)} --trust; otherwise rebuild it "
-        f"with: qwen3-rag index DIR --index {quoted(directory)} --rebuild"
+        f"you trust, accept it with: qwen3-rag index --index {quoted(directory)} --trust; otherwise "
+        f"{rebuild_hint(directory)}"
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -35,12 +35,13 @@ SCAN_ROWS = 8192
 
 @dataclass(frozen=True)
 class Hit:
-    score: float  # dot product of the query and chunk vectors (cosine: both are unit vectors)
+    score: float  # cosine similarity of the query and chunk vectors, in [-1, 1] (see `cosine`)
     path: str  # relative to the folder holding the index (see places.py), or a document's id
     start_line: int
     end_line: int
     text: str
     document: bool = False  # written by id (Ray's write_index), not found under a folder
+    fused: float | None = None  # hybrid recall: the reciprocal rank fusion score, which orders hybrid hits
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def _no_rows(table: Any, columns: list[str]) -> Any:
 
 def scan_int8(table: Any, query: NDArray[np.float32], top_n: int) -> list[int]:
     """The row ids of the `top_n` chunks of an int8 index whose vectors (int8 steps times their step) have the
-    largest dot product with the float `query`, from one pass over the table, a block of rows at a time.
+    largest cosine with the float `query`, from one pass over the table, a block of rows at a time.
 
     The query is never quantized: this is the rescoring of sentence-transformers' recipe, applied to every
     chunk, so nothing is left to rescore. The caller orders the chunks (ties by chunk id).
@@ -147,7 +148,7 @@ def scan_int8(table: Any, query: NDArray[np.float32], top_n: int) -> list[int]:
         if not block.num_rows:
             continue
         steps = np.asarray(block.column("vector").flatten(), dtype=np.int8).reshape(block.num_rows, len(query))
-        scores = (steps.astype(np.float32) @ query) * np.asarray(block.column("step"), dtype=np.float32)
+        scores = _int8_cosines(steps.astype(np.float32), query)
         keep = min(top_n, len(scores))
         chosen = np.argpartition(-scores, keep - 1)[:keep]
         best_ids.append(np.asarray(block.column("_rowid"), dtype=np.uint64)[chosen])
@@ -156,6 +157,12 @@ def scan_int8(table: Any, query: NDArray[np.float32], top_n: int) -> list[int]:
         return []
     ids, scores = np.concatenate(best_ids), np.concatenate(best_scores)
     return [int(i) for i in ids[np.lexsort((ids, -scores))[:top_n]]]
+
+
+def _int8_cosines(steps: NDArray[np.float32], query: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Each row's cosine with `query` as `cosine` computes it (the row's step cancels out), for ranking."""
+    lengths = np.linalg.norm(steps, axis=1)
+    return np.asarray((steps @ query) / np.where(lengths > 0, lengths, 1), dtype=np.float32)
 
 
 def stored_vectors(rows: Any, dim: int, precision: str) -> NDArray[np.float32]:
@@ -169,14 +176,15 @@ def stored_vectors(rows: Any, dim: int, precision: str) -> NDArray[np.float32]:
 
 
 def reciprocal_rank_fusion(lists: list[list[tuple[str, Hit]]], k: int = RRF_K) -> list[tuple[str, Hit]]:
-    """One list from several ranked lists of (id, hit): each id scores the sum of 1 / (k + its rank)."""
+    """One list from several ranked lists of (id, hit): each id scores the sum of 1 / (k + its rank), kept
+    as the hit's `fused` score."""
     fused: dict[str, float] = {}
     hits: dict[str, Hit] = {}
     for ranked in lists:
         for rank, (key, hit) in enumerate(ranked, start=1):
             fused[key] = fused.get(key, 0.0) + 1.0 / (k + rank)
             hits[key] = hit
-    return [(key, hits[key]) for key in sorted(fused, key=lambda key: (-fused[key], key))]
+    return [(key, replace(hits[key], fused=fused[key])) for key in sorted(fused, key=lambda key: (-fused[key], key))]
 
 
 def _hits(
@@ -197,7 +205,8 @@ def _hit(
     damaged: Callable[[str], LocalIndexError],
     tolerance: float,
 ) -> Hit:
-    if not np.isfinite(vector).all() or abs(float(np.linalg.norm(vector)) - 1.0) > tolerance:
+    norm = float(np.linalg.norm(vector))
+    if not np.isfinite(vector).all() or abs(norm - 1.0) > tolerance:
         raise damaged(f"chunk {row['id']!r} has a vector that is not a unit vector")
     try:
         place = json.loads(row["metadata"])
@@ -211,4 +220,12 @@ def _hit(
         or not all(isinstance(line, int) and line >= 1 for line in (start, end))
     ):
         raise damaged(f"chunk {row['id']!r} has a missing text, path or line")
-    return Hit(float(vector @ query), path, start, end, row["text"], document)
+    return Hit(cosine(vector, norm, query), path, start, end, row["text"], document)
+
+
+def cosine(vector: NDArray[np.float32], norm: float, query: NDArray[np.float32]) -> float:
+    """The cosine of a stored vector (of length `norm`) and the query, within [-1, 1]. Both were unit vectors,
+    but a quantized index's int8 steps leave its vector's length off 1 by ~1e-4 (a dot product of 1.00015 was
+    shown as a similarity): divided by both lengths, then clipped for the last float rounding."""
+    scale = norm * float(np.linalg.norm(query))
+    return min(1.0, max(-1.0, float(vector @ query) / scale)) if scale > 0 else 0.0

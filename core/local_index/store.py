@@ -506,7 +506,7 @@ class IndexStore:
         """The best `top_n` chunks for `query` (and, for hybrid recall, `text`) in one committed version.
 
         In a binary index, `rescore` x `top_n` chunks (None: `DEFAULT_RESCORE`) are recalled by Hamming
-        distance and ordered by their int8 vectors' dot product with the float `query`; another index takes
+        distance and ordered by their int8 vectors' cosine with the float `query`; another index takes
         no `rescore` (it would change nothing), and an int8 index is scanned whole.
 
         A search that loses a race with a writer's clean-up of old versions, or with a rebuild that swaps

@@ -38,6 +38,11 @@ class RemoteEmbedder(ServedFacade, EmbeddingMethods):
         concurrency: requests in flight per call.
 
     The arguments are checked as one `qwen3_rag.settings.EmbedderSettings` with `base_url` (kept as `.settings`).
+
+
+    Methods (shared with the other embedder, in `pipeline.EmbeddingMethods`): `embed_queries`/`embed_documents`
+    for a list of texts, `embed_query`/`embed_document` for one, their `a`-prefixed async twins, and
+    `similarity(a, b)` for the cosine similarity of vectors.
     """
 
     settings_class = EmbedderSettings
