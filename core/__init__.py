@@ -6,7 +6,7 @@ importing this package imports no RAG framework.
 The model classes are imported on first use: `import qwen3_rag` (and so `qwen3-rag --help`, or
 a command that needs only one of torch and LanceDB) does not pay for torch, which takes seconds.
 
-Layers (the README's file map): `checkpoint/` reads checkpoints without torch; `kernels/` runs them in
+Layers (the file map in docs/development.md): `checkpoint/` reads checkpoints without torch; `kernels/` runs them in
 this process and `remote/` on a server, both behind `backend.py`; `pipeline.py` is what every
 embedder and reranker does around them; `settings.py` is the one settings object each model is made
 from; `local_index/`, `evaluation/` and `cli/` use any of them.

@@ -1,4 +1,4 @@
-"""An index built by `qwen3-rag index` opens as a LangChain LanceDB vector store, as the README shows."""
+"""An index built by `qwen3-rag index` opens as a LangChain LanceDB vector store, as docs/folder-index.md shows."""
 
 from __future__ import annotations
 

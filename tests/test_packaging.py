@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import ast
+import os
+import re
+import shlex
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -98,6 +102,41 @@ def test_built_wheel_installs_and_imports(tmp_path):
     assert location.startswith(str(target)) and name == "Embedder"
 
 
+@pytest.mark.slow
+def test_the_readme_core_install_works_in_a_fresh_environment(tmp_path):
+    """A new user's core install, as the README gives it: a bare virtual environment, torch (the CPU build, which
+    this machine's pip configuration finds on disk), then `pip install .` in a copy of the source tree; the command
+    and the import answer there. The README's `pip wheel` line builds the wheel the README names from the same copy.
+    (tests/test_readme.py runs the README's whole install block with every framework.)"""
+    readme = (ROOT / "README.md").read_text()
+    assert "`pip install .`" in readme  # the core and the command line alone
+    wheel_line = re.search(r"`(pip wheel [^`]*)`", readme)
+    wheel_name = re.search(r"dist/(qwen3_rag-[\w.+-]+\.whl)", readme)
+    assert wheel_line and wheel_name
+    source = copy_source_tree(tmp_path / "qwen3-rag")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    environment = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    environment.pop("PYTHONPATH", None)
+
+    def run(command: list[str], cwd: Path) -> str:
+        result = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, (command, result.stderr[-3000:])
+        return result.stdout
+
+    python = str(venv / "bin" / "python")
+    try:
+        run([python, "-m", "pip", "install", "torch==2.13.0"], cwd=tmp_path)
+        run([python, "-m", "pip", "install", "."], cwd=source)
+        assert "index" in run([str(venv / "bin" / "qwen3-rag"), "--help"], cwd=tmp_path)
+        location = run([python, "-c", "import qwen3_rag; print(qwen3_rag.__file__)"], cwd=tmp_path)
+        assert location.startswith(str(venv)), location  # the installed package, not this checkout
+        run([python, "-m", *shlex.split(wheel_line.group(1))], cwd=source)
+        assert (source / "dist" / wheel_name.group(1)).is_file(), sorted((source / "dist").iterdir())
+    finally:
+        shutil.rmtree(venv, ignore_errors=True)  # about 1 GB a run; pytest keeps the last runs' folders
+
+
 def test_no_module_imports_the_folders_by_their_names():
     offenders = []
     for path in [
@@ -155,7 +194,7 @@ LOCAL_ONLY = (
 
 
 def test_the_torch_free_layers_import_neither_torch_nor_the_kernels():
-    """The README's file map: checkpoint reading, the HTTP client, the index and the pipeline never
+    """The file map in docs/development.md: checkpoint reading, the HTTP client, the index and the pipeline never
     import torch, the kernels or the local facades at module level (a served model needs none of them)."""
     offenders = []
     for entry in TORCH_FREE:

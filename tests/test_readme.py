@@ -1,4 +1,5 @@
-"""Every Python block in the README runs, with the tiny local checkpoints in place of the hub models."""
+"""Every Python block in the README and in docs/ runs, with the tiny local checkpoints in place of the hub models;
+the README's command lines run as written, and its install block is the short one a new user pastes."""
 
 from __future__ import annotations
 
@@ -12,10 +13,27 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-ALL_BLOCKS = [textwrap.dedent(block) for block in re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)]
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+DOCS = sorted((ROOT / "docs").glob("*.md"))
+PAGES = [README, *DOCS]  # the README first: the first block of each framework is its snippet there
+
+
+def fenced(page: Path, language: str) -> list[str]:
+    """The `language` code blocks of a page, in order, dedented (a block inside a list item is indented)."""
+    return [textwrap.dedent(block) for block in re.findall(rf"```{language}\n(.*?)```", page.read_text(), flags=re.S)]
+
+
+PYTHON_BLOCKS = [(page, block) for page in PAGES for block in fenced(page, "python")]
+ALL_BLOCKS = [block for _, block in PYTHON_BLOCKS]
 SERVED = "http://localhost:800"  # blocks that need vLLM servers run in test_remote.py, which starts them
 BLOCKS = [block for block in ALL_BLOCKS if SERVED not in block]
+BLOCK_IDS = [
+    f"{page.relative_to(ROOT).with_suffix('')}-{number}"
+    for page in PAGES
+    for number, block in enumerate(fenced(page, "python"))
+    if SERVED not in block
+]
 
 
 def with_tiny_models(block: str, tiny_models) -> str:
@@ -36,7 +54,7 @@ def test_readme_has_a_block_per_framework():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("block", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
+@pytest.mark.parametrize("block", BLOCKS, ids=BLOCK_IDS)
 def test_readme_block_runs(block, tiny_models, tmp_path):
     result = subprocess.run(
         [sys.executable, "-c", with_tiny_models(block, tiny_models)],
@@ -48,34 +66,72 @@ def test_readme_block_runs(block, tiny_models, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
 
 
-SHELL_BLOCKS = re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S)
-COMMANDS = [line for block in SHELL_BLOCKS for line in block.splitlines() if line.startswith("qwen3-rag ")]
+SHELL_BLOCKS = fenced(README, "bash")
+# The README's command-line scripts: each block's `qwen3-rag` lines with the `export` lines they depend on.
+# Other lines (`hf download`, `pip`, `make`) are not run here.
+CLI_SCRIPTS = [
+    [line for line in block.splitlines() if line.startswith(("qwen3-rag ", "export "))]
+    for block in SHELL_BLOCKS
+    if any(line.startswith("qwen3-rag ") for line in block.splitlines())
+]
+COMMANDS = [line for script in CLI_SCRIPTS for line in script if line.startswith("qwen3-rag ")]
+# Where the README's local-checkpoint lines expect the folders `hf download` made.
+LOCAL_FOLDERS = {"embedding": "models/Qwen3-Embedding-0.6B", "reranker": "models/Qwen3-Reranker-0.6B"}
 
 
 def test_readme_shows_every_cli_command():
-    assert {line.split()[1] for line in COMMANDS} == {"index", "search", "embed", "rerank", "eval"}
+    assert {line.split()[1] for line in COMMANDS} == {"index", "search", "embed", "rerank", "eval", "models"}
+
+
+def test_readme_shows_local_checkpoints_by_flag_and_by_environment():
+    """An offline user's first need: the two commands with local folders, by flag and by environment variable."""
+    from qwen3_rag.cli.parser import EMBEDDING_MODEL_VARIABLE, RERANKER_MODEL_VARIABLE
+
+    scripts = ["\n".join(script) for script in CLI_SCRIPTS]
+    by_flag = f"--embedding-model ./{LOCAL_FOLDERS['embedding']} --reranker-model ./{LOCAL_FOLDERS['reranker']}"
+    assert any(by_flag in script for script in scripts)
+    by_environment = (
+        f"export {EMBEDDING_MODEL_VARIABLE}=$PWD/{LOCAL_FOLDERS['embedding']}",
+        f"export {RERANKER_MODEL_VARIABLE}=$PWD/{LOCAL_FOLDERS['reranker']}",
+    )
+    assert any(all(line in script for line in by_environment) for script in scripts)
+    downloads = "\n".join(SHELL_BLOCKS)
+    assert all(f"--local-dir {folder}" in downloads for folder in LOCAL_FOLDERS.values())
 
 
 @pytest.mark.slow
 def test_readme_cli_commands_run_in_order(tiny_models, tmp_path):
-    """Each `qwen3-rag ...` line of the README, as written, with the tiny models set through the environment."""
+    """Each README block's `qwen3-rag ...` lines, as written, with the tiny models set through the environment
+    (where a block names no models) and copied to the folders the local-checkpoint lines name."""
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "keys.md").write_text("# Keys\n\nRotate the keys with `vault rotate` every 90 days.\n")
     (tmp_path / "docs" / "intro.txt").write_text("This folder documents the service.\n")
     (tmp_path / "questions.txt").write_text("How do I rotate keys?\nWhat is this folder?\n")
     (tmp_path / "pairs.jsonl").write_text('{"query": "rotate keys", "document": "Use vault rotate."}\n')
     shutil.copytree(Path(__file__).parent / "data" / "beir-tiny", tmp_path / "my-beir-dataset")
+    shutil.copytree(tiny_models.embedding, tmp_path / LOCAL_FOLDERS["embedding"])
+    shutil.copytree(tiny_models.reranker, tmp_path / LOCAL_FOLDERS["reranker"])
     environment = {
         **os.environ,
         "QWEN3_RAG_EMBEDDING_MODEL": tiny_models.embedding,
         "QWEN3_RAG_RERANKER_MODEL": tiny_models.reranker,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
-    for command in COMMANDS:
+    for script in CLI_SCRIPTS:
+        text = "\n".join(script)
+        # A script that names its models by flag or export runs without the tiny ones in the environment: its
+        # plain `search` must find the folders the index was built with, as the README says.
+        names_models = "--embedding-model" in text or "export QWEN3_RAG_" in text
+        unset = {"QWEN3_RAG_EMBEDDING_MODEL", "QWEN3_RAG_RERANKER_MODEL"} if names_models else set()
         result = subprocess.run(
-            command, shell=True, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=environment
+            ["bash", "-euo", "pipefail", "-c", text],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp_path,
+            env={name: value for name, value in environment.items() if name not in unset},
         )
-        assert result.returncode == 0, (command, result.stderr[-3000:])
+        assert result.returncode == 0, (script, result.stderr[-3000:])
     assert (tmp_path / "questions.npy").exists() and (tmp_path / "scored.jsonl").read_text().count("score") == 1
 
 
@@ -111,6 +167,54 @@ def test_the_install_block_works_from_what_a_user_has():
     assert "<repository URL>" not in README.read_text()  # nothing a user cannot fill in
     assert ".[gpu]" not in INSTALL_BLOCK  # flash-attn builds only with CUDA: not in the lines a CPU user copies
     assert "torch==" in INSTALL_BLOCK.replace('"', "")  # the CPU build, pinned as CI installs it
+
+
+def test_the_install_block_builds_the_project_once():
+    """Pasted whole, the block builds the wheel once: the CPU torch line, then one `pip install` of the source tree
+    with every extra the reader needs; the other extras are named in prose, not as more lines to paste."""
+    installs = [command for command in _install_commands(INSTALL_BLOCK) if command[:2] == ["pip", "install"]]
+    project = [command for command in installs if any(arg == "." or arg.startswith(".[") for arg in command[2:])]
+    assert len(project) == 1, project
+    assert len(installs) == 2 and installs[0][2].startswith("torch=="), installs
+
+
+def test_the_pages_build_a_wheel_with_what_pip_has():
+    """`python -m build` needs a package that installing the project does not bring; pip builds wheels itself."""
+    for page in PAGES:
+        assert "python -m build" not in page.read_text(), page.name
+    assert "`pip wheel --no-deps -w dist .`" in README.read_text()  # run by tests/test_packaging.py
+
+
+def test_ci_runs_the_test_command_the_readme_gives():
+    """The README's "Develop and test" block holds `make setup` and `make test`, and .ci/run runs that test command."""
+    import shlex
+
+    block = next(block for block in SHELL_BLOCKS if "make test" in block)
+    given = {shlex.join(shlex.split(line, comments=True)) for line in block.splitlines()} - {""}
+    assert {"make setup", "make test"} <= given
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    ci = [line for line in ci if line and not line.startswith(("#", "set ", "cd "))]
+    assert ci and ci[-1] in given, ci
+
+
+def _slug(heading: str) -> str:
+    """The anchor GitHub gives a heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_docs_page_is_linked_from_the_readme_and_every_link_resolves():
+    readme = README.read_text()
+    assert DOCS and all(f"](docs/{page.name})" in readme for page in DOCS)
+    for page in PAGES:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if "://" in target:
+                continue
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            assert linked.exists(), f"{page.name} links to {target}, which is not there"
+            if anchor and linked.suffix == ".md":
+                headings = re.findall(r"^#+ (.+)$", linked.read_text(), flags=re.M)
+                assert anchor in {_slug(heading) for heading in headings}, f"{page.name} links to {target}"
 
 
 @pytest.mark.parametrize(
