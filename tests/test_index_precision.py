@@ -155,7 +155,7 @@ def test_search_of_an_int8_index_equals_an_exact_scan_of_its_vectors(tmp_path, t
 
 def test_an_int8_scan_in_small_blocks_keeps_the_best_of_every_block(tmp_path, tiny_models, embedder, monkeypatch):
     """The scan keeps each block's best and merges them: with blocks of 7 rows the answer is the same."""
-    from qwen3_rag.local_index import search, update_index
+    from qwen3_rag.local_index import layouts, update_index
     from qwen3_rag.local_index.builder import index_settings
 
     folder = corpus(tmp_path, 300)
@@ -166,7 +166,7 @@ def test_an_int8_scan_in_small_blocks_keeps_the_best_of_every_block(tmp_path, ti
         assert {i.index_type for i in store.chunks.list_indices()} == {"FTS", "BTree"}
         query = embedder.embed_queries(["kernel search"])[0]
         whole = store.search(query, 10)
-        monkeypatch.setattr(search, "SCAN_ROWS", 7)
+        monkeypatch.setattr(layouts, "SCAN_ROWS", 7)
         blocks = store.search(query, 10)
         hybrid = store.search(query, 10, text="kernel search")
         with pytest.raises(InvalidArgumentError, match="rescore applies to a binary index; this one stores int8"):

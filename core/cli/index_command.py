@@ -13,8 +13,8 @@ from ..local_index import IndexStore, index_settings, update_index
 from ..local_index.builder import DEFAULT_CHUNKING, resolve_roots
 from ..local_index.chunking import check_chunking
 from ..local_index.folder import check_same_settings
+from ..local_index.layouts import layout_of
 from ..local_index.own_models import ModelChoice, load_choices, remember_choices
-from ..local_index.precision import recorded_precision
 from ..local_index.upgrade import upgrade_format_2
 from ..settings import DEFAULT_MAX_LENGTH
 from ..vector_settings import VectorSettings
@@ -35,7 +35,7 @@ def recorded_settings(index: Path, args: argparse.Namespace, asked: dict[str, An
     if args.precision is not None:
         asked["precision"] = args.precision
     if recorded:
-        check_same_settings(index, {**recorded, "precision": recorded_precision(recorded)}, asked)
+        check_same_settings(index, {**recorded, "precision": layout_of(recorded).precision}, asked)
     return recorded
 
 
@@ -69,7 +69,7 @@ def run_index(args: argparse.Namespace) -> int:
     if recorded.get("format_version") == 2:  # absolute paths, no text hashes: rewritten, nothing embedded
         kept = upgrade_format_2(index, VectorSettings.of(embedder).embedding_model)
         say(args, f"upgraded the index at {quoted(index)} to paths relative to its folder: {kept} chunks kept")
-    precision = args.precision or recorded_precision(recorded)
+    precision = args.precision or layout_of(recorded).precision
     settings = index_settings(embedder, **chunking, precision=precision)
     with IndexStore.create_or_open(index, settings, rebuild=args.rebuild) as store:
         report = update_index(

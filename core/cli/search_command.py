@@ -11,9 +11,9 @@ from typing import Any
 
 from ..display import escaped, json_text, plural
 from ..errors import InvalidArgumentError
+from ..local_index.layouts import layout_of
 from ..local_index.own_models import load_choices
 from ..local_index.places import shown_path
-from ..local_index.precision import DEFAULT_RESCORE, recorded_precision
 from ..local_index.reader import IndexReader
 from ..local_index.search import Found, Hit
 from ..validation import check_positive_int
@@ -31,9 +31,8 @@ def run_search(args: argparse.Namespace) -> int:
 
         common.refuse_unused_local_options(args, [args.embedding_url, *([] if args.no_rerank else [args.reranker_url])])
         recorded = store.settings
-        precision = recorded_precision(recorded)
-        if args.rescore is not None and precision != "binary":  # never silently without effect
-            raise InvalidArgumentError(f"--rescore applies to a binary index; this one stores {precision} vectors")
+        layout = layout_of(recorded)
+        layout.refuse_rescore(rescore, "--rescore")  # before any model loads
         # Documents carry the instruction only in a symmetric index; otherwise a query may use its own.
         store.check_settings(common.asked_settings(args, include_instruction=recorded["symmetric"]))
         own = load_choices(Path(args.index))  # the models this account built the index with, if it did
@@ -59,12 +58,9 @@ def run_search(args: argparse.Namespace) -> int:
         results = [(found.hits[r.index], r.score) for r in ranked]
     ordered_by = "probability" if not args.no_rerank else "fused" if found.hybrid else "similarity"
     rows = [_result(rank, *result, ordered_by, args.index, recorded) for rank, result in enumerate(results, start=1)]
-    _print(args, found, precision, ordered_by, rows)
+    _print(args, found, layout.precision, ordered_by, rows)
     recall = ("hybrid" if found.hybrid else "embedding") + (" exact" if found.exact else " approximate (ANN)")
-    if precision == "binary":
-        recall += f" over binary vectors, rescored x{rescore or DEFAULT_RESCORE}"
-    elif precision == "int8":
-        recall += " over int8 vectors"
+    recall += layout.summary(rescore)
     common.say(
         args,
         f"{plural(len(results), 'result')} from {plural(len(found.hits), 'candidate')}, {recall} recall "

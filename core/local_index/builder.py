@@ -21,8 +21,8 @@ from ..tokenization import plain_text_tokenizer
 from ..vector_settings import VectorSettings
 from .chunking import Chunk, check_chunking, chunk_section
 from .files import MALFORMED_RECORD, MAX_FILE_BYTES, RECORD_WITHOUT_TEXT, Walk, is_indexable, read_file, status_inside
+from .layouts import layout_named
 from .places import file_key, index_base, key_under, root_keys
-from .precision import INDEX_PRECISIONS
 from .search import VECTOR_INDEX_FROM
 from .store import FileRecord, FileUpdate, IndexStore
 
@@ -85,19 +85,17 @@ def index_settings(
     embedder, local or served. The embedding model is recorded as what it is (`VectorSettings`), never as
     where it lies; which models a later run uses is the user's choice (see own_models.py).
 
-    `precision` "int8" or "binary" stores compact vectors (see `store.chunks_schema`); a float32 index records
-    no precision, as indexes did before there was a choice.
+    `precision` "int8" or "binary" stores compact vectors (see layouts.py); a float32 index records no
+    precision, as indexes did before there was a choice.
     """
-    if precision not in INDEX_PRECISIONS:
-        choices = f"{', '.join(INDEX_PRECISIONS[:-1])} or {INDEX_PRECISIONS[-1]}"
-        raise InvalidArgumentError(f"precision={precision!r}: an index stores {choices} vectors")
+    layout = layout_named(precision)
     described = vectors if isinstance(vectors, VectorSettings) else VectorSettings.of(vectors)
     return {
         **described.record(),
         "chunk_tokens": chunk_tokens,
         "overlap": overlap,
         "text_field": text_field,
-        **({"precision": precision} if precision != "float32" else {}),
+        **layout.settings(),
     }
 
 

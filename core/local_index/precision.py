@@ -1,5 +1,5 @@
 """What an index may store, and how many candidates a binary one rescores: constants the command line
-reads without importing NumPy or LanceDB."""
+reads without importing NumPy or LanceDB. How each precision stores and searches vectors: layouts.py."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ INDEX_PRECISIONS = ("float32", "int8", "binary")
 # A binary index recalls this many chunks per result asked for, then rescores them: on clustered
 # vectors recall@10 is 0.29 at 4x and 0.93 at 50x (1M chunks; 12 vs 35 ms), bench/RESULTS.md.
 DEFAULT_RESCORE = 50
-# The precisions whose `vector` column holds int8 steps scaled per row (`step`), or sign bits beside them.
-QUANTIZED = ("int8", "binary")
 
 
 def recorded_precision(settings: Mapping[str, Any]) -> str:

@@ -31,7 +31,6 @@ from numpy.typing import NDArray
 
 from ..display import escaped, quoted
 from ..errors import InvalidArgumentError, LocalIndexError
-from ..quantization import output_width, quantize_embeddings, scaled_int8
 from ..validation import check_positive_int
 from .chunking import Chunk
 from .folder import (
@@ -46,10 +45,11 @@ from .folder import (
     make_folder,
     rebuild_hint,
 )
+from .layouts import FLOAT32, VectorLayout, find_layout, layout_of
 from .manifest_check import check_table
-from .precision import DEFAULT_RESCORE, INDEX_PRECISIONS, QUANTIZED, recorded_precision
+from .precision import DEFAULT_RESCORE, recorded_precision
 from .seal import RETRY_SECONDS, check_sealed, check_served, current, replace_seal, saved_seal, write_seal
-from .search import Found, ensure_indexes, index_kinds, search_table, stored_vectors
+from .search import Found, ensure_indexes, index_kinds, search_table
 
 FORMAT_VERSION = 3  # 3: paths relative to the index's folder, chunks found again by text_hash
 READABLE_FORMATS = (2, 3)  # 2 is searched as it is; adding to it asks for a rebuild
@@ -77,31 +77,18 @@ FILES_SCHEMA = pa.schema(
 def chunks_schema(
     dim: int,
     settings: Mapping[str, Any] | None = None,
-    precision: str = "float32",
+    layout: VectorLayout = FLOAT32,
     format_version: int = FORMAT_VERSION,
 ) -> pa.Schema:
     """`id`, `text`, `vector` and `metadata` (JSON: path, chunk, start_line, end_line): the columns
     `langchain_lancedb.LanceDB` reads, so LangChain opens a float32 index as a vector store; and
     `text_hash`, by which a chunk already embedded is found again (a moved or copied file costs no forward pass).
 
-    A "binary" index keeps compact vectors instead: `vector` holds the sign bits, packed (recall by
-    Hamming distance), and `rescore` / `step` each vector in int8 steps of its own size (rescoring
-    against the float query): 1,156 bytes a chunk at 1024 dims, not 4,096. An "int8" index keeps only the
-    int8 steps, in `vector`, and their `step`: 1,028 bytes a chunk, searched by an exact scan.
-    Format 2 (absolute paths, no `text_hash`) is still read for searching.
+    The vector columns are those of the index's `layout` (the one its `settings` name, when given): an int8
+    or binary index keeps compact vectors instead (layouts.py). Format 2 (absolute paths, no `text_hash`) is
+    still read for searching.
     """
-    precision = recorded_precision(settings) if settings is not None else precision
-    int8_steps = [pa.field("step", pa.float32(), nullable=False)]
-    if precision == "binary":
-        vector_fields = [
-            pa.field("vector", pa.list_(pa.uint8(), output_width("binary", dim)), nullable=False),
-            pa.field("rescore", pa.list_(pa.int8(), dim), nullable=False),
-            *int8_steps,
-        ]
-    elif precision == "int8":
-        vector_fields = [pa.field("vector", pa.list_(pa.int8(), dim), nullable=False), *int8_steps]
-    else:
-        vector_fields = [pa.field("vector", pa.list_(pa.float32(), dim), nullable=False)]
+    layout = layout_of(settings) if settings is not None else layout
     text_hash = [pa.field("text_hash", pa.int64(), nullable=False)] if format_version >= 3 else []
     schema = pa.schema(
         [
@@ -109,18 +96,13 @@ def chunks_schema(
             pa.field("file_id", pa.int64(), nullable=False),
             pa.field("text", pa.string(), nullable=False),
             *text_hash,
-            *vector_fields,
+            *layout.fields(dim),
             pa.field("metadata", pa.string(), nullable=False),
         ]
     )
     if settings is None:
         return schema
     return schema.with_metadata({SETTINGS_KEY: json.dumps({**settings, "format_version": FORMAT_VERSION})})
-
-
-def vector_columns(schema: pa.Schema) -> list[str]:
-    """The columns that hold a chunk's vector, as its index's precision stores it."""
-    return [name for name in schema.names if name in ("vector", "rescore", "step")]
 
 
 def text_hash(text: str) -> int:
@@ -163,8 +145,12 @@ class IndexStore:
         self.files_table: Any = files  # None when opened for searching, which never touches it
         self.settings = self._read_settings()
         self.dim: int = self.settings["dim"]
-        self.precision = recorded_precision(self.settings)
+        self.layout = layout_of(self.settings)  # how its vectors are stored and searched: chosen once, here
         self.format_version: int = self.settings["format_version"]
+
+    @property
+    def precision(self) -> str:
+        return self.layout.precision
 
     # ----- opening -----
 
@@ -329,6 +315,7 @@ class IndexStore:
         except (KeyError, TypeError, ValueError) as error:
             raise self.damaged(f"its settings are missing or unreadable: {type(error).__name__}") from None
         version = settings.get("format_version")
+        layout = find_layout(recorded_precision(settings))
         if version not in READABLE_FORMATS:
             raise LocalIndexError(
                 f"the index at {quoted(self.directory)} has format {version!r} and this qwen3-rag reads "
@@ -338,8 +325,8 @@ class IndexStore:
             not isinstance(dim, int)
             or isinstance(dim, bool)
             or not 0 < dim <= 65536
-            or recorded_precision(settings) not in INDEX_PRECISIONS
-            or not schema.equals(chunks_schema(dim, precision=recorded_precision(settings), format_version=version))
+            or layout is None
+            or not schema.equals(chunks_schema(dim, layout=layout, format_version=version))
         ):
             raise self.damaged("its chunks table does not have the columns qwen3-rag writes")
         return settings
@@ -392,30 +379,22 @@ class IndexStore:
         replaced = set(known) & {u.record.path for u in updates}
         if replaced:
             self.chunks.delete(_id_filter(file_id(path) for path in replaced))
-        rows = _chunk_rows(updates, self.chunks.schema)
+        rows = _chunk_rows(updates, self.chunks.schema, self.vector_schema.names)
         if rows.num_rows:
             self.chunks.add(rows)
         self.record([u.record for u in updates])  # seals
 
     def encode(self, vectors: NDArray[np.float32]) -> pa.Table:
-        """Unit vectors, one a row, as this index stores them (its `vector_columns`)."""
+        """Unit vectors, one a row, as this index stores them (its `vector_schema`)."""
         floats = np.asarray(vectors, dtype=np.float32)
         if floats.ndim != 2 or floats.shape[1] != self.dim:
             raise InvalidArgumentError(f"vectors must have shape (n, {self.dim}), got {floats.shape}")
-        columns: dict[str, Any] = {"vector": floats}
-        if self.precision in QUANTIZED:
-            steps, columns["step"] = scaled_int8(floats)
-            columns["vector"], columns["rescore"] = steps, steps
-            if self.precision == "binary":
-                columns["vector"] = quantize_embeddings(floats, "ubinary")
-        schema = self.vector_schema
-        arrays = [_fixed_size(columns[n]) if columns[n].ndim == 2 else pa.array(columns[n]) for n in schema.names]
-        return pa.table(arrays, schema=schema)
+        return self.layout.encode(floats)
 
     @property
     def vector_schema(self) -> pa.Schema:
-        """The columns of one stored vector (see `vector_columns`)."""
-        return pa.schema([self.chunks.schema.field(name) for name in vector_columns(self.chunks.schema)])
+        """The columns that hold one chunk's vector, as the index's layout stores it."""
+        return pa.schema(self.layout.fields(self.dim))
 
     def reusable(self, texts: Sequence[str]) -> tuple[pa.Table, list[int | None]]:
         """What the index already stores for chunks with exactly these texts: the vector rows it found, and
@@ -467,7 +446,7 @@ class IndexStore:
 
     def optimize(self, vector_index_from: int) -> None:
         """Compact small commits, keep the full-text (and, from `vector_index_from` chunks, vector) index current."""
-        ensure_indexes(self.chunks, vector_index_from, self.precision)
+        ensure_indexes(self.chunks, vector_index_from, self.layout)
         self.seal()
         for table in (self.chunks, self.files_table):
             table.optimize(cleanup_older_than=KEEP_OLD_VERSIONS)
@@ -515,12 +494,11 @@ class IndexStore:
         """
         if query.shape != (self.dim,):
             raise InvalidArgumentError(f"query vector must have shape ({self.dim},), got {query.shape}")
-        if rescore is not None and self.precision != "binary":
-            raise InvalidArgumentError(f"rescore applies to a binary index; this one stores {self.precision} vectors")
+        self.layout.refuse_rescore(rescore, "rescore")
         rescore = DEFAULT_RESCORE if rescore is None else check_positive_int(rescore, "rescore")
         for attempt in range(SEARCH_ATTEMPTS):
             try:
-                return search_table(self.chunks, query, top_n, text, self.damaged, self.precision, rescore)
+                return search_table(self.chunks, query, top_n, text, self.damaged, self.layout, rescore)
             except LANCE_ERRORS as error:
                 if attempt == SEARCH_ATTEMPTS - 1 or (attempt and _seen(self.directory) == self._seen):
                     raise self.damaged(error) from None
@@ -546,10 +524,8 @@ class IndexStore:
             if "vector" in kinds:
                 query = np.zeros(self.dim, dtype=np.float32)
                 query[0] = 1.0
-                distance = "dot"
-                if self.precision == "binary":
-                    query, distance = quantize_embeddings(query[None, :], "ubinary")[0], "hamming"
-                self.chunks.search(query, vector_column_name="vector").distance_type(distance).limit(1).to_arrow()
+                value, distance = self.layout.index_query(query)
+                self.chunks.search(value, vector_column_name="vector").distance_type(distance).limit(1).to_arrow()
             if "text" in kinds:
                 self.chunks.search("index", query_type="fts", fts_columns="text").limit(1).to_arrow()
         except LANCE_ERRORS as error:
@@ -560,7 +536,7 @@ class IndexStore:
         """Every chunk's vector keyed by (path, start_line, end_line, text): for checks and exports
         (a quantized index's are its int8 vectors, scaled back)."""
         table = self.chunks.to_arrow()
-        vectors = stored_vectors(table, self.dim, self.precision)
+        vectors = self.layout.stored_vectors(table, self.dim)
         places = [json.loads(m) for m in table.column("metadata").to_pylist()]
         keys = [
             (m["path"], m["start_line"], m["end_line"], t)
@@ -675,7 +651,7 @@ def _id_filter(ids: Iterable[int]) -> str:
     return f"file_id IN ({', '.join(str(int(i)) for i in sorted(ids))})"
 
 
-def _chunk_rows(updates: Sequence[FileUpdate], schema: pa.Schema) -> pa.Table:
+def _chunk_rows(updates: Sequence[FileUpdate], schema: pa.Schema, names: list[str]) -> pa.Table:
     ids, file_ids, texts, metadata = [], [], [], []
     for update in updates:
         path = update.record.path
@@ -687,17 +663,12 @@ def _chunk_rows(updates: Sequence[FileUpdate], schema: pa.Schema) -> pa.Table:
             if update.record.document:
                 place["document"] = True
             metadata.append(json.dumps(place, ensure_ascii=False))
-    names = vector_columns(schema)
     stored = [update.vectors.select(names) for update in updates]
     vectors = pa.concat_tables(stored) if stored else schema.empty_table().select(names)
     columns: dict[str, Any] = {"id": ids, "file_id": file_ids, "text": texts}
     columns["text_hash"] = [text_hash(text) for text in texts]
     columns.update({name: vectors.column(name).combine_chunks() for name in names})
     return pa.table({**columns, "metadata": metadata}, schema=schema)
-
-
-def _fixed_size(rows: NDArray[Any]) -> pa.FixedSizeListArray:
-    return pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(rows).reshape(-1)), rows.shape[1])
 
 
 def _first_line(problem: object) -> str:

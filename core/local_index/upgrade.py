@@ -17,7 +17,7 @@ from typing import Any
 
 from .chunking import Chunk
 from .places import file_key, index_base
-from .store import FileRecord, FileUpdate, IndexStore, vector_columns
+from .store import FileRecord, FileUpdate, IndexStore
 
 FILES_A_STEP = 1000  # files whose chunks are read and written at a time
 DROPPED = frozenset({"format_version", "reranker_model", "reranker_revision"})  # format 2's model locations
@@ -31,7 +31,7 @@ def upgrade_format_2(directory: Path, embedding_model: str) -> int:
     kept = 0
     with IndexStore.open(directory) as old:
         settings = {k: v for k, v in old.settings.items() if k not in DROPPED} | {"embedding_model": embedding_model}
-        columns = ["text", "metadata", *vector_columns(old.chunks.schema)]
+        columns = ["text", "metadata", *old.vector_schema.names]
         with IndexStore.create_or_open(directory, settings, rebuild=True) as new:
             for start in range(0, len(files), FILES_A_STEP):
                 step = files[start : start + FILES_A_STEP]
