@@ -129,7 +129,8 @@ def test_local_files_only_without_a_cached_copy_is_a_load_error():
         Embedder("qwen3-rag-tests/not-cached", device="cpu", local_files_only=True)
     message = str(caught.value)
     assert "\n" not in message and "is not in the local cache" in message and "local_files_only=True" in message
-    assert "model= in Python" in message and "couldn't connect" not in message
+    assert "directory as model= instead" in message and "couldn't connect" not in message
+    assert "--embedding-model" not in message  # the command line's words are the command line's (cli/hints.py)
 
 
 def test_offline_without_a_cached_copy_is_one_line_of_ours(tmp_path):

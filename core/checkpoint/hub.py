@@ -24,10 +24,12 @@ from huggingface_hub.errors import (
 from ..errors import ModelLoadError
 
 TIMEOUT_VARIABLE = "HF_HUB_ETAG_TIMEOUT"  # huggingface_hub's own setting for metadata requests
-WHERE_TO_NAME = {  # the environment variables are read by the command line only
-    "embedding": "model= in Python; --embedding-model DIR or $QWEN3_RAG_EMBEDDING_MODEL on the command line",
-    "reranker": "model= in Python; --reranker-model DIR or $QWEN3_RAG_RERANKER_MODEL on the command line",
-}
+
+
+def local_folder_hint(kind: str) -> str:
+    """The advice to load a local folder instead, in Python's words (the command line says it with its own
+    options: cli/hints.py)."""
+    return f"Pass a local {kind} checkpoint directory as model= instead"
 
 
 def timeout_seconds() -> float:
@@ -81,7 +83,7 @@ def _unavailable(kind: str, source: str, revision: str | None, why: str, other_f
     where = f" at revision {revision!r}" if revision else ""
     return ModelLoadError(
         f"{kind} model {source!r}{where} is not in the local cache ({constants.HF_HUB_CACHE}) and cannot be "
-        f"fetched ({why}). Pass a local checkpoint directory instead ({WHERE_TO_NAME[kind]}), or {other_fix}"
+        f"fetched ({why}). {local_folder_hint(kind)}, or {other_fix}"
     )
 
 

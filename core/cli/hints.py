@@ -15,11 +15,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..checkpoint.hub import local_folder_hint
 from ..display import quoted
 from ..local_index.folder import rebuild_hint
 from ..local_index.places import HERE, key_under, shown_path
 from ..local_index.reader import limits_first, memory_limit
+from .parser import EMBEDDING_MODEL_VARIABLE, RERANKER_MODEL_VARIABLE
 
+MODEL_OPTIONS = {
+    "embedding": ("--embedding-model", EMBEDDING_MODEL_VARIABLE),
+    "reranker": ("--reranker-model", RERANKER_MODEL_VARIABLE),
+}
 READ_SECONDS = 60  # how long the hint waits for the index's records before it keeps the placeholder
 # The file records of the index at argv[2], one JSON list on stdout; written by id (`add_documents`) left out.
 # Under the index reader's own limits: the index at fault may hold data nobody here wrote (reader.py).
@@ -31,7 +37,15 @@ READ_RECORDS = limits_first(3) + (
 
 
 def for_the_shell(message: str, args: argparse.Namespace) -> str:
-    """`message` with the rebuild hint for the index of `args` (if it gives one) worded for the shell."""
+    """`message` with the core's advice worded for the shell: a local model folder named by this command
+    line's options, and the rebuild hint for the index of `args` with the user's folders."""
+    for kind, (option, variable) in MODEL_OPTIONS.items():
+        shell_words = f"Pass a local {kind} checkpoint directory with {option} DIR (or ${variable}) instead"
+        message = message.replace(local_folder_hint(kind), shell_words)
+    return _rebuild_for_the_shell(message, args)
+
+
+def _rebuild_for_the_shell(message: str, args: argparse.Namespace) -> str:
     index = getattr(args, "index", None)
     if index is None or rebuild_hint(Path(index)) not in message:
         return message
