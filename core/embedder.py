@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Unpack
 
-from .kernels.backend import LocalEmbedding, LocalFacade
 from .kernels.loading import LoadedModel
+from .kernels.local_backend import LocalEmbedding, LocalFacade
 from .pipeline import EmbeddingMethods
 from .presets import resolve_task
 from .registry import DEFAULT_EMBEDDING_MODEL

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Unpack
 
-from .kernels.backend import LocalFacade, LocalScoring
 from .kernels.loading import LoadedModel
+from .kernels.local_backend import LocalFacade, LocalScoring
 from .pipeline import Ranked, RankingMethods, sigmoid
 from .presets import resolve_task
 from .registry import DEFAULT_RERANKER_MODEL

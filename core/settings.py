@@ -33,9 +33,21 @@ from .validation import check_base_url, check_bool, check_dim, check_positive_in
 Runs = Literal["any", "here", "served"]
 DEFAULT_MAX_LENGTH = 8192
 DEFAULT_MAX_REPLY_BYTES = 64 * 2**20  # a batch of 64 vectors of 4,096 floats is about 6 MB of JSON
-# The names `dtype` takes (the kernels map them to torch dtypes; "int8" is the CPU int8 mode).
-QUANTIZED_DTYPE_NAMES = ("int8",)  # linear layers in int8, everything else in float32 (kernels/int8.py)
-DTYPE_NAMES = ("float32", "fp32", "float", "bfloat16", "bf16", "float16", "fp16", "half", *QUANTIZED_DTYPE_NAMES)
+# The names `dtype` takes, listed once: each one that names a torch dtype, with that dtype's name in torch
+# (`kernels/runtime.py` maps it with getattr(torch, name); this module does not import torch), and the names of
+# the CPU int8 mode, which is not a dtype: linear layers in int8, everything else in float32 (kernels/int8.py).
+TORCH_DTYPE_NAMES: dict[str, str] = {
+    "float32": "float32",
+    "fp32": "float32",
+    "float": "float32",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float16": "float16",
+    "fp16": "float16",
+    "half": "float16",
+}
+QUANTIZED_DTYPE_NAMES = ("int8",)
+DTYPE_NAMES = (*TORCH_DTYPE_NAMES, *QUANTIZED_DTYPE_NAMES)
 _DEVICE = re.compile(r"(cpu|cuda|mps)(:\d+)?")
 
 

@@ -124,13 +124,23 @@ def test_a_haystack_component_checks_its_settings_at_init():
         Qwen3Ranker(dim=64)
 
 
-def test_the_dtype_names_are_the_ones_the_kernels_run():
+def test_every_dtype_name_runs_as_a_torch_dtype_or_the_int8_mode():
     import torch
 
     from qwen3_rag.kernels import runtime
-    from qwen3_rag.settings import DTYPE_NAMES
+    from qwen3_rag.settings import DTYPE_NAMES, QUANTIZED_DTYPE_NAMES, TORCH_DTYPE_NAMES
 
-    assert set(runtime._DTYPES) | set(runtime.QUANTIZED_DTYPES) == set(DTYPE_NAMES)
+    cpu = torch.device("cpu")
+    assert set(DTYPE_NAMES) == set(TORCH_DTYPE_NAMES) | set(QUANTIZED_DTYPE_NAMES)
+    for name in DTYPE_NAMES:
+        assert EmbedderSettings(dtype=name).dtype == name
+        if name in QUANTIZED_DTYPE_NAMES:
+            assert runtime.quantized_mode(name, cpu) == "int8" and runtime.resolve_dtype(name, cpu) == torch.float32
+        else:
+            dtype = getattr(torch, TORCH_DTYPE_NAMES[name])
+            assert runtime.quantized_mode(name, cpu) is None and runtime.resolve_dtype(name, cpu) == dtype
+            assert EmbedderSettings(dtype=dtype).dtype == dtype  # the torch dtype itself is taken too
+            assert runtime.resolve_dtype(dtype, cpu) == dtype
     assert EmbedderSettings(device=torch.device("cpu"), dtype=torch.bfloat16).dtype == torch.bfloat16
     with pytest.raises(InvalidArgumentError, match="dtype=torch.int8 is not supported"):
         EmbedderSettings(dtype=torch.int8)  # the int8 mode is asked for by name; the loader refuses the dtype

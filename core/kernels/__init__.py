@@ -1,6 +1,6 @@
 """Everything that touches torch and model internals: loading, attention paths, pooling, the yes/no head.
 
-The facades (`Embedder`, `Reranker`) reach them through the in-process backend (`backend.py`, the
+The facades (`Embedder`, `Reranker`) reach them through the in-process backend (`local_backend.py`, the
 contract of `core/backend.py`) and the loader.
 
 May import: `checkpoint/` and the core's plain modules (errors, registry, tokenization, batching).

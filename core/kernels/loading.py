@@ -92,7 +92,7 @@ class LoadedModel:
         self.lock = threading.Lock()
 
     @property
-    def precision(self) -> str:
+    def compute_dtype(self) -> str:
         """What the linear layers compute in: "int8", or the torch dtype's name ("torch.float32")."""
         return self.quantization or str(self.dtype)
 

@@ -7,21 +7,12 @@ import functools
 import torch
 
 from ..errors import InvalidArgumentError
-from ..settings import QUANTIZED_DTYPE_NAMES
+from ..settings import QUANTIZED_DTYPE_NAMES, TORCH_DTYPE_NAMES
 from ..validation import check_positive_int
 
-_DTYPES = {
-    "float32": torch.float32,
-    "fp32": torch.float32,
-    "float": torch.float32,
-    "bfloat16": torch.bfloat16,
-    "bf16": torch.bfloat16,
-    "float16": torch.float16,
-    "fp16": torch.float16,
-    "half": torch.float16,
-}
+# The torch dtype of each name `dtype` takes; the names, and those of the int8 mode, are listed in settings.py.
+_DTYPES: dict[str, torch.dtype] = {name: getattr(torch, canonical) for name, canonical in TORCH_DTYPE_NAMES.items()}
 _DEVICE_TYPES = ("cpu", "cuda", "mps")
-QUANTIZED_DTYPES = QUANTIZED_DTYPE_NAMES  # linear layers in int8, everything else in float32 (see int8.py)
 
 
 def parse_device(device: str | torch.device) -> torch.device:
@@ -59,7 +50,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 def quantized_mode(dtype: str | torch.dtype | None, device: torch.device) -> str | None:
     """ "int8" when `dtype` asks for the int8 mode (CPU only), else None."""
-    if not (isinstance(dtype, str) and dtype.lower() in QUANTIZED_DTYPES):
+    if not (isinstance(dtype, str) and dtype.lower() in QUANTIZED_DTYPE_NAMES):
         return None
     if device.type != "cpu":
         raise InvalidArgumentError(

@@ -8,8 +8,8 @@ from ..pipeline import EmbeddingMethods
 from ..presets import resolve_task
 from ..settings import EmbedderSettings, RemoteEmbedderOptions
 from ..validation import check_dim
-from .backend import EMBEDDINGS_PATH, ServedEmbedding
 from .served import ServedFacade
+from .served_backend import EMBEDDINGS_PATH, ServedEmbedding
 
 __all__ = ["EMBEDDINGS_PATH", "RemoteEmbedder"]
 

@@ -16,8 +16,8 @@ from ..pipeline import RankingMethods
 from ..presets import resolve_task
 from ..settings import RemoteRerankerOptions, RerankerSettings
 from ..tokenization import RerankPrompt
-from .backend import CLASSIFY_PATH, SERVE_HINT, ServedScoring
 from .served import ServedFacade
+from .served_backend import CLASSIFY_PATH, SERVE_HINT, ServedScoring
 
 __all__ = ["CLASSIFY_PATH", "SERVE_HINT", "RemoteReranker"]
 

@@ -46,7 +46,7 @@ class LocalFacade(RebuiltOnCopy):
     def _described(self, details: str) -> str:
         model = self.model
         return (
-            f"{type(self).__name__}(model={model.key.source!r}, device='{model.device}', dtype={model.precision}, "
+            f"{type(self).__name__}(model={model.key.source!r}, device='{model.device}', dtype={model.compute_dtype}, "
             f"attention='{model.attention_path}', loader='{model.loader}', {details})"
         )
 
