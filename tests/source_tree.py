@@ -6,7 +6,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent  # tests/: the helpers, data/, and one folder per package
+ROOT = TESTS.parent  # the project root, wherever a test file sits under tests/
 
 
 def copy_source_tree(destination: Path) -> Path:

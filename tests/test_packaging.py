@@ -142,7 +142,7 @@ def test_no_module_imports_the_folders_by_their_names():
     for path in [
         *ROOT.glob("core/**/*.py"),
         *ROOT.glob("integrations/**/*.py"),
-        *ROOT.glob("tests/*.py"),
+        *ROOT.glob("tests/**/*.py"),
         *ROOT.glob("examples/*.py"),
         *ROOT.glob("bench/*.py"),
     ]:

@@ -7,12 +7,12 @@ import ast
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
 from conftest import VARIED_TEXTS
+from source_tree import ROOT
 
 from qwen3_rag import InvalidArgumentError
 from qwen3_rag.local_index import IndexStore
@@ -22,7 +22,7 @@ from qwen3_rag.local_index.layouts import FLOAT32, LAYOUTS, find_layout, layout_
 from qwen3_rag.local_index.precision import INDEX_PRECISIONS
 from qwen3_rag.local_index.store import FileRecord, FileUpdate
 
-CORE = Path(__file__).resolve().parents[1] / "core"
+CORE = ROOT / "core"
 PRECISION_NAMES = set(INDEX_PRECISIONS)
 
 # ----- no precision branches outside the layouts -----
