@@ -132,8 +132,9 @@ class EmbeddingMethods:
 
         int8/uint8 need `ranges=`: one vector has no per-dimension range of its own.
         """
+        checked = one_vector_precision(precision, ranges)  # before the work, as the batch methods check
         texts = self._query_texts(one_text(text, "embed_queries"), instruction)
-        return quantize_embeddings(self._embed(texts), one_vector_precision(precision, ranges), ranges)[0]
+        return quantize_embeddings(self._embed(texts), checked, ranges)[0]
 
     @overload
     def embed_document(self, text: str) -> NDArray[np.float32]: ...
@@ -141,8 +142,9 @@ class EmbeddingMethods:
     def embed_document(self, text: str, *, precision: Precision, ranges: Ranges = None) -> Embeddings: ...
     def embed_document(self, text: str, *, precision: Precision = "float32", ranges: Ranges = None) -> Embeddings:
         """One document's vector, shape (dim,): row 0 of `embed_documents([text], ...)`, with the same keywords."""
+        checked = one_vector_precision(precision, ranges)
         texts = self._document_texts(one_text(text, "embed_documents"))
-        return quantize_embeddings(self._embed(texts), one_vector_precision(precision, ranges), ranges)[0]
+        return quantize_embeddings(self._embed(texts), checked, ranges)[0]
 
     @overload
     async def aembed_query(self, text: str, instruction: str | None = None) -> NDArray[np.float32]: ...
@@ -154,8 +156,9 @@ class EmbeddingMethods:
         self, text: str, instruction: str | None = None, *, precision: Precision = "float32", ranges: Ranges = None
     ) -> Embeddings:
         """`embed_query` without blocking the event loop."""
+        checked = one_vector_precision(precision, ranges)
         texts = self._query_texts(one_text(text, "aembed_queries"), instruction)
-        return quantize_embeddings(await self._aembed(texts), one_vector_precision(precision, ranges), ranges)[0]
+        return quantize_embeddings(await self._aembed(texts), checked, ranges)[0]
 
     @overload
     async def aembed_document(self, text: str) -> NDArray[np.float32]: ...
@@ -165,8 +168,9 @@ class EmbeddingMethods:
         self, text: str, *, precision: Precision = "float32", ranges: Ranges = None
     ) -> Embeddings:
         """`embed_document` without blocking the event loop."""
+        checked = one_vector_precision(precision, ranges)
         texts = self._document_texts(one_text(text, "aembed_documents"))
-        return quantize_embeddings(await self._aembed(texts), one_vector_precision(precision, ranges), ranges)[0]
+        return quantize_embeddings(await self._aembed(texts), checked, ranges)[0]
 
     def similarity(self, a: ArrayLike, b: ArrayLike) -> NDArray[np.float32]:
         """Cosine similarity of each vector in `a` with each in `b` (sentence-transformers' `model.similarity`):

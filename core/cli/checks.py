@@ -12,13 +12,12 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ..checkpoint.tokenizer import normalise_source
 from ..display import quoted
-from ..errors import InvalidArgumentError, LocalIndexError, ModelLoadError
-from ..local_index.folder import check_folder
+from ..errors import InvalidArgumentError, ModelLoadError
+from ..local_index.folder import check_folder, no_index_error
 from ..registry import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
 from ..validation import check_positive_int
-from .parser import EMBEDDING_MODEL_VARIABLE, RERANKER_MODEL_VARIABLE
+from .parser import EMBEDDING_MODEL_VARIABLE, RERANKER_MODEL_VARIABLE, named_reranker
 
 
 def check_before_import(args: argparse.Namespace) -> None:
@@ -38,15 +37,14 @@ def _index(args: argparse.Namespace) -> None:
 def _search(args: argparse.Namespace) -> None:
     index = Path(args.index)
     if not check_folder(index):  # the words of `IndexStore.open`, which says so only once LanceDB is imported
-        raise LocalIndexError(
-            f"no index at {quoted(index)}; build one with: qwen3-rag index DIR --index {quoted(index)}"
-        )
+        raise no_index_error(index)
     _check_models(args, reranker=not args.no_rerank)
 
 
 def _stream(args: argparse.Namespace) -> None:
     check_positive_int(args.block_size, "--block-size")
-    if args.input != "-" and not os.path.isfile(args.input):
+    # Only a folder or nothing at all: a pipe (`<(zcat x.gz)`, /dev/stdin) is no regular file, yet readable.
+    if args.input != "-" and (os.path.isdir(args.input) or not os.path.exists(args.input)):
         why = "is a folder" if os.path.isdir(args.input) else "does not exist"
         raise InvalidArgumentError(f"INPUT {quoted(args.input)} {why}; give a file, or - (the default) for stdin")
     _check_models(args, embedding=args.command == "embed", reranker=args.command == "rerank")
@@ -67,13 +65,14 @@ def _check_models(args: argparse.Namespace, *, embedding: bool = True, reranker:
     if embedding:
         _check_model("--embedding-model", args.embedding_model, EMBEDDING_MODEL_VARIABLE, DEFAULT_EMBEDDING_MODEL)
     if reranker:
-        named = args.reranker_model or os.environ.get(RERANKER_MODEL_VARIABLE) or None  # as common.reranker_source
-        _check_model("--reranker-model", named, RERANKER_MODEL_VARIABLE, DEFAULT_RERANKER_MODEL)
+        _check_model("--reranker-model", named_reranker(args), RERANKER_MODEL_VARIABLE, DEFAULT_RERANKER_MODEL)
 
 
 def _check_model(option: str, named: str | None, variable: str, example: str) -> None:
     if not named:
         return
+    from ..checkpoint.tokenizer import normalise_source  # only here: it brings huggingface_hub (~100 ms)
+
     try:
         normalise_source(named)
     except ModelLoadError:

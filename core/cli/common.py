@@ -17,7 +17,7 @@ from ..pipeline import EmbeddingMethods, RankingMethods
 from ..presets import resolve_task
 from ..registry import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
 from ..settings import EmbedderSettings, RerankerSettings
-from .parser import API_KEY_VARIABLE, EMBEDDING_MODEL_VARIABLE, RERANKER_MODEL_VARIABLE
+from .parser import API_KEY_VARIABLE, EMBEDDING_MODEL_VARIABLE, named_reranker
 
 if TYPE_CHECKING:
     from ..local_index.own_models import ModelChoice
@@ -71,8 +71,7 @@ def make_reranker(args: argparse.Namespace, own: Mapping[str, ModelChoice] | Non
 
 def reranker_source(args: argparse.Namespace, own: Mapping[str, ModelChoice]) -> tuple[str, str | None]:
     """The reranker this process runs: --reranker-model, else $QWEN3_RAG_RERANKER_MODEL, else the index's own."""
-    named = args.reranker_model or os.environ.get(RERANKER_MODEL_VARIABLE) or None  # an empty variable is unset
-    return choose_model("reranker", named, args.reranker_revision, own, DEFAULT_RERANKER_MODEL)
+    return choose_model("reranker", named_reranker(args), args.reranker_revision, own, DEFAULT_RERANKER_MODEL)
 
 
 def embedder_for_index(

@@ -7,7 +7,6 @@ import json
 
 from ..display import plural
 from ..evaluation import evaluate, load_beir
-from ..progress import shows
 from ..validation import check_positive_int
 from .common import make_reranker, named_embedder, refuse_unused_local_options, say
 
@@ -19,7 +18,7 @@ def run_eval(args: argparse.Namespace) -> int:
     refuse_unused_local_options(args, [args.embedding_url, *([] if args.no_rerank else [args.reranker_url])])
     embedder = named_embedder(args, progress_bar=not args.quiet)
     reranker = None if args.no_rerank else make_reranker(args)
-    report = evaluate(dataset, embedder, reranker, candidates=candidates, limit=limit, progress=shows(not args.quiet))
+    report = evaluate(dataset, embedder, reranker, candidates=candidates, limit=limit, progress=not args.quiet)
     print(json.dumps(report.as_dict()) if args.json else report.table())
     say(
         args,

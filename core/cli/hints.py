@@ -58,6 +58,8 @@ def recorded_folders(records: list[str], index: str) -> list[str]:
     """The folders that the file `records` of an index lie in, as the user would type them from here: for
     each first folder on a record's path (`docs` of `docs/api/a.md`, `../data` of `../data/b.md`), the
     deepest folder holding all of its records; the index's own base folder holds all but those outside it."""
+    if any(os.path.isabs(record) for record in records):  # format 2: absolute paths, and document ids unmarked
+        records = [record for record in records if os.path.isabs(record)]
     groups: dict[str, list[str]] = {}
     for record in records:
         folder = os.path.dirname(record) or HERE
@@ -65,12 +67,16 @@ def recorded_folders(records: list[str], index: str) -> list[str]:
     folders = {top: os.path.commonpath(inside) for top, inside in groups.items()}
     if HERE in folders:  # files right in the base folder: indexed from there, with what lies under it
         folders = {top: folder for top, folder in folders.items() if top == HERE or not key_under(top, HERE)}
+    if os.sep in folders.values():  # `qwen3-rag index /` is never the advice: the placeholder stays
+        return []
     return sorted(shown_path(folder, index) for folder in folders.values())
 
 
 def _first_folder(folder: str) -> str:
     """The first folder named on a record's path, after the `..` that climb out of the base folder."""
     parts = folder.split(os.sep)
+    if os.path.isabs(folder):  # a format-2 record: its first folder below the root
+        return os.sep + parts[1]
     climbs = next((i for i, part in enumerate(parts) if part != ".."), len(parts) - 1)
     return os.sep.join(parts[: climbs + 1]) or os.sep
 

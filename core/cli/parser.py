@@ -27,6 +27,14 @@ SEARCH_JSON_HELP = (
 )
 
 
+def named_reranker(args: argparse.Namespace) -> str | None:
+    """The reranker the user named: --reranker-model, else $QWEN3_RAG_RERANKER_MODEL (an empty one is unset); with
+    --reranker-url the option alone, which names what the server runs (the variable is for local models)."""
+    if args.reranker_url is not None:
+        return args.reranker_model
+    return args.reranker_model or os.environ.get(RERANKER_MODEL_VARIABLE) or None
+
+
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line's arguments; an unknown option after a command is that command's usage error (with
     a suggestion), not the top level's: argparse alone blames `qwen3-rag` and shows its usage."""

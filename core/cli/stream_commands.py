@@ -18,7 +18,6 @@ from ..display import json_text, plural
 from ..errors import InvalidArgumentError
 from ..progress import bar
 from ..reranker import sigmoid
-from ..validation import check_positive_int
 from .common import make_reranker, named_embedder, refuse_unused_local_options, say
 from .streams import NpyWriter, blocks, field_of, read_records
 
@@ -79,7 +78,6 @@ def _numbered_blocks(
 
 
 def run_embed(args: argparse.Namespace) -> int:
-    check_positive_int(args.block_size, "--block-size")  # before the output file is created
     refuse_unused_local_options(args, [args.embedding_url])
     embedder = named_embedder(args)
     embed = embedder.embed_queries if args.queries else embedder.embed_documents
@@ -96,7 +94,6 @@ def run_embed(args: argparse.Namespace) -> int:
 
 
 def run_rerank(args: argparse.Namespace) -> int:
-    check_positive_int(args.block_size, "--block-size")
     if args.output.endswith(".npy"):
         raise InvalidArgumentError("--output for rerank is JSONL (records with their scores), not .npy")
     refuse_unused_local_options(args, [args.reranker_url])

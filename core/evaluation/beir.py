@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..errors import InvalidArgumentError, InvalidInputError
 from ..jsonl import jsonl_values
 from ..pipeline import EmbeddingMethods, RankingMethods
+from ..progress import bar
 from ..validation import check_positive_int
 from .metrics import mean_metrics
 
@@ -127,7 +127,7 @@ def evaluate(
     if reranker is not None:
         started = time.perf_counter()
         reranked = {}
-        for query_id in tqdm(query_ids, desc="Reranking", unit="query", disable=not progress):
+        for query_id in bar(progress, "Reranking", "query", iterable=query_ids):
             ranking = reranker.rerank(dataset.queries[query_id], [dataset.corpus[d] for d in retrieved[query_id]])
             reranked[query_id] = [retrieved[query_id][r.index] for r in ranking]
         report.seconds["rerank"] = time.perf_counter() - started

@@ -9,10 +9,10 @@ so each batch can take only the cores that are free. It never uses more than tor
 A float32 vector must not depend on the load: the count may follow it because MKL's strict
 reproducible mode (asked for by `import qwen3_rag`) gives the same bits on any thread count, and the
 int8 mode's integer sums are exact. Should MKL have started before that, `products_ignore_thread_count`
-says so and float32 passes keep torch's setting. bf16 passes follow the load anyway: oneDNN splits
-their long sums between threads, and the vectors differ by up to 2.4e-3 between thread counts, inside
-bf16's stated tolerance, where keeping every thread made a pass 3.1x slower beside one busy process
-(bench/thread_invariance.py).
+says so and float32 passes keep torch's setting. bf16 passes (and fp16 ones, the other tolerance
+dtype) follow the load anyway: oneDNN splits their long sums between threads, and bf16 vectors differ
+by up to 2.4e-3 between thread counts, inside bf16's stated tolerance, where keeping every thread made
+a pass 3.1x slower beside one busy process (bench/thread_invariance.py).
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ def free_threads(limit: int | None = None) -> int:
 _lock = threading.Lock()
 _passes = 0  # passes running now, in any thread
 _setting = 0  # torch's thread count before the first of them lowered it
+_probed: dict[int, bool] = {}  # whether float32 products are thread-invariant, by torch's thread setting
 
 
 # Products whose sum MKL splits between threads at some thread counts unless its strict mode is on
@@ -111,8 +112,11 @@ def threads_for_load(device: torch.device, dtype: torch.dtype = torch.float32) -
             _setting = torch.get_num_threads()
         _passes += 1
         setting = _setting
-        # Under the lock: the probe sets torch's thread count while it runs.
-        steady = dtype == torch.float32 and not products_ignore_thread_count(dtype, setting)
+        # The probe sets torch's thread count while it runs: only under the lock, and only while no other
+        # pass runs (MKL's count is the process's); until it has run, a float32 pass keeps the setting.
+        if dtype == torch.float32 and setting not in _probed and _passes == 1:
+            _probed[setting] = products_ignore_thread_count(torch.float32, setting)
+        steady = dtype == torch.float32 and not _probed.get(setting, False)
     try:
         threads = setting if steady else free_threads(setting)
         torch.set_num_threads(threads)

@@ -41,6 +41,13 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9_.=#-]{1,255}\Z")
 MAX_DEPTH = 8  # LanceDB's deepest entry is table/_indices/<uuid>/<file>: a deeper tree is not its own
 
 
+def no_index_error(directory: str | os.PathLike[str]) -> LocalIndexError:
+    """There is no index at `directory`: said alike before LanceDB is imported (cli/checks.py) and after."""
+    return LocalIndexError(
+        f"no index at {_quoted(directory)}; build one with: qwen3-rag index DIR --index {_quoted(directory)}"
+    )
+
+
 def rebuild_hint(directory: Path, folders: str = "DIR", python: bool = True) -> str:
     """The fix, for a shell and for Python (Ray's write_index, IndexStore) alike. The command line puts the
     user's own `folders` in place of DIR, and leaves out what to pass in Python (cli/hints.py)."""

@@ -43,6 +43,7 @@ from .folder import (
     clear_folder,
     exchange,
     make_folder,
+    no_index_error,
     rebuild_hint,
 )
 from .layouts import FLOAT32, VectorLayout, find_layout, layout_of
@@ -161,9 +162,7 @@ class IndexStore:
         seal (seal.py): a writer's commit that is not sealed yet is never served."""
         directory = Path(directory)
         if not check_folder(directory):
-            raise LocalIndexError(
-                f"no index at {quoted(directory)}; build one with: qwen3-rag index DIR --index {quoted(directory)}"
-            )
+            raise no_index_error(directory)
         chunks, seen = _open_served(directory, version)  # checked against the seal before LanceDB reads a byte
         store = cls(directory, chunks)
         store._seen = seen
