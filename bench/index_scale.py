@@ -105,7 +105,7 @@ def bench_search(work: Path, chunks: int, clustered: bool, queries: int = 20) ->
                 ]
             )
         write_seconds = time.perf_counter() - started
-        ensure_indexes(store.chunks, vector_index_from=chunks + 1)  # the full-text index only
+        ensure_indexes(store.chunks, vector_index_from=chunks + 1, layout=store.layout)  # the full-text index only
         query_vectors = unit_vectors(rng, centres, queries)
         exact_latencies, exact = [], []
         for q in query_vectors:
@@ -114,7 +114,7 @@ def bench_search(work: Path, chunks: int, clustered: bool, queries: int = 20) ->
             exact_latencies.append(time.perf_counter() - started)
         hybrid_ms, _ = timed(lambda: store.search(query_vectors[0], 50, text="kernel cache latency"), 5)
         started = time.perf_counter()
-        ensure_indexes(store.chunks, vector_index_from=0)
+        ensure_indexes(store.chunks, vector_index_from=0, layout=store.layout)
         build_seconds = time.perf_counter() - started
         ann_latencies, recalls = [], []
         for q, truth in zip(query_vectors, exact, strict=True):
@@ -245,7 +245,7 @@ def write_corpus(index: Path, chunks: int, precision: str, seed: int, centres: n
                     for i in range(0, BLOCK, 10)
                 ]
             )
-        ensure_indexes(store.chunks, vector_index_from=chunks + 1, precision=precision)  # full text only
+        ensure_indexes(store.chunks, vector_index_from=chunks + 1, layout=store.layout)  # full text only
     return time.perf_counter() - started
 
 
@@ -309,7 +309,7 @@ def bench_precision(
         if ann:
             started = time.perf_counter()
             with IndexStore.create_or_open(index, json.loads(json.dumps(IndexStore.recorded_settings(index)))) as store:
-                ensure_indexes(store.chunks, vector_index_from=0, precision=precision)
+                ensure_indexes(store.chunks, vector_index_from=0, layout=store.layout)
                 store.seal(writing=False)
             build_seconds = time.perf_counter() - started
         for rescore in rescores:

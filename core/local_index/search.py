@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import LocalIndexError
-from .layouts import FLOAT32, VectorLayout, layout_named
+from .layouts import FLOAT32, VectorLayout
 from .precision import DEFAULT_RESCORE
 
 # From this many chunks `index` builds an IVF-SQ vector index. LanceDB's exact scan costs about
@@ -52,14 +52,13 @@ def index_kinds(table: Any) -> set[str]:
     return kinds | {"hash" for t in types if t.upper() == "BTREE"}
 
 
-def ensure_indexes(table: Any, vector_index_from: int, precision: str | VectorLayout = "float32") -> None:
+def ensure_indexes(table: Any, vector_index_from: int, layout: VectorLayout) -> None:
     """The full-text index always (for --hybrid), and a B-tree over `text_hash` (chunks found again by
-    content); the vector index once the table is large enough, as the index's layout (or the layout of
-    `precision`, by name) wants it: IVF with 8-bit scalar quantization for float vectors, IVF over the bits by
-    Hamming distance for binary. An int8 index has none (LanceDB indexes no int8 vectors): it is scanned."""
+    content); the vector index once the table is large enough, as the index's `layout` wants it: IVF with
+    8-bit scalar quantization for float vectors, IVF over the bits by Hamming distance for binary. An int8
+    index has none (LanceDB indexes no int8 vectors): it is scanned."""
     from lancedb.index import FTS, BTree
 
-    layout = precision if isinstance(precision, VectorLayout) else layout_named(precision)
     kinds = index_kinds(table)
     if "text" not in kinds:
         table.create_index("text", config=FTS())
@@ -122,8 +121,9 @@ def _hits(
 ) -> list[tuple[str, Hit]]:
     vectors = layout.stored_vectors(rows, dim) if rows.num_rows else np.empty((0, dim), np.float32)
     places = rows.select(["id", "text", "metadata"]).to_pylist()  # vectors stay in NumPy: no Python lists
+    query_norm = float(np.linalg.norm(query))  # once per search, not per hit
     return [
-        (row["id"], _hit(row, vector, query, damaged, layout.norm_tolerance))
+        (row["id"], _hit(row, vector, query, query_norm, damaged, layout.norm_tolerance))
         for row, vector in zip(places, vectors, strict=True)
     ]
 
@@ -132,6 +132,7 @@ def _hit(
     row: dict[str, Any],
     vector: NDArray[np.float32],
     query: NDArray[np.float32],
+    query_norm: float,
     damaged: Callable[[str], LocalIndexError],
     tolerance: float,
 ) -> Hit:
@@ -150,12 +151,12 @@ def _hit(
         or not all(isinstance(line, int) and line >= 1 for line in (start, end))
     ):
         raise damaged(f"chunk {row['id']!r} has a missing text, path or line")
-    return Hit(cosine(vector, norm, query), path, start, end, row["text"], document)
+    return Hit(cosine(vector, norm, query, query_norm), path, start, end, row["text"], document)
 
 
-def cosine(vector: NDArray[np.float32], norm: float, query: NDArray[np.float32]) -> float:
-    """The cosine of a stored vector (of length `norm`) and the query, within [-1, 1]. Both were unit vectors,
-    but a quantized index's int8 steps leave its vector's length off 1 by ~1e-4 (a dot product of 1.00015 was
-    shown as a similarity): divided by both lengths, then clipped for the last float rounding."""
-    scale = norm * float(np.linalg.norm(query))
+def cosine(vector: NDArray[np.float32], norm: float, query: NDArray[np.float32], query_norm: float) -> float:
+    """The cosine of a stored vector (of length `norm`) and the query (of length `query_norm`), within [-1, 1].
+    Both were unit vectors, but a quantized index's int8 steps leave its vector's length off 1 by ~1e-4 (a dot
+    product of 1.00015 was shown as a similarity): divided by both lengths, then clipped for float rounding."""
+    scale = norm * query_norm
     return min(1.0, max(-1.0, float(vector @ query) / scale)) if scale > 0 else 0.0
