@@ -18,7 +18,6 @@ a pass 3.1x slower beside one busy process (bench/thread_invariance.py).
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import threading
 from collections.abc import Iterator
@@ -73,9 +72,10 @@ _probed: dict[int, bool] = {}  # whether float32 products are thread-invariant, 
 _PROBE_SHAPES = ((32, 1024, 1024), (64, 3072, 1024))
 
 
-@functools.cache
 def products_ignore_thread_count(dtype: torch.dtype, setting: int) -> bool:
-    """Whether matrix products in `dtype` give the same bits on 1 to `setting` threads (tried once)."""
+    """Whether matrix products in `dtype` give the same bits on 1 to `setting` threads, tried now: it sets
+    torch's thread count meanwhile, so `threads_for_load` runs it while no other pass does, and keeps the
+    answer in `_probed`."""
     if setting == 1:
         return True
     generator = torch.Generator().manual_seed(0)
