@@ -23,12 +23,32 @@ def nothing(count: int) -> None:
     """An `Advance` for calls without a progress bar."""
 
 
-class EmbeddingBackend(Protocol):
-    """Runs a Qwen3-Embedding checkpoint on token ids."""
+class Opened(Protocol):
+    """What every backend says about the checkpoint it runs."""
 
     @property
     def tokenizer(self) -> Tokenizer:
-        """The checkpoint's own tokenizer (the ids sent to `embed` come from it)."""
+        """The checkpoint's own tokenizer (the ids sent to the backend come from it)."""
+
+    @property
+    def name(self) -> str:
+        """The model as messages name it: a hub id or local directory here, the served id on a server."""
+
+    @property
+    def checkpoint(self) -> str:
+        """Where the weights come from (hub id or local directory), served or not."""
+
+    @property
+    def revision(self) -> str | None:
+        """The hub revision pinned, if any."""
+
+    @property
+    def context_length(self) -> int | None:
+        """The most tokens per sequence the runner takes (a server's own limit); None: no limit of its own."""
+
+
+class EmbeddingBackend(Opened, Protocol):
+    """Runs a Qwen3-Embedding checkpoint on token ids."""
 
     @property
     def hidden_size(self) -> int:
@@ -42,12 +62,8 @@ class EmbeddingBackend(Protocol):
         """`embed` without blocking the event loop."""
 
 
-class ScoringBackend(Protocol):
+class ScoringBackend(Opened, Protocol):
     """Runs a Qwen3-Reranker checkpoint on one shared prompt head and many tails."""
-
-    @property
-    def tokenizer(self) -> Tokenizer:
-        """The checkpoint's own tokenizer."""
 
     def score(self, head: list[int], tails: list[list[int]], advance: Advance = nothing) -> NDArray[np.float32]:
         """Log-odds logit(yes) - logit(no) of `head + tails[i]`, for every i, in order."""

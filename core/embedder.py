@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Unpack
 
-from .kernels.loading import LoadedModel
-from .kernels.local_backend import LocalEmbedding, LocalFacade
+from .kernels.local_backend import LocalEmbedding
+from .local_model import LocalModel
 from .pipeline import EmbeddingMethods
-from .presets import resolve_task
 from .registry import DEFAULT_EMBEDDING_MODEL
 from .settings import EmbedderOptions, EmbedderSettings
-from .validation import check_dim
 
 
-class Embedder(LocalFacade, EmbeddingMethods):
+class Embedder(EmbeddingMethods, LocalModel):
     """Embed queries (with a task instruction) and documents (without) into unit vectors.
 
     Args:
@@ -53,23 +51,14 @@ class Embedder(LocalFacade, EmbeddingMethods):
 
     settings_class = EmbedderSettings
     settings: EmbedderSettings
+    backend: LocalEmbedding
 
     def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, **options: Unpack[EmbedderOptions]) -> None:
         self._become(EmbedderSettings.for_constructor(Embedder, EmbedderOptions, options, model=model))
 
-    def _start(self, settings: EmbedderSettings) -> None:
-        self.task = resolve_task(settings.instruction)
-        self.symmetric = self.task.symmetric if settings.symmetric is None else settings.symmetric
-        self.max_length = settings.max_length
-        self.backend = self.local_backend = LocalEmbedding(settings)
-        self.model: LoadedModel = self.backend.model
-        self.dim = check_dim(settings.dim, self.model.hidden_size, settings.checkpoint)
-        self.checkpoint = self.model.key.source  # what an index records
-        self.progress_bar = settings.progress_bar
-
-    @property
-    def revision(self) -> str | None:
-        return self.model.key.revision
+    @staticmethod
+    def open_backend(settings: EmbedderSettings) -> LocalEmbedding:
+        return LocalEmbedding(settings)
 
     def __repr__(self) -> str:
         return self._described(f"dim={self.dim}, symmetric={self.symmetric}")

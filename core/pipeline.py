@@ -22,6 +22,8 @@ from .errors import InvalidArgumentError, InvalidInputError
 from .presets import Task, resolve_task
 from .progress import counter
 from .quantization import Embeddings, Precision, check_precision, quantize_embeddings
+from .resolved import ResolvedEmbedding, ResolvedReranking
+from .settings import EmbedderSettings, RerankerSettings
 from .similarity import cosine_similarity
 from .tokenization import EmbeddingTokens, RerankPrompt, RerankTokens, embedding_tokens, format_query
 from .validation import check_positive_int, check_text, check_texts
@@ -30,26 +32,51 @@ Ranges = ArrayLike | None  # int8/uint8 calibration: (2, dim) minima, then maxim
 
 
 class EmbeddingMethods:
-    """The query/document API of `Embedder` and `RemoteEmbedder`, over their `backend`.
+    """The query/document API of `Embedder` and `RemoteEmbedder`, over their `backend`: what the settings
+    mean for its checkpoint is resolved once (`ResolvedEmbedding`) when the backend opens."""
 
-    Subclasses set `backend`, `task`, `symmetric`, `dim`, `max_length`, `progress_bar` and `checkpoint`.
-    """
-
+    settings: EmbedderSettings
     backend: EmbeddingBackend
-    task: Task
-    symmetric: bool
-    dim: int
-    max_length: int
-    progress_bar: bool
-    checkpoint: str  # where the weights come from (hub id or local directory), served or not
+    resolved: ResolvedEmbedding
+
+    def _resolve(self, settings: EmbedderSettings, backend: EmbeddingBackend) -> None:
+        self.resolved = ResolvedEmbedding.of(settings, backend.hidden_size, backend.name, backend.context_length)
 
     @property
-    def revision(self) -> str | None:
-        return None
+    def progress_bar(self) -> bool:
+        return self.settings.progress_bar
+
+    @property
+    def task(self) -> Task:
+        return self.resolved.task
 
     @property
     def instruction(self) -> str:
-        return self.task.instruction
+        return self.resolved.task.instruction
+
+    @property
+    def symmetric(self) -> bool:
+        """Whether documents get the instruction too."""
+        return self.resolved.symmetric
+
+    @property
+    def dim(self) -> int:
+        """The size of the vectors returned."""
+        return self.resolved.dim
+
+    @property
+    def max_length(self) -> int:
+        """Tokens per text, the closing <|endoftext|> included."""
+        return self.resolved.max_length
+
+    @property
+    def checkpoint(self) -> str:
+        """Where the weights come from (hub id or local directory), served or not: what an index records."""
+        return self.backend.checkpoint
+
+    @property
+    def revision(self) -> str | None:
+        return self.backend.revision
 
     @overload
     def embed_queries(self, texts: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]: ...
@@ -248,16 +275,30 @@ def sigmoid(logits: NDArray[np.float32]) -> NDArray[np.float32]:
 
 
 class RankingMethods:
-    """Scores, pairs and rankings of `Reranker` and `RemoteReranker`, over their `backend`.
+    """Scores, pairs and rankings of `Reranker` and `RemoteReranker`, over their `backend`: the instruction,
+    token limit and prompt are resolved once (`ResolvedReranking`) when the backend opens."""
 
-    Subclasses set `backend`, `prompt`, `instruction`, `max_length` and `progress_bar`.
-    """
-
+    settings: RerankerSettings
     backend: ScoringBackend
+    resolved: ResolvedReranking
     prompt: RerankPrompt
-    instruction: str
-    max_length: int
-    progress_bar: bool
+
+    def _resolve(self, settings: RerankerSettings, backend: ScoringBackend) -> None:
+        self.resolved = ResolvedReranking.of(settings, backend.context_length)
+        self.prompt = RerankPrompt(backend.tokenizer, self.resolved.max_length)
+
+    @property
+    def progress_bar(self) -> bool:
+        return self.settings.progress_bar
+
+    @property
+    def instruction(self) -> str:
+        return self.resolved.instruction
+
+    @property
+    def max_length(self) -> int:
+        """Tokens per (query, document) prompt, fixed prompt parts included."""
+        return self.resolved.max_length
 
     def score(self, query: str, documents: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
         """Probability that each document meets the query, in input order (the official score)."""

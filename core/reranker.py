@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Unpack
 
-from .kernels.loading import LoadedModel
-from .kernels.local_backend import LocalFacade, LocalScoring
+from .kernels.local_backend import LocalScoring
+from .local_model import LocalModel
 from .pipeline import Ranked, RankingMethods, sigmoid
-from .presets import resolve_task
 from .registry import DEFAULT_RERANKER_MODEL
 from .settings import RerankerOptions, RerankerSettings
-from .tokenization import RerankPrompt
 
 __all__ = ["Ranked", "Reranker", "sigmoid"]  # Ranked and sigmoid are defined in pipeline.py
 
 
-class Reranker(LocalFacade, RankingMethods):
+class Reranker(RankingMethods, LocalModel):
     """Judge how well each document answers a query, as the official Qwen3-Reranker does.
 
     Args:
@@ -33,17 +31,14 @@ class Reranker(LocalFacade, RankingMethods):
 
     settings_class = RerankerSettings
     settings: RerankerSettings
+    backend: LocalScoring
 
     def __init__(self, model: str = DEFAULT_RERANKER_MODEL, **options: Unpack[RerankerOptions]) -> None:
         self._become(RerankerSettings.for_constructor(Reranker, RerankerOptions, options, model=model))
 
-    def _start(self, settings: RerankerSettings) -> None:
-        self.instruction = resolve_task(settings.instruction).instruction
-        self.backend = self.local_backend = LocalScoring(settings)
-        self.model: LoadedModel = self.backend.model
-        self.prompt = RerankPrompt(self.model.tokenizer, settings.max_length)
-        self.max_length = settings.max_length
-        self.progress_bar = settings.progress_bar
+    @staticmethod
+    def open_backend(settings: RerankerSettings) -> LocalScoring:
+        return LocalScoring(settings)
 
     def __repr__(self) -> str:
         return self._described(f"max_length={self.max_length}")

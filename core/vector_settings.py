@@ -16,9 +16,8 @@ from typing import Any
 from .checkpoint.identity import checkpoint_identity
 from .checkpoint.tokenizer import normalise_source, read_tokenizer
 from .pipeline import EmbeddingMethods
-from .presets import resolve_task
+from .resolved import ResolvedEmbedding
 from .settings import EmbedderSettings
-from .validation import check_dim
 
 
 @dataclass(frozen=True)
@@ -32,32 +31,33 @@ class VectorSettings:
 
     @classmethod
     def of(cls, embedder: EmbeddingMethods) -> VectorSettings:
-        return cls(
-            checkpoint_identity(embedder.checkpoint),
-            embedder.revision,
-            embedder.dim,
-            embedder.instruction,
-            embedder.symmetric,
-            embedder.max_length,
-        )
+        return cls.recording(embedder.checkpoint, embedder.revision, embedder.resolved)
 
     @classmethod
     def from_settings(cls, settings: EmbedderSettings) -> VectorSettings:
         """What the embedder `settings` describe would embed with, without its weights: a local checkpoint's
-        config and tokenizer are read, a server is asked which checkpoint it serves."""
+        config and tokenizer are read, a server is asked which checkpoint it serves; then the settings are
+        resolved as the embedder itself resolves them (`ResolvedEmbedding`)."""
         if settings.served:
-            from .model_factory import make_embedder  # the remote client reads only the tokenizer
+            from .remote.embedder import RemoteEmbedder  # the served backend reads only the tokenizer
 
-            return cls.of(make_embedder(settings))
+            backend = RemoteEmbedder.open_backend(settings)
+            resolved = ResolvedEmbedding.of(settings, backend.hidden_size, backend.name, backend.context_length)
+            return cls.recording(backend.checkpoint, backend.revision, resolved)
         _, config = read_tokenizer("embedding", settings.checkpoint, **settings.hub_access())
-        task = resolve_task(settings.instruction)
+        resolved = ResolvedEmbedding.of(settings, config.hidden_size, settings.checkpoint)
+        return cls.recording(normalise_source(settings.checkpoint), settings.revision, resolved)
+
+    @classmethod
+    def recording(cls, checkpoint: str, revision: str | None, resolved: ResolvedEmbedding) -> VectorSettings:
+        """The record of vectors from `checkpoint` (by its identity, never its path) resolved as `resolved`."""
         return cls(
-            checkpoint_identity(normalise_source(settings.checkpoint)),
-            settings.revision,
-            check_dim(settings.dim, config.hidden_size, settings.checkpoint),
-            task.instruction,
-            task.symmetric if settings.symmetric is None else settings.symmetric,
-            settings.max_length,
+            checkpoint_identity(checkpoint),
+            revision,
+            resolved.dim,
+            resolved.task.instruction,
+            resolved.symmetric,
+            resolved.max_length,
         )
 
     def record(self) -> dict[str, Any]:

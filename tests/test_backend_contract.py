@@ -48,3 +48,20 @@ def test_settings_without_weights_equal_the_loaded_embedders(tiny_models):
         described = VectorSettings.from_settings(EmbedderSettings(model=tiny_models.embedding, **settings))
         assert described == VectorSettings.of(loaded)
         assert index_settings(described, 32, 8, "text") == index_settings(loaded, 32, 8, "text")
+
+
+def test_each_model_class_only_says_how_to_open_its_backend():
+    """Issue 37: a model object is (settings, backend); what the settings mean is resolved once in the shared
+    halves (`ResolvedEmbedding`, `ResolvedReranking`), so the four classes hold no start hook or derivation."""
+    from qwen3_rag import Embedder, RemoteEmbedder, RemoteReranker, Reranker
+
+    allowed = {"__init__", "open_backend", "__repr__", "hidden_size"}
+    for model_class in (Embedder, Reranker, RemoteEmbedder, RemoteReranker):
+        behaviour = {
+            name
+            for name, value in vars(model_class).items()
+            if (callable(value) and not isinstance(value, type))
+            or isinstance(value, staticmethod | classmethod | property)
+        }
+        assert behaviour <= allowed, (model_class.__name__, behaviour - allowed)
+        assert "open_backend" in behaviour, model_class.__name__

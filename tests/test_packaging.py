@@ -163,7 +163,8 @@ TORCH_FREE = [
     "core/vector_settings.py",
     "core/settings.py",
     "core/model_factory.py",
-    "core/rebuild.py",
+    "core/model_base.py",
+    "core/resolved.py",
 ]
 
 

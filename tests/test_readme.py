@@ -301,3 +301,47 @@ def _install_and_run(commands, venv, environment, tiny_models, tmp_path):
         [str(venv / "bin" / "qwen3-rag"), "--help"], env=environment, capture_output=True, text=True, cwd=tmp_path
     )
     assert cli.returncode == 0 and "index" in cli.stdout
+
+
+def architecture_walks() -> dict[str, str]:
+    """The README's architecture walks: heading -> text (whitespace folded, so references may wrap)."""
+    section = README.read_text().split("\n## Architecture\n", 1)[1].split("\n## ", 1)[0]
+    walks = section.split("\n### ")[1:]
+    return {walk.splitlines()[0]: walk for walk in walks}
+
+
+def defined_names(path: Path) -> set[str]:
+    import ast
+
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(target.id for target in node.targets if isinstance(target, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+def test_the_architecture_walks_are_short_and_name_real_code():
+    """Issue 37: an adapter's instruction, the index's precision and a model's dtype, each followed from where a
+    user sets it to where it acts in at most 6 steps, every file and name in them existing in the code."""
+    walks = architecture_walks()
+    assert set(walks) == {"An adapter's `instruction`", "The index's `precision`", "A model's `dtype`"}
+    reference = re.compile(r"`((?:core|integrations)/[\w/]+\.py)`(?::((?:\s*`[A-Za-z_][\w.]*`,?)+))?")
+    wrong = []
+    for heading, walk in walks.items():
+        steps = re.findall(r"^\d+\. ", walk, flags=re.M)
+        assert 3 <= len(steps) <= 6, f"{heading}: {len(steps)} steps"
+        folded = " ".join(walk.split())
+        found = reference.findall(folded)
+        assert len(found) >= len(steps), f"{heading}: fewer code references than steps"
+        for path, symbols in found:
+            if not (ROOT / path).is_file():
+                wrong.append(f"{heading}: {path} does not exist")
+                continue
+            names = defined_names(ROOT / path)
+            for symbol in re.findall(r"`([\w.]+)`", symbols):
+                wrong += [f"{heading}: {path} defines no {part}" for part in symbol.split(".") if part not in names]
+    assert wrong == []

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import ModelLoadError
 from ..registry import KNOWN_CHECKPOINTS
-from .files import WEIGHTS, WEIGHTS_INDEX
+from .contents import WEIGHTS, WEIGHTS_INDEX
 
 FINGERPRINT_PREFIX = "sha256:"
 DESCRIBING_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", WEIGHTS_INDEX)

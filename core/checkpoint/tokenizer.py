@@ -1,7 +1,7 @@
 """Which checkpoint a setting names, and its tokenizer and config, without torch or its weights.
 
 This is what the remote client and the index need from a checkpoint: `read_tokenizer` reads the
-files (`files.py`) or, where those differ from the standard layout, lets transformers' tokenizer
+files (`contents.py`) or, where those differ from the standard layout, lets transformers' tokenizer
 and config classes read them, and checks that the tokenizer is a Qwen3 one. The kernels load the
 weights on top of this (`kernels/loading.py`).
 """
@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 from ..errors import InvalidArgumentError, ModelLoadError
 from ..registry import END_OF_TEXT
 from ..tokenization import token_id
-from .files import read_checkpoint
+from .contents import read_checkpoint
 from .hub import resolve_access
 from .identity import check_role
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoint.files import DecoderShape
+from ..checkpoint.contents import DecoderShape
 
 
 class Weights(nn.Module):

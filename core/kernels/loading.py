@@ -12,7 +12,7 @@ from typing import Any, Literal
 import torch
 from tokenizers import Tokenizer
 
-from ..checkpoint.files import read_checkpoint, read_config, weight_files
+from ..checkpoint.contents import read_checkpoint, read_config, weight_files
 from ..checkpoint.hub import resolve_access
 from ..checkpoint.identity import check_role
 from ..checkpoint.tokenizer import (

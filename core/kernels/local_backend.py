@@ -15,40 +15,11 @@ from tokenizers import Tokenizer
 
 from ..backend import Advance, nothing
 from ..batching import plan_batches
-from ..rebuild import RebuiltOnCopy
 from ..settings import ModelSettings
 from .embedding import embed_batch
 from .loading import LoadedModel, load_with
 from .rerank import score_batches
 from .runtime import token_budget
-
-
-class LocalFacade(RebuiltOnCopy):
-    """What `Embedder` and `Reranker` share: made from settings without `base_url`, a model loaded here."""
-
-    model: LoadedModel
-    local_backend: LocalBackend  # the subclass's `backend`, as this class knows it
-
-    @property
-    def name(self) -> str:
-        """The checkpoint: a hub id or the resolved local directory."""
-        return self.model.key.source
-
-    @property
-    def batch_tokens(self) -> int:
-        """Tokens per forward pass (the setting, or the device's default)."""
-        return self.local_backend.batch_tokens
-
-    @property
-    def batch_size(self) -> int | None:
-        return self.local_backend.batch_size
-
-    def _described(self, details: str) -> str:
-        model = self.model
-        return (
-            f"{type(self).__name__}(model={model.key.source!r}, device='{model.device}', dtype={model.compute_dtype}, "
-            f"attention='{model.attention_path}', loader='{model.loader}', {details})"
-        )
 
 
 class LocalBackend:
@@ -63,6 +34,22 @@ class LocalBackend:
     @property
     def tokenizer(self) -> Tokenizer:
         return self.model.tokenizer
+
+    @property
+    def name(self) -> str:
+        return self.model.key.source
+
+    @property
+    def checkpoint(self) -> str:
+        return self.model.key.source
+
+    @property
+    def revision(self) -> str | None:
+        return self.model.key.revision
+
+    @property
+    def context_length(self) -> int | None:
+        return None  # the settings' max_length is the only limit here
 
     @property
     def hidden_size(self) -> int:

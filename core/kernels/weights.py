@@ -1,8 +1,8 @@
 """A standard Qwen3 checkpoint's weights read straight from its safetensors files, without transformers'
-model classes (importing them takes 2-3 s on a small CPU); `checkpoint/files.py` reads its shape.
+model classes (importing them takes 2-3 s on a small CPU); `checkpoint/contents.py` reads its shape.
 
 The decoder is built in `decoder.py`'s copy of transformers' module layout, with exactly the
-tensors transformers would load. Whatever `checkpoint/files.py` does not recognise goes to
+tensors transformers would load. Whatever `checkpoint/contents.py` does not recognise goes to
 transformers instead: this path may only be faster, never different.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ..checkpoint.files import DecoderShape
+from ..checkpoint.contents import DecoderShape
 from ..display import progress_shows
 from ..errors import ModelLoadError
 from .decoder import Decoder, build_decoder

@@ -17,9 +17,9 @@ from ..lazy import exports_on_use
 if TYPE_CHECKING:
     from .builder import IndexReport, index_settings, update_index
     from .chunking import Chunk, chunk_section
-    from .files import FileText, Section, Walk, read_file
     from .search import Found, Hit
     from .store import IndexStore
+    from .walk import FileText, Section, Walk, read_file
 
 __getattr__, __dir__ = exports_on_use(
     globals(),
@@ -29,10 +29,10 @@ __getattr__, __dir__ = exports_on_use(
         "update_index": ".builder",
         "Chunk": ".chunking",
         "chunk_section": ".chunking",
-        "FileText": ".files",
-        "Section": ".files",
-        "Walk": ".files",
-        "read_file": ".files",
+        "FileText": ".walk",
+        "Section": ".walk",
+        "Walk": ".walk",
+        "read_file": ".walk",
         "Found": ".search",
         "Hit": ".search",
         "IndexStore": ".store",

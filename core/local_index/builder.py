@@ -20,11 +20,11 @@ from ..progress import bar
 from ..tokenization import plain_text_tokenizer
 from ..vector_settings import VectorSettings
 from .chunking import Chunk, check_chunking, chunk_section
-from .files import MALFORMED_RECORD, MAX_FILE_BYTES, RECORD_WITHOUT_TEXT, Walk, is_indexable, read_file, status_inside
 from .layouts import layout_named
 from .places import file_key, index_base, key_under, root_keys
 from .search import VECTOR_INDEX_FROM
 from .store import FileRecord, FileUpdate, IndexStore
+from .walk import MALFORMED_RECORD, MAX_FILE_BYTES, RECORD_WITHOUT_TEXT, Walk, is_indexable, read_file, status_inside
 
 if TYPE_CHECKING:
     from tqdm.auto import tqdm

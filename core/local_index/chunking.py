@@ -10,7 +10,7 @@ from tokenizers import Tokenizer
 
 from ..errors import InvalidArgumentError
 from ..validation import check_positive_int
-from .files import Section
+from .walk import Section
 
 
 @dataclass(frozen=True)

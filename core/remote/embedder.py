@@ -5,16 +5,14 @@ from __future__ import annotations
 from typing import Unpack
 
 from ..pipeline import EmbeddingMethods
-from ..presets import resolve_task
 from ..settings import EmbedderSettings, RemoteEmbedderOptions
-from ..validation import check_dim
-from .served import ServedFacade
+from .served import RemoteModel, connect_backend
 from .served_backend import EMBEDDINGS_PATH, ServedEmbedding
 
 __all__ = ["EMBEDDINGS_PATH", "RemoteEmbedder"]
 
 
-class RemoteEmbedder(ServedFacade, EmbeddingMethods):
+class RemoteEmbedder(EmbeddingMethods, RemoteModel):
     """Qwen3-Embedding served elsewhere, with exactly the in-process `Embedder`'s inputs and outputs.
 
     Texts are formatted (instruction on queries), tokenized and cut to `max_length` here, and sent
@@ -47,6 +45,7 @@ class RemoteEmbedder(ServedFacade, EmbeddingMethods):
 
     settings_class = EmbedderSettings
     settings: EmbedderSettings
+    backend: ServedEmbedding
 
     def __init__(self, base_url: str, model: str | None = None, **options: Unpack[RemoteEmbedderOptions]) -> None:
         self._become(
@@ -55,17 +54,13 @@ class RemoteEmbedder(ServedFacade, EmbeddingMethods):
             )
         )
 
-    def _start(self, settings: EmbedderSettings) -> None:
-        self.task = resolve_task(settings.instruction)
-        self.symmetric = self.task.symmetric if settings.symmetric is None else settings.symmetric
-        served = self._connect(settings)
-        self.hidden_size: int = served.config.hidden_size
-        self.dim = check_dim(settings.dim, self.hidden_size, served.name)
-        self.backend = ServedEmbedding(self.server, served.name, served.tokenizer, self.hidden_size, self.max_batch)
+    @staticmethod
+    def open_backend(settings: EmbedderSettings) -> ServedEmbedding:
+        return connect_backend(ServedEmbedding, settings)
 
     @property
-    def revision(self) -> str | None:
-        return self.settings.revision
+    def hidden_size(self) -> int:
+        return self.backend.hidden_size
 
     def __repr__(self) -> str:
         return (

@@ -11,18 +11,15 @@ from __future__ import annotations
 
 from typing import Unpack
 
-from ..errors import RemoteServerError
 from ..pipeline import RankingMethods
-from ..presets import resolve_task
 from ..settings import RemoteRerankerOptions, RerankerSettings
-from ..tokenization import RerankPrompt
-from .served import ServedFacade
+from .served import RemoteModel, connect_backend
 from .served_backend import CLASSIFY_PATH, SERVE_HINT, ServedScoring
 
 __all__ = ["CLASSIFY_PATH", "SERVE_HINT", "RemoteReranker"]
 
 
-class RemoteReranker(ServedFacade, RankingMethods):
+class RemoteReranker(RankingMethods, RemoteModel):
     """Qwen3-Reranker served by vLLM, with exactly the in-process `Reranker`'s prompt and scores.
 
     Args:
@@ -38,6 +35,7 @@ class RemoteReranker(ServedFacade, RankingMethods):
 
     settings_class = RerankerSettings
     settings: RerankerSettings
+    backend: ServedScoring
 
     def __init__(self, base_url: str, model: str | None = None, **options: Unpack[RemoteRerankerOptions]) -> None:
         self._become(
@@ -46,21 +44,11 @@ class RemoteReranker(ServedFacade, RankingMethods):
             )
         )
 
-    def _start(self, settings: RerankerSettings) -> None:
-        self.instruction = resolve_task(settings.instruction).instruction
-        served = self._connect(settings)
-        self.prompt = RerankPrompt(served.tokenizer, self.max_length)
-        self.backend = ServedScoring(self.server, served.name, served.tokenizer, self.max_batch)
-        self._check_classifier()
-
-    def _check_classifier(self) -> None:
-        """One tiny request now, so that a server not set up as the reranker fails here, explained."""
-        try:
-            self.logits("q", ["d"])
-        except RemoteServerError as error:
-            if error.status in (400, 404, 405, 422, 501):
-                raise RemoteServerError(f"{error}; {SERVE_HINT}", status=error.status) from None
-            raise
+    @staticmethod
+    def open_backend(settings: RerankerSettings) -> ServedScoring:
+        backend = connect_backend(ServedScoring, settings)
+        backend.check_classifier()
+        return backend
 
     def __repr__(self) -> str:
         return (

@@ -9,44 +9,48 @@ no way for user text to become a control token (a server's own tokenizer would p
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..checkpoint.tokenizer import Kind, normalise_source, read_tokenizer
 from ..errors import InvalidArgumentError, ModelLoadError, RemoteServerError
-from ..rebuild import RebuiltOnCopy
+from ..model_base import ModelBase
 from ..settings import ModelSettings
-from ..validation import check_positive_int
 from .http import Server
+from .served_backend import ServedBackend, ServedModel
+
+Served = TypeVar("Served", bound=ServedBackend)
 
 
-@dataclass(frozen=True)
-class ServedModel:
-    name: str  # the id requests name
-    tokenizer: Any
-    config: Any
-    max_length: int  # the smaller of the caller's max_length and the server's context length
-    checkpoint: str  # what the server says it loaded (hub id or its directory), as Embedder.checkpoint names it
-
-
-class ServedFacade(RebuiltOnCopy):
-    """What `RemoteEmbedder` and `RemoteReranker` share: made from settings with `base_url`, the server and
-    the model it serves."""
+class RemoteModel(ModelBase):
+    """What `RemoteEmbedder` and `RemoteReranker` share: made from settings with `base_url`; the backend is the
+    server and the model it serves."""
 
     served = True
 
-    def _connect(self, settings: ModelSettings) -> ServedModel:
-        """Connect to the server and its model; set what both classes expose about them."""
-        self.max_batch = settings.batch_size or settings.served_batch_size
-        self.progress_bar = settings.progress_bar
-        self.server, served = open_served(settings)
-        self.model_name, self.max_length, self.checkpoint = served.name, served.max_length, served.checkpoint
-        return served
+    @property
+    def server(self) -> Server:
+        return self.backend.server
+
+    @property
+    def model_name(self) -> str:
+        """The served model id."""
+        return self.backend.name
 
     @property
     def name(self) -> str:
         """The served model id."""
-        return self.model_name
+        return self.backend.name
+
+    @property
+    def max_batch(self) -> int:
+        """Sequences per request."""
+        return self.backend.max_batch
+
+
+def connect_backend(backend_class: type[Served], settings: ModelSettings) -> Served:
+    """A `backend_class` on the server and model `settings` name, with their request size."""
+    server, served = open_served(settings)
+    return backend_class(server, served, settings.batch_size or settings.served_batch_size, settings.revision)
 
 
 def open_served(settings: ModelSettings) -> tuple[Server, ServedModel]:
@@ -61,10 +65,7 @@ def open_served(settings: ModelSettings) -> tuple[Server, ServedModel]:
         concurrency=settings.concurrency,
         max_reply_bytes=settings.max_reply_bytes,
     )
-    served = connect(
-        server, settings.kind, settings.model, settings.tokenizer, settings.max_length, **settings.hub_access()
-    )
-    return server, served
+    return server, connect(server, settings.kind, settings.model, settings.tokenizer, **settings.hub_access())
 
 
 def connect(
@@ -72,14 +73,12 @@ def connect(
     kind: Kind,
     model: str | None,
     tokenizer: str | None,
-    max_length: int,
     *,
     revision: str | None,
     token: str | bool | None,
     local_files_only: bool,
 ) -> ServedModel:
     """The served model named `model` (or the only one), with the tokenizer its checkpoint uses."""
-    check_positive_int(max_length, "max_length", minimum=2)
     cards = _model_cards(server)
     names = [card["id"] for card in cards]
     if model is None:
@@ -104,9 +103,9 @@ def connect(
             f"{error}. The server names its checkpoint {source!r}; pass tokenizer= with the hub "
             "id or a local copy of that checkpoint (its tokenizer and config files suffice)"
         ) from None
-    server_limit = card.get("max_model_len")
-    limit = min(max_length, server_limit) if isinstance(server_limit, int) and server_limit > 1 else max_length
-    return ServedModel(card["id"], loaded, config, limit, normalise_source(source))
+    limit = card.get("max_model_len")
+    context_length = limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 1 else None
+    return ServedModel(card["id"], loaded, config, context_length, normalise_source(source))
 
 
 def _model_cards(server: Server) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ Sequences go in requests of at most `max_batch`, several in flight at once (`htt
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,17 +28,44 @@ SERVE_HINT = (
 )
 
 
+@dataclass(frozen=True)
+class ServedModel:
+    """The model a server serves, as the client found it (`served.connect`)."""
+
+    name: str  # the id requests name
+    tokenizer: Any
+    config: Any
+    context_length: int | None  # the server's own limit, if it says
+    checkpoint: str  # what the server says it loaded (hub id or its directory), as Embedder.checkpoint names it
+
+
 class ServedBackend:
-    """What both served backends share: the server, the model id requests name, the tokenizer."""
+    """What both served backends share: the server, the model it serves (id, tokenizer, config), the request size."""
 
     path: str
 
-    def __init__(self, server: Server, model_name: str, tokenizer: Tokenizer, max_batch: int):
-        self.server, self.model_name, self._tokenizer, self.max_batch = server, model_name, tokenizer, max_batch
+    def __init__(self, server: Server, served: ServedModel, max_batch: int, revision: str | None):
+        self.server, self.served, self.max_batch, self._revision = server, served, max_batch, revision
 
     @property
     def tokenizer(self) -> Tokenizer:
-        return self._tokenizer
+        return self.served.tokenizer
+
+    @property
+    def name(self) -> str:
+        return self.served.name
+
+    @property
+    def checkpoint(self) -> str:
+        return self.served.checkpoint
+
+    @property
+    def revision(self) -> str | None:
+        return self._revision  # the tokenizer's: the server does not say which revision it loaded
+
+    @property
+    def context_length(self) -> int | None:
+        return self.served.context_length
 
     def run(self, inputs: list[list[int]], extra: dict[str, Any], advance: Advance) -> list[tuple[range, Any]]:
         batches = in_runs(len(inputs), self.max_batch)
@@ -54,19 +82,15 @@ class ServedBackend:
         return list(zip(batches, answers, strict=True))
 
     def _payload(self, inputs: list[list[int]], batch: range, extra: dict[str, Any]) -> dict[str, Any]:
-        return {"model": self.model_name, "input": inputs[batch.start : batch.stop], **extra}
+        return {"model": self.served.name, "input": inputs[batch.start : batch.stop], **extra}
 
 
 class ServedEmbedding(ServedBackend):
     path = EMBEDDINGS_PATH
 
-    def __init__(self, server: Server, model_name: str, tokenizer: Tokenizer, hidden_size: int, max_batch: int):
-        super().__init__(server, model_name, tokenizer, max_batch)
-        self._hidden_size = hidden_size
-
     @property
     def hidden_size(self) -> int:
-        return self._hidden_size
+        return int(self.served.config.hidden_size)
 
     def embed(self, rows: list[list[int]], dim: int, advance: Advance = nothing) -> NDArray[np.float32]:
         return self._assemble(self.run(rows, {"encoding_format": "float"}, advance), len(rows), dim)
@@ -114,6 +138,16 @@ class ServedScoring(ServedBackend):
     (`use_activation: false` keeps it raw)."""
 
     path = CLASSIFY_PATH
+
+    def check_classifier(self) -> None:
+        """One tiny request now, so that a server not set up as the reranker fails here, explained."""
+        ids = self.tokenizer.encode("yes", add_special_tokens=False).ids
+        try:
+            self.score(ids, [ids])
+        except RemoteServerError as error:
+            if error.status in (400, 404, 405, 422, 501):
+                raise RemoteServerError(f"{error}; {SERVE_HINT}", status=error.status) from None
+            raise
 
     def score(self, head: list[int], tails: list[list[int]], advance: Advance = nothing) -> NDArray[np.float32]:
         return self._assemble(self.run([head + tail for tail in tails], {"use_activation": False}, advance), len(tails))

@@ -1,4 +1,4 @@
-"""Loading straight from a checkpoint's files (`checkpoint/files.py`, `kernels/weights.py`) equals transformers.
+"""Loading straight from a checkpoint's files (`checkpoint/contents.py`, `kernels/weights.py`) equals transformers.
 
 The direct loader is the default wherever the packed pass runs; each test here compares it with
 transformers' own loading of the same files, tensor for tensor and id for id, or checks that a
