@@ -97,12 +97,13 @@ def cpu_runs_bf16_natively(cpuinfo: str | None = None) -> bool:
     oneDNN emulates bf16 about 3x slower than fp32.
     """
     if cpuinfo is None:
-        cpuinfo = _proc_cpuinfo()
+        cpuinfo = proc_cpuinfo()
     return bool(cpu_flags(cpuinfo) & BF16_CPU_FLAGS)
 
 
 @functools.cache
-def _proc_cpuinfo() -> str:
+def proc_cpuinfo() -> str:
+    """The text of /proc/cpuinfo, read once; empty where there is none."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
             return info.read()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 import torch
@@ -98,24 +96,3 @@ def test_int8_is_a_cpu_mode():
 def test_unknown_dtype_names_the_int8_mode(tiny_models):
     with pytest.raises(InvalidArgumentError, match=r"dtype='int4'.*'int8' \(CPU fast mode\)"):
         Embedder(tiny_models.embedding, device="cpu", dtype="int4")
-
-
-def test_the_speed_probe_times_both_products():
-    fp32, quantised = int8.timed_products(rows=16, width=64, repeats=1)
-    assert fp32 > 0 and quantised > 0
-
-
-@pytest.mark.parametrize(("times", "warns"), [((1.0, 2.0), True), ((2.0, 1.0), False)])
-def test_loading_warns_only_where_int8_measured_slower(monkeypatch, times, warns):
-    monkeypatch.setattr(int8, "timed_products", lambda: times)  # the probe's timing itself is tested above
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        int8.warn_if_slower()
-    assert [str(w.message) for w in caught if "int8" in str(w.message)] == (
-        [
-            "dtype='int8' measured slower than float32 on this CPU (2000.0 ms against 1000.0 ms for one product); "
-            "use dtype='float32' here"
-        ]
-        if warns
-        else []
-    )
