@@ -7,7 +7,7 @@ The model classes are imported on first use: `import qwen3_rag` (and so `qwen3-r
 a command that needs only one of torch and LanceDB) does not pay for torch, which takes seconds.
 
 Layers (the file map in docs/development.md): `checkpoint/` reads checkpoints without torch; `kernels/` runs them in
-this process and `remote/` on a server, both behind `backend.py`; `pipeline.py` is what every
+this process and `remote/` on a server, both behind `backend.py`; `model_methods.py` is what every
 embedder and reranker does around them; `settings.py` is the one settings object each model is made
 from; `local_index/`, `evaluation/` and `cli/` use any of them.
 """

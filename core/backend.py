@@ -1,7 +1,7 @@
 """The seam between the facades and whatever runs the model: token ids in, vectors or log-odds out.
 
 `Embedder` and `RemoteEmbedder`, `Reranker` and `RemoteReranker` share one pipeline
-(`pipeline.py`): format the prompts, tokenize, compute each distinct sequence once, put results
+(`model_methods.py`): format the prompts, tokenize, compute each distinct sequence once, put results
 back in input order, warn about cut texts. Only who runs the model differs, behind these two
 protocols: the in-process kernels (`kernels/local_backend.py`) or an HTTP server (`remote/served_backend.py`).
 A backend plans its own batches (a token budget for a device, a request size for a server).

@@ -6,7 +6,7 @@ from typing import Unpack
 
 from .kernels.local_backend import LocalEmbedding
 from .local_model import LocalModel
-from .pipeline import EmbeddingMethods
+from .model_methods import EmbeddingMethods
 from .registry import DEFAULT_EMBEDDING_MODEL
 from .settings import EmbedderOptions, EmbedderSettings
 
@@ -44,7 +44,7 @@ class Embedder(EmbeddingMethods, LocalModel):
     `Embedder.from_settings(settings)` builds one from such an object.
 
 
-    Methods (shared with the other embedder, in `pipeline.EmbeddingMethods`): `embed_queries`/`embed_documents`
+    Methods (shared with the other embedder, in `model_methods.EmbeddingMethods`): `embed_queries`/`embed_documents`
     for a list of texts, `embed_query`/`embed_document` for one, their `a`-prefixed async twins, and
     `similarity(a, b)` for the cosine similarity of vectors.
     """

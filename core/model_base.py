@@ -2,7 +2,7 @@
 
 `Embedder`, `Reranker` and their served twins are each (settings, backend): the class says only how to
 open its backend (load weights here, or connect to a server); what the settings mean for that checkpoint
-is derived once (`resolved.py`) by the methods half (`pipeline.py`). A loaded model holds a lock and
+is derived once (`resolved.py`) by the methods half (`model_methods.py`). A loaded model holds a lock and
 device tensors, neither of which copies or pickles well, so `copy.copy`, `copy.deepcopy` and `pickle`
 rebuild the object from its settings: in the same process the model cache hands over the same weights,
 in another (a pickled LangChain chain, a Ray task) they load again.

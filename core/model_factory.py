@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import InvalidArgumentError
-from .pipeline import EmbeddingMethods, RankingMethods
+from .model_methods import EmbeddingMethods, RankingMethods
 from .settings import EmbedderSettings, ModelSettings, RerankerSettings
 
 

@@ -6,11 +6,11 @@ from typing import Unpack
 
 from .kernels.local_backend import LocalScoring
 from .local_model import LocalModel
-from .pipeline import Ranked, RankingMethods, sigmoid
+from .model_methods import Ranked, RankingMethods, sigmoid
 from .registry import DEFAULT_RERANKER_MODEL
 from .settings import RerankerOptions, RerankerSettings
 
-__all__ = ["Ranked", "Reranker", "sigmoid"]  # Ranked and sigmoid are defined in pipeline.py
+__all__ = ["Ranked", "Reranker", "sigmoid"]  # Ranked and sigmoid are defined in model_methods.py
 
 
 class Reranker(RankingMethods, LocalModel):

@@ -3,11 +3,11 @@ loading weights or contacting a server.
 
 `EmbedderSettings` and `RerankerSettings` are the single place where each setting is named, given its
 default and its one-line description, and checked. The constructors (`Embedder`, `Reranker` and their
-served twins) read them; so do the LangChain/LlamaIndex pydantic fields and Haystack's serialisation
-(generated from the fields below), Ray's driver-side check and the index's record of what its vectors
-depend on (`VectorSettings`). Every setting says where it applies: to any model, to a model running in
-this process, or to a model behind `base_url`; one that does not apply where the model runs is refused,
-never ignored.
+served twins) read them; so do the LangChain/LlamaIndex pydantic fields, Haystack's serialisation
+and the command line's model options (generated from the fields below), Ray's driver-side check and the
+index's record of what its vectors depend on (`VectorSettings`). Every setting says where it applies: to any
+model, to a model running in this process, or to a model behind `base_url`; one that does not apply where
+the model runs is refused, never ignored.
 
 The keyword arguments of the constructors are typed by the `TypedDict`s at the bottom (PEP 692), a
 view of the same names for type checkers; `tests/test_settings.py` keeps them equal to the fields.
@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal, Self, TypedDict
 
 from .checkpoint.tokenizer import normalise_source
 from .errors import InvalidArgumentError, UnknownArgumentError
-from .presets import resolve_task
+from .presets import PRESETS, resolve_task
 from .registry import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL, KNOWN_CHECKPOINTS, MIN_EMBEDDING_DIM
 from .validation import check_base_url, check_bool, check_dim, check_positive_int, check_timeout
 
@@ -52,8 +52,9 @@ _DEVICE = re.compile(r"(cpu|cuda|mps)(:\d+)?")
 
 
 def setting(default: Any, help: str, runs: Runs = "any", secret: bool = False) -> Any:
-    """A settings field: its default, one line for docs and adapters' field descriptions, where it applies;
-    a secret is left out of `repr` (and of the adapters' serialised fields)."""
+    """A settings field: its default, one line for docs, the adapters' field descriptions and the command
+    line's help (so worded for both: no Python-only words), where it applies; a secret is left out of `repr`
+    (and of the adapters' serialised fields)."""
     return field(default=default, repr=not secret, metadata={"help": help, "runs": runs, "secret": secret})
 
 
@@ -67,11 +68,11 @@ class ModelSettings:
 
     model: str | None = setting(
         None,
-        "Hub id or local directory of the checkpoint (None: the 0.6B one); with base_url, the served model id "
-        "(None: the server's only model).",
+        "Hub id or local directory of the checkpoint (default: the 0.6B one); for a served model, its name on the "
+        "server (default: the server's only model).",
     )
     instruction: str | None = setting(
-        None, "A preset name (see qwen3_rag.PRESETS) or a free instruction sentence; None: web search."
+        None, f"Task instruction: a preset ({', '.join(PRESETS)}) or a sentence (default: web_search)."
     )
     max_length: int = setting(DEFAULT_MAX_LENGTH, "Tokens per input; longer inputs are cut with a warning.")
     batch_size: int | None = setting(
@@ -85,18 +86,27 @@ class ModelSettings:
         secret=True,
     )
     local_files_only: bool = setting(False, "Read the hub cache only, never the network.")
-    device: str | None = setting(None, "'cpu', 'cuda', 'cuda:N', 'mps', or None for the best available.", "here")
+    device: str | None = setting(None, "cpu, cuda, cuda:N or mps (default: the best available).", "here")
     dtype: str | None = setting(
         None,
-        "'float32', 'bfloat16', 'float16', 'int8' (CPU fast mode: int8 linear layers), or None (bf16 on CUDA, "
-        "fp32 elsewhere).",
+        "float32, bfloat16, float16, or int8 (CPU fast mode: int8 linear layers) (default: bfloat16 on CUDA, "
+        "else float32).",
         "here",
     )
-    batch_tokens: int | None = setting(None, "Tokens per forward pass; None: chosen for the device.", "here")
-    allow_pickle: bool = setting(False, "Accept pickle-only weights (reading them can run code); trusted only.", "here")
+    batch_tokens: int | None = setting(
+        None,
+        "Token budget of one forward pass: the texts' lengths summed where a batch is packed without padding "
+        "(CPU; CUDA bf16 on a variable-length attention kernel), else texts x the longest (default: 2048 on CPU, "
+        "65536 on CUDA).",
+        "here",
+    )
+    allow_pickle: bool = setting(
+        False, "Accept checkpoints with only pickle weights (reading them can run code): trusted ones only.", "here"
+    )
     base_url: str | None = setting(
         None,
-        "A vLLM (OpenAI-style) server running the model, e.g. 'http://localhost:8000'; None runs it in this process.",
+        "A vLLM (OpenAI-style) server running the model, e.g. http://localhost:8000 (default: none, the model runs "
+        "in this process).",
         "served",
     )
     api_key: str | None = setting(None, "Bearer token for base_url.", "served", secret=True)
@@ -206,7 +216,7 @@ class EmbedderSettings(ModelSettings):
     default_model: ClassVar[str] = DEFAULT_EMBEDDING_MODEL
     served_batch_size: ClassVar[int] = 64
 
-    dim: int | None = setting(None, "Matryoshka output size (32..hidden size); None: the full size.")
+    dim: int | None = setting(None, "Embedding size, 32..hidden size (Matryoshka) (default: the full size).")
     symmetric: bool | None = setting(
         None, "Put the instruction on documents too (STS, clustering); None: as the preset says."
     )

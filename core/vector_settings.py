@@ -15,7 +15,7 @@ from typing import Any
 
 from .checkpoint.identity import checkpoint_identity
 from .checkpoint.tokenizer import normalise_source, read_tokenizer
-from .pipeline import EmbeddingMethods
+from .model_methods import EmbeddingMethods
 from .resolved import ResolvedEmbedding
 from .settings import EmbedderSettings
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from ..errors import InvalidArgumentError
 from ..model_factory import make_model
-from ..pipeline import EmbeddingMethods, Ranked, RankingMethods
+from ..model_methods import EmbeddingMethods, Ranked, RankingMethods
 from ..settings import EmbedderSettings, ModelSettings, RerankerSettings
 from ..validation import check_positive_int
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent  # tests/: the helpers, data/, and one folder per package
 ROOT = TESTS.parent  # the project root, wherever a test file sits under tests/
+BEIR_TINY = TESTS / "data" / "beir-tiny"  # a BEIR dataset of a few documents, for eval
 
 
 def copy_source_tree(destination: Path) -> Path:

@@ -158,7 +158,7 @@ TORCH_FREE = [
     "core/remote",
     "core/local_index",
     "core/evaluation",
-    "core/pipeline.py",
+    "core/model_methods.py",
     "core/backend.py",
     "core/vector_settings.py",
     "core/settings.py",
@@ -207,3 +207,25 @@ def test_the_torch_free_layers_import_neither_torch_nor_the_kernels():
                 if any(name == bad or name.startswith(bad + ".") for bad in LOCAL_ONLY)
             ]
     assert not offenders, offenders
+
+
+def test_tests_import_shared_helpers_never_another_folders_test_module():
+    """pytest puts only tests/ on the path (pyproject.toml): shared helpers live there, and a test module may
+    import one beside it, which pytest's own import puts on the path, but not one in another folder."""
+    offenders = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for name in module_imports_anywhere(path):
+            if name.startswith("test_") and not (path.parent / f"{name}.py").is_file():
+                offenders.append(f"{path.relative_to(ROOT)}: {name}")
+    assert offenders == []
+
+
+def module_imports_anywhere(path: Path) -> list[str]:
+    """The top-level names of the absolute imports in `path`, function bodies included."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [alias.name.split(".")[0] for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module.split(".")[0])
+    return names

@@ -101,7 +101,7 @@ def test_similarity_stays_within_minus_one_and_one():
     vectors = np.random.default_rng(0).standard_normal((200, 64)).astype(np.float32)
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     assert (unit @ unit.T).max() > 1  # what the clipping is for
-    from qwen3_rag.pipeline import cosine_similarity
+    from qwen3_rag.model_methods import cosine_similarity
 
     similarity = cosine_similarity(vectors, vectors)
     assert similarity.max() <= 1 and similarity.min() >= -1

@@ -17,7 +17,7 @@ from ..errors import InvalidArgumentError, ModelLoadError
 from ..local_index.folder import check_folder, no_index_error
 from ..registry import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
 from ..validation import check_positive_int
-from .parser import EMBEDDING_MODEL_VARIABLE, RERANKER_MODEL_VARIABLE, named_reranker
+from .parser import EMBEDDING_MODEL_VARIABLE, RERANKER_MODEL_VARIABLE, named_embedding, named_reranker
 
 
 def check_before_import(args: argparse.Namespace) -> None:
@@ -63,7 +63,7 @@ def _check_folder(path: str, name: str) -> None:
 def _check_models(args: argparse.Namespace, *, embedding: bool = True, reranker: bool) -> None:
     """A model named as a local folder must be one (a hub id is checked when it loads)."""
     if embedding:
-        _check_model("--embedding-model", args.embedding_model, EMBEDDING_MODEL_VARIABLE, DEFAULT_EMBEDDING_MODEL)
+        _check_model("--embedding-model", named_embedding(args), EMBEDDING_MODEL_VARIABLE, DEFAULT_EMBEDDING_MODEL)
     if reranker:
         _check_model("--reranker-model", named_reranker(args), RERANKER_MODEL_VARIABLE, DEFAULT_RERANKER_MODEL)
 

@@ -13,11 +13,11 @@ from ..checkpoint.identity import checkpoint_identity, describe
 from ..checkpoint.tokenizer import normalise_source
 from ..display import quoted
 from ..errors import InvalidArgumentError
-from ..pipeline import EmbeddingMethods, RankingMethods
+from ..model_methods import EmbeddingMethods, RankingMethods
 from ..presets import resolve_task
 from ..registry import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
-from ..settings import EmbedderSettings, RerankerSettings
-from .parser import API_KEY_VARIABLE, EMBEDDING_MODEL_VARIABLE, named_reranker
+from ..settings import EmbedderSettings, ModelSettings, RerankerSettings
+from .parser import API_KEY_VARIABLE, EMBEDDING_MODEL_VARIABLE, SHARED_OPTIONS, named_embedding, named_reranker
 
 if TYPE_CHECKING:
     from ..local_index.own_models import ModelChoice
@@ -38,7 +38,7 @@ def make_embedder(args: argparse.Namespace, model: str, **settings: Any) -> Embe
             {
                 **_where(args, args.embedding_url),
                 "model": None if served else model,
-                "tokenizer": args.embedding_model if served else None,
+                "tokenizer": named_embedding(args) if served else None,
                 **settings,
             }
         )
@@ -48,7 +48,7 @@ def make_embedder(args: argparse.Namespace, model: str, **settings: Any) -> Embe
 def named_embedder(args: argparse.Namespace, **settings: Any) -> EmbeddingMethods:
     """The embedder the options name (or the default, never a folder here named like it), for commands
     without an index to take settings from."""
-    named, revision = args.embedding_model or None, args.embedding_revision
+    named, revision = named_embedding(args), args.embedding_revision
     source, revision = choose_model("embedding", named, revision, {}, DEFAULT_EMBEDDING_MODEL)
     return make_embedder(args, source, dim=args.dim, instruction=args.instruction, revision=revision, **settings)
 
@@ -85,7 +85,7 @@ def embedder_for_index(
     chosen by `choose_model` and checked to be the index's model before it loads (once connected, when
     it is served: the server says which checkpoint it runs)."""
     served = args.embedding_url is not None
-    named, revision = args.embedding_model or None, args.embedding_revision
+    named, revision = named_embedding(args), args.embedding_revision
     source, revision = choose_model("embedding", named, revision, own, DEFAULT_EMBEDDING_MODEL)
     if recorded and not served:
         check_embedding_model(index, recorded, embedding_identity(source, recorded), revision, served)
@@ -144,11 +144,9 @@ def embedding_identity(source: str, recorded: Mapping[str, Any]) -> str:
     return located if recorded.get("format_version") == 2 else checkpoint_identity(located)
 
 
+# The options of the settings that apply to a model run in this process, by the settings' name.
 LOCAL_OPTIONS = {
-    "device": "--device",
-    "dtype": "--dtype",
-    "batch_tokens": "--batch-tokens",
-    "allow_pickle": "--allow-pickle",
+    option.field: option.flag for option in SHARED_OPTIONS if ModelSettings.placement()[option.field] == "here"
 }
 
 

@@ -1,4 +1,5 @@
-"""The `qwen3-rag` command line: subcommands and their options."""
+"""The `qwen3-rag` command line: subcommands and their options; the models' options are made from the settings'
+fields (settings_options.py), the others are declared here, by command."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from collections.abc import Sequence
 from .. import __version__
 from ..display import escaped
 from ..local_index.precision import DEFAULT_RESCORE, INDEX_PRECISIONS
-from ..presets import PRESETS
-from ..registry import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
+from ..settings import EmbedderSettings, ModelSettings, RerankerSettings
+from .settings_options import SettingOption, add_setting_options
 
 DEFAULT_INDEX = ".qwen3-rag"
 # Environment defaults for the models, e.g. local directories on a machine without hub access.
@@ -25,6 +26,50 @@ SEARCH_JSON_HELP = (
     "fusion score; null without --hybrid) and probability (the reranker's, that the chunk answers the question, "
     "0..1; null with --no-rerank)"
 )
+
+# The model options (settings_options.py): flag, default, type and help are the settings field's, and the
+# note what the command line adds. Those of SHARED_OPTIONS set both models of a command.
+SHARED_OPTIONS = [SettingOption(name) for name in ("device", "dtype", "instruction", "batch_tokens", "allow_pickle")]
+EMBEDDING_OPTIONS = [
+    SettingOption(
+        "model",
+        "embedding-",
+        note=f"on the command line, ${EMBEDDING_MODEL_VARIABLE}, then the model you built the index with, come "
+        "before the default",
+    ),
+    SettingOption("revision", "embedding-"),
+    SettingOption(
+        "base_url",
+        "embedding-",
+        "url",
+        metavar="URL",
+        note="--embedding-model then names the checkpoint it serves (default: the one it reports); a key, if "
+        f"needed, in ${API_KEY_VARIABLE}",
+    ),
+    SettingOption("dim"),
+]
+RERANKER_OPTIONS = [
+    SettingOption(
+        "model",
+        "reranker-",
+        note=f"on the command line, ${RERANKER_MODEL_VARIABLE} (not with --reranker-url), then the model you built "
+        "the index with, come before the default",
+    ),
+    SettingOption("revision", "reranker-"),
+    SettingOption(
+        "base_url",
+        "reranker-",
+        "url",
+        metavar="URL",
+        note=f"--reranker-model then names the checkpoint it serves; a key, if needed, in ${API_KEY_VARIABLE}",
+    ),
+]
+
+
+def named_embedding(args: argparse.Namespace) -> str | None:
+    """The embedding model the user named: --embedding-model, else $QWEN3_RAG_EMBEDDING_MODEL (an empty one is
+    unset); with --embedding-url, the checkpoint that server runs."""
+    return args.embedding_model or os.environ.get(EMBEDDING_MODEL_VARIABLE) or None
 
 
 def named_reranker(args: argparse.Namespace) -> str | None:
@@ -70,8 +115,9 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     output = argparse.ArgumentParser(add_help=False)  # also after the command name: `qwen3-rag search -q ...`
     _output_options(output, default=argparse.SUPPRESS)  # absent there: the value before the name stands
-
-    embedding, reranking = _embedding_options(), _reranker_options()
+    shared = _model_options(ModelSettings, SHARED_OPTIONS)
+    embedding = _model_options(EmbedderSettings, EMBEDDING_OPTIONS)
+    reranking = _model_options(RerankerSettings, RERANKER_OPTIONS)
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument(
         "--index",
@@ -79,13 +125,26 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
         metavar="PATH",
         help=f"index directory (default: {DEFAULT_INDEX} in the current directory)",
     )
+    models = [output, shared, embedding, reranking]
+    _index(commands, [*models, where])
+    _search(commands, [*models, where])
+    _embed(commands, [output, shared, embedding])
+    _rerank(commands, [output, shared, reranking])
+    _eval(commands, models)
+    _models(commands, [output])
+    return parser, dict(commands.choices)
 
+
+Commands = argparse._SubParsersAction  # argparse names the type of add_subparsers() nowhere public
+
+
+def _index(commands: Commands[argparse.ArgumentParser], parents: list[argparse.ArgumentParser]) -> None:
     index = commands.add_parser(
         "index",
-        parents=[output, embedding, reranking, where],
+        parents=parents,
         help="index (or update the index of) folders",
-        description="Chunk, embed and store the text files under DIR; re-running "
-        "updates changed files, skips unchanged ones and drops deleted ones.",
+        description="Chunk, embed and store the text files under DIR; re-running updates changed files, skips "
+        "unchanged ones and drops deleted ones.",
     )
     index.add_argument("dirs", nargs="*", metavar="DIR", help="folder(s) to index (none with --trust alone)")
     index.add_argument(
@@ -125,9 +184,11 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
         "trust), sealing it with this account's key; with DIR, then update it",
     )
 
+
+def _search(commands: Commands[argparse.ArgumentParser], parents: list[argparse.ArgumentParser]) -> None:
     search = commands.add_parser(
         "search",
-        parents=[output, embedding, reranking, where],
+        parents=parents,
         help="ask a question of an index",
         description="Embed the question, take the top candidates by dot product, rerank them and print the best.",
     )
@@ -155,9 +216,11 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
     )
     search.add_argument("--json", action="store_true", help=SEARCH_JSON_HELP)
 
+
+def _embed(commands: Commands[argparse.ArgumentParser], parents: list[argparse.ArgumentParser]) -> None:
     embed = commands.add_parser(
         "embed",
-        parents=[output, embedding],
+        parents=parents,
         help="embed lines of text or JSONL records",
         description="Stream texts from INPUT (or stdin) to a .npy file or JSONL.",
     )
@@ -169,12 +232,14 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
         help="embed the texts as queries (task instruction prepended); default: as documents",
     )
 
+
+def _rerank(commands: Commands[argparse.ArgumentParser], parents: list[argparse.ArgumentParser]) -> None:
     rerank = commands.add_parser(
         "rerank",
-        parents=[output, _shared_model_options(), reranking],
+        parents=parents,
         help="score (query, document) pairs",
-        description="Stream JSONL records with a query and a document (or, with --query, "
-        "documents alone) and write each record back with its score.",
+        description="Stream JSONL records with a query and a document (or, with --query, documents alone) and "
+        "write each record back with its score.",
     )
     _stream_options(rerank)
     rerank.add_argument("--query", help="one query for every input document")
@@ -183,12 +248,14 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
         "--document-field", default="document", help="JSONL field holding the document (default 'document')"
     )
 
+
+def _eval(commands: Commands[argparse.ArgumentParser], parents: list[argparse.ArgumentParser]) -> None:
     evaluate = commands.add_parser(
         "eval",
-        parents=[output, embedding, reranking],
+        parents=parents,
         help="evaluate on a BEIR-format dataset",
-        description="nDCG@10, Recall@100 and MRR@10 of embedding retrieval and of "
-        "reranking the embedder's top candidates, as the Qwen3 release did.",
+        description="nDCG@10, Recall@100 and MRR@10 of embedding retrieval and of reranking the embedder's top "
+        "candidates, as the Qwen3 release did.",
     )
     evaluate.add_argument(
         "dataset", metavar="DATASET_DIR", help="folder with corpus.jsonl, queries.jsonl and qrels/SPLIT.tsv"
@@ -199,9 +266,11 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
     evaluate.add_argument("--no-rerank", action="store_true", help="embedding stage only")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
 
+
+def _models(commands: Commands[argparse.ArgumentParser], parents: list[argparse.ArgumentParser]) -> None:
     models = commands.add_parser(
         "models",
-        parents=[output],
+        parents=parents,
         help="list the known Qwen3 checkpoints",
         description="The published Qwen3-Embedding and Qwen3-Reranker checkpoints and what is known of each "
         "before a download; any other Qwen3 checkpoint (a fine-tune, a local folder) works too.",
@@ -212,7 +281,6 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
         help="print a JSON list, one object per checkpoint: name, the registry's facts (kind, hidden_size, ...), "
         "dims ([smallest, largest] --dim; null for a reranker) and default",
     )
-    return parser, dict(commands.choices)
 
 
 def _output_options(parser: argparse.ArgumentParser, default: object) -> None:
@@ -222,71 +290,11 @@ def _output_options(parser: argparse.ArgumentParser, default: object) -> None:
     )
 
 
-def _shared_model_options() -> argparse.ArgumentParser:
-    shared = argparse.ArgumentParser(add_help=False)
-    shared.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
-    shared.add_argument(
-        "--dtype",
-        default=None,
-        help="float32, bfloat16, float16, or int8 (CPU fast mode) (default: bf16 on CUDA, else fp32)",
-    )
-    shared.add_argument(
-        "--instruction", default=None, help=f"task instruction: a preset ({', '.join(PRESETS)}) or a sentence"
-    )
-    shared.add_argument(
-        "--batch-tokens",
-        type=int,
-        default=None,
-        help="token budget of one forward pass: the texts' lengths summed where a batch is packed without padding "
-        "(CPU; CUDA bf16 on a variable-length attention kernel), else texts x the longest (default: 2048 on CPU, "
-        "65536 on CUDA)",
-    )
-    shared.add_argument(
-        "--allow-pickle",
-        action="store_true",
-        help="accept checkpoints with only pickle weights (reading them can run code)",
-    )
-    return shared
-
-
-def _embedding_options() -> argparse.ArgumentParser:
-    options = argparse.ArgumentParser(add_help=False, parents=[_shared_model_options()])
-    options.add_argument(
-        "--embedding-model",
-        default=os.environ.get(EMBEDDING_MODEL_VARIABLE),
-        help=f"hub id or local directory (default: ${EMBEDDING_MODEL_VARIABLE}, else the one you built the "
-        f"index with, else {DEFAULT_EMBEDDING_MODEL})",
-    )
-    options.add_argument("--embedding-revision", default=None, help="hub revision of the embedding model")
-    options.add_argument(
-        "--embedding-url",
-        default=None,
-        metavar="URL",
-        help="embed through this server (vLLM, OpenAI-style) instead of in this process; "
-        "--embedding-model then names the checkpoint it serves (default: the one it "
-        f"reports); a key, if needed, in ${API_KEY_VARIABLE}",
-    )
-    options.add_argument("--dim", type=int, default=None, help="embedding size, 32..hidden size (default: full)")
-    return options
-
-
-def _reranker_options() -> argparse.ArgumentParser:
-    options = argparse.ArgumentParser(add_help=False)
-    options.add_argument(
-        "--reranker-model",
-        default=None,
-        help=f"hub id or local directory (default: ${RERANKER_MODEL_VARIABLE}, else the one you built the "
-        f"index with, else {DEFAULT_RERANKER_MODEL})",
-    )
-    options.add_argument("--reranker-revision", default=None, help="hub revision of the reranker")
-    options.add_argument(
-        "--reranker-url",
-        default=None,
-        metavar="URL",
-        help="rerank through this vLLM server instead of in this process; --reranker-model then "
-        "names the checkpoint it serves",
-    )
-    return options
+def _model_options(settings: type[ModelSettings], options: list[SettingOption]) -> argparse.ArgumentParser:
+    """A parent parser with the `options` made from the fields of `settings`."""
+    parent = argparse.ArgumentParser(add_help=False)
+    add_setting_options(parent, settings, options)
+    return parent
 
 
 def _stream_options(command: argparse.ArgumentParser) -> None:

@@ -1,6 +1,6 @@
 """Retrieval metrics and BEIR-format evaluation of any embedder and reranker, local or served.
 
-May import: `pipeline` and the core's plain modules (errors, validation, jsonl). Never `kernels/`.
+May import: `model_methods` and the core's plain modules (errors, validation, jsonl). Never `kernels/`.
 """
 
 from .beir import BeirDataset, EvalReport, evaluate, load_beir

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import InvalidArgumentError, InvalidInputError
 from ..jsonl import jsonl_values
-from ..pipeline import EmbeddingMethods, RankingMethods
+from ..model_methods import EmbeddingMethods, RankingMethods
 from ..progress import bar
 from ..validation import check_positive_int
 from .metrics import mean_metrics

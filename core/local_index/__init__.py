@@ -3,8 +3,8 @@
 Used by the `qwen3-rag index` and `qwen3-rag search` commands; no RAG framework involved. The
 names below are imported on first use: searching needs LanceDB but not the builder's torch.
 
-Any embedder builds it, local or served: the index reads the public embedder API (`pipeline.py`)
-and records `VectorSettings`. May import: `pipeline`, `vector_settings` and the core's plain modules.
+Any embedder builds it, local or served: the index reads the public embedder API (`model_methods.py`)
+and records `VectorSettings`. May import: `model_methods`, `vector_settings` and the core's plain modules.
 Never `kernels/` (checked by tests/test_packaging.py).
 """
 

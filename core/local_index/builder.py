@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from ..display import plural
 from ..errors import InvalidArgumentError
-from ..pipeline import EmbeddingMethods
+from ..model_methods import EmbeddingMethods
 from ..progress import bar
 from ..tokenization import plain_text_tokenizer
 from ..vector_settings import VectorSettings

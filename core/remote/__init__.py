@@ -1,8 +1,8 @@
 """Models served elsewhere (vLLM first), behind the same API as the in-process `Embedder` and `Reranker`.
 
 `served_backend.py` implements the token-level contract over HTTP (`http.py`, which treats every reply as
-hostile); the classes add only their constructors to the shared pipeline. May import: `checkpoint/`,
-`pipeline`, `backend` and the core's plain modules. Never torch or `kernels/`.
+hostile); the classes add only how to open that backend to the shared methods. May import: `checkpoint/`,
+`model_methods`, `backend` and the core's plain modules. Never torch or `kernels/`.
 """
 
 from __future__ import annotations

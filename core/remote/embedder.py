@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Unpack
 
-from ..pipeline import EmbeddingMethods
+from ..model_methods import EmbeddingMethods
 from ..settings import EmbedderSettings, RemoteEmbedderOptions
 from .served import RemoteModel, connect_backend
 from .served_backend import EMBEDDINGS_PATH, ServedEmbedding
@@ -38,7 +38,7 @@ class RemoteEmbedder(EmbeddingMethods, RemoteModel):
     The arguments are checked as one `qwen3_rag.settings.EmbedderSettings` with `base_url` (kept as `.settings`).
 
 
-    Methods (shared with the other embedder, in `pipeline.EmbeddingMethods`): `embed_queries`/`embed_documents`
+    Methods (shared with the other embedder, in `model_methods.EmbeddingMethods`): `embed_queries`/`embed_documents`
     for a list of texts, `embed_query`/`embed_document` for one, their `a`-prefixed async twins, and
     `similarity(a, b)` for the cosine similarity of vectors.
     """

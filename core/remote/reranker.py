@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Unpack
 
-from ..pipeline import RankingMethods
+from ..model_methods import RankingMethods
 from ..settings import RemoteRerankerOptions, RerankerSettings
 from .served import RemoteModel, connect_backend
 from .served_backend import CLASSIFY_PATH, SERVE_HINT, ServedScoring

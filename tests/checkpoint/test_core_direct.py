@@ -20,8 +20,7 @@ import torch
 from conftest import CORPUS, QUESTION, VARIED_TEXTS
 from qwen3_reference import official_embeddings, official_log_odds
 from safetensors.torch import load_file, save_file
-from test_core_injection import HOSTILE
-from tiny_qwen3 import tiny_config, write_qwen2_style_tokenizer
+from tiny_qwen3 import HOSTILE, tiny_config, write_qwen2_style_tokenizer
 from transformers import AutoTokenizer, Qwen3ForCausalLM
 
 from qwen3_rag import DEFAULT_INSTRUCTION, Embedder, InvalidArgumentError, ModelLoadError, Reranker

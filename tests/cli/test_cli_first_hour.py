@@ -16,10 +16,10 @@ import termios
 from pathlib import Path
 
 import pytest
+from index_helpers import index, make_folder
+from source_tree import BEIR_TINY
 from test_cli_index import FILES, write_tree
 from test_cli_startup import imported_by, running
-from test_evaluation import BEIR_TINY
-from test_index_safety import index, make_folder
 
 from qwen3_rag.cli import main
 from qwen3_rag.errors import LocalIndexError

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_index_safety import index  # the one way the index tests call `qwen3-rag index`
+from index_helpers import index  # the one way the index tests call `qwen3-rag index`
 
 from qwen3_rag.cli import main
 from qwen3_rag.errors import LocalIndexError

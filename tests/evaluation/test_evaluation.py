@@ -9,12 +9,10 @@ import shutil
 
 import pytest
 import pytrec_eval
-from source_tree import TESTS
+from source_tree import BEIR_TINY
 
 from qwen3_rag.cli import main
 from qwen3_rag.evaluation import load_beir, mean_metrics, mrr_at_k, ndcg_at_k, recall_at_k
-
-BEIR_TINY = TESTS / "data" / "beir-tiny"
 
 
 def test_metrics_on_a_hand_computed_example():

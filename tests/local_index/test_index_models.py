@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_index_safety import index, make_folder
-from test_remote_hostile import Hostile
+from hostile_server import Hostile
+from index_helpers import index, make_folder
 
 from qwen3_rag import RemoteEmbedder
 from qwen3_rag.checkpoint.identity import checkpoint_identity, fingerprint

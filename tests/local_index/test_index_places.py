@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from test_index_safety import make_folder
+from index_helpers import make_folder
 
 from qwen3_rag.cli import main
 from qwen3_rag.local_index import IndexStore

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from test_index_safety import index, last_error, make_folder
+from index_helpers import index, last_error, make_folder
 
 from qwen3_rag import InvalidArgumentError
 from qwen3_rag.cli import main

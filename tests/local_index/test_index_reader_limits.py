@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_index_seal import build
+from index_helpers import build
 
 from qwen3_rag.errors import LocalIndexError
 from qwen3_rag.local_index import reader as reader_module

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_index_safety import index, last_error, make_folder, search_json
+from index_helpers import index, last_error, make_folder, search_json
 
 from qwen3_rag.local_index import IndexStore
 from qwen3_rag.local_index import folder as folder_module

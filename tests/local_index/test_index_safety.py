@@ -14,51 +14,10 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 import pytest
+from index_helpers import TEXTS, index, indexed_paths, last_error, make_folder, search_json
 
 from qwen3_rag.cli import main
 from qwen3_rag.local_index import IndexStore
-
-TEXTS = {
-    "notes.txt": "Beijing is the capital of China.\nParis is the capital of France.\n",
-    "guide.md": "# Keys\nRotate the keys with the rotate command every month.\n",
-}
-
-
-def make_folder(root: Path, files: dict[str, str] = TEXTS) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (root / name).write_text(text, encoding="utf-8")
-    return root
-
-
-def index(folder: Path, index_dir: Path, model: str, *extra: str) -> int:
-    return main(
-        [
-            "index",
-            str(folder),
-            "--index",
-            str(index_dir),
-            "--embedding-model",
-            model,
-            "--device",
-            "cpu",
-            "--chunk-tokens",
-            "32",
-            "--overlap",
-            "8",
-            *extra,
-        ]
-    )
-
-
-def search_json(index_dir: Path, *extra: str) -> dict:
-    return main(["-q", "search", "capital", "--index", str(index_dir), "--no-rerank", "--json", *extra])
-
-
-def indexed_paths(index_dir: Path) -> set[str]:
-    """The files an index holds, as absolute paths (it records them from the folder holding the index)."""
-    with IndexStore.open(index_dir) as store:
-        return {os.path.join(os.path.realpath(index_dir.parent), path) for path, *_ in store.vectors_by_chunk()}
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
@@ -72,11 +31,6 @@ def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
                 path.read_bytes() if path.is_file() and not path.is_symlink() else b"",
             )
     return found
-
-
-def last_error(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    return err[-1] if err else ""
 
 
 # ----- 2. a planted index folder never reaches outside -----

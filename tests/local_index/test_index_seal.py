@@ -6,30 +6,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from pathlib import Path
 
 import lancedb
 import pyarrow as pa
 import pytest
-from test_index_safety import index, last_error, make_folder, search_json
+from index_helpers import PRIVATE, build, index, last_error, make_folder, newest_manifest, search_json
 
 from qwen3_rag.cli import main
 from qwen3_rag.errors import LocalIndexError
 from qwen3_rag.local_index import IndexStore
 from qwen3_rag.local_index.account import KEY_VARIABLE, account_key
 from qwen3_rag.local_index.seal import manifest_version
-
-PRIVATE = "the private plans of the other index"
-
-
-def build(tmp_path: Path, name: str, model: str, files: dict[str, str] | None = None) -> Path:
-    folder = make_folder(tmp_path / f"{name}-docs", files or {"notes.txt": f"notes of {name}\n"})
-    assert index(folder, tmp_path / name, model) == 0
-    return tmp_path / name
-
-
-def newest_manifest(table: Path) -> Path:
-    return max((table / "_versions").glob("*.manifest"), key=lambda p: manifest_version(p.name))
 
 
 def test_the_key_is_private_and_made_once(own_key):

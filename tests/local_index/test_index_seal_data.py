@@ -15,9 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from test_index_safety import index, last_error, make_folder, search_json
-from test_index_seal import build, newest_manifest
-from test_index_trust import field, foreign_index
+from index_helpers import build, foreign_index, index, last_error, make_folder, newest_manifest, search_json
+from manifest_writer import field
 
 from qwen3_rag.cli import main
 from qwen3_rag.local_index import IndexStore

@@ -7,46 +7,14 @@ from __future__ import annotations
 import os
 import shutil
 import struct
-from pathlib import Path
 
 import pytest
-from test_index_safety import index, last_error, make_folder, search_json
-from test_index_seal import PRIVATE, build, newest_manifest
+from index_helpers import PRIVATE, build, foreign_index, index, last_error, make_folder, newest_manifest, search_json
+from manifest_writer import data_file, field, fragment, manifest_file
 
 from qwen3_rag.cli import main
-from qwen3_rag.local_index.account import KEY_VARIABLE
 from qwen3_rag.local_index.manifest_check import MAX_FRAGMENTS, ManifestRefused, named_files
 from qwen3_rag.local_index.seal import manifest_version
-
-
-# A plain protobuf writer, to build the manifests an attacker would (table.proto field numbers).
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def field(number: int, value: int | bytes) -> bytes:
-    if isinstance(value, int):
-        return varint(number << 3) + varint(value)
-    return varint(number << 3 | 2) + varint(len(value)) + value
-
-
-def manifest_file(*manifest_fields: bytes, prefix: bytes = b"") -> bytes:
-    body = b"".join(manifest_fields)
-    position = len(prefix)
-    return prefix + struct.pack("<I", len(body)) + body + struct.pack("<qHH", position, 0, 3) + b"LANC"
-
-
-def fragment(*parts: bytes) -> bytes:
-    return field(2, field(1, 0) + b"".join(parts))
-
-
-def data_file(path: str, *extra: bytes) -> bytes:
-    return field(2, field(1, path.encode()) + b"".join(extra))
 
 
 def test_the_reader_lists_exactly_the_files_a_manifest_names():
@@ -115,13 +83,6 @@ def test_a_real_index_names_only_files_it_has(tmp_path, tiny_models, own_key):
         for manifest in (built / table / "_versions").glob("*.manifest"):
             names = named_files(manifest.read_bytes())
             assert names and all((built / table / name).exists() for name in names)
-
-
-def foreign_index(tmp_path: Path, model: str, monkeypatch, own_key: Path) -> Path:
-    monkeypatch.setenv(KEY_VARIABLE, str(tmp_path / "keys" / "theirs.key"))
-    theirs = build(tmp_path, "theirs", model)
-    monkeypatch.setenv(KEY_VARIABLE, str(own_key))
-    return theirs
 
 
 def test_trust_refuses_a_manifest_pointing_into_another_index(tmp_path, tiny_models, own_key, monkeypatch, capsys):

@@ -7,7 +7,7 @@ import os
 import threading
 from pathlib import Path
 
-from test_index_safety import index, indexed_paths, make_folder
+from index_helpers import index, indexed_paths, make_folder
 
 from qwen3_rag.local_index import IndexStore, Walk, read_file
 from qwen3_rag.local_index.walk import MAX_DEPTH, TOO_DEEP, UNREADABLE

@@ -235,7 +235,7 @@ def test_readme_block_for_served_models_runs(served, tmp_path):
     import subprocess
     import sys
 
-    from test_readme import ALL_BLOCKS, SERVED
+    from readme_pages import ALL_BLOCKS, SERVED
 
     (block,) = [block for block in ALL_BLOCKS if SERVED in block]
     code = (

@@ -1,4 +1,4 @@
-"""The one pipeline of every embedder and reranker, local or served, over a backend (`backend.py`):
+"""The methods every embedder and reranker shares, local or served, over a backend (`backend.py`):
 format the prompts (instruction on queries), tokenize, compute each distinct sequence once, put
 results back in input order, warn when texts were cut; then rankings and pairs over the scores.
 
