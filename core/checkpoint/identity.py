@@ -63,8 +63,12 @@ def check_role(kind: str, source: str) -> None:
     known = KNOWN_CHECKPOINTS.get(source)
     role, why = (known.kind, "a published checkpoint") if known is not None else local_role(source)
     if role is not None and role != kind:
-        option = "--reranker-model / Reranker" if role == "reranker" else "--embedding-model / Embedder"
-        raise ModelLoadError(f"{source} is {_a(role)} checkpoint ({why}), not {_a(kind)} one; give it as {option}")
+        raise ModelLoadError(f"{source} is {_a(role)} checkpoint ({why}), not {_a(kind)} one; {role_hint(role)}")
+
+
+def role_hint(role: str) -> str:
+    """Where a checkpoint of `role` belongs, in Python words (the command line names its option instead)."""
+    return f"give it to {'Reranker' if role == 'reranker' else 'Embedder'}"
 
 
 def _a(kind: str) -> str:

@@ -1,5 +1,6 @@
-"""The rebuild hint of an index error, said for the shell: with the user's own folders in place of the
-placeholder DIR, and without the Python API's `rebuild=True` (the index code words it for both).
+"""The core's advice, said for the shell. The core words each fix for Python (`local_index/advice.py`,
+`checkpoint/hub.py`, `checkpoint/identity.py`); here each phrase becomes the command line that does it,
+and the rebuild command names the user's own folders in place of the placeholder DIR.
 
 The folders are the DIRs of this command line or, where it has none (`search`), those the index
 records: its file records are paths from the folder holding the index (places.py), read back in a
@@ -11,13 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from ..checkpoint.hub import local_folder_hint
+from ..checkpoint.identity import role_hint
 from ..display import quoted
-from ..local_index.folder import rebuild_hint
+from ..local_index.advice import build_hint, rebuild_hint, update_hint, vector_only_hint
 from ..local_index.places import HERE, key_under, shown_path
 from ..local_index.reader import limits_first, memory_limit
 from .parser import EMBEDDING_MODEL_VARIABLE, RERANKER_MODEL_VARIABLE
@@ -36,22 +39,33 @@ READ_RECORDS = limits_first(3) + (
 )
 
 
+TRUST_CALL = re.compile(r"IndexStore\.trust\(('.*?')\)")  # advice.trust_call, its folder quoted
+
+
 def for_the_shell(message: str, args: argparse.Namespace) -> str:
-    """`message` with the core's advice worded for the shell: a local model folder named by this command
-    line's options, and the rebuild hint for the index of `args` with the user's folders."""
+    """`message` with the core's advice worded for the shell: a model named by this command line's options,
+    and each index fix as the `qwen3-rag` command that does it (a rebuild with the user's folders)."""
     for kind, (option, variable) in MODEL_OPTIONS.items():
         shell_words = f"Pass a local {kind} checkpoint directory with {option} DIR (or ${variable}) instead"
         message = message.replace(local_folder_hint(kind), shell_words)
-    return _rebuild_for_the_shell(message, args)
-
-
-def _rebuild_for_the_shell(message: str, args: argparse.Namespace) -> str:
+        message = message.replace(role_hint(kind), f"give it as {option}")
+    message = TRUST_CALL.sub(lambda call: f"qwen3-rag index --index {call.group(1)} --trust", message)
+    message = message.replace(update_hint(), "run qwen3-rag index on it again")
+    message = message.replace(vector_only_hint(), "search without --hybrid")
     index = getattr(args, "index", None)
-    if index is None or rebuild_hint(Path(index)) not in message:
+    if index is None:
+        return message
+    message = message.replace(build_hint(), f"build one with: qwen3-rag index DIR --index {quoted(Path(index))}")
+    return _rebuild_for_the_shell(message, index, args)
+
+
+def _rebuild_for_the_shell(message: str, index: str, args: argparse.Namespace) -> str:
+    if rebuild_hint() not in message:
         return message
     folders = getattr(args, "dirs", None) or recorded_folders(_records(index) or [], index) or ["DIR"]
     shown = " ".join(folder if folder == "DIR" else quoted(folder) for folder in folders)
-    return message.replace(rebuild_hint(Path(index)), rebuild_hint(Path(index), shown, python=False))
+    command = f"qwen3-rag index {shown} --index {quoted(Path(index))} --rebuild"
+    return message.replace(rebuild_hint(), f"rebuild it with: {command}")
 
 
 def recorded_folders(records: list[str], index: str) -> list[str]:

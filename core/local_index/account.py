@@ -74,6 +74,6 @@ def _read_key(path: Path) -> bytes:
     if len(key) != KEY_BYTES:
         raise LocalIndexError(
             f"the index key {quoted(path)} is not {KEY_BYTES} bytes; remove it to make a new key "
-            "(indexes sealed with the old one then need --trust)"
+            "(indexes sealed with the old one must then be trusted again)"
         )
     return key

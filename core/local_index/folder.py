@@ -23,6 +23,7 @@ from typing import Any
 
 from ..display import quoted as _quoted
 from ..errors import LocalIndexError
+from .advice import build_hint, rebuild_hint
 
 TABLES = ("chunks", "files")
 TABLE_FOLDERS = frozenset(f"{table}.lance" for table in TABLES)
@@ -43,16 +44,7 @@ MAX_DEPTH = 8  # LanceDB's deepest entry is table/_indices/<uuid>/<file>: a deep
 
 def no_index_error(directory: str | os.PathLike[str]) -> LocalIndexError:
     """There is no index at `directory`: said alike before LanceDB is imported (cli/checks.py) and after."""
-    return LocalIndexError(
-        f"no index at {_quoted(directory)}; build one with: qwen3-rag index DIR --index {_quoted(directory)}"
-    )
-
-
-def rebuild_hint(directory: Path, folders: str = "DIR", python: bool = True) -> str:
-    """The fix, for a shell and for Python (Ray's write_index, IndexStore) alike. The command line puts the
-    user's own `folders` in place of DIR, and leaves out what to pass in Python (cli/hints.py)."""
-    command = f"qwen3-rag index {folders} --index {_quoted(directory)} --rebuild"
-    return f"rebuild it with: {command}" + (" (in Python: rebuild=True)" if python else "")
+    return LocalIndexError(f"no index at {_quoted(directory)}; {build_hint()}")
 
 
 def check_same_settings(directory: Path, recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
@@ -65,7 +57,7 @@ def check_same_settings(directory: Path, recorded: Mapping[str, Any], wanted: Ma
     if clashes:
         raise LocalIndexError(
             f"the index at {_quoted(directory)} was built with other settings "
-            f"({'; '.join(clashes)}); use the index's settings, or {rebuild_hint(directory)}"
+            f"({'; '.join(clashes)}); use the index's settings, or {rebuild_hint()}"
         )
 
 
@@ -82,14 +74,14 @@ def check_folder(directory: Path) -> bool:
     if old:
         raise LocalIndexError(
             f"the index at {_quoted(directory)} is in the format of qwen3-rag 0.1 before LanceDB "
-            f"({', '.join(old)}); {rebuild_hint(directory)}"
+            f"({', '.join(old)}); {rebuild_hint()}"
         )
     foreign = sorted(names - TABLE_FOLDERS - ACCOUNT_FILES - {LOCK, STAGING})
     if foreign:
         raise LocalIndexError(
             f"the index folder {_quoted(directory)} holds entries qwen3-rag did not create "
             f"({', '.join(_quoted(n) for n in foreign[:5])}); it is not an index: choose "
-            "another --index, or remove that folder yourself"
+            "another index folder, or remove that folder yourself"
         )
     for name in names - {STAGING}:
         _check_entry(directory / name, depth=1)
@@ -110,7 +102,7 @@ def _check_staging(path: Path) -> None:
     if not stat.S_ISDIR(info.st_mode):
         raise LocalIndexError(
             f"the index folder holds {_quoted(path)}, which is not a folder; qwen3-rag never creates such "
-            f"an entry, so the index is damaged or planted: {rebuild_hint(path.parent)}"
+            f"an entry, so the index is damaged or planted: {rebuild_hint()}"
         )
 
 
@@ -123,10 +115,10 @@ def _entries(directory: Path) -> set[str] | None:
     if stat.S_ISLNK(info.st_mode):
         raise LocalIndexError(
             f"the index folder {_quoted(directory)} is a symbolic link; qwen3-rag writes only "
-            "into a real folder: give its target as --index, or another folder"
+            "into a real folder: give its target as the index folder, or another folder"
         )
     if not stat.S_ISDIR(info.st_mode):
-        raise LocalIndexError(f"the index path {_quoted(directory)} is not a folder; choose another --index")
+        raise LocalIndexError(f"the index path {_quoted(directory)} is not a folder; choose another index folder")
     return set(os.listdir(directory))
 
 
@@ -154,7 +146,7 @@ def _check_entry(path: Path, depth: int) -> None:
         raise LocalIndexError(
             f"the index folder holds {_quoted(path)}, which {problem}; qwen3-rag never creates "
             "such an entry, so the index is damaged or planted: "
-            f"{rebuild_hint(path.parents[depth - 1])}"
+            f"{rebuild_hint()}"
         )
 
 
@@ -180,16 +172,14 @@ class WriteLock:
             )
         except OSError as error:  # ELOOP: a link planted where the lock goes
             raise LocalIndexError(
-                f"cannot open the lock file in {_quoted(directory)} ({error.strerror}); {rebuild_hint(directory)}"
+                f"cannot open the lock file in {_quoted(directory)} ({error.strerror}); {rebuild_hint()}"
             ) from None
         finally:
             os.close(folder)
         info = os.fstat(self._fd)
         if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
             os.close(self._fd)
-            raise LocalIndexError(
-                f"the lock file in {_quoted(directory)} is not a plain file; {rebuild_hint(directory)}"
-            )
+            raise LocalIndexError(f"the lock file in {_quoted(directory)} is not a plain file; {rebuild_hint()}")
         if info.st_uid == os.geteuid() and info.st_mode & 0o077:
             # Readable by others, any local user could open it and hold a lock that blocks our writes.
             os.fchmod(self._fd, 0o600)
@@ -221,8 +211,8 @@ def clear_folder(directory: Path) -> None:
     if foreign:
         raise LocalIndexError(
             f"the index folder {_quoted(directory)} holds entries qwen3-rag did not create "
-            f"({', '.join(_quoted(n) for n in foreign[:5])}); --rebuild deletes only an index's "
-            "own files: choose another --index, or remove that folder yourself"
+            f"({', '.join(_quoted(n) for n in foreign[:5])}); a rebuild deletes only an "
+            "index's own files: choose another index folder, or remove that folder yourself"
         )
     for name in sorted(names - {LOCK}):
         path = directory / name

@@ -34,7 +34,8 @@ from numpy.typing import NDArray
 
 from ..display import escaped, quoted, warning_printer
 from ..errors import LocalIndexError, Qwen3RagError
-from .folder import check_same_settings, rebuild_hint
+from .advice import rebuild_hint, trust_call
+from .folder import check_same_settings
 from .search import Found
 
 MAX_MEMORY_BYTES = 8 * 2**30  # the helper's data (heap and anonymous mappings), or the machine's memory if less
@@ -81,8 +82,8 @@ class ReaderError(LocalIndexError):
         self.directory, self.reason = directory, reason
         super().__init__(
             f"the index at {quoted(directory)} could not be read: {reason}; if this account built it, "
-            f"{rebuild_hint(directory)}; if it came from elsewhere, copy it again from a source you trust and "
-            f"accept it with: qwen3-rag index --index {quoted(directory)} --trust"
+            f"{rebuild_hint()}; if it came from elsewhere, copy it again from a source you trust and "
+            f"accept it with: {trust_call(directory)}"
         )
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -45,7 +45,8 @@ from typing import Any, TypeGuard
 from ..display import quoted
 from ..errors import LocalIndexError
 from .account import account_key
-from .folder import LOCK, SEAL, SEAL_DRAFT, read_plain, rebuild_hint
+from .advice import rebuild_hint, trust_call, update_hint
+from .folder import LOCK, SEAL, SEAL_DRAFT, read_plain
 from .manifest_check import MAX_MANIFEST_BYTES, ManifestRefused, named_files
 
 MAX_SEAL_BYTES = 64 * 2**20  # about 150 bytes a sealed file
@@ -218,7 +219,7 @@ def missing(table_folder: Path, relative: str) -> LocalIndexError:
     directory = table_folder.parent
     return LocalIndexError(
         f"the index at {quoted(directory)} is damaged ({table_folder.name}/{relative.rstrip('/')}, which a "
-        f"manifest names, is missing or not a plain file); {rebuild_hint(directory)}"
+        f"manifest names, is missing or not a plain file); {rebuild_hint()}"
     )
 
 
@@ -388,20 +389,20 @@ def _checked(directory: Path, tables: tuple[str, ...], writer: bool) -> tuple[Se
     if kind == "format":
         raise LocalIndexError(
             f"the index at {quoted(directory)} was sealed by an earlier qwen3-rag, whose seal covers its manifests "
-            "but not its data files; if this account wrote it, seal it again (once) with: qwen3-rag index --index "
-            f"{quoted(directory)} --trust; otherwise {rebuild_hint(directory)}"
+            "but not its data files; if this account wrote it, seal it again (once) with: "
+            f"{trust_call(directory)}; otherwise {rebuild_hint()}"
         )
     if kind == "interrupted":
         raise LocalIndexError(
             f"the index at {quoted(directory)} holds a commit of an indexing run that was "
-            "interrupted; run qwen3-rag index on it again (as this account) to roll that commit "
-            f"back and finish the work, or {rebuild_hint(directory)}"
+            f"interrupted; {update_hint()} (as this account) to roll that commit "
+            f"back and finish the work, or {rebuild_hint()}"
         )
     if kind == "rolled back":
         raise LocalIndexError(
             f"the index at {quoted(directory)} lacks its newest version ({table}/_versions/{name}, sealed by this "
-            f"account): it was rolled back to older content, or damaged; {rebuild_hint(directory)}, or accept "
-            f"the version it holds now with: qwen3-rag index --index {quoted(directory)} --trust"
+            f"account): it was rolled back to older content, or damaged; {rebuild_hint()}, or accept "
+            f"the version it holds now with: {trust_call(directory)}"
         )
     raise not_ours(directory, f"{table}/_versions/{name} is not one this account sealed")
 
@@ -453,7 +454,7 @@ def check_served(directory: Path, tables: tuple[str, ...], table: str, version: 
             break
         if time.monotonic() > deadline:
             raise LocalIndexError(
-                f"the index at {quoted(directory)} is being written by a qwen3-rag index run that has not sealed "
+                f"the index at {quoted(directory)} is being written by an indexing run that has not sealed "
                 "its newest version yet; search again when that run is done"
             )
         time.sleep(RETRY_SECONDS)
@@ -543,8 +544,8 @@ def changed(directory: Path, file: str) -> LocalIndexError:
     """A file the seal records holds other bytes: a disk error, a torn copy, or a change behind our back."""
     return LocalIndexError(
         f"the index at {quoted(directory)} is damaged, or was changed since this account sealed it ({file} does "
-        f"not hold the bytes that were sealed); {rebuild_hint(directory)}, or, if it came from a source you trust, "
-        f"accept it as it is now with: qwen3-rag index --index {quoted(directory)} --trust"
+        f"not hold the bytes that were sealed); {rebuild_hint()}, or, if it came from a source you trust, "
+        f"accept it as it is now with: {trust_call(directory)}"
     )
 
 
@@ -552,8 +553,7 @@ def not_ours(directory: Path, why: str) -> LocalIndexError:
     return LocalIndexError(
         f"the index at {quoted(directory)} was not written by this account, or was changed since ({why}); "
         "qwen3-rag opens only indexes it can prove this account wrote. If you copied or moved it from a source "
-        f"you trust, accept it with: qwen3-rag index --index {quoted(directory)} --trust; otherwise "
-        f"{rebuild_hint(directory)}"
+        f"you trust, accept it with: {trust_call(directory)}; otherwise {rebuild_hint()}"
     )
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import LocalIndexError
+from .advice import update_hint, vector_only_hint
 from .layouts import FLOAT32, VectorLayout
 from .precision import DEFAULT_RESCORE
 
@@ -95,7 +96,7 @@ def search_table(
         if "text" not in kinds:
             raise LocalIndexError(
                 "this index has no full-text index yet (its first run did not finish); "
-                "run qwen3-rag index again, or search without --hybrid"
+                f"{update_hint()}, or {vector_only_hint()}"
             )
         columns = list(layout.columns)
         by_text = table.search(text, query_type="fts", fts_columns="text").select([*columns, "_score"])

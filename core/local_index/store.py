@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 from ..display import escaped, quoted
 from ..errors import InvalidArgumentError, LocalIndexError
 from ..validation import check_positive_int
+from .advice import rebuild_hint, update_hint
 from .chunking import Chunk
 from .folder import (
     SEAL,
@@ -44,7 +45,6 @@ from .folder import (
     exchange,
     make_folder,
     no_index_error,
-    rebuild_hint,
 )
 from .layouts import FLOAT32, VectorLayout, find_layout, layout_of
 from .manifest_check import check_table
@@ -318,7 +318,7 @@ class IndexStore:
         if version not in READABLE_FORMATS:
             raise LocalIndexError(
                 f"the index at {quoted(self.directory)} has format {version!r} and this qwen3-rag reads "
-                f"formats {READABLE_FORMATS[0]} to {READABLE_FORMATS[-1]}; {rebuild_hint(self.directory)}"
+                f"formats {READABLE_FORMATS[0]} to {READABLE_FORMATS[-1]}; {rebuild_hint()}"
             )
         if (
             not isinstance(dim, int)
@@ -335,8 +335,8 @@ class IndexStore:
             raise LocalIndexError(
                 f"the index at {quoted(self.directory)} was written by an earlier qwen3-rag (format "
                 f"{self.format_version}: absolute paths, chunks not found again by content); search still reads "
-                "it; run qwen3-rag index on it once to upgrade it without embedding anything again, or "
-                f"{rebuild_hint(self.directory)}"
+                f"it; {update_hint()} once to upgrade it without embedding anything again, or "
+                f"{rebuild_hint()}"
             )
 
     def _check_files_schema(self) -> None:
@@ -624,9 +624,7 @@ def _swap_in(staging: Path, target: Path) -> None:
 
 
 def damaged_error(directory: Path, problem: object) -> LocalIndexError:
-    return LocalIndexError(
-        f"the index at {quoted(directory)} is damaged ({_first_line(problem)}); {rebuild_hint(directory)}"
-    )
+    return LocalIndexError(f"the index at {quoted(directory)} is damaged ({_first_line(problem)}); {rebuild_hint()}")
 
 
 def _connect(directory: Path) -> Any:

@@ -204,9 +204,9 @@ def test_the_rebuild_hint_names_the_real_folders(tiny_models, tmp_path, capsys, 
         err = capsys.readouterr().err
         assert "built with other settings" in err and expected in err, err  # given, then recorded folders
         assert "DIR" not in err and "in Python" not in err
-    python_hint = r"--index '\.qwen3-rag' --rebuild \(in Python: rebuild=True\)"
+    python_hint = r"use the index's settings, or rebuild it \(rebuild=True\)$"
     with pytest.raises(LocalIndexError, match=python_hint), IndexStore.open(".qwen3-rag") as store:
-        store.check_settings({"dim": 32})  # the Python API keeps its own hint
+        store.check_settings({"dim": 32})  # the Python API words its fix for Python
 
 
 # ----- 8. --batch-tokens says what it counts -----

@@ -93,7 +93,7 @@ def test_commits_of_a_killed_writer_are_rolled_back_by_the_next_writer(tmp_path,
     IndexStore.open(mine)  # while the writer holds the lock, its commit in flight is accepted
     store._lock.release()  # killed: the lock goes with the process, the seal still says "writing"
     store._lock = None
-    with pytest.raises(LocalIndexError, match="an indexing run that was interrupted; run qwen3-rag index on it"):
+    with pytest.raises(LocalIndexError, match="an indexing run that was interrupted; update it again"):
         IndexStore.open(mine)  # readers leave it to the next writer
     with IndexStore.create_or_open(mine, settings) as writer:  # which rolls the unsealed commit back
         assert "x" not in writer.files()
