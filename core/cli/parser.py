@@ -83,7 +83,7 @@ def named_reranker(args: argparse.Namespace) -> str | None:
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line's arguments; an unknown option after a command is that command's usage error (with
     a suggestion), not the top level's: argparse alone blames `qwen3-rag` and shows its usage."""
-    parser, commands = _parsers()
+    parser, commands = command_parsers()
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         command = commands.get(args.command, parser)
@@ -103,7 +103,7 @@ def unrecognized(unknown: list[str], parser: argparse.ArgumentParser) -> str:
     return message
 
 
-def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+def command_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The top-level parser and each command's own, by name."""
     parser = argparse.ArgumentParser(
         prog="qwen3-rag",

@@ -12,7 +12,7 @@ import typing
 import pytest
 from source_tree import ROOT
 
-from qwen3_rag.cli.parser import EMBEDDING_MODEL_VARIABLE, _parsers, named_embedding, parse
+from qwen3_rag.cli.parser import EMBEDDING_MODEL_VARIABLE, command_parsers, named_embedding, parse
 from qwen3_rag.cli.settings_options import SettingOption, add_setting_options
 from qwen3_rag.settings import EmbedderSettings, ModelSettings, RerankerSettings
 
@@ -39,7 +39,7 @@ def options(command: argparse.ArgumentParser) -> dict[str, argparse.Action]:
 
 
 def test_each_commands_model_options_are_the_settings_fields():
-    commands = _parsers()[1]
+    commands = command_parsers()[1]
     for name, command in commands.items():
         for flag, action in options(command).items():
             if flag not in FROM_SETTINGS:
@@ -60,7 +60,7 @@ def test_each_commands_model_options_are_the_settings_fields():
 
 def test_every_option_named_like_a_setting_is_made_from_it():
     """A model option written by hand (a new --max-length, say) would have its own default and help."""
-    commands = _parsers()[1]
+    commands = command_parsers()[1]
     for name, command in commands.items():
         for flag, action in options(command).items():
             setting = re.sub(r"^(embedding|reranker)_", "", action.dest)
