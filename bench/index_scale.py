@@ -20,6 +20,10 @@ Measured on this machine:
    the exact scan (up to `--exact-up-to` chunks; always for int8, which has no ANN index) and the IVF
    index, and for binary at rescore factors
    1 (Hamming order alone), 4, 10, 50 and 200 (`--rescores`).
+   `--corpus` (issue 36) picks the vectors' shape (`Corpus`): `tidy`, the clusters above (the default);
+   `uneven`, shaped like trained embeddings (10,000 clusters around 100 topics, a shared offset, spreads of
+   their own, Zipf-like sizes); `near-duplicates`, `uneven` with 20 % of the rows tiny perturbations of
+   others. bench/index_candidates.py measures other ANN indexes on the same corpora.
 
     python bench/index_scale.py --sizes 100000 1000000 --out out/index-scale
     python bench/index_scale.py --files 0 --sizes --precisions float32 binary --precision-sizes 1000000 \
@@ -203,27 +207,152 @@ QUERIES = 100
 TOP = 10
 
 
-def block_vectors(seed: int, centres: np.ndarray, block: int) -> np.ndarray:
-    """Block `block` of the clustered corpus, the same on every call (its own seed)."""
-    return unit_vectors(np.random.default_rng([seed, block]), centres, BLOCK)
+class Corpus:
+    """A synthetic corpus of unit vectors of width `DIM`, generated `BLOCK` rows at a time: block `b` is the same
+    on every call (its own seed), so neither a writer nor the exact ground truth ever holds the corpus."""
+
+    name = ""
+
+    def block(self, block: int) -> np.ndarray:
+        """Rows block * BLOCK .. (block + 1) * BLOCK - 1, float32 (BLOCK, DIM), unit length."""
+        raise NotImplementedError
+
+    def queries(self, count: int, chunks: int) -> np.ndarray:
+        """`count` queries drawn from the corpus's distribution (never corpus members) of a corpus of `chunks`."""
+        raise NotImplementedError
 
 
-def exact_top(queries: np.ndarray, chunks: int, seed: int, centres: np.ndarray) -> np.ndarray:
-    """Exact float32 top-`TOP` row numbers per query, streamed over the regenerated blocks."""
+class TidyCorpus(Corpus):
+    """1,000 centres (standard normal), each vector one of them plus 0.7 x standard normal noise: clusters of
+    equal size and spread, and a mean cosine of ~0 between random pairs. The corpus of issues 15 and 26."""
+
+    name = "tidy"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self.centres = np.random.default_rng(seed).standard_normal((1000, DIM), dtype=np.float32)
+
+    def block(self, block: int) -> np.ndarray:
+        return unit_vectors(np.random.default_rng([self.seed, block]), self.centres, BLOCK)
+
+    def queries(self, count: int, chunks: int) -> np.ndarray:
+        return unit_vectors(np.random.default_rng([self.seed, 10**9]), self.centres, count)
+
+
+class UnevenCorpus(Corpus):
+    """What trained embedding models produce, roughly: 10,000 centres grouped around 100 super-centres (topics
+    and their sub-topics), one offset shared by every vector (the anisotropy of trained embeddings: random
+    pairs have a mean cosine of ~0.4, not 0), a spread of its own per cluster (0.35 to 1.2 x standard normal
+    noise: tight and loose topics), and Zipf-like cluster sizes (the k-th largest cluster holds a share
+    proportional to 1 / k: the largest ~10 % of the corpus, the smallest a few rows in a million)."""
+
+    name = "uneven"
+    tag = 1  # in every seed of this corpus (the near-duplicates' own draws use 2): no stream shared with another
+    GROUPS, CLUSTERS = 100, 10_000
+    GROUP_VARIANCE = 0.5  # per dimension: a centre is its super-centre plus as much again (variances add to 1)
+    OFFSET_VARIANCE = 1.1  # per dimension, of the shared offset: sets the mean cosine of random pairs (~0.4)
+    SPREADS = (0.35, 1.2)
+    ZIPF = 1.0
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        rng = np.random.default_rng([seed, self.tag, 10**9 + 1])  # the blocks' seeds end in the block
+        supers = rng.standard_normal((self.GROUPS, DIM), dtype=np.float32) * np.float32(np.sqrt(self.GROUP_VARIANCE))
+        own = rng.standard_normal((self.CLUSTERS, DIM), dtype=np.float32) * np.float32(np.sqrt(1 - self.GROUP_VARIANCE))
+        offset = rng.standard_normal(DIM).astype(np.float32)
+        offset *= np.float32(np.sqrt(self.OFFSET_VARIANCE * DIM) / np.linalg.norm(offset))
+        self.centres = supers[rng.integers(0, self.GROUPS, self.CLUSTERS)] + own + offset
+        self.spreads = rng.uniform(*self.SPREADS, self.CLUSTERS).astype(np.float32)
+        shares = rng.permutation(1 / np.arange(1, self.CLUSTERS + 1) ** self.ZIPF)  # sizes not tied to spread or group
+        self.cumulative = np.cumsum(shares) / shares.sum()
+
+    def draw(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        cluster = np.minimum(np.searchsorted(self.cumulative, rng.random(count), side="right"), self.CLUSTERS - 1)
+        vectors = self.centres[cluster] + self.spreads[cluster, None] * rng.standard_normal(
+            (count, DIM), dtype=np.float32
+        )
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def block(self, block: int) -> np.ndarray:
+        return self.draw(np.random.default_rng([self.seed, self.tag, block]), BLOCK)
+
+    def queries(self, count: int, chunks: int) -> np.ndarray:
+        return self.draw(np.random.default_rng([self.seed, self.tag, 10**9]), count)
+
+
+def perturbed(vectors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each unit vector moved by a random direction of length 0.05-0.2 and renormalised: a cosine of
+    0.98-0.999 with the original (an edited copy, a re-chunked passage, boilerplate)."""
+    size = rng.uniform(*NearDuplicateCorpus.PERTURBATION, len(vectors)).astype(np.float32)
+    moved = vectors + size[:, None] * rng.standard_normal(vectors.shape, dtype=np.float32) / np.float32(np.sqrt(DIM))
+    return moved / np.linalg.norm(moved, axis=1, keepdims=True)
+
+
+class NearDuplicateCorpus(UnevenCorpus):
+    """The uneven corpus with a share (20 %) of its rows replaced by near-duplicates: tiny perturbations
+    (`perturbed`) of other rows of the same block (a source may have several). Block by block, so a
+    duplicate's source is always at hand; row order means nothing to an index. A query is a fresh draw of
+    the uneven corpus (the same queries as there), except the same share, which are perturbations of random
+    corpus rows: a query for a passage that is in the corpus, with its copies."""
+
+    name = "near-duplicates"
+    SHARE = 0.2
+    PERTURBATION = (0.05, 0.2)
+
+    def block(self, block: int) -> np.ndarray:
+        vectors = super().block(block)
+        rng = np.random.default_rng([self.seed, 2, block])
+        copies = rng.random(BLOCK) < self.SHARE
+        sources = rng.choice(np.flatnonzero(~copies), int(copies.sum()))
+        vectors[copies] = perturbed(vectors[sources], rng)
+        return vectors
+
+    def queries(self, count: int, chunks: int) -> np.ndarray:
+        queries = super().queries(count, chunks)
+        rng = np.random.default_rng([self.seed, 2, 10**9])
+        chosen = np.flatnonzero(rng.random(count) < self.SHARE)
+        rows = rng.integers(0, chunks, len(chosen))
+        for block in np.unique(rows // BLOCK):  # each block regenerated once
+            here = rows // BLOCK == block
+            queries[chosen[here]] = self.block(int(block))[rows[here] % BLOCK]
+        queries[chosen] = perturbed(queries[chosen], rng)
+        return queries
+
+
+CORPORA: dict[str, type[Corpus]] = {c.name: c for c in (TidyCorpus, UnevenCorpus, NearDuplicateCorpus)}
+
+
+def corpus_named(name: str, seed: int = 0) -> Corpus:
+    return CORPORA[name](seed)
+
+
+def exact_truth(queries: np.ndarray, chunks: int, corpus: Corpus) -> tuple[np.ndarray, np.ndarray, float]:
+    """Exact float32 top-`TOP` row numbers and cosines per query, streamed over the regenerated blocks, and the
+    mean cosine between two distinct corpus rows (from the sum of all rows: (|sum|^2 - n) / (n (n - 1)))."""
     best_scores = np.full((len(queries), TOP), -np.inf, dtype=np.float32)
     best_rows = np.zeros((len(queries), TOP), dtype=np.int64)
+    total = np.zeros(DIM, dtype=np.float64)
     for block in range(chunks // BLOCK):
-        scores = queries @ block_vectors(seed, centres, block).T
+        vectors = corpus.block(block)
+        total += vectors.sum(axis=0, dtype=np.float64)
+        scores = queries @ vectors.T
         rows = np.arange(block * BLOCK, (block + 1) * BLOCK)
         merged_scores = np.concatenate([best_scores, scores], axis=1)
         merged_rows = np.concatenate([best_rows, np.broadcast_to(rows, scores.shape)], axis=1)
         keep = np.argsort(-merged_scores, axis=1, kind="stable")[:, :TOP]
         best_scores = np.take_along_axis(merged_scores, keep, axis=1)
         best_rows = np.take_along_axis(merged_rows, keep, axis=1)
-    return best_rows
+    rows_seen = chunks // BLOCK * BLOCK
+    mean_pair = float((total @ total - rows_seen) / (rows_seen * (rows_seen - 1)))
+    return best_rows, best_scores, mean_pair
 
 
-def write_corpus(index: Path, chunks: int, precision: str, seed: int, centres: np.ndarray) -> float:
+def exact_top(queries: np.ndarray, chunks: int, corpus: Corpus) -> np.ndarray:
+    """Exact float32 top-`TOP` row numbers per query, streamed over the regenerated blocks."""
+    return exact_truth(queries, chunks, corpus)[0]
+
+
+def write_corpus(index: Path, chunks: int, precision: str, corpus: Corpus) -> float:
     """`chunks` vectors written as `qwen3-rag index` writes them; each row's path names its row number."""
     settings = {
         "embedding_model": "synthetic",
@@ -233,7 +362,7 @@ def write_corpus(index: Path, chunks: int, precision: str, seed: int, centres: n
     started = time.perf_counter()
     with IndexStore.create_or_open(index, settings) as store:
         for block in range(chunks // BLOCK):
-            vectors = store.encode(block_vectors(seed, centres, block))
+            vectors = store.encode(corpus.block(block))
             first = block * BLOCK
             store.write(  # ten chunks a file, as in a corpus of documents; row = file * 10 + line - 1
                 [
@@ -288,36 +417,38 @@ print(json.dumps({
 """
 
 
+def build_vector_index(index: Path) -> float:
+    """The index's own ANN index (`ensure_indexes`, as `qwen3-rag index` builds it), sealed; its build seconds."""
+    started = time.perf_counter()
+    with IndexStore.create_or_open(index, json.loads(json.dumps(IndexStore.recorded_settings(index)))) as store:
+        ensure_indexes(store.chunks, vector_index_from=0, layout=store.layout)
+        store.seal(writing=False)
+    return time.perf_counter() - started
+
+
 def bench_precision(
-    work: Path, chunks: int, precision: str, exact_up_to: int, binary_rescores: list[int], seed: int = 0
+    work: Path, chunks: int, precision: str, exact_up_to: int, binary_rescores: list[int], corpus: Corpus
 ) -> list[dict]:
-    rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((1000, DIM), dtype=np.float32)
-    queries = unit_vectors(np.random.default_rng([seed, 10**9]), centres, QUERIES)
+    queries = corpus.queries(QUERIES, chunks)
     queries_file = work / "queries.npy"
     np.save(queries_file, queries)
     started = time.perf_counter()
-    truth = exact_top(queries, chunks, seed, centres)
+    truth = exact_top(queries, chunks, corpus)
     truth_seconds = time.perf_counter() - started
     index = work / f"{precision}-{chunks}"
-    write_seconds = write_corpus(index, chunks, precision, seed, centres)
+    write_seconds = write_corpus(index, chunks, precision, corpus)
     rows = []
     rescores = binary_rescores if precision == "binary" else [None]
     scans = (False,) if precision == "int8" else (False, True) if chunks <= exact_up_to else (True,)
     for ann in scans:
-        build_seconds = None
-        if ann:
-            started = time.perf_counter()
-            with IndexStore.create_or_open(index, json.loads(json.dumps(IndexStore.recorded_settings(index)))) as store:
-                ensure_indexes(store.chunks, vector_index_from=0, layout=store.layout)
-                store.seal(writing=False)
-            build_seconds = time.perf_counter() - started
+        build_seconds = build_vector_index(index) if ann else None
         for rescore in rescores:
             answer = search_in_own_process(index, queries_file, rescore, ann)
             recall = np.mean([len(set(h) & set(t.tolist())) / TOP for h, t in zip(answer["hits"], truth, strict=True)])
             rows.append(
                 {
                     "chunks": chunks,
+                    "corpus": corpus.name,
                     "precision": precision,
                     "search": "IVF" if ann else "exact scan",
                     "rescore": rescore if precision == "binary" else None,
@@ -347,6 +478,13 @@ def main_bench() -> None:
     parser.add_argument("--chunk-tokens", type=int, default=40)
     parser.add_argument("--precisions", nargs="*", default=[], choices=list(INDEX_PRECISIONS))
     parser.add_argument("--precision-sizes", type=int, nargs="*", default=[1_000_000])
+    parser.add_argument(
+        "--corpus",
+        nargs="+",
+        default=["tidy"],
+        choices=list(CORPORA),
+        help="the shape of the --precisions vectors (see Corpus); bench/index_candidates.py takes the same",
+    )
     parser.add_argument("--rescores", type=int, nargs="+", default=[1, 4, 10, 50, 200], help="for binary indexes")
     parser.add_argument(
         "--exact-up-to", type=int, default=2_000_000, help="measure the exact scan only up to this many chunks"
@@ -355,10 +493,14 @@ def main_bench() -> None:
     results: dict = {"cpu": cpu_name(), "cores": os.cpu_count(), "search": [], "precision": []}
     with tempfile.TemporaryDirectory(dir=args.out.parent if args.out.parent.exists() else None) as scratch:
         work = Path(scratch)
-        for size in args.precision_sizes if args.precisions else []:
-            for precision in args.precisions:
-                results["precision"] += bench_precision(work, size, precision, args.exact_up_to, args.rescores)
-                subprocess.run(["rm", "-rf", str(work / f"{precision}-{size}")], check=True)  # disk for the next
+        for name in args.corpus if args.precisions else []:
+            corpus = corpus_named(name)
+            for size in args.precision_sizes:
+                for precision in args.precisions:
+                    results["precision"] += bench_precision(
+                        work, size, precision, args.exact_up_to, args.rescores, corpus
+                    )
+                    subprocess.run(["rm", "-rf", str(work / f"{precision}-{size}")], check=True)  # disk for the next
         if args.files:
             results["indexing_tiny_model"] = bench_indexing(work, args.files, args.lines_per_file, args.chunk_tokens)
             print(json.dumps(results["indexing_tiny_model"]), flush=True)
