@@ -23,7 +23,7 @@ from .presets import Task, resolve_task
 from .progress import counter
 from .quantization import Embeddings, Precision, check_precision, quantize_embeddings
 from .resolved import ResolvedEmbedding, ResolvedReranking
-from .settings import EmbedderSettings, RerankerSettings
+from .settings import EmbedderSettings, ModelSettings, RerankerSettings
 from .similarity import cosine_similarity
 from .tokenization import EmbeddingTokens, RerankPrompt, RerankTokens, embedding_tokens, format_query
 from .validation import check_positive_int, check_text, check_texts
@@ -31,7 +31,24 @@ from .validation import check_positive_int, check_text, check_texts
 Ranges = ArrayLike | None  # int8/uint8 calibration: (2, dim) minima, then maxima
 
 
-class EmbeddingMethods:
+class SharedMethods:
+    """What both halves below expose from their settings and resolution."""
+
+    settings: ModelSettings
+    resolved: ResolvedEmbedding | ResolvedReranking
+
+    @property
+    def progress_bar(self) -> bool:
+        return self.settings.progress_bar
+
+    @property
+    def max_length(self) -> int:
+        """Tokens per text (an embedder's, the closing <|endoftext|> included) or per (query, document) prompt
+        (a reranker's, fixed prompt parts included)."""
+        return self.resolved.max_length
+
+
+class EmbeddingMethods(SharedMethods):
     """The query/document API of `Embedder` and `RemoteEmbedder`, over their `backend`: what the settings
     mean for its checkpoint is resolved once (`ResolvedEmbedding`) when the backend opens."""
 
@@ -41,10 +58,6 @@ class EmbeddingMethods:
 
     def _resolve(self, settings: EmbedderSettings, backend: EmbeddingBackend) -> None:
         self.resolved = ResolvedEmbedding.of(settings, backend.hidden_size, backend.name, backend.context_length)
-
-    @property
-    def progress_bar(self) -> bool:
-        return self.settings.progress_bar
 
     @property
     def task(self) -> Task:
@@ -63,11 +76,6 @@ class EmbeddingMethods:
     def dim(self) -> int:
         """The size of the vectors returned."""
         return self.resolved.dim
-
-    @property
-    def max_length(self) -> int:
-        """Tokens per text, the closing <|endoftext|> included."""
-        return self.resolved.max_length
 
     @property
     def checkpoint(self) -> str:
@@ -274,7 +282,7 @@ def sigmoid(logits: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.exp(-np.logaddexp(0.0, -logits.astype(np.float64))).astype(np.float32)
 
 
-class RankingMethods:
+class RankingMethods(SharedMethods):
     """Scores, pairs and rankings of `Reranker` and `RemoteReranker`, over their `backend`: the instruction,
     token limit and prompt are resolved once (`ResolvedReranking`) when the backend opens."""
 
@@ -288,17 +296,8 @@ class RankingMethods:
         self.prompt = RerankPrompt(backend.tokenizer, self.resolved.max_length)
 
     @property
-    def progress_bar(self) -> bool:
-        return self.settings.progress_bar
-
-    @property
     def instruction(self) -> str:
         return self.resolved.instruction
-
-    @property
-    def max_length(self) -> int:
-        """Tokens per (query, document) prompt, fixed prompt parts included."""
-        return self.resolved.max_length
 
     def score(self, query: str, documents: Sequence[str], instruction: str | None = None) -> NDArray[np.float32]:
         """Probability that each document meets the query, in input order (the official score)."""
