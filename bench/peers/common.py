@@ -106,7 +106,7 @@ def arguments(variants: list[str]) -> argparse.Namespace:
     parser.add_argument("--inputs", type=Path, help="JSON list of rounds, each {'texts': [...]} (run)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=8, help="texts per padded batch, where the engine pads")
-    parser.add_argument("--batch-tokens", type=int, default=512, help="tokens per packed batch (llama.cpp)")
+    parser.add_argument("--batch-tokens", type=int, default=1024, help="tokens per packed batch (llama.cpp)")
     parser.add_argument("--flash-attn", action="store_true", help="llama.cpp's flash attention (off by default there)")
     parser.add_argument("--out", type=Path, help="vectors.npy and result.json go here (run)")
     return parser.parse_args()

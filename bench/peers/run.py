@@ -307,7 +307,9 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=None, help="documents per round (default 32; 8 with --tiny)")
     parser.add_argument("--words", default=None, help="LOW,HIGH words per document (default 20,400; 5,60 with --tiny)")
     parser.add_argument("--batch-size", type=int, default=8, help="ONNX Runtime / OpenVINO padded batch")
-    parser.add_argument("--batch-tokens", type=int, default=512, help="llama.cpp n_ctx = n_batch = n_ubatch")
+    parser.add_argument(
+        "--batch-tokens", type=int, default=1024, help="llama.cpp n_ctx = n_batch = n_ubatch; a text must fit"
+    )
     parser.add_argument("--flash-attn", action="store_true", help="llama.cpp with flash attention")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per conversion or run")
     parser.add_argument("--tokenizers", type=Path, default=None, help="prebuilt tokenizers (bench/workload.py DIR)")
