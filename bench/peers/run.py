@@ -49,6 +49,7 @@ ENGINES = [
     ("OpenVINO f32 (hint f32)", ".venv-openvino", "engine_openvino.py", "f32", "exact"),
     ("OpenVINO default precision", ".venv-openvino", "engine_openvino.py", "default", "half"),
     ("OpenVINO int8 weights (nncf)", ".venv-openvino", "engine_openvino.py", "int8w", "int8"),
+    ("OpenVINO int8 static (nncf)", ".venv-openvino", "engine_openvino.py", "int8", "int8"),
     ("llama.cpp GGUF f32", ".venv-llamacpp", "engine_llamacpp.py", "f32", "exact"),
     ("llama.cpp GGUF f16", ".venv-llamacpp", "engine_llamacpp.py", "f16", "half"),
     ("llama.cpp GGUF Q8_0", ".venv-llamacpp", "engine_llamacpp.py", "q8_0", "int8"),
