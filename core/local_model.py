@@ -15,11 +15,6 @@ class LocalModel(ModelBase):
         return self.backend.model
 
     @property
-    def name(self) -> str:
-        """The checkpoint: a hub id or the resolved local directory."""
-        return self.backend.name
-
-    @property
     def batch_tokens(self) -> int:
         """Tokens per forward pass (the setting, or the device's default)."""
         return self.backend.batch_tokens

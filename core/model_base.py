@@ -39,6 +39,11 @@ class ModelBase:
         built._become(settings)
         return built
 
+    @property
+    def name(self) -> str:
+        """The model: a hub id or the resolved local directory here, the served model id on a server."""
+        return str(self.backend.name)
+
     def _become(self, settings: Any) -> None:
         self.settings = settings
         self.backend = self.open_backend(settings)

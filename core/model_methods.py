@@ -57,7 +57,7 @@ class EmbeddingMethods(SharedMethods):
     resolved: ResolvedEmbedding
 
     def _resolve(self, settings: EmbedderSettings, backend: EmbeddingBackend) -> None:
-        self.resolved = ResolvedEmbedding.of(settings, backend.hidden_size, backend.name, backend.context_length)
+        self.resolved = ResolvedEmbedding.of_backend(settings, backend)
 
     @property
     def task(self) -> Task:

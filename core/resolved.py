@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .backend import EmbeddingBackend
 from .presets import Task, resolve_task
 from .settings import EmbedderSettings, RerankerSettings
 from .validation import check_dim
@@ -35,6 +36,11 @@ class ResolvedEmbedding:
             check_dim(settings.dim, hidden_size, model_name),
             capped(settings.max_length, context_length),
         )
+
+    @classmethod
+    def of_backend(cls, settings: EmbedderSettings, backend: EmbeddingBackend) -> ResolvedEmbedding:
+        """`settings` for the checkpoint an opened backend runs."""
+        return cls.of(settings, backend.hidden_size, backend.name, backend.context_length)
 
 
 @dataclass(frozen=True)

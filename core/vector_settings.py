@@ -42,8 +42,7 @@ class VectorSettings:
             from .remote.embedder import RemoteEmbedder  # the served backend reads only the tokenizer
 
             backend = RemoteEmbedder.open_backend(settings)
-            resolved = ResolvedEmbedding.of(settings, backend.hidden_size, backend.name, backend.context_length)
-            return cls.recording(backend.checkpoint, backend.revision, resolved)
+            return cls.recording(backend.checkpoint, backend.revision, ResolvedEmbedding.of_backend(settings, backend))
         _, config = read_tokenizer("embedding", settings.checkpoint, **settings.hub_access())
         resolved = ResolvedEmbedding.of(settings, config.hidden_size, settings.checkpoint)
         return cls.recording(normalise_source(settings.checkpoint), settings.revision, resolved)

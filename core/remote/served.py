@@ -37,11 +37,6 @@ class RemoteModel(ModelBase):
         return self.backend.name
 
     @property
-    def name(self) -> str:
-        """The served model id."""
-        return self.backend.name
-
-    @property
     def max_batch(self) -> int:
         """Sequences per request."""
         return self.backend.max_batch
