@@ -85,7 +85,7 @@ def index_settings(
     embedder, local or served. The embedding model is recorded as what it is (`VectorSettings`), never as
     where it lies; which models a later run uses is the user's choice (see own_models.py).
 
-    `precision` "int8" or "binary" stores compact vectors (see layouts.py); a float32 index records no
+    `precision` "float16", "int8" or "binary" stores compact vectors (see layouts.py); a float32 index records no
     precision, as indexes did before there was a choice.
     """
     layout = layout_named(precision)

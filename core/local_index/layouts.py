@@ -4,6 +4,7 @@ chunks and reads their vectors back. An index's layout is chosen once, when it o
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -21,6 +22,12 @@ if TYPE_CHECKING:  # imported where used: the search command imports this module
 
 NPROBES = 20  # IVF partitions searched (of about sqrt(chunks))
 REFINE_FACTOR = 10  # candidates re-scored on the full float32 vectors, per result asked for
+# A float16 index's RaBitQ codes, bits a dimension, and the share of its IVF partitions a search probes
+# (at least NPROBES). At 1M rows, 4 bits estimate so well that refining more candidates gains nothing:
+# what partitions are probed bounds recall (bench/RESULTS.md, issue 36); 2 bits lose the near neighbours
+# of the tidy corpus (0.91 at refine 20).
+RQ_BITS = 4
+RQ_PROBE_SHARE = 0.1
 UNIT_NORM_TOLERANCE = 1e-3  # stored vectors are L2-normalised: anything else was not written by qwen3-rag
 QUANTIZED_NORM_TOLERANCE = 1e-2  # int8 steps move a unit vector's norm by about 1e-4
 # Rows an int8 scan reads at a time: 8 MiB of int8 (32 MiB as float32) at 1024 dims stays in cache.
@@ -81,8 +88,9 @@ class VectorLayout(ABC):
         if rescore is not None:
             raise InvalidArgumentError(f"{name} applies to a binary index; this one stores {self.precision} vectors")
 
-    def summary(self, rescore: int | None) -> str:
-        """How search recalled, after "embedding exact" (or "hybrid approximate (ANN)"): the vectors it read."""
+    def summary(self, rescore: int | None, exact: bool) -> str:
+        """How search recalled, after "embedding exact" (or "hybrid approximate (ANN)"): the vectors it read,
+        and the ANN index's settings where they are the layout's own."""
         return f" over {self.precision} vectors"
 
 
@@ -117,8 +125,46 @@ class FloatLayout(VectorLayout):
     def settings(self) -> dict[str, str]:
         return {}  # as indexes did before there was a choice
 
-    def summary(self, rescore: int | None) -> str:
+    def summary(self, rescore: int | None, exact: bool) -> str:
         return ""
+
+
+class Float16Layout(VectorLayout):
+    """`vector`: the unit vectors in float16, 2 bytes a dimension. From `VECTOR_INDEX_FROM` chunks LanceDB's
+    IVF_RQ index recalls them: RaBitQ codes of `RQ_BITS` bits a dimension, which estimate each dot product
+    with the float query, and the best `REFINE_FACTOR` x top_n candidates re-ranked on the float16 vectors."""
+
+    precision = "float16"
+    columns = ("id", "text", "vector", "metadata")
+    norm_tolerance = UNIT_NORM_TOLERANCE  # float16 rounds each value by 2**-11 of itself at most
+
+    def fields(self, dim: int) -> list[pa.Field]:
+        import pyarrow as pa
+
+        return [pa.field("vector", pa.list_(pa.float16(), dim), nullable=False)]
+
+    def _columns(self, floats: NDArray[np.float32]) -> dict[str, NDArray[Any]]:
+        return {"vector": floats.astype(np.float16)}
+
+    def stored_vectors(self, rows: Any, dim: int) -> NDArray[np.float32]:
+        return _floats(rows, "vector", dim)
+
+    def recall(self, table: Any, query: NDArray[np.float32], top_n: int, exact: bool, rescore: int) -> Any:
+        by_vector = table.search(query, vector_column_name="vector").distance_type("dot")
+        if not exact:
+            by_vector = by_vector.nprobes(rq_probes(table.count_rows())).refine_factor(REFINE_FACTOR)
+        return _nearest(by_vector, self.columns, top_n)
+
+    def vector_index(self, partitions: int) -> Any | None:
+        from lancedb.index import IvfRq
+
+        return IvfRq(distance_type="dot", num_partitions=partitions, num_bits=RQ_BITS)
+
+    def summary(self, rescore: int | None, exact: bool) -> str:
+        index = (
+            "" if exact else f" (RaBitQ {RQ_BITS} bits, {RQ_PROBE_SHARE:.0%} of partitions, refined x{REFINE_FACTOR})"
+        )
+        return f" over float16 vectors{index}"
 
 
 class Int8Layout(VectorLayout):
@@ -185,13 +231,25 @@ class BinaryLayout(Int8Layout):
     def refuse_rescore(self, rescore: int | None, name: str) -> None:
         pass  # a binary index is the one that rescores
 
-    def summary(self, rescore: int | None) -> str:
+    def summary(self, rescore: int | None, exact: bool) -> str:
         return f" over binary vectors, rescored x{rescore or DEFAULT_RESCORE}"
 
 
 FLOAT32 = FloatLayout()
 # In the order of INDEX_PRECISIONS, the command line's choices (kept in precision.py, free of NumPy).
-LAYOUTS: dict[str, VectorLayout] = {layout.precision: layout for layout in (FLOAT32, Int8Layout(), BinaryLayout())}
+LAYOUTS: dict[str, VectorLayout] = {
+    layout.precision: layout for layout in (FLOAT32, Float16Layout(), Int8Layout(), BinaryLayout())
+}
+
+
+def ivf_partitions(rows: int) -> int:
+    """The IVF partitions of a vector index over `rows` chunks: about sqrt(rows), LanceDB's own advice."""
+    return max(1, round(math.sqrt(rows)))
+
+
+def rq_probes(rows: int) -> int:
+    """The partitions a search of a float16 index of about `rows` chunks probes: `RQ_PROBE_SHARE` of them."""
+    return max(NPROBES, math.ceil(ivf_partitions(rows) * RQ_PROBE_SHARE))
 
 
 def find_layout(precision: object) -> VectorLayout | None:

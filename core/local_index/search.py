@@ -4,7 +4,6 @@ hybrid recall also by full text (BM25), the two lists fused by reciprocal rank."
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -14,7 +13,7 @@ from numpy.typing import NDArray
 
 from ..errors import LocalIndexError
 from .advice import update_hint, vector_only_hint
-from .layouts import FLOAT32, VectorLayout
+from .layouts import FLOAT32, VectorLayout, ivf_partitions
 from .precision import DEFAULT_RESCORE
 
 # From this many chunks `index` builds an IVF-SQ vector index. LanceDB's exact scan costs about
@@ -67,7 +66,7 @@ def ensure_indexes(table: Any, vector_index_from: int, layout: VectorLayout) -> 
         table.create_index("text_hash", config=BTree())
     rows = table.count_rows()
     if rows >= vector_index_from and "vector" not in kinds:
-        config = layout.vector_index(max(1, round(math.sqrt(rows))))
+        config = layout.vector_index(ivf_partitions(rows))
         if config is not None:
             table.create_index("vector", config=config)
 

@@ -187,8 +187,8 @@ def write_index(
     `reranker_model` if given) are kept for this account, as `qwen3-rag index` keeps them, so
     `qwen3-rag search "..." --index index_path` needs no other flag.
     Vectors stream from the actors to the driver, which alone writes the index, one commit per
-    block. `options` are those of `embed_dataset`, except that `precision` is the index's ("float32", "int8"
-    or "binary", as `qwen3-rag index --precision`): the actors send float vectors, the index stores them.
+    block. `options` are those of `embed_dataset`, except that `precision` is the index's ("float32", "float16",
+    "int8" or "binary", as `qwen3-rag index --precision`): the actors send float vectors, the index stores them.
     """
     dataset = _read(source) if isinstance(source, str) else source
     _check_columns(dataset, {id_column, text_column})

@@ -294,7 +294,7 @@ def test_quantized_embeddings_round_trip_through_parquet(precision, arrow_type, 
 def test_int8_without_fixed_ranges_is_refused_on_the_driver(tiny_models):
     with pytest.raises(InvalidArgumentError, match="precision='int8' needs ranges="):
         embed_dataset(ray.data.from_items(items()), model=tiny_models.embedding, precision="int8")
-    with pytest.raises(InvalidArgumentError, match="an index stores float32, int8 or binary vectors"):
+    with pytest.raises(InvalidArgumentError, match="an index stores float32, float16, int8 or binary vectors"):
         write_index(ray.data.from_items(items()), "unused", model=tiny_models.embedding, precision="uint8")
 
 

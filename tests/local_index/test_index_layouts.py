@@ -101,7 +101,7 @@ NOT_BRANCHES = {
     "a default": 'def f(precision: str = "float32") -> None:\n    pass',
     "a record": 'settings = {"precision": precision}',
     "an attribute": "if layout.precision == other.precision:\n    pass",
-    "a known precision": 'INDEX_PRECISIONS = ("float32", "int8", "binary")\nok = precision in INDEX_PRECISIONS',
+    "a known precision": 'ALL = ("float32", "float16", "int8", "binary")\nok = precision in ALL',
 }
 
 
@@ -140,7 +140,9 @@ def test_there_is_one_layout_per_precision_in_the_command_lines_order():
     assert layout_of({}) is FLOAT32  # a float32 index records no precision
     assert all(layout_of({"precision": name}) is LAYOUTS[name] for name in INDEX_PRECISIONS)
     assert find_layout(["binary"]) is None and find_layout("fp16") is None  # read from a file: anything
-    with pytest.raises(InvalidArgumentError, match=r"precision='fp16': an index stores float32, int8 or binary"):
+    with pytest.raises(
+        InvalidArgumentError, match=r"precision='fp16': an index stores float32, float16, int8 or binary"
+    ):
         layout_named("fp16")
 
 
@@ -155,8 +157,8 @@ def test_each_layout_stores_real_vectors_and_reads_them_back(embedder, precision
     assert back.dtype == np.float32 and back.shape == floats.shape
     norms = np.linalg.norm(back, axis=1)
     assert np.abs(norms - 1).max() <= layout.norm_tolerance  # as a search checks every vector it reads
-    if precision == "float32":
-        np.testing.assert_array_equal(back, floats)
+    if precision in ("float32", "float16"):  # float16: each value rounded to the nearest float16, no more
+        np.testing.assert_array_equal(back, floats.astype(np.dtype(precision)).astype(np.float32))
         return
     step = stored.column("step").to_numpy()
     np.testing.assert_allclose(step, np.abs(floats).max(axis=1) / 127, rtol=1e-6)
@@ -184,7 +186,7 @@ def test_an_index_keeps_what_its_layout_encodes(tmp_path, embedder, precision):
 
 def test_only_a_binary_layout_takes_rescore_and_the_refusal_is_written_once():
     LAYOUTS["binary"].refuse_rescore(4, "--rescore")
-    for name in ("float32", "int8"):
+    for name in ("float32", "float16", "int8"):
         LAYOUTS[name].refuse_rescore(None, "rescore")
         with pytest.raises(InvalidArgumentError) as refused:
             LAYOUTS[name].refuse_rescore(4, "--rescore")
@@ -192,12 +194,16 @@ def test_only_a_binary_layout_takes_rescore_and_the_refusal_is_written_once():
 
 
 def test_each_layout_names_how_search_recalled():
-    assert [layout.summary(None) for layout in LAYOUTS.values()] == [
+    assert [layout.summary(None, exact=True) for layout in LAYOUTS.values()] == [
         "",
+        " over float16 vectors",
         " over int8 vectors",
         " over binary vectors, rescored x50",
     ]
-    assert LAYOUTS["binary"].summary(4) == " over binary vectors, rescored x4"
+    assert LAYOUTS["binary"].summary(4, exact=False) == " over binary vectors, rescored x4"
+    assert LAYOUTS["float16"].summary(None, exact=False) == (
+        " over float16 vectors (RaBitQ 4 bits, 10% of partitions, refined x10)"
+    )
 
 
 def test_the_layouts_import_no_pyarrow():

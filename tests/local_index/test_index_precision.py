@@ -86,7 +86,7 @@ def test_search_of_a_binary_index_equals_hamming_recall_and_float_rescoring(
         assert result["similarity"] == pytest.approx(exact[result["path"].rsplit("/", 1)[-1]], abs=2e-2)
 
 
-@pytest.mark.parametrize("precision", ["binary", "int8"])
+@pytest.mark.parametrize("precision", ["binary", "float16", "int8"])
 def test_a_compact_index_keeps_its_precision_and_refuses_another_in_one_line(tmp_path, tiny_models, capsys, precision):
     folder = corpus(tmp_path, 8)
     assert index(folder, tmp_path / "idx", tiny_models.embedding, "--precision", precision) == 0
@@ -123,6 +123,59 @@ def test_a_large_binary_index_gets_a_hamming_ann_index(tmp_path, tiny_models, em
         found = store.search(query, 5, rescore=10)
     assert not found.exact and len(found.hits) == 5
     assert [h.score for h in found.hits] == sorted((h.score for h in found.hits), reverse=True)
+
+
+def float16_ranking(query: np.ndarray, floats: np.ndarray) -> np.ndarray:
+    """The float16 index written out: each vector rounded to float16, ranked by its cosine with the float query
+    (ties by position)."""
+    halves = floats.astype(np.float16).astype(np.float32)
+    return np.argsort(-(halves @ query) / np.linalg.norm(halves, axis=1), kind="stable")
+
+
+def test_search_of_a_float16_index_equals_an_exact_ranking_of_its_float16_vectors(
+    tmp_path, tiny_models, embedder, capsys
+):
+    schema, names, floats, query = indexed_corpus(tmp_path, tiny_models, embedder, "float16")
+    assert str(schema.field("vector").type) == "fixed_size_list<item: halffloat>[64]" and "step" not in schema.names
+    capsys.readouterr()
+    command = ["-q", "search", QUESTION, "--index", str(tmp_path / "idx"), "--no-rerank", "--json", "-k", "5"]
+    assert main(command) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["precision"] == "float16" and answer["exact"] is True
+    assert [r["path"].rsplit("/", 1)[-1] for r in answer["results"]] == [
+        names[i] for i in float16_ranking(query, floats)[:5]
+    ]
+    exact = {names[i]: float(floats[i] @ query) for i in range(len(names))}
+    for result in answer["results"]:  # float16 keeps the similarity to about 1e-3
+        assert result["similarity"] == pytest.approx(exact[result["path"].rsplit("/", 1)[-1]], abs=2e-3)
+    assert main([*command, "--rescore", "4"]) == 1
+    assert "--rescore applies to a binary index; this one stores float16 vectors" in last_error(capsys)
+
+
+def test_a_large_float16_index_is_recalled_through_rabitq_and_refined_on_its_vectors(tmp_path, tiny_models, embedder):
+    from qwen3_rag.local_index import update_index
+    from qwen3_rag.local_index.builder import index_settings
+
+    folder = corpus(tmp_path, 300)
+    settings = index_settings(embedder, 32, 8, "text", precision="float16")
+    with IndexStore.create_or_open(tmp_path / "idx", settings) as store:
+        update_index(store, [folder], embedder, chunk_tokens=32, overlap=8, progress=False, vector_index_from=256)
+        indexes = {i.index_type: i for i in store.chunks.list_indices()}
+        assert indexes["IvfRq"].index_details["compression"] == {"type": "rq", "num_bits": 4, "rotation_type": "fast"}
+        query = embedder.embed_queries(["kernel search"])[0]
+        found = store.search(query, 5)
+    assert not found.exact and len(found.hits) == 5
+    names = sorted(p.name for p in folder.iterdir())
+    floats = embedder.embed_documents([(folder / name).read_text() for name in names])
+    best = float16_ranking(query, floats)
+    # 17 partitions, all probed; 50 candidates by the 4-bit estimate, re-ranked on the float16 vectors
+    assert [h.path.rsplit("/", 1)[-1] for h in found.hits] == [names[i] for i in best[:5]]
+    (folder / "late.txt").write_text("a late file about rerank tokens\n")  # after the index was built
+    with IndexStore.create_or_open(tmp_path / "idx", settings) as store:
+        update_index(store, [folder], embedder, chunk_tokens=32, overlap=8, progress=False, vector_index_from=256)
+        assert len(store.chunks.list_indices()) == len(indexes)  # kept, not built again
+        late = store.search(embedder.embed_documents(["a late file about rerank tokens\n"])[0], 1)
+    assert late.hits[0].path.endswith("late.txt") and late.hits[0].score == pytest.approx(1.0, abs=2e-3)
 
 
 def int8_brute_force(query: np.ndarray, floats: np.ndarray, top: int) -> list[int]:
