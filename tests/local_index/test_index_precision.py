@@ -132,26 +132,6 @@ def float16_ranking(query: np.ndarray, floats: np.ndarray) -> np.ndarray:
     return np.argsort(-(halves @ query) / np.linalg.norm(halves, axis=1), kind="stable")
 
 
-def test_search_of_a_float16_index_equals_an_exact_ranking_of_its_float16_vectors(
-    tmp_path, tiny_models, embedder, capsys
-):
-    schema, names, floats, query = indexed_corpus(tmp_path, tiny_models, embedder, "float16")
-    assert str(schema.field("vector").type) == "fixed_size_list<item: halffloat>[64]" and "step" not in schema.names
-    capsys.readouterr()
-    command = ["-q", "search", QUESTION, "--index", str(tmp_path / "idx"), "--no-rerank", "--json", "-k", "5"]
-    assert main(command) == 0
-    answer = json.loads(capsys.readouterr().out)
-    assert answer["precision"] == "float16" and answer["exact"] is True
-    assert [r["path"].rsplit("/", 1)[-1] for r in answer["results"]] == [
-        names[i] for i in float16_ranking(query, floats)[:5]
-    ]
-    exact = {names[i]: float(floats[i] @ query) for i in range(len(names))}
-    for result in answer["results"]:  # float16 keeps the similarity to about 1e-3
-        assert result["similarity"] == pytest.approx(exact[result["path"].rsplit("/", 1)[-1]], abs=2e-3)
-    assert main([*command, "--rescore", "4"]) == 1
-    assert "--rescore applies to a binary index; this one stores float16 vectors" in last_error(capsys)
-
-
 def test_a_large_float16_index_is_recalled_through_rabitq_and_refined_on_its_vectors(tmp_path, tiny_models, embedder):
     from qwen3_rag.local_index import update_index
     from qwen3_rag.local_index.builder import index_settings
@@ -186,23 +166,36 @@ def int8_brute_force(query: np.ndarray, floats: np.ndarray, top: int) -> list[in
     return [int(i) for i in np.argsort(-scores, kind="stable")[:top]]
 
 
-def test_search_of_an_int8_index_equals_an_exact_scan_of_its_vectors(tmp_path, tiny_models, embedder, capsys):
-    schema, names, floats, query = indexed_corpus(tmp_path, tiny_models, embedder, "int8")
-    assert str(schema.field("vector").type) == "fixed_size_list<item: int8>[64]"
-    assert str(schema.field("step").type) == "float" and "rescore" not in schema.names
+# Per precision: the brute force of its ranking, its `vector` column's type and how close it keeps a similarity.
+EXACT_SEARCHES = {
+    "float16": (lambda query, floats: list(float16_ranking(query, floats)), "halffloat", 2e-3),
+    "int8": (lambda query, floats: int8_brute_force(query, floats, len(floats)), "int8", 2e-2),
+}
+
+
+@pytest.mark.parametrize("precision", EXACT_SEARCHES)
+def test_search_of_a_small_compact_index_equals_an_exact_ranking_of_its_vectors(
+    tmp_path, tiny_models, embedder, capsys, precision
+):
+    """Below the ANN threshold a float16 index is scanned by LanceDB and an int8 one by our scan: either way,
+    the answer is every vector as stored, ranked by its cosine with the float query."""
+    ranking, vector_type, close = EXACT_SEARCHES[precision]
+    schema, names, floats, query = indexed_corpus(tmp_path, tiny_models, embedder, precision)
+    assert str(schema.field("vector").type) == f"fixed_size_list<item: {vector_type}>[64]"
+    assert ("step" in schema.names) == (precision == "int8") and "rescore" not in schema.names
     capsys.readouterr()
     command = ["-q", "search", QUESTION, "--index", str(tmp_path / "idx"), "--no-rerank", "--json", "-k", "5"]
     assert main(command) == 0
     answer = json.loads(capsys.readouterr().out)
-    assert answer["precision"] == "int8" and answer["exact"] is True
-    expected = [names[i] for i in int8_brute_force(query, floats, 5)]
+    assert answer["precision"] == precision and answer["exact"] is True
+    expected = [names[i] for i in ranking(query, floats)[:5]]
     assert [r["path"].rsplit("/", 1)[-1] for r in answer["results"]] == expected
     exact = {names[i]: float(floats[i] @ query) for i in range(len(names))}
-    for result in answer["results"]:  # int8 steps keep the float similarity to about 1e-2
-        assert result["similarity"] == pytest.approx(exact[result["path"].rsplit("/", 1)[-1]], abs=2e-2)
+    for result in answer["results"]:  # the stored vectors keep the float similarity to within `close`
+        assert result["similarity"] == pytest.approx(exact[result["path"].rsplit("/", 1)[-1]], abs=close)
     assert main([*command, "--rescore", "4"]) == 1  # it would change nothing: refused, not ignored
     error = last_error(capsys)
-    assert "--rescore applies to a binary index; this one stores int8 vectors" in error
+    assert f"--rescore applies to a binary index; this one stores {precision} vectors" in error
     assert len(error.splitlines()) == 1
 
 
