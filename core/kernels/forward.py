@@ -7,8 +7,7 @@ queries, attention output and MLP for each sequence's last position only.
 
 The arithmetic is transformers' Qwen3 layer, op for op (RMSNorm in fp32, rotary embedding from
 the model's own `rotary_emb`, SiLU-gated MLP); only the grouping of elementwise work differs.
-Linear layers are called as modules, so the int8 mode's `Int8Linear` (see `int8.py`) slots in;
-layers reading the same input are called together (`_same_input`), so that it quantises that input once.
+Linear layers are called as modules, so the int8 mode's `Int8Linear` (see `int8.py`) slots in.
 """
 
 from __future__ import annotations
@@ -73,10 +72,8 @@ def _run_layers(
         final = index == len(layers) - 1
         attn = layer.self_attn
         normed = _rms_norm(hidden, layer.input_layernorm)
-        every_query = not final  # the last layer reads the last tokens' queries only (a head's: none)
-        projected = _same_input(normed, [attn.k_proj, attn.v_proj, *([attn.q_proj] if every_query else [])])
-        keys = _rotate(_rms_norm(_heads(projected[0], attn.head_dim), attn.k_norm), cos, sin)
-        values = _heads(projected[1], attn.head_dim)
+        keys = _rotate(_rms_norm(_project(normed, attn.k_proj, attn.head_dim), attn.k_norm), cos, sin)
+        values = _project(normed, attn.v_proj, attn.head_dim)
         if cache is not None:
             cache.keys.append(keys)
             cache.values.append(values)
@@ -87,8 +84,7 @@ def _run_layers(
             q_cos, q_sin = cos[packed.last], sin[packed.last]
         else:
             q_cos, q_sin = cos, sin
-        query_rows = projected[2] if every_query else attn.q_proj(normed)
-        queries = _rotate(_rms_norm(_heads(query_rows, attn.head_dim), attn.q_norm), q_cos, q_sin)
+        queries = _rotate(_rms_norm(_project(normed, attn.q_proj, attn.head_dim), attn.q_norm), q_cos, q_sin)
         past = None if head is None else (head.keys[index], head.values[index])
         mixed = attend(queries, keys, values, packed, attn.scaling, last_only=final, head=past)
         hidden = hidden + attn.o_proj(mixed.flatten(1))
@@ -96,14 +92,8 @@ def _run_layers(
     return hidden
 
 
-def _same_input(x: torch.Tensor, linears: list[Any]) -> list[torch.Tensor]:
-    """Each linear layer applied to `x`: in one call where the layers can share work on their input."""
-    together = getattr(linears[0], "on_same_input", None)  # Int8Linear's: it quantises `x` once
-    return together(x, linears) if together is not None else [linear(x) for linear in linears]
-
-
-def _heads(rows: torch.Tensor, head_dim: int) -> torch.Tensor:
-    return rows.view(rows.shape[0], -1, head_dim)
+def _project(x: torch.Tensor, linear: Any, head_dim: int) -> torch.Tensor:
+    return linear(x).view(x.shape[0], -1, head_dim)
 
 
 def _rms_norm(x: torch.Tensor, norm: Any) -> torch.Tensor:
@@ -130,6 +120,6 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
 
 
 def _mlp(x: torch.Tensor, mlp: Any) -> torch.Tensor:
-    gate, up = _same_input(x, [mlp.gate_proj, mlp.up_proj])
-    F.silu(gate, inplace=True).mul_(up)
+    gate = F.silu(mlp.gate_proj(x), inplace=True)
+    gate.mul_(mlp.up_proj(x))
     return mlp.down_proj(gate)

@@ -6,8 +6,7 @@ by the token's and the channel's scales. Norms, rotary embedding, attention, poo
 yes/no head stay fp32, as in the fp32 mode.
 
 Rows go through in chunks: an int32 product of 2,048 tokens by 6,144 channels is 50 MB, and
-scaling it back in one piece cost as much as the product itself; a chunk's stays in cache. Layers
-that read the same input (q, k and v; gate and up) quantise it once (`Int8Linear.on_same_input`).
+scaling it back in one piece cost as much as the product itself; a chunk's stays in cache.
 """
 
 from __future__ import annotations
@@ -32,10 +31,8 @@ LINEAR_NAMES = {"self_attn": ("q_proj", "k_proj", "v_proj", "o_proj"), "mlp": ("
 
 def quantize_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Symmetric int8 codes of each row of `x`, and each row's scale (rows, 1): x ~ codes * scale."""
-    # One pass finds each row's extremes, where abs().amax() first wrote |x| out (and vector_norm(ord=inf)
-    # was 5x slower on CPU, its inf-norm reduction not vectorised).
-    low, high = torch.aminmax(x, dim=1, keepdim=True)
-    scale = torch.maximum(low.neg_(), high).clamp_(min=torch.finfo(torch.float32).tiny).div_(INT8_MAX)
+    # abs().amax() beat vector_norm(ord=inf) 5x on CPU, whose inf-norm reduction is not vectorised.
+    scale = x.abs().amax(dim=1, keepdim=True).clamp_(min=torch.finfo(torch.float32).tiny).div_(INT8_MAX)
     return torch.div(x, scale).round_().to(torch.int8), scale
 
 
@@ -58,26 +55,16 @@ class Int8Linear(nn.Module):
         self.register_buffer("bias", bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.on_same_input(x, [self])[0]
-
-    @staticmethod
-    def on_same_input(x: torch.Tensor, layers: Sequence[Int8Linear]) -> list[torch.Tensor]:
-        """Each of `layers` applied to `x`, which is quantised once for them all (they share its width)."""
-        codes, scales = quantize_rows(x.reshape(-1, layers[0].in_features).float())
-        return [layer.product(codes, scales).view(*x.shape[:-1], layer.out_features) for layer in layers]
-
-    def product(self, codes: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-        """The layer's output (rows, out) for quantised rows, scaled back a chunk of rows at a time."""
-        out = torch.empty(codes.shape[0], self.out_features, dtype=torch.float32, device=codes.device)
+        flat = x.reshape(-1, self.in_features).float()
+        out = torch.empty(flat.shape[0], self.out_features, dtype=torch.float32, device=x.device)
         step = max(1, CHUNK_VALUES // self.out_features)
-        for start in range(0, codes.shape[0], step):
+        for start in range(0, flat.shape[0], step):
             rows = slice(start, start + step)
-            # int32 times float32 written straight to `out`: the roundings of a copy, then a product
-            torch.mul(torch._int_mm(codes[rows], self.weight_t), scales[rows], out=out[rows])
-            out[rows].mul_(self.weight_scale)
+            codes, scale = quantize_rows(flat[rows])
+            out[rows].copy_(torch._int_mm(codes, self.weight_t)).mul_(scale).mul_(self.weight_scale)
         if self.bias is not None:
             out += self.bias
-        return out
+        return out.view(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, int8"

@@ -54,32 +54,6 @@ def test_int8_linear_keeps_leading_dimensions():
     torch.testing.assert_close(out[1], int8.Int8Linear(linear)(x[1]))
 
 
-def test_layers_on_the_same_input_quantise_it_once_and_answer_as_each_alone(monkeypatch):
-    generator = torch.Generator().manual_seed(3)
-    layers = [int8.Int8Linear(torch.nn.Linear(64, width)) for width in (32, 16, 6000)]  # 6000: several chunks
-    x = torch.randn(300, 64, generator=generator)
-    quantised = []
-    real = int8.quantize_rows
-    monkeypatch.setattr(int8, "quantize_rows", lambda rows: quantised.append(rows.shape) or real(rows))
-    with torch.inference_mode():
-        together = int8.Int8Linear.on_same_input(x, layers)
-        assert quantised == [(300, 64)]
-        alone = [layer(x) for layer in layers]
-    for shared, own in zip(together, alone, strict=True):
-        assert torch.equal(shared, own)
-
-
-def test_the_int8_forward_pass_quantises_each_input_once(monkeypatch, tiny_models):
-    """Per layer: the normed state once for k, v and q, the attention output, the MLP's input once for gate
-    and up, and down's input; the last layer's queries read the last tokens only, quantised apart."""
-    fast = Embedder(tiny_models.embedding, device="cpu", dtype="int8")
-    quantised = []
-    real = int8.quantize_rows
-    monkeypatch.setattr(int8, "quantize_rows", lambda rows: quantised.append(rows.shape) or real(rows))
-    fast.embed_documents(["one text of a few tokens"])
-    assert len(quantised) == 4 * fast.model.backbone.config.num_hidden_layers + 1
-
-
 def test_int8_embeddings_stay_close_to_fp32_and_share_one_quantised_model(tiny_models, embedder):
     fast = Embedder(tiny_models.embedding, device="cpu", dtype="int8")
     assert fast.model is not embedder.model  # its own load key ...
