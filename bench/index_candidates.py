@@ -138,7 +138,9 @@ elif mode in ("asymmetric", "asymmetric-scan"):
         return [row_number(metadata[i]) for i in best]
 else:  # a LanceDB index over the float16 table
     import lancedb
-    table = lancedb.connect(spec["index"]).open_table("vectors")
+    cache = spec.get("index_cache_mib")  # None: LanceDB's default index cache
+    session = lancedb.Session(index_cache_size_bytes=cache * 2**20) if cache else None
+    table = lancedb.connect(spec["index"], session=session).open_table("vectors")
     def search(query):
         by_vector = table.search(query, vector_column_name="vector").distance_type("dot").nprobes(spec["probes"])
         if spec["refine"]:
@@ -318,10 +320,11 @@ def bench_candidates(work: Path, chunks: int, corpus: Corpus, args: argparse.Nam
             disk = folder_bytes(folder)
             for probes in args.probes:
                 for refine in args.refine_factors:
-                    params = {"bits": bits, "probes": probes, "refine": refine, "partitions": partitions}
-                    measure(
-                        "lance ivf-rq", {**spec, "probes": probes, "refine": refine}, params, disk, write_seconds, build
-                    )
+                    for cache in args.index_cache_mib:
+                        params = {"bits": bits, "probes": probes, "refine": refine, "partitions": partitions}
+                        params |= {"index_cache_mib": cache} if cache else {}
+                        search = {**spec, "probes": probes, "refine": refine, "index_cache_mib": cache}
+                        measure("lance ivf-rq", search, params, disk, write_seconds, build)
         if "hnsw-sq" in wanted:
             partitions = max(1, math.ceil(chunks / HNSW_PARTITION_ROWS))
             config = HnswSq(distance_type="dot", num_partitions=partitions, ef_construction=args.ef_construction)
@@ -350,6 +353,9 @@ def bench_candidates(work: Path, chunks: int, corpus: Corpus, args: argparse.Nam
     return stats, rows
 
 
+SETTING_KEYS = ("bits", "probes", "ef", "refine", "rescore", "index_cache_mib")
+
+
 def markdown(results: dict) -> str:
     lines = [
         "| corpus | chunks | mean pairwise cosine | queries' mean top-1 cosine | mean top-10 cosine "
@@ -368,9 +374,7 @@ def markdown(results: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results["rows"]:
-        settings = ", ".join(
-            f"{k} {r[k]}" for k in ("bits", "probes", "ef", "refine", "rescore") if r.get(k) is not None
-        )
+        settings = ", ".join(f"{k} {r[k]}" for k in SETTING_KEYS if r.get(k) is not None)
         lines.append(
             f"| {r['corpus']} | {r['chunks']:,} | {r['candidate']} | {settings} | {r['recall_at_10']:.3f} | "
             f"{r['median_ms']:.1f} ms | {r['p95_ms']:.1f} ms | {r['search_process_peak_rss_mib']:.0f} MiB | "
@@ -395,6 +399,13 @@ def main() -> None:
     parser.add_argument("--refine-factors", type=int, nargs="+", default=[0, 10, 50], help="LanceDB's; 0: none")
     parser.add_argument("--ef", type=int, nargs="+", default=[50, 100, 200], help="HNSW search breadth")
     parser.add_argument("--ef-construction", type=int, default=300, help="HNSW build breadth (LanceDB's default)")
+    parser.add_argument(
+        "--index-cache-mib",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="ivf-rq: LanceDB's index cache in the search process (lancedb.Session), 0: its default",
+    )
     args = parser.parse_args()
     for size in args.sizes:
         if size % BLOCK:
