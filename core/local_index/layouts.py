@@ -23,9 +23,9 @@ if TYPE_CHECKING:  # imported where used: the search command imports this module
 NPROBES = 20  # IVF partitions searched (of about sqrt(chunks))
 REFINE_FACTOR = 10  # candidates re-scored on the full float32 vectors, per result asked for
 # A float16 index's RaBitQ codes, bits a dimension, and the share of its IVF partitions a search probes
-# (at least NPROBES). At 1M rows, 4 bits estimate so well that refining more candidates gains nothing:
-# what partitions are probed bounds recall (bench/RESULTS.md, issue 36); 2 bits lose the near neighbours
-# of the tidy corpus (0.91 at refine 20).
+# (at least NPROBES). At 4 bits refining more candidates gains nothing: the partitions probed bound recall,
+# 0.976-0.997 at 1M rows and 0.950-0.996 at 10M with this share (bench/RESULTS.md, issue 36); 2 bits lose
+# the tidy corpus's near neighbours (0.91 at refine 20).
 RQ_BITS = 4
 RQ_PROBE_SHARE = 0.1
 UNIT_NORM_TOLERANCE = 1e-3  # stored vectors are L2-normalised: anything else was not written by qwen3-rag
