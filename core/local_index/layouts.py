@@ -114,8 +114,12 @@ class FloatLayout(VectorLayout):
 
     def recall(self, table: Any, query: NDArray[np.float32], top_n: int, exact: bool, rescore: int) -> Any:
         by_vector = table.search(query, vector_column_name="vector").distance_type("dot")
-        by_vector = by_vector if exact else by_vector.nprobes(NPROBES).refine_factor(REFINE_FACTOR)
+        by_vector = by_vector if exact else by_vector.nprobes(self.probes(table)).refine_factor(REFINE_FACTOR)
         return _nearest(by_vector, self.columns, top_n)
+
+    def probes(self, table: Any) -> int:
+        """The IVF partitions a search of LanceDB `table` probes."""
+        return NPROBES
 
     def vector_index(self, partitions: int) -> Any | None:
         from lancedb.index import IvfSq
@@ -129,14 +133,13 @@ class FloatLayout(VectorLayout):
         return ""
 
 
-class Float16Layout(VectorLayout):
+class Float16Layout(FloatLayout):
     """`vector`: the unit vectors in float16, 2 bytes a dimension. From `VECTOR_INDEX_FROM` chunks LanceDB's
     IVF_RQ index recalls them: RaBitQ codes of `RQ_BITS` bits a dimension, which estimate each dot product
     with the float query, and the best `REFINE_FACTOR` x top_n candidates re-ranked on the float16 vectors."""
 
-    precision = "float16"
-    columns = ("id", "text", "vector", "metadata")
-    norm_tolerance = UNIT_NORM_TOLERANCE  # float16 rounds each value by 2**-11 of itself at most
+    precision = "float16"  # float16 rounds each value by 2**-11 of itself at most: the unit-norm tolerance holds
+    settings = VectorLayout.settings  # records its precision, where a float32 index records none
 
     def fields(self, dim: int) -> list[pa.Field]:
         import pyarrow as pa
@@ -146,14 +149,8 @@ class Float16Layout(VectorLayout):
     def _columns(self, floats: NDArray[np.float32]) -> dict[str, NDArray[Any]]:
         return {"vector": floats.astype(np.float16)}
 
-    def stored_vectors(self, rows: Any, dim: int) -> NDArray[np.float32]:
-        return _floats(rows, "vector", dim)
-
-    def recall(self, table: Any, query: NDArray[np.float32], top_n: int, exact: bool, rescore: int) -> Any:
-        by_vector = table.search(query, vector_column_name="vector").distance_type("dot")
-        if not exact:
-            by_vector = by_vector.nprobes(rq_probes(table.count_rows())).refine_factor(REFINE_FACTOR)
-        return _nearest(by_vector, self.columns, top_n)
+    def probes(self, table: Any) -> int:
+        return rq_probes(table.count_rows())
 
     def vector_index(self, partitions: int) -> Any | None:
         from lancedb.index import IvfRq
