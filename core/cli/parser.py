@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..display import escaped
-from ..local_index.precision import DEFAULT_RESCORE, INDEX_PRECISIONS
+from ..local_index.precision import DEFAULT_RESCORE, FLOAT16_RESCORE, INDEX_PRECISIONS
 from ..settings import EmbedderSettings, ModelSettings, RerankerSettings
 from .settings_options import SettingOption, add_setting_options
 
@@ -212,8 +212,9 @@ def _search(commands: Commands[argparse.ArgumentParser], parents: list[argparse.
         "--rescore",
         type=int,
         default=None,
-        help="a binary index only: chunks recalled by Hamming distance per candidate, then rescored against "
-        f"the question's float vector (default {DEFAULT_RESCORE})",
+        help="a binary or float16 index: chunks recalled per candidate (by Hamming distance, or by a float16 "
+        "index's RaBitQ estimate), then rescored against the question's float vector; more finds more true "
+        f"neighbours, slower (default {DEFAULT_RESCORE} binary, {FLOAT16_RESCORE} float16)",
     )
     search.add_argument("--json", action="store_true", help=SEARCH_JSON_HELP)
 

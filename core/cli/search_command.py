@@ -60,7 +60,7 @@ def run_search(args: argparse.Namespace) -> int:
     rows = [_result(rank, *result, ordered_by, args.index, recorded) for rank, result in enumerate(results, start=1)]
     _print(args, found, layout.precision, ordered_by, rows)
     recall = ("hybrid" if found.hybrid else "embedding") + (" exact" if found.exact else " approximate (ANN)")
-    recall += layout.summary(rescore, found.exact)
+    recall += layout.summary(rescore, found.exact, found.index_details)
     common.say(
         args,
         f"{plural(len(results), 'result')} from {plural(len(found.hits), 'candidate')}, {recall} recall "

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from ..errors import InvalidArgumentError
 from ..quantization import output_width, quantize_embeddings, scaled_int8
-from .precision import DEFAULT_RESCORE, INDEX_PRECISIONS, recorded_precision
+from .precision import DEFAULT_RESCORE, FLOAT16_RESCORE, INDEX_PRECISIONS, recorded_precision
 
 if TYPE_CHECKING:  # imported where used: the search command imports this module beside torch, and pyarrow
     # (~35 ms) is needed only where LanceDB is (its helper process)
@@ -22,11 +22,11 @@ if TYPE_CHECKING:  # imported where used: the search command imports this module
 
 NPROBES = 20  # IVF partitions searched (of about sqrt(chunks))
 REFINE_FACTOR = 10  # candidates re-scored on the full float32 vectors, per result asked for
-# A float16 index's RaBitQ codes, bits a dimension, and the share of its IVF partitions a search probes
-# (at least NPROBES). At 4 bits refining more candidates gains nothing: the partitions probed bound recall,
-# 0.976-0.997 at 1M rows and 0.950-0.996 at 10M with this share (bench/RESULTS.md, issue 36); 2 bits lose
-# the tidy corpus's near neighbours (0.91 at refine 20).
-RQ_BITS = 4
+# A float16 index's RaBitQ codes, bits a dimension, and the share of its IVF partitions a search probes (at
+# least NPROBES); it re-ranks FLOAT16_RESCORE x top_n candidates. 1 bit is bound by its estimate, which
+# that refining mends: 23.4 GB and 1.6 GiB of search memory at 10M rows, where 4 bits take 31.2 GB and a
+# 5 GiB index cache for 0.950-0.996 recall@10 (bench/RESULTS.md, issue 36).
+RQ_BITS = 1
 RQ_PROBE_SHARE = 0.1
 UNIT_NORM_TOLERANCE = 1e-3  # stored vectors are L2-normalised: anything else was not written by qwen3-rag
 QUANTIZED_NORM_TOLERANCE = 1e-2  # int8 steps move a unit vector's norm by about 1e-4
@@ -40,6 +40,9 @@ class VectorLayout(ABC):
     precision: ClassVar[str]  # as `--precision` names it and the settings record it
     columns: ClassVar[tuple[str, ...]]  # what a search reads of each chunk row
     norm_tolerance: ClassVar[float]  # how far a stored vector's length may be off 1 (else: not ours)
+    # Candidates recalled per result asked for, then rescored on the stored vectors (a search's `rescore`
+    # when not given); None: this layout takes no `rescore`.
+    default_rescore: ClassVar[int | None] = None
 
     def __repr__(self) -> str:
         return f"<{self.precision} vector layout>"
@@ -66,7 +69,7 @@ class VectorLayout(ABC):
         """The float vectors of an Arrow table of chunk rows: `encode` undone (as far as it can be)."""
 
     @abstractmethod
-    def recall(self, table: Any, query: NDArray[np.float32], top_n: int, exact: bool, rescore: int) -> Any:
+    def recall(self, table: Any, query: NDArray[np.float32], top_n: int, exact: bool, rescore: int | None) -> Any:
         """The candidate rows (`columns`) of a vector search of LanceDB `table` for `top_n` results; `exact`
         when the table has no ANN index. The caller orders them by their cosine with `query`."""
 
@@ -83,14 +86,17 @@ class VectorLayout(ABC):
         return {"precision": self.precision}
 
     def refuse_rescore(self, rescore: int | None, name: str) -> None:
-        """Only a binary index rescores: elsewhere `rescore` (the option called `name`) would change nothing,
-        so it is refused rather than silently ignored."""
-        if rescore is not None:
-            raise InvalidArgumentError(f"{name} applies to a binary index; this one stores {self.precision} vectors")
+        """Only a binary or float16 index rescores: elsewhere `rescore` (the option called `name`) would change
+        nothing, so it is refused rather than silently ignored."""
+        if rescore is not None and self.default_rescore is None:
+            raise InvalidArgumentError(
+                f"{name} applies to a binary or float16 index; this one stores {self.precision} vectors"
+            )
 
-    def summary(self, rescore: int | None, exact: bool) -> str:
+    def summary(self, rescore: int | None, exact: bool, index_details: Mapping[str, Any] | None = None) -> str:
         """How search recalled, after "embedding exact" (or "hybrid approximate (ANN)"): the vectors it read,
-        and the ANN index's settings where they are the layout's own."""
+        and the ANN index's settings where they are the layout's own (`index_details`: what LanceDB reports
+        of the index that answered)."""
         return f" over {self.precision} vectors"
 
 
@@ -112,9 +118,10 @@ class FloatLayout(VectorLayout):
     def stored_vectors(self, rows: Any, dim: int) -> NDArray[np.float32]:
         return _floats(rows, "vector", dim)
 
-    def recall(self, table: Any, query: NDArray[np.float32], top_n: int, exact: bool, rescore: int) -> Any:
+    def recall(self, table: Any, query: NDArray[np.float32], top_n: int, exact: bool, rescore: int | None) -> Any:
         by_vector = table.search(query, vector_column_name="vector").distance_type("dot")
-        by_vector = by_vector if exact else by_vector.nprobes(self.probes(table)).refine_factor(REFINE_FACTOR)
+        refine = rescore or REFINE_FACTOR  # a float32 index takes no rescore: its own fixed refining
+        by_vector = by_vector if exact else by_vector.nprobes(self.probes(table)).refine_factor(refine)
         return _nearest(by_vector, self.columns, top_n)
 
     def probes(self, table: Any) -> int:
@@ -129,17 +136,19 @@ class FloatLayout(VectorLayout):
     def settings(self) -> dict[str, str]:
         return {}  # as indexes did before there was a choice
 
-    def summary(self, rescore: int | None, exact: bool) -> str:
+    def summary(self, rescore: int | None, exact: bool, index_details: Mapping[str, Any] | None = None) -> str:
         return ""
 
 
 class Float16Layout(FloatLayout):
     """`vector`: the unit vectors in float16, 2 bytes a dimension. From `VECTOR_INDEX_FROM` chunks LanceDB's
     IVF_RQ index recalls them: RaBitQ codes of `RQ_BITS` bits a dimension, which estimate each dot product
-    with the float query, and the best `REFINE_FACTOR` x top_n candidates re-ranked on the float16 vectors."""
+    with the float query, and the best `rescore` x top_n candidates (`FLOAT16_RESCORE` unless asked)
+    re-ranked on the float16 vectors. An index built with other bits is searched the same way."""
 
     precision = "float16"  # float16 rounds each value by 2**-11 of itself at most: the unit-norm tolerance holds
     settings = VectorLayout.settings  # records its precision, where a float32 index records none
+    default_rescore = FLOAT16_RESCORE
 
     def fields(self, dim: int) -> list[pa.Field]:
         import pyarrow as pa
@@ -157,11 +166,13 @@ class Float16Layout(FloatLayout):
 
         return IvfRq(distance_type="dot", num_partitions=partitions, num_bits=RQ_BITS)
 
-    def summary(self, rescore: int | None, exact: bool) -> str:
-        index = (
-            "" if exact else f" (RaBitQ {RQ_BITS} bits, {RQ_PROBE_SHARE:.0%} of partitions, refined x{REFINE_FACTOR})"
-        )
-        return f" over float16 vectors{index}"
+    def summary(self, rescore: int | None, exact: bool, index_details: Mapping[str, Any] | None = None) -> str:
+        if exact:
+            return " over float16 vectors"
+        bits = (index_details or {}).get("compression", {}).get("num_bits")  # 4 in indexes built before 1 bit
+        codes = "RaBitQ" if bits is None else f"RaBitQ {bits} bit{'s' if bits != 1 else ''}"
+        refined = rescore or FLOAT16_RESCORE
+        return f" over float16 vectors ({codes}, {RQ_PROBE_SHARE:.0%} of partitions, rescored x{refined})"
 
 
 class Int8Layout(VectorLayout):
@@ -186,7 +197,7 @@ class Int8Layout(VectorLayout):
         steps = _floats(rows, self.steps_column, dim)
         return steps * np.asarray(rows.column("step").to_numpy(), dtype=np.float32)[:, None]
 
-    def recall(self, table: Any, query: NDArray[np.float32], top_n: int, exact: bool, rescore: int) -> Any:
+    def recall(self, table: Any, query: NDArray[np.float32], top_n: int, exact: bool, rescore: int | None) -> Any:
         found_ids = scan_int8(table, query, top_n)
         if not found_ids:
             return table.schema.empty_table().select(list(self.columns))
@@ -199,6 +210,7 @@ class BinaryLayout(Int8Layout):
 
     precision = "binary"
     columns = ("id", "text", "rescore", "step", "metadata")  # the bits only recall
+    default_rescore = DEFAULT_RESCORE
     steps_column = "rescore"
 
     def fields(self, dim: int) -> list[pa.Field]:
@@ -211,11 +223,11 @@ class BinaryLayout(Int8Layout):
         steps, step = scaled_int8(floats)
         return {"vector": quantize_embeddings(floats, "ubinary"), "rescore": steps, "step": step}
 
-    def recall(self, table: Any, query: NDArray[np.float32], top_n: int, exact: bool, rescore: int) -> Any:
+    def recall(self, table: Any, query: NDArray[np.float32], top_n: int, exact: bool, rescore: int | None) -> Any:
         bits, distance = self.index_query(query)
         by_vector = table.search(bits, vector_column_name="vector").distance_type(distance)
         by_vector = by_vector if exact else by_vector.nprobes(NPROBES)
-        return _nearest(by_vector, self.columns, top_n * rescore)
+        return _nearest(by_vector, self.columns, top_n * (rescore or DEFAULT_RESCORE))
 
     def index_query(self, query: NDArray[np.float32]) -> tuple[Any, str]:
         return quantize_embeddings(query[None, :], "ubinary")[0], "hamming"  # packed as documents are
@@ -225,10 +237,7 @@ class BinaryLayout(Int8Layout):
 
         return IvfFlat(distance_type="hamming", num_partitions=partitions)
 
-    def refuse_rescore(self, rescore: int | None, name: str) -> None:
-        pass  # a binary index is the one that rescores
-
-    def summary(self, rescore: int | None, exact: bool) -> str:
+    def summary(self, rescore: int | None, exact: bool, index_details: Mapping[str, Any] | None = None) -> str:
         return f" over binary vectors, rescored x{rescore or DEFAULT_RESCORE}"
 
 

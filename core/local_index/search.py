@@ -4,8 +4,8 @@ hybrid recall also by full text (BM25), the two lists fused by reciprocal rank."
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -14,7 +14,6 @@ from numpy.typing import NDArray
 from ..errors import LocalIndexError
 from .advice import update_hint, vector_only_hint
 from .layouts import FLOAT32, VectorLayout, ivf_partitions
-from .precision import DEFAULT_RESCORE
 
 # From this many chunks `index` builds an IVF-SQ vector index. LanceDB's exact scan costs about
 # 4.6 ms per 1,000 chunks of 1024 dims on a 2-core CPU (230 ms here); the index answers in 20-50 ms
@@ -43,13 +42,20 @@ class Found:
     version: int  # the committed version of the index they come from
     exact: bool  # False when an ANN index answered
     hybrid: bool
+    index_details: Mapping[str, Any] = field(default_factory=dict)  # the ANN index's, as LanceDB reports them
 
 
-def index_kinds(table: Any) -> set[str]:
-    """ "vector" and/or "text": the kinds of index `table` has (one listing, read once per search)."""
-    types = [index.index_type for index in table.list_indices()]
+def index_kinds(table: Any, indexes: list[Any] | None = None) -> set[str]:
+    """ "vector" and/or "text": the kinds of index `table` has (`indexes`: its listing, where already read)."""
+    types = [index.index_type for index in (table.list_indices() if indexes is None else indexes)]
     kinds = {"vector" for t in types if t.upper().startswith("IVF")} | {"text" for t in types if t == "FTS"}
     return kinds | {"hash" for t in types if t.upper() == "BTREE"}
+
+
+def vector_index_details(indexes: list[Any]) -> dict[str, Any]:
+    """What LanceDB reports of the vector index among a table's `indexes` (e.g. RaBitQ's bits); {} if none."""
+    found = (index for index in indexes if index.index_type.upper().startswith("IVF"))
+    return dict(getattr(next(found, None), "index_details", None) or {})
 
 
 def ensure_indexes(table: Any, vector_index_from: int, layout: VectorLayout) -> None:
@@ -78,18 +84,19 @@ def search_table(
     text: str | None,
     damaged: Callable[[str], LocalIndexError],
     layout: VectorLayout = FLOAT32,
-    rescore: int = DEFAULT_RESCORE,
+    rescore: int | None = None,
 ) -> Found:
     """The best `top_n` chunks of `table` as it stands (one version); `damaged` makes the error for bad rows.
 
-    By vector: the candidates `layout` recalls (a binary index's, `rescore` x `top_n` of them by Hamming
-    distance), ordered by our own cosine of their vectors with the float32 `query`, ties by chunk id.
+    By vector: the candidates `layout` recalls (a binary or float16 index's `rescore` x `top_n` of them,
+    None: its default), ordered by our own cosine of their vectors with the float32 `query`, ties by chunk id.
     Hybrid: the vector list and the full-text list, each `top_n` long, fused by reciprocal rank.
     """
-    kinds = index_kinds(table)
+    indexes = table.list_indices()  # read once per search
+    kinds = index_kinds(table, indexes)
     exact = "vector" not in kinds
     dim = len(query)
-    rows = layout.recall(table, query, top_n, exact, rescore)
+    rows = layout.recall(table, query, top_n, exact, rescore or layout.default_rescore)
     ranked = sorted(_hits(rows, query, damaged, layout, dim), key=lambda pair: (-pair[1].score, pair[0]))[:top_n]
     if text is not None:
         if "text" not in kinds:
@@ -101,7 +108,8 @@ def search_table(
         by_text = table.search(text, query_type="fts", fts_columns="text").select([*columns, "_score"])
         found = _hits(by_text.limit(top_n).to_arrow().select(columns), query, damaged, layout, dim)
         ranked = reciprocal_rank_fusion([ranked, found])[:top_n]
-    return Found([hit for _, hit in ranked], table.version, exact, text is not None)
+    details = vector_index_details(indexes)
+    return Found([hit for _, hit in ranked], table.version, exact, text is not None, details)
 
 
 def reciprocal_rank_fusion(lists: list[list[tuple[str, Hit]]], k: int = RRF_K) -> list[tuple[str, Hit]]:

@@ -48,7 +48,7 @@ from .folder import (
 )
 from .layouts import FLOAT32, VectorLayout, find_layout, layout_of
 from .manifest_check import check_table
-from .precision import DEFAULT_RESCORE, recorded_precision
+from .precision import recorded_precision
 from .seal import RETRY_SECONDS, check_sealed, check_served, current, replace_seal, saved_seal, write_seal
 from .search import Found, ensure_indexes, index_kinds, search_table
 
@@ -483,9 +483,10 @@ class IndexStore:
     ) -> Found:
         """The best `top_n` chunks for `query` (and, for hybrid recall, `text`) in one committed version.
 
-        In a binary index, `rescore` x `top_n` chunks (None: `DEFAULT_RESCORE`) are recalled by Hamming
-        distance and ordered by their int8 vectors' cosine with the float `query`; another index takes
-        no `rescore` (it would change nothing), and an int8 index is scanned whole.
+        In a binary index, `rescore` x `top_n` chunks (None: 50) are recalled by Hamming
+        distance and ordered by their int8 vectors' cosine with the float `query`; in a float16 one by the
+        RaBitQ estimate (None: 200) and re-ranked on their float16 vectors. Another index
+        takes no `rescore` (it would change nothing), and an int8 index is scanned whole.
 
         A search that loses a race with a writer's clean-up of old versions, or with a rebuild that swaps
         the tables in, runs again on the newest sealed version, as long as the index changed in between
@@ -494,7 +495,7 @@ class IndexStore:
         if query.shape != (self.dim,):
             raise InvalidArgumentError(f"query vector must have shape ({self.dim},), got {query.shape}")
         self.layout.refuse_rescore(rescore, "rescore")
-        rescore = DEFAULT_RESCORE if rescore is None else check_positive_int(rescore, "rescore")
+        rescore = None if rescore is None else check_positive_int(rescore, "rescore")  # None: the layout's
         for attempt in range(SEARCH_ATTEMPTS):
             try:
                 return search_table(self.chunks, query, top_n, text, self.damaged, self.layout, rescore)

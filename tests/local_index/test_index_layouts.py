@@ -184,13 +184,15 @@ def test_an_index_keeps_what_its_layout_encodes(tmp_path, embedder, precision):
         np.testing.assert_array_equal(kept[("a.txt", i + 1, i + 1, text)], expected[i])
 
 
-def test_only_a_binary_layout_takes_rescore_and_the_refusal_is_written_once():
-    LAYOUTS["binary"].refuse_rescore(4, "--rescore")
-    for name in ("float32", "float16", "int8"):
+def test_only_binary_and_float16_layouts_take_rescore_and_the_refusal_is_written_once():
+    for name in ("binary", "float16"):
+        LAYOUTS[name].refuse_rescore(4, "--rescore")
+    assert [LAYOUTS[name].default_rescore for name in ("binary", "float16")] == [50, 200]
+    for name in ("float32", "int8"):
         LAYOUTS[name].refuse_rescore(None, "rescore")
         with pytest.raises(InvalidArgumentError) as refused:
             LAYOUTS[name].refuse_rescore(4, "--rescore")
-        assert str(refused.value) == f"--rescore applies to a binary index; this one stores {name} vectors"
+        assert str(refused.value) == f"--rescore applies to a binary or float16 index; this one stores {name} vectors"
 
 
 def test_each_layout_names_how_search_recalled():
@@ -201,8 +203,13 @@ def test_each_layout_names_how_search_recalled():
         " over binary vectors, rescored x50",
     ]
     assert LAYOUTS["binary"].summary(4, exact=False) == " over binary vectors, rescored x4"
-    assert LAYOUTS["float16"].summary(None, exact=False) == (
-        " over float16 vectors (RaBitQ 4 bits, 10% of partitions, refined x10)"
+    rabitq = {"compression": {"type": "rq", "num_bits": 1, "rotation_type": "fast"}}
+    assert LAYOUTS["float16"].summary(None, exact=False, index_details=rabitq) == (
+        " over float16 vectors (RaBitQ 1 bit, 10% of partitions, rescored x200)"
+    )
+    rabitq["compression"]["num_bits"] = 4  # an index built before the switch to 1 bit names its own bits
+    assert LAYOUTS["float16"].summary(30, exact=False, index_details=rabitq) == (
+        " over float16 vectors (RaBitQ 4 bits, 10% of partitions, rescored x30)"
     )
 
 

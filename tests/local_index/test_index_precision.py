@@ -133,7 +133,7 @@ def float16_ranking(query: np.ndarray, floats: np.ndarray) -> np.ndarray:
 
 
 def test_a_large_float16_index_is_recalled_through_rabitq_and_refined_on_its_vectors(tmp_path, tiny_models, embedder):
-    from qwen3_rag.local_index import update_index
+    from qwen3_rag.local_index import layouts, update_index
     from qwen3_rag.local_index.builder import index_settings
 
     folder = corpus(tmp_path, 300)
@@ -141,14 +141,19 @@ def test_a_large_float16_index_is_recalled_through_rabitq_and_refined_on_its_vec
     with IndexStore.create_or_open(tmp_path / "idx", settings) as store:
         update_index(store, [folder], embedder, chunk_tokens=32, overlap=8, progress=False, vector_index_from=256)
         indexes = {i.index_type: i for i in store.chunks.list_indices()}
-        assert indexes["IvfRq"].index_details["compression"] == {"type": "rq", "num_bits": 4, "rotation_type": "fast"}
+        assert indexes["IvfRq"].index_details["compression"] == {"type": "rq", "num_bits": 1, "rotation_type": "fast"}
         query = embedder.embed_queries(["kernel search"])[0]
         found = store.search(query, 5)
+        few = store.search(query, 5, rescore=1)  # 5 candidates by the 1-bit estimate alone, as LanceDB gives them
+        by_estimate = store.chunks.search(query, vector_column_name="vector").distance_type("dot")
+        by_estimate = by_estimate.nprobes(layouts.rq_probes(300)).refine_factor(1).limit(5).to_arrow()
+    assert {h.text for h in few.hits} == set(by_estimate.column("text").to_pylist())
     assert not found.exact and len(found.hits) == 5
+    assert found.index_details["compression"]["num_bits"] == 1  # what the search summary names
     names = sorted(p.name for p in folder.iterdir())
     floats = embedder.embed_documents([(folder / name).read_text() for name in names])
     best = float16_ranking(query, floats)
-    # 17 partitions, all probed; 50 candidates by the 4-bit estimate, re-ranked on the float16 vectors
+    # 17 partitions, all probed; 1,000 candidates (refine 200 x 5) by the 1-bit estimate, re-ranked in float16
     assert [h.path.rsplit("/", 1)[-1] for h in found.hits] == [names[i] for i in best[:5]]
     (folder / "late.txt").write_text("a late file about rerank tokens\n")  # after the index was built
     with IndexStore.create_or_open(tmp_path / "idx", settings) as store:
@@ -193,9 +198,13 @@ def test_search_of_a_small_compact_index_equals_an_exact_ranking_of_its_vectors(
     exact = {names[i]: float(floats[i] @ query) for i in range(len(names))}
     for result in answer["results"]:  # the stored vectors keep the float similarity to within `close`
         assert result["similarity"] == pytest.approx(exact[result["path"].rsplit("/", 1)[-1]], abs=close)
+    if precision == "float16":  # its RaBitQ index's setting, taken; an exact scan has nothing to rescore
+        assert main([*command, "--rescore", "4"]) == 0
+        assert json.loads(capsys.readouterr().out)["results"] == answer["results"]
+        return
     assert main([*command, "--rescore", "4"]) == 1  # it would change nothing: refused, not ignored
     error = last_error(capsys)
-    assert f"--rescore applies to a binary index; this one stores {precision} vectors" in error
+    assert f"--rescore applies to a binary or float16 index; this one stores {precision} vectors" in error
     assert len(error.splitlines()) == 1
 
 
@@ -215,7 +224,7 @@ def test_an_int8_scan_in_small_blocks_keeps_the_best_of_every_block(tmp_path, ti
         monkeypatch.setattr(layouts, "SCAN_ROWS", 7)
         blocks = store.search(query, 10)
         hybrid = store.search(query, 10, text="kernel search")
-        with pytest.raises(InvalidArgumentError, match="rescore applies to a binary index; this one stores int8"):
+        with pytest.raises(InvalidArgumentError, match="applies to a binary or float16 index; this one stores int8"):
             store.search(query, 10, rescore=4)  # it would change nothing: refused in the API too
     assert whole.exact and [h.path for h in blocks.hits] == [h.path for h in whole.hits]
     names = sorted(p.name for p in folder.iterdir())
