@@ -132,7 +132,9 @@ def float16_ranking(query: np.ndarray, floats: np.ndarray) -> np.ndarray:
     return np.argsort(-(halves @ query) / np.linalg.norm(halves, axis=1), kind="stable")
 
 
-def test_a_large_float16_index_is_recalled_through_rabitq_and_refined_on_its_vectors(tmp_path, tiny_models, embedder):
+def test_a_large_float16_index_is_recalled_through_rabitq_and_refined_on_its_vectors(
+    tmp_path, tiny_models, embedder, capsys
+):
     from qwen3_rag.local_index import layouts, update_index
     from qwen3_rag.local_index.builder import index_settings
 
@@ -161,6 +163,11 @@ def test_a_large_float16_index_is_recalled_through_rabitq_and_refined_on_its_vec
         assert len(store.chunks.list_indices()) == len(indexes)  # kept, not built again
         late = store.search(embedder.embed_documents(["a late file about rerank tokens\n"])[0], 1)
     assert late.hits[0].path.endswith("late.txt") and late.hits[0].score == pytest.approx(1.0, abs=2e-3)
+    capsys.readouterr()
+    command = ["search", "kernel search", "--index", str(tmp_path / "idx"), "--no-rerank", "--rescore", "7"]
+    assert main([*command, "--embedding-model", tiny_models.embedding, "--device", "cpu"]) == 0
+    summary = "embedding approximate (ANN) over float16 vectors (RaBitQ 1 bit, 10% of partitions, rescored x7) recall"
+    assert summary in capsys.readouterr().err  # the bits as the index reports them, through the helper process
 
 
 def int8_brute_force(query: np.ndarray, floats: np.ndarray, top: int) -> list[int]:
