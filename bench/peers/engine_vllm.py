@@ -73,11 +73,8 @@ def load(args):
     os.environ["LD_PRELOAD"] = ":".join([*libraries, *filter(None, [os.environ.get("LD_PRELOAD")])])
     log = Path(tempfile.mkdtemp(prefix="vllm-peer-")) / "server.log"
     server = vllm_servers.start(str(args.model_dir), log, one_thread=False, memory_fraction=MEMORY_FRACTION)
-    try:
-        vllm_servers.wait_until_ready([server])
-    except BaseException:
-        vllm_servers.stop([server])
-        raise
+    atexit.register(vllm_servers.stop, [server])  # however this runner ends, from here on
+    vllm_servers.wait_until_ready([server])
     tokenizer = hf_tokenizer(args.model_dir)
     client = httpx.Client(base_url=server.url, timeout=3600)
     model = client.get("/v1/models").json()["data"][0]["id"]
@@ -97,7 +94,6 @@ def load(args):
         facts["peak_rss_bytes"] = tree_peak_rss_bytes(server.process.pid)  # the server's, not this client's
         return np.array([row["embedding"] for row in rows], dtype=np.float32), sum(len(x) for x in ids)
 
-    atexit.register(vllm_servers.stop, [server])
     return embed, facts
 
 

@@ -23,9 +23,9 @@ if TYPE_CHECKING:  # imported where used: the search command imports this module
 NPROBES = 20  # IVF partitions searched (of about sqrt(chunks))
 REFINE_FACTOR = 10  # candidates re-scored on the full float32 vectors, per result asked for
 # A float16 index's RaBitQ codes, bits a dimension, and the share of its IVF partitions a search probes (at
-# least NPROBES); it re-ranks FLOAT16_RESCORE x top_n candidates. 1 bit is bound by its estimate, which
-# that refining mends: 23.4 GB and 1.6 GiB of search memory at 10M rows, where 4 bits take 31.2 GB and a
-# 5 GiB index cache for 0.950-0.996 recall@10 (bench/RESULTS.md, issue 36).
+# least NPROBES); it re-ranks FLOAT16_RESCORE x top_n candidates. At 10M rows 1 bit fits 23.4 GB and 1.6-1.7
+# GiB of search memory, at recall@10 0.975 (uneven corpus) and 0.902 (tidy, bound by the 1-bit estimate);
+# 4 bits take 31.2 GB and a 5 GiB index cache for 0.950-0.996 (bench/RESULTS.md, issue 36).
 RQ_BITS = 1
 RQ_PROBE_SHARE = 0.1
 UNIT_NORM_TOLERANCE = 1e-3  # stored vectors are L2-normalised: anything else was not written by qwen3-rag
