@@ -171,7 +171,7 @@ class Float16Layout(FloatLayout):
             return " over float16 vectors"
         bits = (index_details or {}).get("compression", {}).get("num_bits")  # 4 in indexes built before 1 bit
         codes = "RaBitQ" if bits is None else f"RaBitQ {bits} bit{'s' if bits != 1 else ''}"
-        refined = rescore or FLOAT16_RESCORE
+        refined = rescore or self.default_rescore
         return f" over float16 vectors ({codes}, {RQ_PROBE_SHARE:.0%} of partitions, rescored x{refined})"
 
 
@@ -238,7 +238,7 @@ class BinaryLayout(Int8Layout):
         return IvfFlat(distance_type="hamming", num_partitions=partitions)
 
     def summary(self, rescore: int | None, exact: bool, index_details: Mapping[str, Any] | None = None) -> str:
-        return f" over binary vectors, rescored x{rescore or DEFAULT_RESCORE}"
+        return f" over binary vectors, rescored x{rescore or self.default_rescore}"
 
 
 FLOAT32 = FloatLayout()
