@@ -8,6 +8,9 @@ difference of probabilities and of log-odds, and the same top-10 agreement withi
 candidates. Random weights make a harder case than trained ones for closeness in one respect (no
 outlier structure to exploit) and an easier one in another (no outlier channels to clip); the
 real-checkpoint tests hold the published examples' rankings where weights are cached.
+
+Where the int8 mode runs attention in bfloat16 (a CPU with bfloat16 units), the same quantised model is
+measured again with fp32 attention, so that each change is seen alone.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from report import cpu_flags, cpu_name, save
 from workload import INSTRUCTION, texts, write_checkpoints
 
 from qwen3_rag import Embedder, Reranker
+from qwen3_rag.kernels.attention import sdpa_per_sequence
 
 
 def top10_agreement(exact: np.ndarray, fast: np.ndarray) -> float:
@@ -31,37 +35,58 @@ def top10_agreement(exact: np.ndarray, fast: np.ndarray) -> float:
     return float(np.mean(shared))
 
 
+def variants(model):
+    """The int8 mode as it loads here, then (where that runs attention in bfloat16) the same quantised model
+    with fp32 attention: each named, in turn, while `model` (a loaded Embedder or Reranker) is set to it."""
+    loaded = model.model
+    yield f"int8 ({loaded.attention_path})"
+    if loaded.attention_path.endswith("-bf16"):
+        shipped = loaded.attend
+        loaded.attend = sdpa_per_sequence
+        try:
+            yield "int8, fp32 attention"
+        finally:
+            loaded.attend = shipped
+
+
 def embedding_tolerance(model: Path, documents: list[str], queries: list[str]) -> dict:
-    vectors = {}
-    for dtype in ("float32", "int8"):
-        embedder = Embedder(str(model), device="cpu", dtype=dtype, instruction=INSTRUCTION)
-        vectors[dtype] = (embedder.embed_documents(documents), embedder.embed_queries(queries))
-        del embedder
-    (docs, qs), (docs8, qs8) = vectors["float32"], vectors["int8"]
-    cosines = np.concatenate([(docs * docs8).sum(1), (qs * qs8).sum(1)])
-    return {
-        "texts": len(cosines),
-        "cosine_min": float(cosines.min()),
-        "cosine_mean": float(cosines.mean()),
-        "top10_agreement": top10_agreement(qs @ docs.T, qs8 @ docs8.T),
-    }
+    exact = Embedder(str(model), device="cpu", dtype="float32", instruction=INSTRUCTION)
+    docs, qs = exact.embed_documents(documents), exact.embed_queries(queries)
+    del exact
+    fast = Embedder(str(model), device="cpu", dtype="int8", instruction=INSTRUCTION)
+    result = {}
+    for name in variants(fast):
+        docs8, qs8 = fast.embed_documents(documents), fast.embed_queries(queries)
+        cosines = np.concatenate([(docs * docs8).sum(1), (qs * qs8).sum(1)])
+        result[name] = {
+            "texts": len(cosines),
+            "cosine_min": float(cosines.min()),
+            "cosine_mean": float(cosines.mean()),
+            "top10_agreement": top10_agreement(qs @ docs.T, qs8 @ docs8.T),
+        }
+    return result
 
 
 def reranker_tolerance(model: Path, queries: list[str], candidates: list[list[str]]) -> dict:
-    logits = {}
-    for dtype in ("float32", "int8"):
-        reranker = Reranker(str(model), device="cpu", dtype=dtype, instruction=INSTRUCTION)
-        logits[dtype] = np.array([reranker.logits(q, c) for q, c in zip(queries, candidates, strict=True)])
-        del reranker
-    exact, fast = logits["float32"], logits["int8"]
-    probability = 1 / (1 + np.exp(-exact)), 1 / (1 + np.exp(-fast))
-    return {
-        "pairs": exact.size,
-        "probability_max_abs_diff": float(np.abs(probability[0] - probability[1]).max()),
-        "log_odds_max_abs_diff": float(np.abs(exact - fast).max()),
-        "log_odds_spread": float(exact.std()),
-        "top10_agreement": top10_agreement(exact, fast),
-    }
+    def logits(reranker: Reranker) -> np.ndarray:
+        return np.array([reranker.logits(q, c) for q, c in zip(queries, candidates, strict=True)])
+
+    exact_model = Reranker(str(model), device="cpu", dtype="float32", instruction=INSTRUCTION)
+    exact = logits(exact_model)
+    del exact_model
+    fast_model = Reranker(str(model), device="cpu", dtype="int8", instruction=INSTRUCTION)
+    result = {}
+    for name in variants(fast_model):
+        fast = logits(fast_model)
+        probability = 1 / (1 + np.exp(-exact)), 1 / (1 + np.exp(-fast))
+        result[name] = {
+            "pairs": exact.size,
+            "probability_max_abs_diff": float(np.abs(probability[0] - probability[1]).max()),
+            "log_odds_max_abs_diff": float(np.abs(exact - fast).max()),
+            "log_odds_spread": float(exact.std()),
+            "top10_agreement": top10_agreement(exact, fast),
+        }
+    return result
 
 
 def main() -> None:
@@ -82,21 +107,37 @@ def main() -> None:
         "embedding": embedding_tolerance(models["embedding"], documents, queries),
         "reranker": reranker_tolerance(models["reranker"], queries[:4], candidates),
     }
-    e, r = result["embedding"], result["reranker"]
+    embedding, reranker = result["embedding"], result["reranker"]
+    names = list(embedding)
+    e, r = embedding[names[0]], reranker[names[0]]
+
+    def row(label: str, values: list[str]) -> str:
+        return f"| {label} | " + " | ".join(values) + " |"
+
     table = "\n".join(
         [
-            "| int8 against fp32 (0.6B shape) | value |",
-            "|---|---|",
-            f"| embedding: cosine to fp32, min / mean over {e['texts']} texts | {e['cosine_min']:.4f} / "
-            f"{e['cosine_mean']:.4f} |",
-            f"| embedding: top-10 agreement ({args.queries} queries, {args.documents} documents) | "
-            f"{e['top10_agreement'] * 100:.1f} % |",
-            f"| reranker: max abs difference of probabilities ({r['pairs']} pairs) | "
-            f"{r['probability_max_abs_diff']:.2e} |",
-            f"| reranker: max abs difference of log-odds (their spread: std {r['log_odds_spread']:.2f}) | "
-            f"{r['log_odds_max_abs_diff']:.3f} |",
-            f"| reranker: top-10 agreement (4 queries x {args.candidates} candidates) | "
-            f"{r['top10_agreement'] * 100:.1f} % |",
+            row("against fp32 (0.6B shape)", names),
+            row("---", ["---"] * len(names)),
+            row(
+                f"embedding: cosine to fp32, min / mean over {e['texts']} texts",
+                [f"{embedding[n]['cosine_min']:.4f} / {embedding[n]['cosine_mean']:.4f}" for n in names],
+            ),
+            row(
+                f"embedding: top-10 agreement ({args.queries} queries, {args.documents} documents)",
+                [f"{embedding[n]['top10_agreement'] * 100:.1f} %" for n in names],
+            ),
+            row(
+                f"reranker: max abs difference of probabilities ({r['pairs']} pairs)",
+                [f"{reranker[n]['probability_max_abs_diff']:.2e}" for n in names],
+            ),
+            row(
+                f"reranker: max abs difference of log-odds (their spread: std {r['log_odds_spread']:.2f})",
+                [f"{reranker[n]['log_odds_max_abs_diff']:.3f}" for n in names],
+            ),
+            row(
+                f"reranker: top-10 agreement (4 queries x {args.candidates} candidates)",
+                [f"{reranker[n]['top10_agreement'] * 100:.1f} %" for n in names],
+            ),
         ]
     )
     print(f"CPU: {result['cpu']} ({' '.join(result['cpu_flags'])})\n{table}")

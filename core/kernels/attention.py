@@ -4,6 +4,8 @@ Paths, reported as `LoadedModel.attention_path`:
 - "packed-sdpa": CPU. Linear layers on real tokens only; PyTorch SDPA once per sequence.
 - "packed-flash-attn": CUDA with the `flash-attn` package: FlashAttention-2 varlen, no padding.
 - "packed-torch-varlen": CUDA without `flash-attn`: PyTorch's own `varlen_attn` (torch >= 2.10).
+- "packed-sdpa-bf16": CPU in the int8 mode where the CPU has bfloat16 units: "packed-sdpa" on
+  bfloat16 copies of the queries, keys and values (see `int8.py`).
 - "padded-sdpa": anything else (fp32 on CUDA, MPS, older torch, configs the packed pass does not
   cover): transformers' own forward on right-padded batches, which needs no mask.
 
@@ -46,9 +48,9 @@ def sdpa_per_sequence(
         q = queries[rows]
         mask = _bottom_right_causal(q.shape[0], k.shape[0], q.device)
         mixed = F.scaled_dot_product_attention(
-            q.transpose(0, 1)[None],
-            k.transpose(0, 1)[None],
-            v.transpose(0, 1)[None],
+            _heads_first(q),
+            _heads_first(k),
+            _heads_first(v),
             attn_mask=mask,
             is_causal=q.shape[0] == k.shape[0] and q.shape[0] > 1,
             scale=scale,
@@ -56,6 +58,29 @@ def sdpa_per_sequence(
         )
         out[rows] = mixed[0].transpose(0, 1)
     return out
+
+
+def in_bfloat16(attend: Attend) -> Attend:
+    """`attend` run on bfloat16 copies of its inputs, its output back in float32 (the int8 mode on a CPU
+    with bfloat16 units: PyTorch's CPU flash kernel runs 2.3x faster so, conversions included)."""
+
+    def attend_in_bfloat16(queries, keys, values, packed, scale, *, last_only, head):
+        shared = None if head is None else (head[0].bfloat16(), head[1].bfloat16())
+        mixed = attend(
+            queries.bfloat16(), keys.bfloat16(), values.bfloat16(), packed, scale, last_only=last_only, head=shared
+        )
+        return mixed.float()
+
+    return attend_in_bfloat16
+
+
+def _heads_first(x: torch.Tensor) -> torch.Tensor:
+    """(tokens, heads, head_dim) as a contiguous (1, heads, tokens, head_dim) block.
+
+    The copy pays for itself: PyTorch's CPU flash kernel ran 10-20 % faster on contiguous heads than on
+    the strided view of the packed rows (300-600 tokens, one core), with the same bits out.
+    """
+    return x.transpose(0, 1).contiguous()[None]
 
 
 def _bottom_right_causal(query_count: int, key_count: int, device: torch.device) -> torch.Tensor | None:

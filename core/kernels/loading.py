@@ -31,7 +31,7 @@ from ..registry import END_OF_TEXT, NO_TOKEN, YES_TOKEN
 from ..settings import ModelSettings
 from ..tokenization import plain_text_tokenizer, token_id
 from . import weights
-from .attention import Attend, choose
+from .attention import Attend, choose, in_bfloat16
 from .forward import unsupported
 from .int8 import quantize_decoder, warn_if_slower
 from .runtime import cpu_runs_bf16_natively, quantized_mode, resolve_device, resolve_dtype
@@ -160,10 +160,14 @@ def load_with(settings: ModelSettings) -> LoadedModel:
 
 
 def _quantize(model: LoadedModel) -> None:
-    """The int8 mode: built once here, shared with every caller of this model like its weights."""
+    """The int8 mode: built once here, shared with every caller of this model like its weights. Where the
+    CPU has bfloat16 units, the packed attention runs in bfloat16 too (`int8.py` says why)."""
     warn_if_slower()
     quantize_decoder(model.backbone)
     model.quantization = "int8"
+    if model.attend is not None and model.device.type == "cpu" and cpu_runs_bf16_natively():
+        model.attend = in_bfloat16(model.attend)
+        model.attention_path += "-bf16"
 
 
 def _load(

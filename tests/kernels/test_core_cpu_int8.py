@@ -9,7 +9,9 @@ from conftest import VARIED_TEXTS
 
 from qwen3_rag import Embedder, InvalidArgumentError, Reranker
 from qwen3_rag.kernels import int8
-from qwen3_rag.kernels.runtime import quantized_mode
+from qwen3_rag.kernels.attention import in_bfloat16, sdpa_per_sequence
+from qwen3_rag.kernels.packing import pack
+from qwen3_rag.kernels.runtime import cpu_runs_bf16_natively, quantized_mode
 
 
 def plain_int8_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -84,6 +86,45 @@ def test_int8_reranker_keeps_the_order_of_clear_gaps(tiny_models, reranker):
         for j in range(len(exact)):
             if exact[i] - exact[j] > 2 * error:
                 assert logits[i] > logits[j]
+
+
+@pytest.mark.parametrize("last_only", [False, True])
+def test_bfloat16_attention_is_sdpa_on_bfloat16_inputs(last_only):
+    generator = torch.Generator().manual_seed(1)
+    packed = pack([[0] * 5, [0] * 2, [0] * 7], torch.device("cpu"))
+
+    def sample(rows: int, heads: int) -> torch.Tensor:
+        return torch.randn(rows, heads, 32, generator=generator)
+
+    queries = sample(3 if last_only else 14, 4)
+    keys, values, head = sample(14, 2), sample(14, 2), (sample(3, 2), sample(3, 2))
+    got = in_bfloat16(sdpa_per_sequence)(queries, keys, values, packed, 0.2, last_only=last_only, head=head)
+    bf16_head = (head[0].bfloat16(), head[1].bfloat16())
+    expected = sdpa_per_sequence(
+        queries.bfloat16(), keys.bfloat16(), values.bfloat16(), packed, 0.2, last_only=last_only, head=bf16_head
+    )
+    assert got.dtype == torch.float32 and got.shape == queries.shape
+    torch.testing.assert_close(got, expected.float(), rtol=0, atol=0)
+    exact = sdpa_per_sequence(queries, keys, values, packed, 0.2, last_only=last_only, head=head)
+    assert 0 < (got - exact).abs().max() < 0.1  # bfloat16, and close
+
+
+def test_int8_attention_runs_in_bfloat16_where_the_cpu_has_its_units(tiny_models):
+    fast = Reranker(tiny_models.reranker, device="cpu", dtype="int8")
+    query = "What is the capital of China?"
+    logits = fast.logits(query, VARIED_TEXTS)
+    if not cpu_runs_bf16_natively():
+        assert fast.model.attention_path == "packed-sdpa"
+        return
+    assert fast.model.attention_path == "packed-sdpa-bf16"
+    assert "attention='packed-sdpa-bf16'" in repr(fast)
+    shipped = fast.model.attend
+    fast.model.attend = sdpa_per_sequence  # the same quantised model with fp32 attention
+    try:
+        fp32_attention = fast.logits(query, VARIED_TEXTS)
+    finally:
+        fast.model.attend = shipped
+    assert 0 < np.abs(logits - fp32_attention).max() < 0.1
 
 
 def test_int8_is_a_cpu_mode():

@@ -14,6 +14,7 @@ import pytest
 import torch
 from conftest import VARIED_TEXTS
 
+from qwen3_rag import Embedder
 from qwen3_rag.kernels import threads
 
 TWO_CORES = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: one thread count only")
@@ -71,7 +72,9 @@ def test_thread_setting_is_restored_and_never_raised(busy_process):
         assert untouched == setting == torch.get_num_threads()
 
 
-def test_vectors_do_not_depend_on_the_thread_count(embedder):
+@pytest.mark.parametrize("dtype", ["float32", "int8"])  # int8: integer sums, and bf16 attention where it runs
+def test_vectors_do_not_depend_on_the_thread_count(tiny_models, dtype):
+    embedder = Embedder(tiny_models.embedding, device="cpu", dtype=dtype)
     setting = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
@@ -87,6 +90,7 @@ import json, sys, torch
 if sys.argv[1] == "product first":
     torch.randn(4, 4) @ torch.randn(4, 4)
 import qwen3_rag
+from qwen3_rag import Embedder
 from qwen3_rag.kernels import threads
 threads.free_threads = lambda limit=None: 1  # as if another process held every core but one
 a, b = torch.randn(32, 1024), torch.randn(1024, 1024)
