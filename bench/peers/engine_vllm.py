@@ -53,26 +53,14 @@ def tree_peak_rss_bytes(pid: int) -> int:
     return total
 
 
-def preloads() -> list[str]:
-    """The libraries vLLM's CPU guide preloads (its worker warns without them), those present here."""
-    candidates = [
-        *sorted(Path("/usr/lib").glob("*-linux-gnu/libtcmalloc_minimal.so.4")),
-        ROOT / ".venv-vllm" / "lib" / "libiomp5.so",
-    ]
-    return [str(path) for path in candidates if path.exists()]
-
-
 def load(args):
     import httpx
     import vllm_servers  # tests/vllm_servers.py: how the tests start vLLM
 
     cpus = sorted(os.sched_getaffinity(0))
-    os.environ["VLLM_CPU_OMP_THREADS_BIND"] = ",".join(map(str, cpus))
-    os.environ["VLLM_CPU_NUM_OF_RESERVED_CPU"] = "0"
-    libraries = preloads()
-    os.environ["LD_PRELOAD"] = ":".join([*libraries, *filter(None, [os.environ.get("LD_PRELOAD")])])
+    binding = vllm_servers.bound_to(cpus)
     log = Path(tempfile.mkdtemp(prefix="vllm-peer-")) / "server.log"
-    server = vllm_servers.start(str(args.model_dir), log, one_thread=False, memory_fraction=MEMORY_FRACTION)
+    server = vllm_servers.start(str(args.model_dir), log, one_thread=False, memory_fraction=MEMORY_FRACTION, cpus=cpus)
     atexit.register(vllm_servers.stop, [server])  # however this runner ends, from here on
     vllm_servers.wait_until_ready([server])
     tokenizer = hf_tokenizer(args.model_dir)
@@ -81,8 +69,8 @@ def load(args):
     facts = {
         "engine": "vLLM-CPU (server)",
         "version": version(),
-        "omp_threads_bind": os.environ["VLLM_CPU_OMP_THREADS_BIND"],
-        "ld_preload": libraries,
+        "omp_threads_bind": binding["VLLM_CPU_OMP_THREADS_BIND"],
+        "ld_preload": binding["LD_PRELOAD"].split(":"),
         "server_log": str(log),
     }
 
