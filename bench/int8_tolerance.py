@@ -114,32 +114,36 @@ def main() -> None:
     def row(label: str, values: list[str]) -> str:
         return f"| {label} | " + " | ".join(values) + " |"
 
-    table = "\n".join(
-        [
-            row("against fp32 (0.6B shape)", names),
-            row("---", ["---"] * len(names)),
-            row(
-                f"embedding: cosine to fp32, min / mean over {e['texts']} texts",
-                [f"{embedding[n]['cosine_min']:.4f} / {embedding[n]['cosine_mean']:.4f}" for n in names],
-            ),
-            row(
-                f"embedding: top-10 agreement ({args.queries} queries, {args.documents} documents)",
-                [f"{embedding[n]['top10_agreement'] * 100:.1f} %" for n in names],
-            ),
-            row(
-                f"reranker: max abs difference of probabilities ({r['pairs']} pairs)",
-                [f"{reranker[n]['probability_max_abs_diff']:.2e}" for n in names],
-            ),
-            row(
-                f"reranker: max abs difference of log-odds (their spread: std {r['log_odds_spread']:.2f})",
-                [f"{reranker[n]['log_odds_max_abs_diff']:.3f}" for n in names],
-            ),
-            row(
-                f"reranker: top-10 agreement (4 queries x {args.candidates} candidates)",
-                [f"{reranker[n]['top10_agreement'] * 100:.1f} %" for n in names],
-            ),
-        ]
-    )
+    measures = [  # (row label, results of the task, one variant's cell)
+        (
+            f"embedding: cosine to fp32, min / mean over {e['texts']} texts",
+            embedding,
+            lambda m: f"{m['cosine_min']:.4f} / {m['cosine_mean']:.4f}",
+        ),
+        (
+            f"embedding: top-10 agreement ({args.queries} queries, {args.documents} documents)",
+            embedding,
+            lambda m: f"{m['top10_agreement'] * 100:.1f} %",
+        ),
+        (
+            f"reranker: max abs difference of probabilities ({r['pairs']} pairs)",
+            reranker,
+            lambda m: f"{m['probability_max_abs_diff']:.2e}",
+        ),
+        (
+            f"reranker: max abs difference of log-odds (their spread: std {r['log_odds_spread']:.2f})",
+            reranker,
+            lambda m: f"{m['log_odds_max_abs_diff']:.3f}",
+        ),
+        (
+            f"reranker: top-10 agreement (4 queries x {args.candidates} candidates)",
+            reranker,
+            lambda m: f"{m['top10_agreement'] * 100:.1f} %",
+        ),
+    ]
+    lines = [row("against fp32 (0.6B shape)", names), row("---", ["---"] * len(names))]
+    lines += [row(label, [cell(task[name]) for name in names]) for label, task, cell in measures]
+    table = "\n".join(lines)
     print(f"CPU: {result['cpu']} ({' '.join(result['cpu_flags'])})\n{table}")
     save(args.out, result, table)
 

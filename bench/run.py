@@ -121,8 +121,7 @@ def child(args: argparse.Namespace) -> None:
     rounds = json.loads(Path(args.inputs).read_text())
     dtype = getattr(torch, args.dtype)
     task = "embed" if args.task.startswith("embed") else "rerank"
-    if args.cpus is not None:
-        os.sched_setaffinity(0, args.cpus)  # inherited by a server this system starts
+    if args.cpus is not None:  # the CPUs themselves: set in main, inherited by a server this system starts
         torch.set_num_threads(len(args.cpus))
         systems.VLLM_CPUS = args.cpus
     system = SYSTEMS[task][args.system](args.model_dir, args.device, dtype)
@@ -200,6 +199,9 @@ def main() -> None:
     args = parser.parse_args()
     args.dtype = args.dtype or ("bfloat16" if args.device == "cuda" else "float32")
     args.repeats = args.repeats or (3 if args.device == "cuda" else 2)
+    if args.cpus is not None:  # this process, the gemm rates it takes, and every child it starts
+        os.sched_setaffinity(0, args.cpus)
+        torch.set_num_threads(len(args.cpus))
     if args.child:
         args.task, args.system = args.child
         return child(args)

@@ -90,7 +90,6 @@ import json, sys, torch
 if sys.argv[1] == "product first":
     torch.randn(4, 4) @ torch.randn(4, 4)
 import qwen3_rag
-from qwen3_rag import Embedder
 from qwen3_rag.kernels import threads
 threads.free_threads = lambda limit=None: 1  # as if another process held every core but one
 a, b = torch.randn(32, 1024), torch.randn(1024, 1024)
