@@ -121,8 +121,7 @@ def child(args: argparse.Namespace) -> None:
     rounds = json.loads(Path(args.inputs).read_text())
     dtype = getattr(torch, args.dtype)
     task = "embed" if args.task.startswith("embed") else "rerank"
-    if args.cpus is not None:  # the CPUs themselves: set in main, inherited by a server this system starts
-        torch.set_num_threads(len(args.cpus))
+    if args.cpus is not None:  # the CPUs and torch's threads are set in main; a server started here inherits them
         systems.VLLM_CPUS = args.cpus
     system = SYSTEMS[task][args.system](args.model_dir, args.device, dtype)
 
